@@ -1,0 +1,29 @@
+# Two commands do everything: `make run` serves the API, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv elasticsearch bench bench-quick
+
+$(STAMP): requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Compiles the Elasticsearch launcher; Maven downloads (and caches in ~/.m2) Elastic's artifacts.
+elasticsearch:
+	scripts/elasticsearch build
+
+run: venv elasticsearch
+	scripts/run
+
+test: venv elasticsearch
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv elasticsearch
+	$(VENV)/bin/python -m bench
+
+bench-quick: venv elasticsearch
+	$(VENV)/bin/python -m bench --quick

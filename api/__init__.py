@@ -1,0 +1,1 @@
+"""Falcon HTTP API: routes, request parsing and response serialization. No SQL, no Elasticsearch queries."""

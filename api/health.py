@@ -1,0 +1,44 @@
+"""Liveness and readiness probes."""
+from __future__ import annotations
+
+import falcon
+
+from api.routing import Operation, json_response
+
+STATUS = {"type": "object"}
+
+
+class Liveness:
+    operations = {"GET": Operation("The process answers", responses={200: json_response(STATUS)})}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class Readiness:
+    """200 when both the database and Elasticsearch answer; the body names Elasticsearch's version."""
+
+    operations = {"GET": Operation("Database and Elasticsearch answer", responses={
+        200: json_response(STATUS), 503: json_response(STATUS, "A dependency is down")})}
+
+    def __init__(self, database_check, elasticsearch_info):
+        self._database_check = database_check
+        self._elasticsearch_info = elasticsearch_info
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body: dict = {"status": "ok"}
+        try:
+            self._database_check()
+            body["database"] = "ok"
+        except Exception as exc:  # any failure means "not ready"; its type is enough to report
+            body["database"] = f"unavailable: {type(exc).__name__}"
+            body["status"] = "unavailable"
+        try:
+            info = self._elasticsearch_info()
+            body["elasticsearch"] = {"version": info["version"]["number"], "cluster_name": info["cluster_name"]}
+        except Exception as exc:
+            body["elasticsearch"] = f"unavailable: {type(exc).__name__}"
+            body["status"] = "unavailable"
+        resp.media = body
+        if body["status"] != "ok":
+            resp.status = falcon.HTTP_503

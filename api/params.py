@@ -1,0 +1,137 @@
+"""Query parameters declared once and used twice: to parse requests and to document them in OpenAPI.
+
+Messages are Scale's own (clients match on them); see ../shared/docs/scale-v6-behaviour.md section 1.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+import falcon
+import isodate
+
+from api.errors import bad_request
+
+INT64_MAX = 2**63 - 1
+_TRUE = {"true", "t", "1"}
+_FALSE = {"false", "f", "0"}
+# A duration limited to days, hours, minutes and seconds, e.g. PT3H0M0S or P1DT12H.
+_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+def parse_int(name: str, raw: Any, minimum: int = -INT64_MAX - 1) -> int:
+    if isinstance(raw, bool):
+        raise bad_request(f'Parameter must be a valid integer: "{name}"')
+    try:
+        value = int(str(raw).strip()) if not isinstance(raw, int) else raw
+    except ValueError:
+        raise bad_request(f'Parameter must be a valid integer: "{name}"') from None
+    if not minimum <= value <= INT64_MAX:
+        raise bad_request(f'Parameter must be a valid integer: "{name}"')
+    return value
+
+
+def parse_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise bad_request(f'Parameter must be a valid boolean: "{name}"')
+
+
+def parse_timestamp(name: str, raw: Any, now: datetime) -> datetime:
+    """An ISO-8601 datetime with a zone, or a duration meaning "now minus that much"."""
+    text = str(raw).strip() if isinstance(raw, str) else ""
+    try:
+        if text.startswith("P"):
+            if not _DURATION.match(text):
+                raise ValueError(text)
+            return now - isodate.parse_duration(text)
+        if "T" not in text:
+            raise ValueError(text)
+        value = isodate.parse_datetime(text)
+    except (ValueError, isodate.ISO8601Error, OverflowError, TypeError):
+        raise bad_request(f"Invalid ISO timestamp format for parameter: {name}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise bad_request(f"Invalid ISO timestamp format for parameter: {name}")
+    return value.astimezone(timezone.utc)
+
+
+def check_window(started: datetime | None, ended: datetime | None) -> None:
+    if started is not None and ended is not None:
+        if started == ended:
+            raise bad_request("Start and end values must be different")
+        if started > ended:
+            raise bad_request("Start time must come before end time")
+
+
+def choice_error(name: str, choices: Iterable[str]) -> falcon.HTTPError:
+    return bad_request(f'Parameter "{name}" values must be one of: {list(choices)}')
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query parameter: its name, kind, whether it repeats, and its description."""
+
+    name: str
+    kind: str = "string"  # string | integer | boolean | timestamp | choice
+    many: bool = False
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    minimum: int | None = None
+
+    def convert(self, raw: str, now: datetime) -> Any:
+        if self.kind == "integer":
+            return parse_int(self.name, raw, self.minimum if self.minimum is not None else -INT64_MAX - 1)
+        if self.kind == "boolean":
+            return parse_bool(self.name, raw)
+        if self.kind == "timestamp":
+            return parse_timestamp(self.name, raw, now)
+        if self.kind == "choice" and raw not in self.choices:
+            raise choice_error(self.name, self.choices)
+        return raw
+
+    def schema(self) -> dict:
+        if self.kind == "integer":
+            one: dict = {"type": "integer", "maximum": INT64_MAX}
+            if self.minimum is not None:
+                one["minimum"] = self.minimum
+        elif self.kind == "boolean":
+            one = {"type": "string", "enum": ["true", "false", "t", "f", "1", "0"]}
+        elif self.kind == "timestamp":
+            one = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
+        elif self.kind == "choice":
+            one = {"type": "string", "enum": list(self.choices)}
+        else:
+            one = {"type": "string"}
+        return {"type": "array", "items": one} if self.many else one
+
+
+def parse_query(req: falcon.Request, params: Iterable[Param], now: Callable[[], datetime]) -> dict[str, Any]:
+    """Values of the declared parameters: a list for repeating ones, None when absent."""
+    current = now()
+    values: dict[str, Any] = {}
+    for param in params:
+        raw = req.get_param_as_list(param.name) if param.many else _last(req, param.name)
+        if raw is None or raw == []:
+            if param.required:
+                raise bad_request(f'Missing required parameter: "{param.name}"')
+            values[param.name] = None
+            continue
+        if param.many:
+            values[param.name] = [param.convert(item, current) for item in raw]
+        else:
+            values[param.name] = param.convert(raw, current)
+    return values
+
+
+def _last(req: falcon.Request, name: str) -> str | None:
+    raw = req.get_param_as_list(name)
+    return raw[-1] if raw else None
+

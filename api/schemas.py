@@ -1,0 +1,30 @@
+"""Named JSON schemas shared by the route declarations and the OpenAPI document."""
+from __future__ import annotations
+
+COMPONENTS: dict[str, dict] = {}
+
+
+def component(name: str, schema: dict) -> dict:
+    """Register a named schema; returns a $ref to it."""
+    COMPONENTS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = component(
+    "Error",
+    {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+)
+
+
+def paginated(item: dict) -> dict:
+    """The v6 list envelope around items of the given schema."""
+    return {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "next": {"type": ["string", "null"]},
+            "previous": {"type": ["string", "null"]},
+            "results": {"type": "array", "items": item},
+        },
+        "required": ["count", "next", "previous", "results"],
+    }

@@ -1,0 +1,80 @@
+"""Service configuration: read from the environment once, here, and passed everywhere else.
+
+Every variable has a documented default (see README.md, "Configuration").
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    # None means "start the embedded node" (the run command does that and sets the URL).
+    elasticsearch_url: str | None
+    log_index_prefix: str = "scalelogs"
+    # Index patterns searched for log lines besides our own (Scale's Fluentd wrote these).
+    legacy_log_indices: tuple[str, ...] = ("scalelogs-*", "logstash-*")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    api_token: str = ""
+    # When set, every read route needs "Authorization: Bearer <read token>" (or the admin token).
+    read_token: str | None = None
+    kibana_url: str | None = None
+    elasticsearch_timeout: float = 10.0
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_log_line_bytes: int = 1024 * 1024
+    follow_max_seconds: float = 300.0
+    spool_dir: Path = field(default=Path("data/spool"))
+
+    @property
+    def log_read_indices(self) -> tuple[str, ...]:
+        """Every index pattern a log read or search looks at, ours first."""
+        ours = f"{self.log_index_prefix}-*"
+        return (ours,) + tuple(p for p in self.legacy_log_indices if p != ours)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("DATA_DIR", "./data")).resolve()
+        legacy = env.get("LOG_LEGACY_INDICES", "scalelogs-*,logstash-*")
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'scale.db'}",
+            elasticsearch_url=env.get("ELASTICSEARCH_URL") or None,
+            log_index_prefix=env.get("LOG_INDEX_PREFIX", "scalelogs"),
+            legacy_log_indices=tuple(p.strip() for p in legacy.split(",") if p.strip()),
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(env.get("PORT", "8000")),
+            workers=int(env.get("WORKERS", "2")),
+            api_token=env.get("API_TOKEN") or load_or_create_token(data_dir),
+            read_token=env.get("READ_TOKEN") or None,
+            kibana_url=(env.get("KIBANA_URL") or "").rstrip("/") or None,
+            elasticsearch_timeout=float(env.get("ELASTICSEARCH_TIMEOUT", "10")),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
+            max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
+            follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
+        )
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The admin token kept in DATA_DIR/api_token; a random one is made on first start."""
+    path = data_dir / "api_token"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    # Create with owner-only permissions; "x" fails if another process won the race.
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(token + "\n")
+    except FileExistsError:
+        return path.read_text().strip()
+    return token
