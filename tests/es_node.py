@@ -54,7 +54,7 @@ def elasticsearch_for_tests(tmp_home: Path) -> Iterator[str]:
         yield url.rstrip("/")
         return
     if docker_answers():
-        from testcontainers.elasticsearch import ElasticSearchContainer
+        from testcontainers.community.elasticsearch import ElasticSearchContainer
 
         with ElasticSearchContainer(IMAGE, mem_limit="1g") as container:
             yield container.get_url()
