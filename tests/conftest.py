@@ -35,8 +35,13 @@ def log_prefix(es) -> str:
     """A log index prefix of this test's own; its indices and templates are removed afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     yield prefix
-    es.options(ignore_status=404).indices.delete(index=f"{prefix}*", expand_wildcards="all")
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
+    # Deleted by name: clusters refuse wildcard deletes unless action.destructive_requires_name is off.
+    names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all"))
+    if names:
+        es.indices.delete(index=",".join(names))
+    templates = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}*")
+    for template in templates.get("index_templates", []):
+        es.indices.delete_index_template(name=template["name"])
 
 
 @pytest.fixture

@@ -1,0 +1,97 @@
+"""JSON request bodies of the job routes: JSON only, and fields checked with Scale's parameter messages."""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Callable
+
+import falcon
+
+from api.errors import bad_request, conflict, not_found
+from api.params import parse_bool, parse_int, parse_timestamp
+from jobs.records import Invalid, JobStateConflict, NotFound
+
+
+def json_body(req: falcon.Request) -> dict:
+    """The body as a JSON object: another content type is 415, malformed JSON 400; no body at all is {}."""
+    raw = req.bounded_stream.read()
+    media = (req.content_type or "").split(";")[0].strip().lower()
+    if not raw.strip() and not media:
+        return {}
+    if media != "application/json":
+        raise falcon.HTTPUnsupportedMediaType(description=f'Unsupported media type "{req.content_type or ""}" in request.')
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"JSON parse error - {exc}") from None
+    if not isinstance(body, dict):
+        raise bad_request("JSON parse error - the body must be a JSON object")
+    return body
+
+
+def field(body: dict, name: str, convert: Callable[[str, Any], Any], required: bool = False) -> Any:
+    """body[name] converted, None when absent (400 when required)."""
+    if name not in body or body[name] is None:
+        if required:
+            raise bad_request(f'Missing required parameter: "{name}"')
+        return None
+    return convert(name, body[name])
+
+
+def as_int(name: str, raw: Any) -> int:
+    if isinstance(raw, float):  # JSON numbers with a fraction are not integers
+        raise bad_request(f'Parameter must be a valid integer: "{name}"')
+    return parse_int(name, raw)
+
+
+def as_bool(name: str, raw: Any) -> bool:
+    return parse_bool(name, raw)
+
+
+def as_str(name: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise bad_request(f'Parameter must be a valid string: "{name}"')
+    return raw
+
+
+def as_object(name: str, raw: Any) -> dict:
+    if not isinstance(raw, dict):
+        raise bad_request(f'Parameter must be a valid JSON object: "{name}"')
+    return raw
+
+
+def as_timestamp(now: datetime) -> Callable[[str, Any], datetime]:
+    return lambda name, raw: parse_timestamp(name, raw, now)
+
+
+def list_of(convert: Callable[[str, Any], Any]) -> Callable[[str, Any], list]:
+    def parse(name: str, raw: Any) -> list:
+        if not isinstance(raw, list):
+            raise bad_request(f'Parameter must be a valid list: "{name}"')
+        return [convert(name, item) for item in raw]
+    return parse
+
+
+def one_of(choices: tuple[str, ...], convert: Callable[[str, Any], Any] = as_str) -> Callable[[str, Any], str]:
+    def parse(name: str, raw: Any) -> str:
+        value = convert(name, raw)
+        if value not in choices:
+            raise bad_request(f'Parameter "{name}" values must be one of: {list(choices)}')
+        return value
+    return parse
+
+
+@contextmanager
+def store_errors():
+    """JobStore's exceptions as HTTP errors: Invalid 400, NotFound 404, JobStateConflict 409."""
+    try:
+        yield
+    except Invalid as exc:
+        raise bad_request(str(exc)) from None
+    except NotFound:
+        raise not_found() from None
+    except JobStateConflict as exc:
+        raise conflict(str(exc)) from None

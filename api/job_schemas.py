@@ -1,0 +1,126 @@
+"""JSON schemas of the job routes' requests and responses, registered as OpenAPI components."""
+from __future__ import annotations
+
+from api.schemas import component
+from jobs import seed
+from jobs.models import ERROR_CATEGORIES, EXE_STATUSES, JOB_STATUSES
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+OBJ = {"type": "object"}
+DT = {"type": "string", "format": "date-time"}
+N_STR = {"type": ["string", "null"]}
+N_INT = {"type": ["integer", "null"]}
+N_DT = {"type": ["string", "null"], "format": "date-time"}
+N_OBJ = {"type": ["object", "null"]}
+
+
+def obj(**properties: dict) -> dict:
+    """A closed object with exactly these keys, all present."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+ID_REF = obj(id=INT)
+DATA = component("Data", {"type": "object", "properties": {
+    "files": {"type": "object", "additionalProperties": {"type": "array", "items": INT}},
+    "json": OBJ}, "required": ["files", "json"]})
+DATA_IN = component("DataInput", seed.DATA_SCHEMA)
+CONFIGURATION_IN = component("JobConfigurationInput", seed.CONFIGURATION_SCHEMA)
+MANIFEST = component("SeedManifest", seed.MANIFEST_SCHEMA)
+CONFIGURATION = component("JobConfiguration", obj(
+    mounts=OBJ, priority=INT,
+    output_workspaces={"type": "object", "properties": {"default": STR, "outputs": OBJ}, "required": ["outputs"],
+                       "additionalProperties": False},
+    settings=OBJ))
+RESOURCES = component("Resources", obj(resources={"type": "object", "additionalProperties": NUM}))
+
+JOB_TYPE_BASE = component("JobTypeBase", obj(
+    id=INT, name=STR, version=STR, title=N_STR, description=N_STR, is_active=BOOL, is_paused=BOOL,
+    is_system=BOOL, is_published=BOOL, icon_code=N_STR, unmet_resources=N_STR))
+_JOB_TYPE_ITEM = dict(
+    id=INT, name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR, is_published=BOOL,
+    is_active=BOOL, is_paused=BOOL, is_system=BOOL, max_scheduled=N_INT, max_tries=INT, revision_num=INT,
+    docker_image=STR, unmet_resources=N_STR, created=DT, deprecated=N_DT, paused=N_DT, last_modified=DT)
+JOB_TYPE_ITEM = component("JobTypeListItem", obj(**_JOB_TYPE_ITEM))
+JOB_TYPE_DETAILS = component("JobTypeDetails", obj(**_JOB_TYPE_ITEM, manifest=OBJ, configuration=CONFIGURATION))
+
+NODE = component("NodeBase", obj(id=INT, hostname=STR))
+ERROR_BASE = component("ErrorBase", obj(id=INT, name=STR, title=N_STR, description=N_STR,
+                                        category={"enum": list(ERROR_CATEGORIES)}))
+EVENT = component("TriggerEventBase", obj(id=INT, type=STR, occurred=DT))
+RECIPE = component("RecipeBase", obj(
+    id=INT, recipe_type=obj(id=INT, name=STR, title=N_STR, description=N_STR, revision_num=INT),
+    recipe_type_rev=ID_REF, event=nullable(ID_REF)))
+BATCH = component("BatchBase", obj(id=INT, title=N_STR, description=N_STR, created=DT))
+
+_EXECUTION_ITEM = dict(
+    id=INT, status={"enum": list(EXE_STATUSES)}, exe_num=INT, cluster_id=STR, created=DT, queued=N_DT,
+    started=DT, ended=N_DT, job=ID_REF, node=nullable(NODE), error=nullable(ERROR_BASE), job_type=JOB_TYPE_BASE,
+    timeout=INT, input_file_size=NUM)
+EXECUTION_ITEM = component("JobExecutionListItem", obj(**_EXECUTION_ITEM))
+EXECUTION_DETAILS = component("JobExecutionDetails", obj(
+    **_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA))
+
+
+def _job(job_type_rev: dict, **details: dict) -> dict:
+    fields = dict(
+        id=INT, job_type=JOB_TYPE_BASE, job_type_rev=job_type_rev, event=nullable(EVENT), ingest_event={"type": "null"},
+        recipe=nullable(RECIPE), batch=nullable(BATCH), is_superseded=BOOL, superseded_job=nullable(ID_REF),
+        status={"enum": list(JOB_STATUSES)}, node=nullable(NODE), error=nullable(ERROR_BASE), max_tries=INT,
+        num_exes=INT, input_file_size=NUM,
+        input_files={"type": "object", "additionalProperties": {"type": "array", "items": STR}},
+        source_started=N_DT, source_ended=N_DT, source_sensor_class=N_STR, source_sensor=N_STR,
+        source_collection=N_STR, source_task=N_STR, created=DT, queued=N_DT, started=N_DT, ended=N_DT,
+        last_status_change=N_DT, superseded=N_DT, last_modified=DT)
+    return obj(**fields, **details)
+
+
+JOB_ITEM = component("JobListItem", _job(obj(id=INT, job_type=ID_REF, revision_num=INT)))
+JOB_DETAILS = component("JobDetails", _job(
+    obj(id=INT, job_type=obj(name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR,
+                             num_versions=INT, latest_version=STR),
+        revision_num=INT, docker_image=STR, created=DT, manifest=OBJ),
+    superseded_by_job=nullable(ID_REF), resources=RESOURCES, execution=nullable(EXECUTION_DETAILS), input=DATA,
+    output=DATA, configuration=CONFIGURATION))
+
+SCALE_FILE = component("ScaleFile", obj(
+    id=INT, workspace=obj(id=INT, name=STR), file_name=STR, file_path=STR, file_type=STR, file_size=INT,
+    media_type=STR, data_type_tags={"type": "array", "items": STR}, is_deleted=BOOL, url=N_STR, created=DT,
+    deleted=N_DT, data_started=N_DT, data_ended=N_DT, source_started=N_DT, source_ended=N_DT,
+    source_sensor_class=N_STR, source_sensor=N_STR, source_collection=N_STR, source_task=N_STR, last_modified=DT))
+
+MATCHED = component("Matched", obj(matched={"type": "integer", "minimum": 0}))
+
+# Request bodies
+_INT_LIST = {"type": "array", "items": INT}
+_STR_LIST = {"type": "array", "items": STR}
+_TIMESTAMP = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
+JOB_TYPE_CREATE = component("JobTypeCreate", {"type": "object", "required": ["docker_image", "manifest"], "properties": {
+    "docker_image": STR, "manifest": MANIFEST, "configuration": CONFIGURATION_IN, "icon_code": STR,
+    "max_scheduled": INT, "is_published": BOOL, "is_active": BOOL, "is_paused": BOOL}})
+JOB_CREATE = component("JobCreate", {"type": "object", "required": ["job_type_id", "input"], "properties": {
+    "job_type_id": INT, "input": DATA_IN, "configuration": CONFIGURATION_IN}})
+_BULK = {
+    "started": _TIMESTAMP, "ended": _TIMESTAMP, "status": {"enum": list(JOB_STATUSES)}, "job_ids": _INT_LIST,
+    "job_type_ids": _INT_LIST,
+    "job_types": {"type": "array", "items": {"type": "object", "required": ["name", "version"],
+                                             "properties": {"name": STR, "version": STR}}},
+    "job_type_names": _STR_LIST, "batch_ids": _INT_LIST, "recipe_ids": _INT_LIST,
+    "error_categories": {"type": "array", "items": {"enum": list(ERROR_CATEGORIES)}}, "error_ids": _INT_LIST,
+    "is_superseded": BOOL}
+CANCEL = component("JobsCancel", {"type": "object", "properties": _BULK})
+REQUEUE = component("JobsRequeue", {"type": "object", "properties": {**_BULK, "priority": INT}})
+EXECUTION_START = component("JobExecutionStart", {"type": "object", "required": ["node"], "properties": {
+    "node": STR, "started": _TIMESTAMP}})
+EXECUTION_FINISH = component("JobExecutionFinish", {"type": "object", "required": ["status"], "properties": {
+    "status": {"enum": ["COMPLETED", "FAILED", "CANCELED"]}, "ended": _TIMESTAMP,
+    "error": {"oneOf": [{"type": "object", "required": ["name"], "properties": {"name": STR}},
+                        {"type": "object", "required": ["category", "title"], "properties": {
+                            "category": {"enum": list(ERROR_CATEGORIES)}, "title": STR, "description": STR}}]},
+    "output": DATA_IN, "task_results": OBJ}})

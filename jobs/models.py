@@ -1,0 +1,301 @@
+"""Typed SQLAlchemy models of Scale's job data. Relationships are lazy="raise": reads must eager-load."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+JOB_STATUSES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
+EXE_STATUSES = ("RUNNING", "FAILED", "COMPLETED", "CANCELED")
+ERROR_CATEGORIES = ("SYSTEM", "DATA", "ALGORITHM")
+# SQLite's INTEGER PRIMARY KEY is a 64-bit rowid; BigInteger alone would lose autoincrement there.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out; SQLite stores them naive (always UTC), so they still compare as text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, int: Id}
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(250), unique=True)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class Error(Base):
+    __tablename__ = "errors"
+    __table_args__ = (UniqueConstraint("job_type_name", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    title: Mapped[Optional[str]] = mapped_column(String(50))
+    description: Mapped[Optional[str]] = mapped_column(String(250))
+    category: Mapped[str] = mapped_column(String(50))
+    is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    should_be_retried: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Errors declared in a Seed manifest belong to that job type name; built-ins have none.
+    job_type_name: Mapped[Optional[str]] = mapped_column(String(250))
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[Optional[str]] = mapped_column(String(50))
+    description: Mapped[Optional[str]] = mapped_column(String(500))
+    base_url: Mapped[Optional[str]] = mapped_column(String(500))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    json_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class TriggerEvent(Base):
+    __tablename__ = "trigger_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(50), index=True)
+    description: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred: Mapped[datetime]
+
+
+class RecipeType(Base):
+    __tablename__ = "recipe_types"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[Optional[str]] = mapped_column(String(50))
+    description: Mapped[Optional[str]] = mapped_column(String(500))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revision_num: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class RecipeTypeRevision(Base):
+    __tablename__ = "recipe_type_revisions"
+    __table_args__ = (UniqueConstraint("recipe_type_id", "revision_num"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipe_type_id: Mapped[int] = mapped_column(ForeignKey("recipe_types.id"))
+    revision_num: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime]
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[Optional[str]] = mapped_column(String(50))
+    description: Mapped[Optional[str]] = mapped_column(String(500))
+    recipe_type_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recipe_types.id"))
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"))
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class Recipe(Base):
+    __tablename__ = "recipes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipe_type_id: Mapped[int] = mapped_column(ForeignKey("recipe_types.id"), index=True)
+    recipe_type_rev_id: Mapped[int] = mapped_column(ForeignKey("recipe_type_revisions.id"))
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"))
+    batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batches.id"), index=True)
+    is_superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+    recipe_type: Mapped[RecipeType] = relationship(lazy="raise")
+    recipe_type_rev: Mapped[RecipeTypeRevision] = relationship(lazy="raise")
+
+
+class JobType(Base):
+    __tablename__ = "job_types"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    version: Mapped[str] = mapped_column(String(50))
+    title: Mapped[Optional[str]] = mapped_column(String(50))
+    description: Mapped[Optional[str]] = mapped_column(String(500))
+    icon_code: Mapped[Optional[str]] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    unmet_resources: Mapped[Optional[str]] = mapped_column(String(250))
+    max_scheduled: Mapped[Optional[int]] = mapped_column(Integer)
+    max_tries: Mapped[int] = mapped_column(Integer, default=3)
+    timeout: Mapped[int] = mapped_column(Integer, default=1800)
+    docker_image: Mapped[str] = mapped_column(String(500))
+    manifest: Mapped[dict[str, Any]]
+    configuration: Mapped[dict[str, Any]]
+    revision_num: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime]
+    deprecated: Mapped[Optional[datetime]]
+    paused: Mapped[Optional[datetime]]
+    last_modified: Mapped[datetime]
+
+
+class JobTypeRevision(Base):
+    __tablename__ = "job_type_revisions"
+    __table_args__ = (UniqueConstraint("job_type_id", "revision_num"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
+    revision_num: Mapped[int] = mapped_column(Integer)
+    docker_image: Mapped[str] = mapped_column(String(500))
+    manifest: Mapped[dict[str, Any]]
+    created: Mapped[datetime]
+
+    job_type: Mapped[JobType] = relationship(lazy="raise")
+
+
+class ScaleFile(Base):
+    __tablename__ = "scale_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    file_name: Mapped[str] = mapped_column(String(250), index=True)
+    file_path: Mapped[str] = mapped_column(String(1000))
+    file_type: Mapped[str] = mapped_column(String(50), default="SOURCE")
+    media_type: Mapped[str] = mapped_column(String(250), default="application/octet-stream")
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
+    data_type_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_started: Mapped[Optional[datetime]]
+    data_ended: Mapped[Optional[datetime]]
+    source_started: Mapped[Optional[datetime]]
+    source_ended: Mapped[Optional[datetime]]
+    source_sensor_class: Mapped[Optional[str]] = mapped_column(String(250))
+    source_sensor: Mapped[Optional[str]] = mapped_column(String(250))
+    source_collection: Mapped[Optional[str]] = mapped_column(String(250))
+    source_task: Mapped[Optional[str]] = mapped_column(String(250))
+    job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("jobs.id"))
+    created: Mapped[datetime]
+    deleted: Mapped[Optional[datetime]]
+    last_modified: Mapped[datetime] = mapped_column(index=True)
+
+    workspace: Mapped[Workspace] = relationship(lazy="raise")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_last_modified_id", "last_modified", "id"),
+        Index("ix_jobs_status_last_modified", "status", "last_modified", "id"),
+        Index("ix_jobs_queue", "status", "priority", "queued", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"), index=True)
+    job_type_rev_id: Mapped[int] = mapped_column(ForeignKey("job_type_revisions.id"))
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"), index=True)
+    recipe_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recipes.id"), index=True)
+    batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batches.id"), index=True)
+    is_superseded: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    superseded_job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    superseded: Mapped[Optional[datetime]]
+    status: Mapped[str] = mapped_column(String(50))
+    node_id: Mapped[Optional[int]] = mapped_column(ForeignKey("nodes.id"), index=True)
+    error_id: Mapped[Optional[int]] = mapped_column(ForeignKey("errors.id"), index=True)
+    max_tries: Mapped[int] = mapped_column(Integer)
+    num_exes: Mapped[int] = mapped_column(Integer, default=0)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    timeout: Mapped[int] = mapped_column(Integer, default=1800)
+    input: Mapped[dict[str, Any]]
+    input_file_size: Mapped[float] = mapped_column(Float, default=0.0)  # MiB
+    output: Mapped[Optional[dict[str, Any]]]
+    configuration: Mapped[Optional[dict[str, Any]]]
+    source_started: Mapped[Optional[datetime]] = mapped_column(index=True)
+    source_ended: Mapped[Optional[datetime]] = mapped_column(index=True)
+    source_sensor_class: Mapped[Optional[str]] = mapped_column(String(250), index=True)
+    source_sensor: Mapped[Optional[str]] = mapped_column(String(250), index=True)
+    source_collection: Mapped[Optional[str]] = mapped_column(String(250), index=True)
+    source_task: Mapped[Optional[str]] = mapped_column(String(250), index=True)
+    created: Mapped[datetime] = mapped_column(index=True)
+    queued: Mapped[Optional[datetime]]
+    started: Mapped[Optional[datetime]] = mapped_column(index=True)
+    ended: Mapped[Optional[datetime]] = mapped_column(index=True)
+    last_status_change: Mapped[Optional[datetime]]
+    last_modified: Mapped[datetime]
+
+    job_type: Mapped[JobType] = relationship(lazy="raise")
+    job_type_rev: Mapped[JobTypeRevision] = relationship(lazy="raise")
+    event: Mapped[Optional[TriggerEvent]] = relationship(lazy="raise")
+    recipe: Mapped[Optional[Recipe]] = relationship(lazy="raise")
+    batch: Mapped[Optional[Batch]] = relationship(lazy="raise")
+    node: Mapped[Optional[Node]] = relationship(lazy="raise")
+    error: Mapped[Optional[Error]] = relationship(lazy="raise")
+    superseded_job: Mapped[Optional["Job"]] = relationship(
+        lazy="raise", remote_side="Job.id", foreign_keys=[superseded_job_id], back_populates="superseded_by_job")
+    superseded_by_job: Mapped[Optional["Job"]] = relationship(
+        lazy="raise", foreign_keys=[superseded_job_id], back_populates="superseded_job", uselist=False)
+    input_files: Mapped[list["JobInputFile"]] = relationship(lazy="raise", order_by="JobInputFile.id")
+
+
+class JobInputFile(Base):
+    __tablename__ = "job_input_files"
+    __table_args__ = (UniqueConstraint("job_id", "job_input", "input_file_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    input_file_id: Mapped[int] = mapped_column(ForeignKey("scale_files.id"), index=True)
+    job_input: Mapped[str] = mapped_column(String(250))
+    created: Mapped[datetime]
+
+    input_file: Mapped[ScaleFile] = relationship(lazy="raise")
+
+
+class JobExecution(Base):
+    __tablename__ = "job_executions"
+    __table_args__ = (
+        UniqueConstraint("job_id", "exe_num"),
+        Index("ix_job_executions_node_status", "node_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
+    exe_num: Mapped[int] = mapped_column(Integer)
+    cluster_id: Mapped[str] = mapped_column(String(100), unique=True)
+    node_id: Mapped[Optional[int]] = mapped_column(ForeignKey("nodes.id"))
+    # RUNNING until the execution ends, then how it ended.
+    status: Mapped[str] = mapped_column(String(50), index=True)
+    error_id: Mapped[Optional[int]] = mapped_column(ForeignKey("errors.id"), index=True)
+    timeout: Mapped[int] = mapped_column(Integer)
+    input_file_size: Mapped[float] = mapped_column(Float)
+    resources: Mapped[dict[str, Any]]
+    configuration: Mapped[dict[str, Any]]
+    task_results: Mapped[Optional[dict[str, Any]]]
+    output: Mapped[Optional[dict[str, Any]]]
+    # The last log order number handed out for this execution (see JobStore.reserve_log_sequence).
+    log_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    queued: Mapped[Optional[datetime]]
+    started: Mapped[datetime]
+    ended: Mapped[Optional[datetime]]
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+    job: Mapped[Job] = relationship(lazy="raise")
+    job_type: Mapped[JobType] = relationship(lazy="raise")
+    node: Mapped[Optional[Node]] = relationship(lazy="raise")
+    error: Mapped[Optional[Error]] = relationship(lazy="raise")

@@ -1,0 +1,62 @@
+"""The job list's `order` fields: job columns, `<relation>__<column>` of its relations, and `duration`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import JSON, Select, func
+from sqlalchemy.orm import aliased
+
+from jobs.models import Batch, Error, Job, JobTypeRevision, JobType, Node, Recipe, TriggerEvent
+from jobs.records import OrderKey
+
+# relation name -> (model, foreign key column on Job)
+RELATIONS = {
+    "job_type": (JobType, Job.job_type_id),
+    "job_type_rev": (JobTypeRevision, Job.job_type_rev_id),
+    "event": (TriggerEvent, Job.event_id),
+    "recipe": (Recipe, Job.recipe_id),
+    "batch": (Batch, Job.batch_id),
+    "node": (Node, Job.node_id),
+    "error": (Error, Job.error_id),
+}
+
+
+def _orderable(model) -> list[str]:
+    return [c.name for c in model.__table__.columns if not isinstance(c.type, JSON)]
+
+
+JOB_ORDER_FIELDS: frozenset[str] = frozenset(
+    _orderable(Job) + ["duration"] + list(RELATIONS)
+    + [f"{rel}__{col}" for rel, (model, _) in RELATIONS.items() for col in _orderable(model)]
+)
+
+
+def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
+    """Apply the keys in sequence (default last_modified), then id; NULLs sort as PostgreSQL does (last ascending)."""
+    keys = list(keys) or [OrderKey("last_modified")]
+    joined: dict[str, object] = {}
+    clauses = []
+    for key in keys:
+        if key.field not in JOB_ORDER_FIELDS:
+            raise ValueError(key.field)
+        nullable = True
+        if key.field == "duration":
+            expr = (Job.ended - Job.started) if postgres else (func.julianday(Job.ended) - func.julianday(Job.started))
+        elif "__" in key.field:
+            rel, col = key.field.split("__", 1)
+            model, fk = RELATIONS[rel]
+            if rel not in joined:
+                joined[rel] = aliased(model)
+                stmt = stmt.outerjoin(joined[rel], getattr(joined[rel], "id") == fk)
+            expr = getattr(joined[rel], col)
+        else:
+            column = Job.__table__.columns[RELATIONS[key.field][1].key if key.field in RELATIONS else key.field]
+            expr, nullable = getattr(Job, column.key), column.nullable
+        if key.descending:
+            expr = expr.desc().nulls_first() if nullable else expr.desc()
+        else:
+            expr = expr.asc().nulls_last() if nullable else expr.asc()
+        clauses.append(expr)
+    if not any(k.field == "id" for k in keys):
+        clauses.append(Job.id.asc())
+    return stmt.order_by(*clauses)

@@ -1,0 +1,125 @@
+"""What JobStore takes and returns besides ORM rows: query filters, executor results and its exceptions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from jobs.seed import Invalid
+
+__all__ = ["Invalid", "NotFound", "JobStateConflict", "LogTarget", "ClaimedExecution", "JobQuery",
+           "ExecutionQuery", "InputFileQuery", "JobTypeQuery", "OrderKey", "JobDetail"]
+
+
+class NotFound(LookupError):
+    """The named object does not exist."""
+
+
+class JobStateConflict(Exception):
+    """The job or execution is not in a state that allows the change; str(exc) explains it."""
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """An execution as the log pipeline needs it."""
+
+    id: int
+    job_id: int
+    exe_num: int
+    cluster_id: str
+    status: str
+    node: str | None
+    job_type_name: str
+    job_type_version: str
+    started: datetime | None
+    ended: datetime | None
+    is_finished: bool
+
+
+@dataclass(frozen=True)
+class ClaimedExecution:
+    """An execution just started on a node: what a worker needs to run it."""
+
+    id: int
+    job_id: int
+    exe_num: int
+    cluster_id: str
+    node: str
+    job_type_name: str
+    job_type_version: str
+    docker_image: str
+    manifest: dict
+    input: dict
+    configuration: dict
+    timeout: int
+    started: datetime
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Filters of the job list, cancel and requeue; None means no restriction, values in a list are ORed.
+
+    job_types are (name, version) pairs that must exist (cancel/requeue); order applies to the list only.
+    """
+
+    started: datetime | None = None  # on last_modified
+    ended: datetime | None = None
+    source_started: datetime | None = None
+    source_ended: datetime | None = None
+    source_sensor_classes: Sequence[str] | None = None
+    source_sensors: Sequence[str] | None = None
+    source_collections: Sequence[str] | None = None
+    source_tasks: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None
+    job_types: Sequence[tuple[str, str]] | None = None
+    job_ids: Sequence[int] | None = None
+    job_type_ids: Sequence[int] | None = None
+    job_type_names: Sequence[str] | None = None
+    batch_ids: Sequence[int] | None = None
+    recipe_ids: Sequence[int] | None = None
+    error_categories: Sequence[str] | None = None
+    error_ids: Sequence[int] | None = None
+    is_superseded: bool | None = None
+    order: Sequence[OrderKey] = ()
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    statuses: Sequence[str] | None = None
+    node_ids: Sequence[int] | None = None
+    error_ids: Sequence[int] | None = None
+    error_categories: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class InputFileQuery:
+    started: datetime | None = None
+    ended: datetime | None = None
+    time_field: str = "last_modified"  # source | data | last_modified
+    file_names: Sequence[str] | None = None
+    job_inputs: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class JobTypeQuery:
+    keyword: str | None = None
+    ids: Sequence[int] | None = None
+    is_active: bool | None = None
+    is_system: bool | None = None
+
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """A job with everything its details need, loaded; ORM rows detached from their session."""
+
+    job: Any
+    execution: Any  # the latest JobExecution or None
+    num_versions: int
+    latest_version: str

@@ -1,0 +1,65 @@
+"""The served OpenAPI document describes every job route, and responses match it.
+
+Every response of tests/jobs is validated by tests.jobs.contract.ContractClient (see conftest.py); these tests
+check the document itself and that the validation really rejects a body that breaks the schema.
+"""
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+
+from tests.jobs.contract import check_response
+from tests.jobs.helpers import add_job_type, manifest, queue
+
+JOB_ROUTES = {
+    "/v6/job-types/": {"get", "post"}, "/v6/job-types/{name}/{version}/": {"get"},
+    "/v6/jobs/": {"get", "post"}, "/v6/jobs/{job_id}/": {"get"}, "/v6/jobs/{job_id}/input_files/": {"get"},
+    "/v6/jobs/{job_id}/executions/": {"get", "post"}, "/v6/jobs/{job_id}/executions/{exe_num}/": {"get"},
+    "/v6/jobs/cancel/": {"post"}, "/v6/jobs/requeue/": {"post"}, "/v6/job-executions/{exe_id}/": {"get", "patch"},
+}
+
+
+@pytest.fixture
+def doc(api):
+    return api.simulate_get("/v6/openapi.json").json
+
+
+def test_every_job_route_is_documented(doc):
+    assert doc["openapi"] == "3.1.0"
+    for path, methods in JOB_ROUTES.items():
+        assert methods <= set(doc["paths"][path]), path
+        for method in methods:
+            op = doc["paths"][path][method]
+            assert "200" in op["responses"] or "201" in op["responses"] or "202" in op["responses"]
+            if method in ("post", "patch"):
+                assert op["security"] == [{"bearer": []}] and "requestBody" in op
+
+
+def test_query_parameters_are_declared(doc):
+    params = {p["name"] for p in doc["paths"]["/v6/jobs/"]["get"]["parameters"]}
+    assert {"page", "page_size", "status", "order", "source_tasks", "is_superseded", "error_category"} <= params
+
+
+def test_component_schemas_are_valid(doc):
+    for name, schema in doc["components"]["schemas"].items():
+        validator_for(schema).check_schema(schema)
+
+
+def test_a_wrong_body_is_rejected(api, auth, doc):
+    job_type = add_job_type(api, auth, manifest(files=()))
+    job = queue(api, auth, job_type["id"], {})
+    check_response(doc, "GET", f"/v6/jobs/{job['id']}/", 200, job)
+    with pytest.raises(ValidationError):
+        check_response(doc, "GET", f"/v6/jobs/{job['id']}/", 200, {**job, "status": "DONE"})
+    with pytest.raises(ValidationError):
+        check_response(doc, "GET", f"/v6/jobs/{job['id']}/", 200, {**job, "extra": 1})
+    with pytest.raises(AssertionError):
+        check_response(doc, "GET", "/v6/jobs/", 418, {})
+
+
+def test_request_body_schemas_accept_what_the_routes_accept(doc):
+    body = doc["paths"]["/v6/jobs/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = validator_for({})({**body, "components": doc["components"]})
+    assert validator.is_valid({"job_type_id": 1, "input": {"files": {"a": [1]}, "json": {}}})
+    assert not validator.is_valid({"job_type_id": 1, "input": {"other": 1}})
