@@ -15,3 +15,5 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+# gunicorn's control socket has one fixed default path; several instances on one machine would collide.
+control_socket_disable = True
