@@ -1,0 +1,127 @@
+"""POST /v6/job-executions/{id}/logs/: remote executors append NDJSON log lines to an execution."""
+from __future__ import annotations
+
+import socket
+from typing import Iterator
+
+import falcon
+
+from api.errors import bad_request, not_found
+from api.routing import ID, Operation, json_response
+from api.schemas import ERROR, component
+from ingest.documents import Origin
+from ingest.receive import BadLine, Refused, receive
+
+POSTED_LINE = component("PostedLogLine", {
+    "type": "object",
+    "required": ["message", "stream"],
+    "additionalProperties": False,
+    "properties": {
+        "message": {"type": "string"},
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+        "@timestamp": {"type": "string", "format": "date-time",
+                       "description": "Capture time (up to nanoseconds); default: when the line was received"},
+        "scale_order_num": {"type": "integer", "minimum": 1,
+                            "description": "Position in the execution's log; default: the next free numbers"},
+        "scale_task": {"type": "string"},
+    },
+})
+ACCEPTED = component("LogLinesAccepted", {
+    "type": "object", "required": ["accepted"],
+    "properties": {"accepted": {"type": "integer", "minimum": 0,
+                                "description": "Lines stored in Elasticsearch or durably spooled for it"}},
+})
+READ_SIZE = 64 * 1024
+
+
+def add_ingest_routes(app: falcon.App, routes, job_store, log_writer, settings, clock) -> None:
+    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/logs/", ExecutionLogIngest(job_store, log_writer,
+                                                                                     settings, clock))
+
+
+class ExecutionLogIngest:
+    operations = {"POST": Operation(
+        "Append log lines (NDJSON, one PostedLogLine per line) to a job execution",
+        body=POSTED_LINE,
+        body_media="application/x-ndjson",
+        responses={
+            202: json_response(ACCEPTED, "The lines are stored or durably spooled"),
+            411: json_response(ERROR, "A body without Content-Length on a server that cannot end it"),
+            413: json_response(ERROR, "The body or one line is too large"),
+        },
+        tags=("logs",))}
+
+    def __init__(self, job_store, log_writer, settings, clock):
+        self._jobs = job_store
+        self._writer = log_writer
+        self._settings = settings
+        self._clock = clock
+        self._host = socket.gethostname()
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
+        target = self._jobs.execution_for_logs(exe_id)
+        if target is None:
+            raise not_found()
+        limit = self._settings.max_body_bytes
+        if req.content_length is not None and req.content_length > limit:
+            raise too_large(f"The body is larger than {limit} bytes")
+        origin = Origin(cluster_id=target.cluster_id, node=target.node or "", host=target.node or "",
+                        job_type=target.job_type_name, job_type_version=target.job_type_version,
+                        job_id=str(target.job_id), exe_num=str(target.exe_num))
+        try:
+            accepted = receive(
+                body_lines(req, limit, self._settings.max_log_line_bytes),
+                shipper=self._writer,
+                origin=origin,
+                reserve=lambda count: self._jobs.reserve_log_sequence(exe_id, count),
+                now_ns=self._now_ns,
+                max_message_bytes=self._settings.max_log_line_bytes,
+                wait=self._settings.elasticsearch_timeout,
+            )
+        except BadLine as exc:
+            raise (too_large(str(exc)) if exc.too_large else bad_request(str(exc))) from None
+        except Refused as exc:
+            raise bad_request(str(exc)) from None
+        resp.status = falcon.HTTP_202
+        resp.media = {"accepted": accepted}
+
+    def _now_ns(self) -> int:
+        now = self._clock()
+        return int(now.timestamp()) * 1_000_000_000 + now.microsecond * 1000
+
+
+def too_large(detail: str) -> falcon.HTTPError:
+    return falcon.HTTPContentTooLarge(description=detail)
+
+
+def body_lines(req: falcon.Request, max_body: int, max_line: int) -> Iterator[bytes]:
+    """The body's lines, read in chunks as they arrive; 413 past max_body bytes or past what max_line allows
+    for one line. (Falcon's BoundedStream.readline miscounts what is left, so lines are split here.)"""
+    if req.content_length is not None:
+        stream = req.bounded_stream
+    elif req.env.get("wsgi.input_terminated"):  # a chunked body the server ends for us
+        stream = req.stream
+    else:
+        raise falcon.HTTPLengthRequired(description="A Content-Length header is required.")
+    # A message of max_line bytes may grow up to six times when JSON-escaped (\u0000), plus the other fields.
+    line_limit = max_line * 6 + 64 * 1024
+    total = 0
+    number = 0
+    pending = bytearray()
+    while chunk := stream.read(READ_SIZE):
+        total += len(chunk)
+        if total > max_body:
+            raise too_large(f"The body is larger than {max_body} bytes")
+        pending += chunk
+        start = 0
+        while (end := pending.find(b"\n", start)) >= 0:
+            number += 1
+            if end - start > line_limit:
+                raise too_large(f"Line {number}: longer than {line_limit} bytes")
+            yield bytes(pending[start:end])
+            start = end + 1
+        del pending[:start]
+        if len(pending) > line_limit:
+            raise too_large(f"Line {number + 1}: longer than {line_limit} bytes")
+    if pending:
+        yield bytes(pending)

@@ -1,0 +1,138 @@
+"""Command line: `python -m ingest apply-template | ship | drain` (configured like the service, from the environment).
+
+  ship --exe ID --stream stdout FILE|-      lines of FILE (or stdin) as the execution's log; order numbers
+                                             and the execution's fields come from the database
+  ship --cluster-id CID --first-order N ...  the same without a database (numbers N, N+1, ...)
+  drain                                      ship what dead shippers left in the spool
+
+`ship` reports "accepted <n>" on stderr (with --progress) each time n lines are durably spooled, and a JSON
+summary on stdout. Exit status: 0 all shipped, 1 Elasticsearch refused some lines, 75 lines left spooled
+(Elasticsearch unreachable for --wait seconds; a later ship or drain sends them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+
+from elasticsearch import Elasticsearch
+
+from ingest.capture import Capture, LocalSequence
+from ingest.documents import Origin
+from ingest.shipper import Shipper
+from ingest.template import ensure_template
+from settings import Settings
+
+EXIT_REFUSED = 1
+EXIT_SPOOLED = 75  # EX_TEMPFAIL
+READ_SIZE = 1 << 16
+
+
+def client(settings: Settings) -> Elasticsearch:
+    # A busy node answers 429 (e.g. its memory breaker) or 50x for a moment: worth a few retries.
+    return Elasticsearch(settings.elasticsearch_url or "http://127.0.0.1:9200",
+                         request_timeout=settings.elasticsearch_timeout, max_retries=3,
+                         retry_on_status=(429, 502, 503, 504))
+
+
+def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper:
+    return Shipper(es or client(settings), settings.log_index_prefix, settings.spool_dir)
+
+
+def origin_and_reserve(args, settings: Settings):
+    if args.exe is None:
+        origin = Origin(cluster_id=args.cluster_id, task=args.task or "", node=args.node or "",
+                        host=socket.gethostname())
+        return origin, LocalSequence(args.first_order), None
+    from jobs.db import make_engine
+    from jobs.store import JobStore
+    from api.clock import utcnow
+
+    engine = make_engine(settings.database_url)
+    store = JobStore(engine, utcnow)
+    target = store.execution_for_logs(args.exe)
+    if target is None:
+        sys.exit(f"unknown job execution {args.exe}")
+    origin = Origin(cluster_id=target.cluster_id, task=args.task or "", node=args.node or target.node or "",
+                    host=socket.gethostname(), job_type=target.job_type_name,
+                    job_type_version=target.job_type_version, job_id=str(target.job_id),
+                    exe_num=str(target.exe_num))
+    return origin, (lambda count: store.reserve_log_sequence(args.exe, count)), engine
+
+
+def ship(args, settings: Settings) -> int:
+    origin, reserve, engine = origin_and_reserve(args, settings)
+    shipper = make_shipper(settings)
+
+    def progress(n: int) -> None:
+        if args.progress:
+            print(f"accepted {n}", file=sys.stderr, flush=True)
+
+    capture = Capture(shipper, origin, reserve, max_line_bytes=settings.max_log_line_bytes, on_accept=progress)
+    fd = sys.stdin.fileno() if args.file == "-" else os.open(args.file, os.O_RDONLY)
+    while data := os.read(fd, READ_SIZE):
+        capture.feed(args.stream, data)
+    capture.close()
+    drained = shipper.close(timeout=args.wait)
+    if engine is not None:
+        engine.dispose()
+    return report(shipper, drained, lines=capture.accepted)
+
+
+def drain(args, settings: Settings) -> int:
+    shipper = make_shipper(settings)
+    shipper.adopt_orphans()  # now, rather than on the background thread's first round
+    drained = shipper.close(timeout=args.wait)
+    return report(shipper, drained)
+
+
+def report(shipper: Shipper, drained: bool, **extra) -> int:
+    summary = dict(extra, stored=shipper.stored, duplicates=shipper.duplicates, refused=shipper.error_count,
+                   spooled=shipper.pending_lines if not drained else 0)
+    print(json.dumps(summary), flush=True)
+    for error in list(shipper.errors)[:20]:
+        print(f"refused: {json.dumps(error, default=str)}", file=sys.stderr)
+    if not drained:
+        print(f"Elasticsearch unreachable ({shipper.last_failure}); lines left in {shipper.spool.directory}",
+              file=sys.stderr)
+        return EXIT_SPOOLED
+    return EXIT_REFUSED if shipper.error_count else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("apply-template", help="put the log index template (idempotent)")
+    s = commands.add_parser("ship", help="ship lines of a file or stdin as an execution's log")
+    who = s.add_mutually_exclusive_group(required=True)
+    who.add_argument("--exe", type=int, help="job execution id (database)")
+    who.add_argument("--cluster-id", help="scale_job_exe value, without a database (needs --first-order)")
+    s.add_argument("--first-order", type=int, help="first scale_order_num with --cluster-id")
+    s.add_argument("--stream", choices=("stdout", "stderr"), default="stdout")
+    s.add_argument("--task", help="scale_task of the lines")
+    s.add_argument("--node", help="scale_node of the lines (default: the execution's node)")
+    s.add_argument("--wait", type=float, default=60.0, help="seconds to wait for Elasticsearch at the end")
+    s.add_argument("--progress", action="store_true", help='print "accepted <n>" on stderr as lines are spooled')
+    s.add_argument("file", help="a file, or - for stdin")
+    d = commands.add_parser("drain", help="ship what dead shippers left in the spool")
+    d.add_argument("--wait", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    if args.command == "ship" and args.cluster_id is not None and args.first_order is None:
+        parser.error("--cluster-id needs --first-order (numbers reused for other lines are "
+                     "dropped as duplicates)")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    if args.command == "apply-template":
+        changed = ensure_template(client(settings), settings.log_index_prefix)
+        print("template applied" if changed else "template already current")
+        return 0
+    if args.command == "ship":
+        return ship(args, settings)
+    return drain(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Log line -> Elasticsearch bulk action: the document, its daily index and its deterministic _id.
+
+A document is written with op_type "create" under an _id made of (cluster_id, scale_order_num), in the
+index of its own @timestamp's UTC day, so writing the same line again answers 409 instead of duplicating.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+NS = 1_000_000_000
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The fields shared by every line of one execution (Scale's names in comments)."""
+
+    cluster_id: str  # scale_job_exe
+    task: str = ""  # scale_task
+    node: str = ""  # scale_node
+    host: str = ""
+    job_type: str = ""  # scale_job_type
+    job_type_version: str = ""  # scale_job_version
+    job_id: str = ""  # scale_job_id (a string, as Scale wrote it)
+    exe_num: str = ""  # scale_job_exe_num
+
+    def fields(self) -> dict:
+        named = {
+            "scale_job_exe": self.cluster_id, "scale_task": self.task, "scale_node": self.node,
+            "host": self.host, "scale_job_type": self.job_type, "scale_job_version": self.job_type_version,
+            "scale_job_id": self.job_id, "scale_job_exe_num": self.exe_num,
+        }
+        return {k: v for k, v in named.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    message: str
+    stream: str
+    time_ns: int  # capture time, nanoseconds since the epoch (UTC)
+    order: int  # scale_order_num
+    task: str | None = None  # overrides Origin.task for this line
+
+
+def format_time(time_ns: int) -> str:
+    """RFC 3339 with all nine fraction digits, as date_nanos stores it."""
+    seconds, fraction = divmod(time_ns, NS)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
+
+
+def index_name(prefix: str, time_ns: int) -> str:
+    return prefix + "-" + time.strftime("%Y.%m.%d", time.gmtime(time_ns // NS))
+
+
+def doc_id(cluster_id: str, order: int) -> str:
+    # The order number is the digits after the last "#", so distinct pairs never share an _id.
+    # _id is limited to 512 bytes: very long cluster ids are replaced by their digest.
+    if len(cluster_id.encode()) > 400:
+        cluster_id = hashlib.sha256(cluster_id.encode()).hexdigest()
+    return f"{cluster_id}#{order}"
+
+
+def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[Line]) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """([(action line, source line)], [_id]) ready for the bulk API, serialized once."""
+    shared = origin.fields()
+    pairs: list[tuple[bytes, bytes]] = []
+    ids: list[str] = []
+    day_index: dict[int, str] = {}
+    for line in lines:
+        day = line.time_ns // (86400 * NS)
+        index = day_index.get(day)
+        if index is None:
+            index = day_index[day] = index_name(prefix, line.time_ns)
+        _id = doc_id(origin.cluster_id, line.order)
+        source = {"@timestamp": format_time(line.time_ns), "scale_order_num": line.order,
+                  "stream": line.stream, "message": line.message, **shared}
+        if line.task:
+            source["scale_task"] = line.task
+        action = {"create": {"_index": index, "_id": _id}}
+        pairs.append((_encode(action).encode(), _encode(source).encode()))
+        ids.append(_id)
+    return pairs, ids

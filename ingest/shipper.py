@@ -1,0 +1,256 @@
+"""The shipper: accepted batches go to the spool first (fsync'd), then to Elasticsearch through the official
+client's helpers.streaming_bulk from one background thread.
+
+- Per item: 2xx stored, 409 already stored (a replay), 429/5xx retried, anything else is a permanent error:
+  counted, logged and kept in `errors` (and on the batch) for the caller to surface.
+- Whole requests: 429/502/503/504 are retried inside streaming_bulk; connection errors and any other
+  failure keep the batches spooled and retry with capped exponential backoff until Elasticsearch answers.
+- A batch leaves the spool only once every line of it is stored or permanently refused.
+- Segments left behind by a dead process (crash, SIGKILL, Elasticsearch down at exit) are drained too.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+from elasticsearch.helpers import streaming_bulk
+
+from ingest.spool import Segment, Spool
+from ingest.template import ensure_template
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+@dataclass
+class Batch:
+    """One spool record: bulk (action, source) lines and their _ids, in line order."""
+
+    pairs: list[tuple[bytes, bytes]]
+    ids: list[str]
+    segment: Segment | None = None
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[dict] = field(default_factory=list)  # permanent per-item errors: {"line", "status", "error"}
+    retry: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    def payload(self) -> bytes:
+        return b"".join(a + b"\n" + s + b"\n" for a, s in self.pairs)
+
+    @classmethod
+    def from_payload(cls, payload: bytes, segment: Segment) -> "Batch":
+        lines = payload.split(b"\n")[:-1]  # JSON lines never hold a raw newline
+        pairs = list(zip(lines[0::2], lines[1::2]))
+        ids = [json.loads(a)["create"]["_id"] for a, _ in pairs]
+        return cls(pairs, ids, segment)
+
+    @property
+    def accepted(self) -> int:
+        return self.stored + self.duplicates
+
+
+class Shipper:
+    def __init__(
+        self,
+        es: Elasticsearch,
+        prefix: str,
+        spool_dir: Path,
+        *,
+        chunk_size: int = 5000,
+        max_chunk_bytes: int = 8 * 1024 * 1024,
+        group_lines: int = 50_000,
+        backoff: tuple[float, float] = (0.25, 15.0),
+        orphan_scan_seconds: float = 30.0,
+        request_timeout: float = 120.0,
+    ):
+        # The app's client gives up fast; bulk requests may take longer and we retry ourselves.
+        self.es = es.options(request_timeout=request_timeout, max_retries=0)
+        self.prefix = prefix
+        self.spool = Spool(spool_dir)
+        self.chunk_size = chunk_size
+        self.max_chunk_bytes = max_chunk_bytes
+        self.group_lines = group_lines
+        self.backoff = backoff
+        self.orphan_scan_seconds = orphan_scan_seconds
+        self.stored = 0
+        self.duplicates = 0
+        self.errors: deque[dict] = deque(maxlen=1000)
+        self.error_count = 0
+        self.last_failure: str | None = None
+        self._cond = threading.Condition()
+        self._pending: deque[Batch] = deque()
+        self._closing = False
+        self._abandon = False
+        self._thread: threading.Thread | None = None
+        self._template_ok = False
+        self._wake = threading.Event()
+        self.adopt_orphans()  # what a dead process left behind goes out first
+
+    # Producer side ---------------------------------------------------------------------------------
+
+    def submit(self, pairs: list[tuple[bytes, bytes]], ids: list[str]) -> Batch:
+        """Accept a batch: durably spooled when this returns, shipped in the background."""
+        batch = Batch(pairs, ids)
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("shipper is closed")
+            batch.segment = self.spool.append(batch.payload())
+            self._pending.append(batch)
+            self._start()
+            self._cond.notify_all()
+        return batch
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything accepted so far is shipped; False when timeout came first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    @property
+    def pending_lines(self) -> int:
+        with self._cond:
+            return sum(len(b.ids) for b in self._pending)
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Ship what is pending (up to timeout), then stop; unshipped batches stay in the spool."""
+        drained = self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            self._abandon = True
+            self._cond.notify_all()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(self.backoff[1], 5.0) + 5.0)
+        self.spool.close()
+        return drained
+
+    # Sender side -----------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        delay = self.backoff[0]
+        last_scan = 0.0
+        while True:
+            if time.monotonic() - last_scan >= self.orphan_scan_seconds:
+                last_scan = time.monotonic()
+                self.adopt_orphans()
+            with self._cond:
+                while not self._pending and not self._abandon:
+                    if not self._cond.wait(self.orphan_scan_seconds):
+                        break
+                if self._abandon:
+                    return
+                group = self._take_group()
+            if not group:
+                continue
+            if self._ship(group):
+                delay = self.backoff[0]
+            else:
+                # Jitter keeps several shippers from hammering a recovering node in step.
+                self._wake.wait(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self.backoff[1])
+
+    def _take_group(self) -> list[Batch]:
+        group, lines = [], 0
+        for batch in self._pending:
+            if group and lines + len(batch.ids) > self.group_lines:
+                break
+            group.append(batch)
+            lines += len(batch.ids)
+        return group
+
+    def adopt_orphans(self) -> int:
+        """Queue the batches of spool segments whose writer is gone; returns how many."""
+        try:
+            orphans = self.spool.take_orphans()
+        except OSError as exc:
+            log.warning("could not read the spool: %s", exc)
+            return 0
+        count = 0
+        with self._cond:
+            for seg, payloads in orphans:
+                log.info("draining %d spooled batches from %s", len(payloads), seg.path.name)
+                self._pending.extend(Batch.from_payload(p, seg) for p in payloads)
+                count += len(payloads)
+            if count:
+                self._start()
+            self._cond.notify_all()
+        return count
+
+    def _ship(self, group: list[Batch]) -> bool:
+        """One streaming_bulk pass over the group; True when no batch has to be retried."""
+        where: dict[str, tuple[Batch, int]] = {}
+        for batch in group:
+            batch.retry = False
+            batch.stored, batch.duplicates, batch.errors = len(batch.ids), 0, []
+            for position, _id in enumerate(batch.ids):
+                where[_id] = (batch, position)
+        try:
+            if not self._template_ok:
+                ensure_template(self.es, self.prefix)
+                self._template_ok = True
+            for _ok, item in streaming_bulk(
+                self.es,
+                (pair for batch in group for pair in batch.pairs),
+                expand_action_callback=lambda pair: pair,  # already serialized, once
+                chunk_size=self.chunk_size,
+                max_chunk_bytes=self.max_chunk_bytes,
+                raise_on_error=False,
+                yield_ok=False,
+                max_retries=3,
+                initial_backoff=0.5,
+                max_backoff=4,
+                retry_on_status=RETRY_STATUSES,
+            ):
+                self._failed_item(item, where)
+        except (TransportError, ApiError) as exc:
+            self.last_failure = f"{type(exc).__name__}: {exc}"
+            log.warning("Elasticsearch unavailable, %d lines stay spooled: %s",
+                        sum(len(b.ids) for b in group), self.last_failure)
+            return False
+        done = [b for b in group if not b.retry]
+        with self._cond:
+            for batch in done:
+                self._pending.remove(batch)
+                self.stored += batch.stored
+                self.duplicates += batch.duplicates
+                if batch.segment is not None:
+                    self.spool.done(batch.segment)
+                batch.finished.set()
+            self._cond.notify_all()
+        return len(done) == len(group)
+
+    def _failed_item(self, item: dict, where: dict[str, tuple[Batch, int]]) -> None:
+        info = next(iter(item.values()))
+        status = info.get("status", 500)
+        batch, position = where[info["_id"]]
+        batch.stored -= 1
+        if status == 409:
+            batch.duplicates += 1
+        elif status == 429 or status >= 500:
+            batch.retry = True
+        else:
+            error = {"line": position + 1, "status": status, "_id": info["_id"], "error": info.get("error")}
+            batch.errors.append(error)
+            self.errors.append(error)
+            self.error_count += 1
+            log.error("Elasticsearch refused log line %s: %s", info["_id"], info.get("error"))

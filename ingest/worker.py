@@ -1,0 +1,256 @@
+"""The local worker: `python -m ingest.worker` runs QUEUED jobs on this machine and ships their output.
+
+Each worker holds a node name exclusively (a lock file in DATA_DIR): the host name, or host-2, host-3, ...
+when several workers run here, or --node NAME. Holding it, the worker first fails the executions a dead
+worker of that name left RUNNING (node-lost: requeued while tries remain), then loops: claim the next QUEUED
+job (FOR UPDATE SKIP LOCKED on PostgreSQL), run the manifest's interface.command without a shell, its
+inputs and settings in the environment, stream stdout/stderr into the shipper, enforce the timeout, and
+record COMPLETED or FAILED (exit codes mapped through the manifest's errors, else algorithm-unknown).
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import logging
+import os
+import re
+import selectors
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ingest.capture import Capture
+from ingest.documents import Origin
+from ingest.shipper import Shipper
+
+log = logging.getLogger("ingest.worker")
+
+TIMEOUT_ERROR = "timeout"
+LOST_ERROR = "node-lost"
+KILL_GRACE = 3.0
+READ_SIZE = 1 << 16
+# Environment passed through to jobs; everything else comes from the job.
+PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def env_name(name: str) -> str:
+    return re.sub(r"\W", "_", name).upper()
+
+
+def job_environment(claimed, output_dir: str) -> dict[str, str]:
+    """Inputs and settings as environment variables (Seed: upper-cased names)."""
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    data = claimed.input or {}
+    for name, ids in (data.get("files") or {}).items():
+        env[env_name(name)] = " ".join(str(i) for i in ids)  # file ids: there is no file store here
+    for name, value in (data.get("json") or {}).items():
+        env[env_name(name)] = value if isinstance(value, str) else json.dumps(value)
+    for name, value in ((claimed.configuration or {}).get("settings") or {}).items():
+        if value is not None:
+            env[env_name(name)] = value
+    env.update(OUTPUT_DIR=output_dir, SCALE_JOB_ID=str(claimed.job_id), SCALE_EXE_NUM=str(claimed.exe_num),
+               SCALE_CLUSTER_ID=claimed.cluster_id)
+    return env
+
+
+def command_argv(command: str, env: dict[str, str]) -> list[str]:
+    """Split the command like a shell would, then put values into ${NAME} placeholders of single arguments:
+    a value never becomes more than the one argument it stands in (no shell ever sees it)."""
+    def value(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        return env.get(name, m.group(0))
+    return [_PLACEHOLDER.sub(value, arg) for arg in shlex.split(command)]
+
+
+def exit_error(manifest: dict, code: int) -> dict | None:
+    """The manifest error for an exit code, or None (the store records algorithm-unknown)."""
+    for error in (manifest.get("job") or {}).get("errors") or []:
+        if error.get("code") == code:
+            return {"name": error["name"]}
+    return None
+
+
+class Worker:
+    def __init__(self, store, shipper: Shipper, node: str, *, max_line_bytes: int = 1024 * 1024,
+                 ship_wait: float = 30.0):
+        self.store = store
+        self.shipper = shipper
+        self.node = node
+        self.max_line_bytes = max_line_bytes
+        self.ship_wait = ship_wait
+        self.stopping = threading.Event()
+        self._child: subprocess.Popen | None = None
+
+    def recover(self) -> int:
+        failed = self.store.fail_stale_running(self.node)
+        if failed:
+            log.warning("failed %d executions left RUNNING on %s by a dead worker", failed, self.node)
+        return failed
+
+    def run_forever(self, poll: float = 1.0, once: bool = False) -> None:
+        while not self.stopping.is_set():
+            claimed = self.store.claim_next_queued(self.node)
+            if claimed is None:
+                if once:
+                    return
+                self.stopping.wait(poll)
+                continue
+            self.run(claimed)
+            if once:
+                return
+
+    def run(self, claimed) -> str:
+        """Run one started execution to its end; returns the job's new status."""
+        log.info("running job %s execution %s (%s)", claimed.job_id, claimed.id, claimed.cluster_id)
+        origin = Origin(cluster_id=claimed.cluster_id, task=f"{claimed.cluster_id}_main", node=self.node,
+                        host=socket.gethostname(), job_type=claimed.job_type_name,
+                        job_type_version=claimed.job_type_version, job_id=str(claimed.job_id),
+                        exe_num=str(claimed.exe_num))
+        capture = Capture(self.shipper, origin, lambda n: self.store.reserve_log_sequence(claimed.id, n),
+                          max_line_bytes=self.max_line_bytes)
+        status, error = "FAILED", None
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"{claimed.cluster_id}-") as workdir:
+                status, error = self._execute(claimed, capture, workdir)
+        except Exception:  # the worker's own fault: still end the execution rather than leave it RUNNING
+            log.exception("running execution %s failed", claimed.id)
+        finally:
+            capture.close()
+        # Lines are durably spooled already; waiting a little lets a reader see them when the job ends.
+        self.shipper.flush(self.ship_wait)
+        new_status = self.store.finish_execution(claimed.id, status, error=error)
+        log.info("job %s execution %s: %s -> job %s", claimed.job_id, claimed.id, status, new_status)
+        return new_status
+
+    def _execute(self, claimed, capture: Capture, workdir: str) -> tuple[str, dict | None]:
+        interface = (claimed.manifest.get("job") or {}).get("interface") or {}
+        output_dir = os.path.join(workdir, "outputs")
+        os.mkdir(output_dir)
+        env = job_environment(claimed, output_dir)
+        try:
+            argv = command_argv(interface.get("command") or "", env)
+            if not argv:
+                raise ValueError("the manifest has no interface.command")
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, cwd=workdir, start_new_session=True)
+        except (OSError, ValueError) as exc:
+            capture.feed("stderr", f"could not start the job: {exc}\n".encode())
+            return "FAILED", None
+        self._child = child
+        timed_out = self._pump(child, capture, deadline=time.monotonic() + claimed.timeout)
+        code = child.wait()
+        self._child = None
+        if timed_out:
+            capture.feed("stderr", f"killed after the job type's timeout of {claimed.timeout} s\n".encode())
+            return "FAILED", {"name": TIMEOUT_ERROR}
+        if self.stopping.is_set() and code < 0:
+            return "FAILED", {"name": LOST_ERROR}
+        if code == 0:
+            return "COMPLETED", None
+        return "FAILED", exit_error(claimed.manifest, code)
+
+    def _pump(self, child: subprocess.Popen, capture: Capture, deadline: float) -> bool:
+        """Copy both pipes into the capture, in the order their bytes arrive; True if the timeout hit."""
+        names = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
+        with selectors.DefaultSelector() as selector:
+            for fd in names:
+                selector.register(fd, selectors.EVENT_READ)
+            killed_at = None
+            while selector.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0 and killed_at is None:
+                    killed_at = time.monotonic()
+                    self._signal(child, signal.SIGTERM)
+                elif killed_at is not None and time.monotonic() - killed_at > KILL_GRACE:
+                    self._signal(child, signal.SIGKILL)
+                for key, _ in selector.select(timeout=max(0.05, min(left, 1.0)) if killed_at is None else 0.2):
+                    data = os.read(key.fd, READ_SIZE)
+                    if data:
+                        capture.feed(names[key.fd], data)
+                    else:
+                        selector.unregister(key.fd)
+                        capture.end(names[key.fd])
+        child.stdout.close()
+        child.stderr.close()
+        if killed_at is not None:
+            self._signal(child, signal.SIGKILL)  # the whole group, in case something kept running
+        return killed_at is not None
+
+    def stop(self) -> None:
+        """Ask the worker to stop: the running job (if any) is killed and failed as node-lost."""
+        self.stopping.set()
+        child = self._child
+        if child is not None:
+            self._signal(child, signal.SIGKILL)
+
+    @staticmethod
+    def _signal(child: subprocess.Popen, sig: int) -> None:
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def hold_node_name(lock_dir: Path, wanted: str | None) -> tuple[str, int]:
+    """(node name, lock fd): --node exactly, else the first free of host, host-2, host-3, ..."""
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    candidates = [wanted] if wanted else [host] + [f"{host}-{n}" for n in range(2, 1000)]
+    for name in candidates:
+        fd = os.open(lock_dir / f"worker-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return name, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise SystemExit(f"node name {wanted!r} is held by another running worker" if wanted else "no free node name")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest.worker")
+    parser.add_argument("--node", default=os.environ.get("WORKER_NODE") or None,
+                        help="node name (default: the host name, or host-N when several workers run here)")
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
+    parser.add_argument("--once", action="store_true", help="run at most one job, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from elasticsearch import Elasticsearch
+
+    from api.clock import utcnow
+    from jobs.db import make_engine
+    from jobs.store import JobStore
+    from ingest.template import ensure_template_quietly
+    from settings import Settings
+
+    settings = Settings.from_env()
+    node, _lock = hold_node_name(settings.data_dir, args.node)
+    engine = make_engine(settings.database_url)
+    store = JobStore(engine, utcnow)
+    es = Elasticsearch(settings.elasticsearch_url or "http://127.0.0.1:9200",
+                       request_timeout=settings.elasticsearch_timeout)
+    ensure_template_quietly(es, settings.log_index_prefix)
+    shipper = Shipper(es, settings.log_index_prefix, settings.spool_dir)
+    worker = Worker(store, shipper, node, max_line_bytes=settings.max_log_line_bytes)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    log.info("worker %s started (pid %d)", node, os.getpid())
+    worker.recover()
+    worker.run_forever(poll=args.poll, once=args.once)
+    drained = shipper.close(timeout=30)
+    engine.dispose()
+    if not drained:
+        log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

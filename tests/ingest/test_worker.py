@@ -1,0 +1,150 @@
+"""The local worker: real subprocesses, their output in Elasticsearch in capture order, exit codes,
+timeouts, no shell, and recovery after the worker itself is killed."""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from ingest.worker import Worker
+from tests.ingest.conftest import manifest, queue_job
+from tests.ingest.reading import read_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = shlex.quote(sys.executable)
+
+INTERLEAVED = r'''
+import sys, time
+out, err = sys.stdout.buffer, sys.stderr.buffer
+def w(stream, data):
+    stream.write(data)
+    stream.flush()
+    time.sleep(0.05)  # two pipes: only a pause makes "which stream came first" observable
+w(out, b"first out\n")
+w(err, b"first err\n")
+w(out, b"\n")
+w(err, b"x" * 100_000 + b"\n")
+w(out, b"bad \xff\xfe bytes\n")
+w(err, b"burst 1\nburst 2\n\nburst 4\n")
+w(out, b"no newline at the end")
+'''
+EXPECTED = [("stdout", "first out"), ("stderr", "first err"), ("stdout", ""), ("stderr", "x" * 100_000),
+            ("stdout", "bad \ufffd\ufffd bytes"), ("stderr", "burst 1"), ("stderr", "burst 2"), ("stderr", ""),
+            ("stderr", "burst 4"), ("stdout", "no newline at the end")]
+
+
+def script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "job.py"
+    path.write_text(textwrap.dedent(body))
+    return f"{PY} {shlex.quote(str(path))}"
+
+
+def job_of(store, job_id: int):
+    return store.get_job(job_id).job
+
+
+def test_job_output_arrives_exactly_in_capture_order(store, shipper, es, settings, tmp_path):
+    job_id = queue_job(store, manifest(script(tmp_path, INTERLEAVED)))
+    Worker(store, shipper, "node-w").run_forever(once=True)
+    job = job_of(store, job_id)
+    assert job.status == "COMPLETED"
+    got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
+    assert [(d["stream"], d["message"]) for d in got] == EXPECTED
+    assert [d["scale_order_num"] for d in got] == list(range(1, len(EXPECTED) + 1))
+    # The burst was written at once: one capture time, told apart only by the order numbers.
+    burst = [d["@timestamp"] for d in got[5:9]]
+    assert len(set(burst)) == 1 and burst[0] > got[4]["@timestamp"]
+    assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"], d["scale_task"]) for d in got} == {
+        ("node-w", str(job_id), "1", f"scale_job_{job_id}x1_main")}
+    # Both streams read back on their own, as Scale's stdout/stderr logs did.
+    assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1",
+                                             "stdout")] == [m for s, m in EXPECTED if s == "stdout"]
+
+
+def test_inputs_and_settings_reach_the_job_without_a_shell(store, shipper, es, settings, tmp_path):
+    witness = tmp_path / "pwned"
+    command = f"{PY} -c 'import os, sys; print(os.environ[\"GREETING\"]); print(sys.argv[1:])' ${{MODE}} tail"
+    m = manifest(command, json_inputs=[{"name": "greeting", "type": "string"}], settings=[{"name": "MODE"}])
+    hostile = f"$(touch {witness}); `touch {witness}` && touch {witness}"
+    job_id = queue_job(store, m, {"json": {"greeting": hostile}}, {"settings": {"MODE": "a b; touch " + str(witness)}})
+    Worker(store, shipper, "node-w").run_forever(once=True)
+    assert job_of(store, job_id).status == "COMPLETED"
+    got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
+    assert got == [hostile, str(["a b; touch " + str(witness), "tail"])]
+    assert not witness.exists()
+
+
+def test_exit_codes_map_through_the_manifest_errors(store, shipper):
+    errors = [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}]
+    mapped = queue_job(store, manifest(f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
+    unmapped = queue_job(store, manifest(f"{PY} -c 'import sys; sys.exit(4)'", errors=errors))
+    worker = Worker(store, shipper, "node-w")
+    worker.run_forever(once=True)
+    worker.run_forever(once=True)
+    assert (job_of(store, mapped).status, job_of(store, mapped).error.name) == ("FAILED", "bad-input")
+    assert (job_of(store, unmapped).status, job_of(store, unmapped).error.name) == ("FAILED", "algorithm-unknown")
+
+
+def test_the_manifest_timeout_kills_the_job(store, shipper, es, settings):
+    job_id = queue_job(store, manifest(f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'",
+                                       timeout=1))
+    began = time.monotonic()
+    Worker(store, shipper, "node-w").run_forever(once=True)
+    assert time.monotonic() - began < 10
+    job = job_of(store, job_id)
+    assert (job.status, job.error.name) == ("FAILED", "timeout")
+    got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
+    assert got == ["started", "killed after the job type's timeout of 1 s"]
+
+
+def worker_process(settings, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
+               ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
+               SPOOL_DIR=str(settings.spool_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "ingest.worker", "--poll", "0.1", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    job_id = queue_job(store, manifest(script(tmp_path, f'''
+        import os, time
+        if os.environ["SCALE_EXE_NUM"] == "1":
+            print("first try", flush=True)
+            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            time.sleep(60)
+        print("second try")
+    ''')))
+    first = worker_process(settings, "--node", "crash-node")
+    try:
+        deadline = time.monotonic() + 30
+        # Running, and its first line accepted (the worker sends lines on within 0.2 s).
+        while not (pid_file.exists() and pid_file.read_text()
+                   and read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")):
+            assert time.monotonic() < deadline and first.poll() is None, first.stderr.read().decode()
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if pid_file.exists() and pid_file.read_text():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job process
+    assert job_of(store, job_id).status == "RUNNING"  # stuck, until a worker of that node starts again
+
+    second = worker_process(settings, "--node", "crash-node", "--once")
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err.decode()
+    detail = store.get_job(job_id)
+    assert (detail.job.status, detail.job.num_exes) == ("COMPLETED", 2)
+    first_exe = store.get_execution(job_id=job_id, exe_num=1)
+    assert (first_exe.status, first_exe.error.name) == ("FAILED", "node-lost")
+    assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")] == [
+        "first try"]
+    assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x2")] == [
+        "second try"]
