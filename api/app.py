@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import falcon
+import falcon.media
+import orjson
 from elasticsearch import Elasticsearch
 
 from api.auth import TokenAuth
@@ -33,6 +35,9 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> falcon.App:
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
+    json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.set_error_serializer(serialize_error)
     app.add_error_handler(Exception, handle_unexpected)
 
@@ -44,7 +49,10 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> falcon.App:
     # Each area adds its routes here, given only the stores it needs.
     from api.job_routes import add_job_routes
     add_job_routes(app, routes, job_store, settings, clock)
-
-    app.context.job_store = job_store  # for the run command and benchmarks; resources never read it
-    app.context.elasticsearch = es
+    from api.log_routes import add_log_routes
+    from search import LogSearch
+    add_log_routes(app, routes, job_store, LogSearch.from_settings(es, settings), settings, clock)
+    from api.ingest_routes import add_ingest_routes
+    from ingest import start_log_writer
+    add_ingest_routes(app, routes, job_store, start_log_writer(es, settings), settings, clock)
     return app

@@ -14,6 +14,7 @@ from api.routing import Operation, json_response
 from api.schemas import paginated
 from jobs.models import ERROR_CATEGORIES, EXE_STATUSES
 from jobs.records import ExecutionQuery
+from search.links import kibana_discover_url, log_url
 
 EXECUTION_PARAMS = (
     Param("status", "choice", many=True, choices=EXE_STATUSES),
@@ -22,6 +23,17 @@ EXECUTION_PARAMS = (
     Param("error_category", "choice", many=True, choices=ERROR_CATEGORIES),
 )
 END_STATUSES = ("COMPLETED", "FAILED", "CANCELED")
+
+
+class ExecutionLinks:
+    """Execution details plus where to read its log: our API, and Kibana's Discover when configured."""
+
+    def __init__(self, kibana_url: str | None):
+        self._kibana_url = kibana_url
+
+    def details(self, req: falcon.Request, e) -> dict:
+        return {**execution_details(e), "log_url": log_url(base_url(req), e.id),
+                "kibana_url": kibana_discover_url(self._kibana_url, e.cluster_id, e.started, e.ended)}
 
 
 class JobExecutions:
@@ -34,9 +46,10 @@ class JobExecutions:
                               409: ERROR_409, 415: ERROR_415}),
     }
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, links: ExecutionLinks):
         self._store = store
         self._clock = clock
+        self._links = links
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
         q = parse_query(req, EXECUTION_PARAMS, self._clock)
@@ -54,21 +67,22 @@ class JobExecutions:
             claimed = self._store.start_execution(job_id, node, started)
         resp.status = falcon.HTTP_201
         resp.location = f"{base_url(req)}/v6/job-executions/{claimed.id}/"
-        resp.media = execution_details(self._store.get_execution(claimed.id))
+        resp.media = self._links.details(req, self._store.get_execution(claimed.id))
 
 
 class ExecutionByNum:
     operations = {"GET": Operation("One execution of a job by its number", tags=("executions",),
                                    responses={200: json_response(S.EXECUTION_DETAILS)})}
 
-    def __init__(self, store):
+    def __init__(self, store, links: ExecutionLinks):
         self._store = store
+        self._links = links
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: int, exe_num: int) -> None:
         execution = self._store.get_execution(job_id=job_id, exe_num=exe_num)
         if execution is None:
             raise not_found()
-        resp.media = execution_details(execution)
+        resp.media = self._links.details(req, execution)
 
 
 class ExecutionById:
@@ -80,15 +94,16 @@ class ExecutionById:
                                200: json_response(S.EXECUTION_DETAILS), 409: ERROR_409, 415: ERROR_415}),
     }
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, links: ExecutionLinks):
         self._store = store
         self._clock = clock
+        self._links = links
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         execution = self._store.get_execution(exe_id)
         if execution is None:
             raise not_found()
-        resp.media = execution_details(execution)
+        resp.media = self._links.details(req, execution)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         body = json_body(req)
@@ -105,4 +120,4 @@ class ExecutionById:
         task_results = field(body, "task_results", as_object)
         with store_errors():
             self._store.finish_execution(exe_id, status, ended, error, output, task_results)
-        resp.media = execution_details(self._store.get_execution(exe_id))
+        resp.media = self._links.details(req, self._store.get_execution(exe_id))

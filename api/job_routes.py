@@ -189,7 +189,7 @@ class JobsRequeue:
 
 
 def add_job_routes(app: falcon.App, routes, job_store, settings, clock) -> None:
-    from api.job_execution_routes import ExecutionById, ExecutionByNum, JobExecutions
+    from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
     from api.job_type_routes import JobTypeDetails, JobTypes
 
     routes.add(app, "/v6/job-types/", JobTypes(job_store, clock))
@@ -199,6 +199,7 @@ def add_job_routes(app: falcon.App, routes, job_store, settings, clock) -> None:
     routes.add(app, "/v6/jobs/requeue/", JobsRequeue(job_store, clock))
     routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(job_store))
     routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/input_files/", JobInputFiles(job_store, clock))
-    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(job_store, clock))
-    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{ID}}}/", ExecutionByNum(job_store))
-    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(job_store, clock))
+    links = ExecutionLinks(settings.kibana_url)
+    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(job_store, clock, links))
+    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{ID}}}/", ExecutionByNum(job_store, links))
+    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(job_store, clock, links))

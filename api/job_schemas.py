@@ -64,8 +64,10 @@ _EXECUTION_ITEM = dict(
     started=DT, ended=N_DT, job=ID_REF, node=nullable(NODE), error=nullable(ERROR_BASE), job_type=JOB_TYPE_BASE,
     timeout=INT, input_file_size=NUM)
 EXECUTION_ITEM = component("JobExecutionListItem", obj(**_EXECUTION_ITEM))
-EXECUTION_DETAILS = component("JobExecutionDetails", obj(
-    **_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA))
+_EXECUTION_DETAILS = dict(**_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA)
+# Inside job details: the published shape. On the execution routes: plus links to its log.
+JOB_EXECUTION = component("JobLatestExecution", obj(**_EXECUTION_DETAILS))
+EXECUTION_DETAILS = component("JobExecutionDetails", obj(**_EXECUTION_DETAILS, log_url=STR, kibana_url=N_STR))
 
 
 def _job(job_type_rev: dict, **details: dict) -> dict:
@@ -86,7 +88,7 @@ JOB_DETAILS = component("JobDetails", _job(
     obj(id=INT, job_type=obj(name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR,
                              num_versions=INT, latest_version=STR),
         revision_num=INT, docker_image=STR, created=DT, manifest=OBJ),
-    superseded_by_job=nullable(ID_REF), resources=RESOURCES, execution=nullable(EXECUTION_DETAILS), input=DATA,
+    superseded_by_job=nullable(ID_REF), resources=RESOURCES, execution=nullable(JOB_EXECUTION), input=DATA,
     output=DATA, configuration=CONFIGURATION))
 
 SCALE_FILE = component("ScaleFile", obj(

@@ -37,8 +37,8 @@ def log_prefix(es) -> str:
     yield prefix
     # Deleted by name: clusters refuse wildcard deletes unless action.destructive_requires_name is off.
     names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all"))
-    if names:
-        es.indices.delete(index=",".join(names))
+    for start in range(0, len(names), 50):  # in chunks: a URL has a length limit
+        es.indices.delete(index=",".join(names[start:start + 50]))
     templates = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}*")
     for template in templates.get("index_templates", []):
         es.indices.delete_index_template(name=template["name"])
@@ -78,6 +78,18 @@ def settings(tmp_path, database_url, elasticsearch_url, log_prefix) -> Settings:
         api_token=ADMIN_TOKEN,
         spool_dir=tmp_path / "spool",
     )
+
+
+@pytest.fixture
+def store(settings):
+    """A JobStore on this test's database (the real clock)."""
+    from api.clock import utcnow
+    from jobs.db import make_engine
+    from jobs.store import JobStore
+
+    engine = make_engine(settings.database_url)
+    yield JobStore(engine, utcnow)
+    engine.dispose()
 
 
 @pytest.fixture

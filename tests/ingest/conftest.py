@@ -1,22 +1,11 @@
-"""Fixtures of the ingest tests: a job store on the test database, executions, reading lines back."""
+"""Fixtures of the ingest tests: a shipper, job types and executions."""
 from __future__ import annotations
 
 import uuid
 
 import pytest
 
-from api.clock import utcnow
 from ingest.shipper import Shipper
-
-
-@pytest.fixture
-def store(settings):
-    from jobs.db import make_engine
-    from jobs.store import JobStore
-
-    engine = make_engine(settings.database_url)
-    yield JobStore(engine, utcnow)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -174,3 +174,16 @@ def test_start_execution_conflict_in_the_store(job, store):
     store.start_execution(job["id"], "h")
     with pytest.raises(JobStateConflict):
         store.start_execution(job["id"], "h")
+
+
+def test_execution_details_link_to_the_log_and_to_kibana(api, auth, job, make_client, clock):
+    exe = start(api, auth, job["id"])
+    assert exe["log_url"] == f"http://falconframework.org/v6/job-executions/{exe['id']}/logs/combined/"
+    assert exe["kibana_url"] is None  # KIBANA_URL not configured
+
+    with_kibana = make_client(clock=clock, kibana_url="https://kibana.example.org")
+    details = with_kibana.simulate_get(f"/v6/job-executions/{exe['id']}/").json
+    assert details["kibana_url"].startswith("https://kibana.example.org/app/discover#/")
+    assert exe["cluster_id"] in details["kibana_url"]
+    by_num = with_kibana.simulate_get(f"/v6/jobs/{job['id']}/executions/1/").json
+    assert by_num["log_url"] == exe["log_url"]

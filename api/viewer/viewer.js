@@ -1,0 +1,149 @@
+// Log viewer: reads /v6 log routes and shows lines as text nodes only (never as markup).
+"use strict";
+(function () {
+  const exeId = (location.pathname.match(/\/logs\/(\d+)/) || [])[1];
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");  // the fragment never reaches a server
+  const el = (id) => document.getElementById(id);
+  const log = el("log"), status = el("status");
+  let current = null;  // AbortController of the running request
+
+  function headers(extra) {
+    const h = Object.assign({}, extra);
+    if (token) h.Authorization = "Bearer " + token;
+    return h;
+  }
+
+  function setStatus(text) { status.textContent = text; }
+
+  function lineNode(line, fragment) {
+    const div = document.createElement("div");
+    div.className = "line " + (line.stream === "stderr" ? "stderr" : "stdout");
+    const time = document.createElement("span");
+    time.className = "time";
+    time.textContent = line["@timestamp"] || "";
+    div.appendChild(time);
+    if (fragment) appendHighlighted(div, fragment); else div.appendChild(document.createTextNode(line.message));
+    return div;
+  }
+
+  // The search API's highlight is HTML-escaped text with <em> around matches: rebuild it as text nodes
+  // and <mark> elements, decoding entities through an inert document.
+  function appendHighlighted(parent, fragment) {
+    const parts = fragment.split(/<em>|<\/em>/);
+    const decoder = new DOMParser();
+    parts.forEach((part, i) => {
+      const text = decoder.parseFromString("<!DOCTYPE html><body>" + part, "text/html").body.textContent;
+      if (i % 2) { const m = document.createElement("mark"); m.textContent = text; parent.appendChild(m); }
+      else parent.appendChild(document.createTextNode(text));
+    });
+  }
+
+  function append(nodes) {
+    const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 5;
+    const frag = document.createDocumentFragment();
+    nodes.forEach((n) => frag.appendChild(n));
+    log.appendChild(frag);
+    if (atBottom && el("follow").checked) window.scrollTo(0, document.body.scrollHeight);
+  }
+
+  function logsUrl(params) {
+    const q = new URLSearchParams(params);
+    return "/v6/job-executions/" + exeId + "/logs/" + el("stream").value + "/?" + q.toString();
+  }
+
+  async function failed(resp) {
+    let detail = resp.statusText;
+    try { detail = (await resp.json()).detail || detail; } catch (e) { /* not JSON */ }
+    setStatus("Error " + resp.status + ": " + detail);
+  }
+
+  async function showTail(signal) {
+    const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "json"}), {headers: headers(), signal});
+    if (resp.status === 204) { setStatus("No lines"); return; }
+    if (!resp.ok) { await failed(resp); return; }
+    const lines = await resp.json();
+    append(lines.map((l) => lineNode(l)));
+    setStatus(lines.length + " lines");
+  }
+
+  async function showSearch(signal, text) {
+    const q = new URLSearchParams({job_exe_id: exeId, q: text, order: "timestamp", page_size: "1000"});
+    const stream = el("stream").value;
+    if (stream !== "combined") q.set("stream", stream);
+    const resp = await fetch("/v6/logs/?" + q.toString(), {headers: headers(), signal});
+    if (!resp.ok) { await failed(resp); return; }
+    const page = await resp.json();
+    append(page.results.map((hit) => lineNode(hit, hit.highlight)));
+    setStatus(page.count + " matching lines" + (page.next ? " (first " + page.results.length + " shown)" : ""));
+  }
+
+  // Follow with Server-Sent Events read through fetch (so an Authorization header can be sent);
+  // when the server closes without "end" (its follow time limit), reconnect with Last-Event-ID.
+  async function follow(signal) {
+    let lastId = null, count = 0;
+    for (;;) {
+      const params = lastId ? {follow: "true"} : {follow: "true", tail: el("tail").value || "1000"};
+      const extra = {Accept: "text/event-stream"};
+      if (lastId) extra["Last-Event-ID"] = lastId;
+      const resp = await fetch(logsUrl(params), {headers: headers(extra), signal});
+      if (!resp.ok) { await failed(resp); return; }
+      setStatus("Following… " + count + " lines");
+      const reader = resp.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "", ended = false;
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, {stream: true});
+        let cut;
+        const batch = [];
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const event = parseEvent(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+          if (event.type === "end") ended = true;
+          if (event.id) lastId = event.id;
+          if (event.type === "message" && event.data) batch.push(lineNode(JSON.parse(event.data)));
+        }
+        if (batch.length) { append(batch); count += batch.length; setStatus("Following… " + count + " lines"); }
+      }
+      if (ended) { setStatus(count + " lines; the execution has ended"); return; }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  function parseEvent(text) {
+    const event = {type: "message", data: "", id: null};
+    text.split("\n").forEach((row) => {
+      if (!row || row[0] === ":") return;
+      const i = row.indexOf(":");
+      const field = i < 0 ? row : row.slice(0, i);
+      const value = i < 0 ? "" : row.slice(i + 1).replace(/^ /, "");
+      if (field === "event") event.type = value;
+      else if (field === "data") event.data += (event.data ? "\n" : "") + value;
+      else if (field === "id") event.id = value;
+    });
+    return event;
+  }
+
+  function reload() {
+    if (current) current.abort();
+    current = new AbortController();
+    const signal = current.signal;
+    log.textContent = "";
+    setStatus("Loading…");
+    const text = el("search").value.trim();
+    const run = text ? showSearch(signal, text) : el("follow").checked ? follow(signal) : showTail(signal);
+    run.catch((e) => { if (e.name !== "AbortError") setStatus("Error: " + e.message); });
+  }
+
+  el("title").textContent = "Execution " + exeId;
+  document.title = "Execution " + exeId + " log";
+  el("stream").addEventListener("change", reload);
+  el("follow").addEventListener("change", reload);
+  el("tail").addEventListener("change", reload);
+  el("search-form").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
+  const initial = new URLSearchParams(location.search);
+  if (initial.get("stream")) el("stream").value = initial.get("stream");
+  if (initial.get("follow") === "true") el("follow").checked = true;
+  reload();
+})();

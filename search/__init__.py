@@ -1,0 +1,5 @@
+"""Reading and searching log lines in Elasticsearch. Every Elasticsearch query of the service lives here."""
+from search.errors import LogsUnavailable
+from search.reads import LogSearch, Window
+
+__all__ = ["LogSearch", "LogsUnavailable", "Window"]

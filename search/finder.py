@@ -1,0 +1,79 @@
+"""Search across executions: matching lines with their job, paginated by offset, highlighted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from elasticsearch import Elasticsearch
+
+from search.errors import guarded
+from search.lines import as_int, line_of
+from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
+from search.text import text_query
+
+MAX_WINDOW = 10_000  # offset + page size Elasticsearch serves by default
+HIGHLIGHT = {
+    "encoder": "html",  # the fragment is HTML-escaped apart from the <em> tags
+    "pre_tags": ["<em>"], "post_tags": ["</em>"],
+    "fields": {"message": {"number_of_fragments": 1, "fragment_size": 300, "no_match_size": 300}},
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    text: str | None = None
+    cluster_ids: list[str] | None = None
+    job_ids: list[int] | None = None
+    job_type_names: list[str] | None = None
+    streams: list[str] | None = None
+    nodes: list[str] | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+
+
+def search_query(f: Filters) -> dict:
+    clauses = []
+    if f.cluster_ids is not None:
+        clauses.append(exact("scale_job_exe", f.cluster_ids) if f.cluster_ids else {"match_none": {}})
+    if f.job_ids:
+        clauses.append(exact("scale_job_id", [str(i) for i in f.job_ids]))
+    if f.job_type_names:
+        clauses.append(exact("scale_job_type", f.job_type_names))
+    if f.streams:
+        clauses.append(exact("stream", f.streams))
+    if f.nodes:
+        clauses.append({"bool": {"minimum_should_match": 1, "should": [
+            exact("scale_node", f.nodes), exact("host", f.nodes)]}})
+    span = time_range(ns_of(f.started) if f.started else None, ns_of(f.ended) if f.ended else None)
+    if span:
+        clauses.append(span)
+    query: dict = {"bool": {"filter": clauses}}
+    if f.text:
+        query["bool"]["must"] = [text_query(f.text)]
+    return query
+
+
+def search_lines(es: Elasticsearch, index: str, f: Filters, offset: int, size: int,
+                 newest_first: bool = True) -> tuple[int, list[dict]]:
+    """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
+    if offset + size > MAX_WINDOW:
+        raise ValueError(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
+    with guarded():
+        resp = es.search(
+            index=index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
+            query=search_query(f), sort=line_sort(descending=newest_first), from_=offset, size=size,
+            source=LINE_SOURCE, track_total_hits=True, highlight=HIGHLIGHT if f.text else None,
+            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"])
+    hits = resp.get("hits", {})
+    return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]
+
+
+def hit_of(hit: dict) -> dict:
+    source = hit.get("_source", {})
+    out = line_of(hit).fields
+    out["job_id"] = as_int(source.get("scale_job_id"))
+    out["exe_num"] = as_int(source.get("scale_job_exe_num"))
+    out["job_type"] = {"name": source.get("scale_job_type"), "version": source.get("scale_job_version")}
+    fragments = hit.get("highlight", {}).get("message")
+    out["highlight"] = fragments[0] if fragments else None
+    return out

@@ -1,0 +1,82 @@
+"""Query and sort clauses shared by reads and search, valid on our template-mapped indices and on
+legacy Scale indices (dynamic mapping: strings are `text` with a `.keyword` sub-field, `@timestamp` is `date`)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import lru_cache
+
+# Fields a log line is built from; legacy documents name the node `host`.
+LINE_SOURCE = [
+    "message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "host", "stream",
+    "scale_job_id", "scale_job_exe_num", "scale_job_type", "scale_job_version",
+]
+NANOS_FORMAT = "strict_date_optional_time_nanos"
+LONG_MIN = -(2**63)
+
+
+def exact(field: str, values: list[str]) -> dict:
+    """Any of `values` exactly: on `field.keyword` where it exists (legacy), else on `field` (ours).
+
+    A legacy `text` field is never matched directly: its tokens could match a different value.
+    """
+    return {"bool": {"minimum_should_match": 1, "should": [
+        {"terms": {f"{field}.keyword": values}},
+        {"bool": {"filter": [{"terms": {field: values}}], "must_not": [{"exists": {"field": f"{field}.keyword"}}]}},
+    ]}}
+
+
+def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> dict | None:
+    """@timestamp within [started, ended], both inclusive (nanoseconds since the epoch)."""
+    bounds = {}
+    # All nine digits: Elasticsearch reads a missing fraction in "lte" as the end of that second.
+    if started_ns is not None:
+        bounds["gte"] = query_time(started_ns)
+    if ended_ns is not None:
+        bounds["lte"] = query_time(ended_ns)
+    if not bounds:
+        return None
+    return {"range": {"@timestamp": {**bounds, "format": NANOS_FORMAT}}}
+
+
+def line_sort(descending: bool = False) -> list[dict]:
+    """@timestamp, scale_order_num, then (_index, _seq_no) as a unique tie-breaker.
+
+    numeric_type date_nanos lets legacy `date` and our `date_nanos` indices merge in one order.
+    A missing scale_order_num sorts as the smallest value in both directions, so descending is the exact mirror.
+    """
+    order = "desc" if descending else "asc"
+    return [
+        {"@timestamp": {"order": order, "numeric_type": "date_nanos", "unmapped_type": "date"}},
+        {"scale_order_num": {"order": order, "numeric_type": "long", "unmapped_type": "long",
+                             "missing": "_last" if descending else "_first"}},
+        {"_index": {"order": order}},
+        {"_seq_no": {"order": order}},
+    ]
+
+
+def ns_of(moment: datetime) -> int:
+    """Epoch nanoseconds of an aware datetime (exact to the microsecond)."""
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def iso_ns(ns: int) -> str:
+    """ISO-8601 UTC with 0, 3, 6 or 9 fraction digits, as few as the value needs."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    text = _seconds_text(seconds)
+    if fraction:
+        digits = f"{fraction:09d}"
+        while digits.endswith("000"):
+            digits = digits[:-3]
+        text += "." + digits
+    return text + "Z"
+
+
+def query_time(ns: int) -> str:
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    return f"{_seconds_text(seconds)}.{fraction:09d}Z"
+
+
+@lru_cache(maxsize=256)  # consecutive log lines mostly share their second
+def _seconds_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

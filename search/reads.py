@@ -1,0 +1,218 @@
+"""Ordered reads of one execution's log lines: pages after a cursor, the tail, the whole log, following."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator
+
+from elasticsearch import Elasticsearch
+
+from search.errors import guarded
+from search.lines import Line, line_of
+from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
+
+MAX_PAGE = 10_000  # Elasticsearch's default max_result_window
+CHUNK = 2_000  # lines per request when streaming a whole log
+PIT_KEEP_ALIVE = "2m"
+HITS_ONLY = ["hits.hits._source", "hits.hits.sort", "pit_id"]
+
+# Sentinels a follow yields besides lines.
+HEARTBEAT = "heartbeat"  # nothing new for a while; lets the caller notice a gone client
+ENDED = "ended"  # the execution has ended and its last lines were read
+IDLE = "idle"  # about to wait before polling again: a good moment to flush
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which lines of an execution: streams (None = both) and an inclusive @timestamp range."""
+
+    streams: tuple[str, ...] | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FollowTiming:
+    poll_seconds: float = 0.5
+    # Lines can become searchable after lines with later timestamps (refresh interval, shipping delay):
+    # each poll re-reads this far back and drops what it already sent.
+    lookback_seconds: float = 10.0
+    # After the execution ends, keep polling this long for its last lines to become searchable.
+    end_grace_seconds: float = 2.0
+    heartbeat_seconds: float = 15.0
+
+
+class LogSearch:
+    def __init__(self, es: Elasticsearch, indices: tuple[str, ...], timing: FollowTiming = FollowTiming()):
+        self._es = es
+        self._index = ",".join(indices)
+        self.timing = timing
+
+    @classmethod
+    def from_settings(cls, es: Elasticsearch, settings) -> "LogSearch":
+        return cls(es, settings.log_read_indices)
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def page(self, cluster_id: str, window: Window, after: tuple | None = None,
+             limit: int = 1000) -> tuple[list[Line], bool]:
+        """Up to `limit` lines strictly after `after`, and whether more follow."""
+        query = self.query(cluster_id, window)
+        hits = self._search(query, line_sort(), min(limit + 1, MAX_PAGE), after)
+        more = len(hits) > limit
+        if len(hits) == limit == MAX_PAGE:  # size can't exceed the window: ask for one more separately
+            more = bool(self._search(query, line_sort(), 1, hits[-1]["sort"][:4]))
+        return [line_of(h) for h in hits[:limit]], more
+
+    def tail(self, cluster_id: str, window: Window, count: int) -> list[Line]:
+        """The last `count` lines, oldest first."""
+        hits = self._search(self.query(cluster_id, window), line_sort(descending=True), min(count, MAX_PAGE))
+        return [line_of(h) for h in reversed(hits)]
+
+    def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
+        """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory)."""
+        with guarded():
+            pit_id = self._es.open_point_in_time(index=self._index, keep_alive=PIT_KEEP_ALIVE,
+                                                 ignore_unavailable=True, expand_wildcards="open")["id"]
+        try:
+            query, search_after = self.query(cluster_id, window), after
+            while True:
+                with guarded():
+                    resp = self._es.search(
+                        pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, query=query, sort=line_sort(),
+                        size=CHUNK, search_after=list(search_after) if search_after else None,
+                        source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY)
+                pit_id = resp.get("pit_id", pit_id)
+                hits = resp.get("hits", {}).get("hits", [])
+                for hit in hits:
+                    yield line_of(hit)
+                if len(hits) < CHUNK:
+                    return
+                search_after = hits[-1]["sort"][:4]
+        finally:
+            try:
+                self._es.close_point_in_time(id=pit_id)
+            except Exception:  # it expires by itself; a failed close must not hide the real outcome
+                pass
+
+    def scan(self, cluster_id: str, window: Window, since_ns: int | None = None) -> Iterator[Line]:
+        """Lines at or after `since_ns`, in chunks without a point-in-time (for short, repeated reads)."""
+        query, after = self.query(cluster_id, window, since_ns), None
+        while True:
+            hits = self._search(query, line_sort(), CHUNK, after)
+            for hit in hits:
+                yield line_of(hit)
+            if len(hits) < CHUNK:
+                return
+            after = hits[-1]["sort"][:4]
+
+    def follow(self, cluster_id: str, window: Window, after: tuple | None,
+               ended_ago: Callable[[], float | None], max_seconds: float) -> Iterator[Line | str]:
+        """Lines after `after`, then new ones as they arrive, until the execution has ended (then ENDED)
+        or `max_seconds` have passed. Late lines within the lookback are sent once, out of order.
+
+        `ended_ago()` is how many seconds ago the execution ended, None while it runs; following goes on
+        until end_grace_seconds after the end, for the last lines to become searchable."""
+        t = self.timing
+        lookback = int(t.lookback_seconds * 1e9)
+        sent = _Sent(after)
+        start = last_output = time.monotonic()
+        finished_at = None
+        rows: Iterator[Line] = self.stream(cluster_id, window, after)  # catch up on a point-in-time first
+        while True:
+            if finished_at is None:
+                ago = ended_ago()
+                if ago is not None:
+                    finished_at = time.monotonic() - max(ago, 0.0)
+            for line in rows:
+                if sent.add(line.key):
+                    last_output = time.monotonic()
+                    yield line
+            sent.forget_before(lookback)
+            now = time.monotonic()
+            if finished_at is not None and now - finished_at >= t.end_grace_seconds:
+                yield ENDED
+                return
+            if now - start >= max_seconds:
+                return
+            if now - last_output >= t.heartbeat_seconds:
+                last_output = now
+                yield HEARTBEAT
+            yield IDLE
+            time.sleep(t.poll_seconds)
+            rows = self.scan(cluster_id, window, sent.since(lookback))
+
+    def search(self, filters, offset: int, size: int, newest_first: bool = True) -> tuple[int, list[dict]]:
+        """Lines across executions (search.finder.Filters): (total, hits of the page)."""
+        from search.finder import search_lines
+
+        return search_lines(self._es, self._index, filters, offset, size, newest_first)
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def query(cluster_id: str, window: Window, since_ns: int | None = None) -> dict:
+        filters = [exact("scale_job_exe", [cluster_id])]
+        if window.streams:
+            filters.append(exact("stream", list(window.streams)))
+        started = ns_of(window.started) if window.started else None
+        if since_ns is not None:
+            started = since_ns if started is None else max(started, since_ns)
+        span = time_range(started, ns_of(window.ended) if window.ended else None)
+        if span:
+            filters.append(span)
+        return {"bool": {"filter": filters}}
+
+    def _search(self, query: dict, sort: list, size: int, after=None) -> list[dict]:
+        with guarded():
+            resp = self._es.search(
+                index=self._index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
+                query=query, sort=sort, size=size, search_after=list(after) if after else None,
+                source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY)
+        return resp.get("hits", {}).get("hits", [])
+
+
+class _Sent:
+    """Keys a follow has sent, to drop repeats when it re-reads its lookback window.
+
+    It remembers at most MAX keys; `floor` is the largest key forgotten (or the resume cursor): anything
+    at or below it counts as sent, so memory and each re-read stay bounded even for very dense logs.
+    """
+
+    MAX = 10_000
+
+    def __init__(self, after: tuple | None):
+        self.floor = after
+        self.high = after
+        self.recent: deque[tuple] = deque()
+        self.members: set[tuple] = set()
+
+    def add(self, key: tuple) -> bool:
+        """False when the key was sent already."""
+        if key in self.members or (self.floor is not None and key <= self.floor):
+            return False
+        if len(self.recent) >= self.MAX:
+            self._forget(self.recent.popleft())
+        self.recent.append(key)
+        self.members.add(key)
+        if self.high is None or key > self.high:
+            self.high = key
+        return True
+
+    def forget_before(self, lookback_ns: int) -> None:
+        while self.recent and self.recent[0][0] < self.high[0] - lookback_ns:
+            self._forget(self.recent.popleft())
+
+    def since(self, lookback_ns: int) -> int | None:
+        """Where the next re-read starts (nanoseconds), None for the whole log."""
+        if self.high is None:
+            return None
+        start = self.high[0] - lookback_ns
+        return max(start, self.floor[0]) if self.floor is not None else start
+
+    def _forget(self, key: tuple) -> None:
+        self.members.discard(key)
+        if self.floor is None or key > self.floor:
+            self.floor = key

@@ -1,0 +1,121 @@
+"""Log lines as response bodies: JSON array, NDJSON, plain text, HTML and Server-Sent Events.
+
+Bodies are produced as an iterator of byte chunks, so a whole log streams in bounded memory.
+"""
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Iterable, Iterator
+
+from search.cursor import encode
+from search.lines import Line
+from search.reads import ENDED, HEARTBEAT
+
+CONTENT_TYPES = {
+    "json": "application/json",
+    "ndjson": "application/x-ndjson",
+    "txt": "text/plain; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "sse": "text/event-stream; charset=utf-8",
+}
+FLUSH_BYTES = 64 * 1024
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+HTML_HEAD = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:monospace;white-space:pre-wrap;margin:0.5em}} .stderr{{color:#b00020}}</style>
+</head><body>
+"""
+
+
+class Format:
+    """How one format writes its start, each line, the separator between lines, and its end."""
+
+    def __init__(self, name: str, title: str = "Log", follow: bool = False):
+        self.name = name
+        self.title = title
+        self.follow = follow  # followed text ends every line, as it may be the last for a while
+        self.high: tuple | None = None  # SSE: the largest key sent, so a resume never repeats a line
+
+    def start(self) -> str:
+        if self.name == "json":
+            return "["
+        if self.name == "html":
+            return HTML_HEAD.format(title=escape(self.title))
+        if self.name == "sse":
+            return "retry: 2000\n\n"
+        return ""
+
+    def line(self, line: Line, first: bool) -> str:
+        name = self.name
+        if name == "json":
+            return ("" if first else ",") + _dumps(line.fields)
+        if name == "ndjson":
+            return _dumps(line.fields) + "\n"
+        if name == "txt":
+            if self.follow:
+                return line.fields["message"] + "\n"
+            return ("" if first else "\n") + line.fields["message"]
+        if name == "html":
+            css = "stderr" if line.stream == "stderr" else "stdout"
+            return f'<div class="{css}">{escape(line.fields["message"])}</div>\n'
+        if self.high is None or line.key > self.high:
+            self.high = line.key
+        return f"id: {encode(self.high)}\ndata: {_dumps(line.fields)}\n\n"
+
+    def end(self, ended: bool = True) -> str:
+        """`ended`: no more lines will come (SSE tells the client not to reconnect)."""
+        if self.name == "json":
+            return "]"
+        if self.name == "html":
+            return "</body></html>\n"
+        if self.name == "sse" and ended:
+            return "event: end\ndata: {}\n\n"
+        return ""
+
+    def heartbeat(self) -> str:
+        return ": keepalive\n\n" if self.name == "sse" else ""
+
+
+def body(fmt: Format, lines: Iterable[Line]) -> Iterator[bytes]:
+    """A finite body: start, the lines, end; chunks of about FLUSH_BYTES."""
+    parts: list[str] = [fmt.start()]
+    size = 0
+    first = True
+    for line in lines:
+        text = fmt.line(line, first)
+        first = False
+        parts.append(text)
+        size += len(text)
+        if size >= FLUSH_BYTES:
+            yield "".join(parts).encode()
+            parts, size = [], 0
+    parts.append(fmt.end())
+    yield "".join(parts).encode()
+
+
+def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
+    """A followed body: lines as they come, flushed whenever the follower pauses to poll."""
+    parts: list[str] = [fmt.start()]
+    first = True
+    ended = False
+    for item in items:
+        if isinstance(item, Line):
+            parts.append(fmt.line(item, first))
+            first = False
+            if len(parts) < 512:
+                continue
+        elif item == HEARTBEAT:
+            parts.append(fmt.heartbeat())
+        elif item == ENDED:
+            ended = True
+        if parts:
+            text = "".join(parts)
+            parts = []
+            if text:
+                yield text.encode()
+    parts.append(fmt.end(ended))
+    text = "".join(parts)
+    if text:
+        yield text.encode()
