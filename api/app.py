@@ -1,6 +1,8 @@
 """The app factory: builds the stores from settings and hands them to small resources."""
 from __future__ import annotations
 
+import json
+
 import falcon
 import falcon.media
 import orjson
@@ -8,7 +10,7 @@ from elasticsearch import Elasticsearch
 
 from api.auth import TokenAuth
 from api.clock import Clock, utcnow
-from api.errors import handle_unexpected, serialize_error
+from api.errors import serialize_error, unexpected_error_handler
 from api.health import Liveness, Readiness
 from api.middleware import ScalePaths
 from api.openapi import OpenApiResource
@@ -18,8 +20,15 @@ from settings import Settings
 DEFAULT_ELASTICSEARCH_URL = "http://127.0.0.1:9200"
 
 
+def _dumps(obj) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # orjson refuses integers beyond 64 bits; the standard library does not
+        return json.dumps(obj).encode()
+
+
 def create_app(settings: Settings, clock: Clock = utcnow) -> falcon.App:
-    from jobs.db import make_engine, ping
+    from jobs.db import is_unavailable, make_engine, ping
     from jobs.store import JobStore
 
     engine = make_engine(settings.database_url)
@@ -35,11 +44,11 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> falcon.App:
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
-    json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
+    json_handler = falcon.media.JSONHandler(dumps=_dumps, loads=orjson.loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.set_error_serializer(serialize_error)
-    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(Exception, unexpected_error_handler(is_unavailable))
 
     routes = RouteTable()
     routes.add(app, "/healthz", Liveness())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import falcon
 
@@ -37,9 +38,17 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
         resp.media = {"detail": f'Method "{req.method}" not allowed.'}
 
 
-def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
-    """Last resort: log the cause, answer 500 with nothing internal in the body."""
-    if isinstance(ex, falcon.HTTPError):
-        raise ex
-    log.exception("unhandled error on %s %s", req.method, req.path)
-    raise falcon.HTTPInternalServerError(description="Internal server error.")
+def unexpected_error_handler(database_unavailable: Callable[[BaseException], bool]):
+    """Last resort: a database outage is a 503; anything else is logged and answered 500 with nothing
+    internal in the body."""
+
+    def handle(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
+        if isinstance(ex, falcon.HTTPError):
+            raise ex
+        if database_unavailable(ex):
+            log.warning("database unavailable on %s %s: %s", req.method, req.path, type(ex).__name__)
+            raise unavailable("The database is unavailable.")
+        log.exception("unhandled error on %s %s", req.method, req.path)
+        raise falcon.HTTPInternalServerError(description="Internal server error.")
+
+    return handle

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import falcon
 
 from api.errors import bad_request, not_found
-from api.params import Param
+from api.params import INT64_MAX, Param
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -46,7 +46,8 @@ def page_of(req: falcon.Request) -> Page:
             number = int(number_raw)
         except ValueError:
             raise not_found("Invalid page.") from None
-        if number < 1:
+        # A page whose first row lies beyond any 64-bit offset cannot exist.
+        if number < 1 or number > INT64_MAX // size:
             raise not_found("Invalid page.")
     return Page(number, size)
 

@@ -55,11 +55,12 @@ def parse_timestamp(name: str, raw: Any, now: datetime) -> datetime:
         if "T" not in text:
             raise ValueError(text)
         value = isodate.parse_datetime(text)
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(text)
+        # Converting can leave the calendar (0001-01-01T00:00:00+05:00): that is a bad value too.
+        return value.astimezone(timezone.utc)
     except (ValueError, isodate.ISO8601Error, OverflowError, TypeError):
         raise bad_request(f"Invalid ISO timestamp format for parameter: {name}") from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise bad_request(f"Invalid ISO timestamp format for parameter: {name}")
-    return value.astimezone(timezone.utc)
 
 
 def check_window(started: datetime | None, ended: datetime | None) -> None:
@@ -87,6 +88,8 @@ class Param:
     minimum: int | None = None
 
     def convert(self, raw: str, now: datetime) -> Any:
+        if "\x00" in raw:  # no database or search engine stores NUL in text
+            raise bad_request(f'Parameter must not contain NUL characters: "{self.name}"')
         if self.kind == "integer":
             return parse_int(self.name, raw, self.minimum if self.minimum is not None else -INT64_MAX - 1)
         if self.kind == "boolean":

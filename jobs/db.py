@@ -6,6 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -46,3 +47,9 @@ def ping(engine: Engine) -> None:
     """Raises if the database does not answer."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database can't be reached right now (down, restarting, connection lost)."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)

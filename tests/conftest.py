@@ -114,6 +114,12 @@ def auth() -> dict:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+def pytest_addoption(parser) -> None:
+    # Registered here, at the root, so `make test PYTEST_ARGS=--long` works too.
+    parser.addoption("--long", action="store_true", default=False,
+                     help="reliability suite: long variants (5-minute soak, more fuzzing, more lines)")
+
+
 def pytest_report_header(config) -> list[str]:
     return [f"DATABASE_URL: {os.environ.get('DATABASE_URL', '(SQLite per test)')}",
             f"ELASTICSEARCH_URL: {os.environ.get('ELASTICSEARCH_URL', '(testcontainers or launcher)')}"]

@@ -1,0 +1,91 @@
+"""The shipper's spool on a full disk (a tiny tmpfs mounted for the test, as root, unmounted after):
+appending fails with a clear error, the records spooled before (and after space comes back) stay readable,
+and the ingest route answers a clear 503/507 instead of a 500."""
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ingest.spool import Spool
+from tests.conftest import ADMIN_TOKEN
+from tests.reliability.harness import assert_clean_error, free_port, ndjson
+from tests.reliability.seed import lines, seed_jobs
+
+NDJSON = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/x-ndjson"}
+
+
+@pytest.fixture
+def tiny_disk(tmp_path) -> Path:
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    assert os.geteuid() == 0, "the disk-full tests mount a tmpfs: run them as root (CI does)"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=True)  # a shipper thread still holds a file
+
+
+def fill(mount: Path, leave: int) -> Path:
+    """A ballast file taking all but about `leave` bytes of the disk."""
+    ballast = mount / "ballast"
+    st = os.statvfs(mount)
+    size = st.f_bavail * st.f_frsize - leave
+    with open(ballast, "wb") as f:
+        f.write(b"\0" * size)
+    return ballast
+
+
+def test_spool_on_a_full_disk_refuses_clearly_and_keeps_every_acknowledged_record(tiny_disk, figures):
+    ballast = fill(tiny_disk, leave=40 * 1024)
+    spool = Spool(tiny_disk / "spool")
+    acknowledged: list[bytes] = []
+    error = None
+    for n in range(1000):
+        payload = f"record {n} ".encode() + os.urandom(1500).hex().encode()  # ~3 KB, not page-aligned
+        try:
+            spool.append(payload)
+        except OSError as exc:
+            error = exc
+            break
+        acknowledged.append(payload)
+    assert error is not None and error.errno == errno.ENOSPC, error
+    assert len(acknowledged) >= 5
+    # Space comes back (an operator cleans up); the spool goes on accepting, durably.
+    ballast.unlink()
+    for n in range(5):
+        payload = f"after {n} ".encode() + os.urandom(1500).hex().encode()
+        spool.append(payload)
+        acknowledged.append(payload)
+    spool.close()  # as at exit with Elasticsearch down: the segments stay for the next process
+    recovered = [payload for _seg, payloads in Spool(tiny_disk / "spool").take_orphans() for payload in payloads]
+    figures.setdefault("faults", {})["spool_disk_full"] = {"acknowledged": len(acknowledged),
+                                                          "recovered": len(recovered)}
+    assert recovered == acknowledged, (f"{len(acknowledged)} records acknowledged, {len(recovered)} readable after "
+                                       "a restart: the record torn by ENOSPC hides every record appended after it")
+
+
+def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, store, tiny_disk):
+    dead_elasticsearch = f"http://127.0.0.1:{free_port()}"  # nothing listens: every line stays spooled
+    client = make_client(spool_dir=tiny_disk / "spool", elasticsearch_url=dead_elasticsearch,
+                         elasticsearch_timeout=0.2)
+    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    path = f"/v6/job-executions/{exe.id}/logs/"
+    ballast = fill(tiny_disk, leave=64 * 1024)
+    statuses = []
+    for batch in range(40):
+        r = client.simulate_post(path, headers=NDJSON, body=ndjson(lines(20, start=batch * 20 + 1, prefix="x" * 200)))
+        statuses.append(r.status_code)
+        if r.status_code != 202:
+            break
+    assert statuses[0] == 202 and statuses[-1] != 202, statuses
+    assert statuses[-1] in (503, 507), f"a full spool disk answered {statuses[-1]}: {r.text}"
+    assert_clean_error(r.content, r.status_code)
+    ballast.unlink()
+    again = client.simulate_post(path, headers=NDJSON, body=ndjson(lines(5, prefix="after")))
+    assert again.status_code == 202, again.text

@@ -1,0 +1,127 @@
+"""Small, deterministic reproductions of what the fuzzing and property tests found (each was a 500)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.reliability.harness import assert_clean_error
+from tests.reliability.seed import manifest, seed_jobs
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+INT64_MAX = 2**63 - 1
+
+
+@pytest.fixture
+def seeded(store):
+    return seed_jobs(store, types=1, jobs=2, running=1, finished=0)
+
+
+@pytest.mark.parametrize("path", ["/v6/job-types/", "/v6/jobs/", "/v6/jobs/{job}/executions/",
+                                  "/v6/jobs/{job}/input_files/", "/v6/logs/", "/v6/jobs/{job}/logs/"])
+@pytest.mark.parametrize("page,size", [(INT64_MAX, 100), (2**62, 1000), (92233720368547758, 1000)])
+def test_a_page_far_past_the_end_is_404_not_500(make_client, seeded, path, page, size):
+    """page and page_size are valid integers (the document allows up to 2**63-1), but their offset is not."""
+    client = make_client()
+    r = client.simulate_get(path.format(job=seeded.job_ids[0]), params={"page": page, "page_size": size})
+    assert r.status_code in (400, 404), (path, page, size, r.status_code)
+    assert_clean_error(r.content, r.status_code)
+
+
+@pytest.mark.parametrize("where", ["job.timeout", "job.maintainer", "extra"])
+def test_an_integer_beyond_64_bits_in_a_manifest_is_400_not_500(make_client, where):
+    client = make_client()
+    m = manifest()
+    if where == "job.timeout":
+        m["job"]["timeout"] = 2**70
+    elif where == "job.maintainer":
+        m["job"]["maintainer"] = {"name": "x", "phone": 2**70}
+    else:
+        m["x-extra"] = [2**70]
+    r = client.simulate_post("/v6/job-types/", json={"docker_image": "img:1", "manifest": m}, headers=ADMIN)
+    assert r.status_code == 400, (where, r.status_code, r.text)
+    assert_clean_error(r.content, 400)
+    # Nothing was stored by the refused request.
+    assert client.simulate_get("/v6/job-types/").json["count"] == 0
+
+
+def test_an_integer_beyond_64_bits_in_job_input_is_400_not_500(make_client, seeded):
+    client = make_client()
+    r = client.simulate_post("/v6/jobs/", json={"job_type_id": seeded.job_type_ids[0],
+                                                "input": {"files": {}, "json": {}}, "configuration": {"x": 2**70}},
+                             headers=ADMIN)
+    assert r.status_code in (201, 400), r.text
+    assert r.content, "an empty 500 body: the response could not be serialized"
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_timestamp_at_the_edge_of_the_calendar_is_400_not_500(make_client, value):
+    client = make_client()
+    for path in ("/v6/jobs/", "/v6/logs/"):
+        r = client.simulate_get(path, params={"started": value})
+        assert r.status_code == 400, (path, value, r.status_code)
+        assert r.json == {"detail": "Invalid ISO timestamp format for parameter: started"}
+
+
+def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, store):
+    """The first line of a new UTC day creates that day's index; searches running at that moment must not fail
+    (every midnight, in production). Seen in the soak: 503 search_phase_execution_exception."""
+    import json
+    import threading
+    import time
+
+    client = make_client()
+    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    stop = threading.Event()
+    failures: list[str] = []
+    reads = [0]
+
+    def reader(path: str) -> None:
+        while not stop.is_set():
+            r = client.simulate_get(path)
+            reads[0] += 1
+            if r.status_code not in (200, 204):
+                failures.append(f"{path} {r.status_code} {r.text[:120]}")
+
+    paths = ["/v6/logs/?q=x", f"/v6/job-executions/{exe.id}/logs/combined/?limit=10",
+             f"/v6/jobs/{exe.job_id}/logs/", "/v6/logs/"]
+    threads = [threading.Thread(target=reader, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    try:
+        for day in range(1, 9):  # eight new daily indices
+            line = {"message": "x", "stream": "stdout", "@timestamp": f"2031-03-{day:02d}T00:00:00Z"}
+            r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", body=(json.dumps(line) + "\n").encode(),
+                                     headers={**ADMIN, "Content-Type": "application/x-ndjson"})
+            assert r.status_code == 202, r.text
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert reads[0] > 20
+    assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:3]}"
+
+
+@pytest.mark.parametrize("path", ["/v6/jobs/{job}/executions/2147483648/", "/v6/jobs/{job}/executions/654587159148894/",
+                                  "/v6/jobs/{job}/executions/?node_id=60896050905",
+                                  "/v6/jobs/{job}/executions/?error_id=9223372036854775807",
+                                  "/v6/jobs/?job_type_id=9223372036854775807&error_id=9223372036854775807"])
+def test_ids_beyond_the_column_range_are_404_or_empty_not_500(make_client, seeded, path):
+    """The routes accept ids up to 2**63-1; PostgreSQL's 32-bit columns (exe_num, ...) must not turn that into a 500."""
+    client = make_client()
+    r = client.simulate_get(path.format(job=seeded.job_ids[0]))
+    assert r.status_code in (200, 404), (path, r.status_code, r.text)
+    if r.status_code == 200:
+        assert r.json["count"] == 0
+
+
+@pytest.mark.parametrize("query", ["/v6/jobs/?job_type_name=a%00b", "/v6/jobs/?source_task=a%00b",
+                                   "/v6/jobs/?source_sensor=a%00b", "/v6/jobs/?status=QUEUED%00",
+                                   "/v6/jobs/?order=id%00", "/v6/job-types/?keyword=a%00b"])
+def test_a_nul_character_in_a_query_parameter_is_400_or_no_match_not_500(make_client, seeded, query):
+    """PostgreSQL text cannot hold NUL: a %00 from a client must not reach it as a query value (it did: 500)."""
+    client = make_client()
+    r = client.simulate_get(query)
+    assert r.status_code in (200, 400), (query, r.status_code, r.text)
+    if r.status_code == 200:
+        assert r.json["count"] == 0

@@ -1,0 +1,274 @@
+"""Who gets in, what user text can do, and what error bodies say.
+
+- every write operation of /v6/openapi.json: 401 without a token, 403 with a wrong one, nothing changed;
+- read-token mode: every read operation (logs, search and the viewer included) needs a token;
+- user text is never Elasticsearch query syntax, nor SQL: malicious values give 200/400 and literal matches only;
+- HTML output is escaped; request bodies and NDJSON lines are size-limited (413);
+- error bodies are {"detail"} and never show a stack trace, a driver name or a host name.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.reliability.harness import assert_clean_error, ndjson
+from tests.reliability.seed import seed_jobs
+
+READ_TOKEN = "read-token-of-the-suite"
+PUBLIC = {"/healthz", "/readyz", "/v6/openapi.json"}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+NDJSON = {**ADMIN, "Content-Type": "application/x-ndjson"}
+
+
+def operations(client, methods: set[str]) -> list[tuple[str, str]]:
+    doc = client.simulate_get("/v6/openapi.json").json
+    return [(method.upper(), path) for path, item in doc["paths"].items() for method in item if method in methods]
+
+
+def concrete(path: str, seeded) -> str:
+    exe = seeded.running[0]
+    values = {"job_id": exe.job_id, "exe_id": exe.id, "job_exe_id": exe.id, "exe_num": exe.exe_num,
+              "stream": "combined", "name": "index.html", "version": "1.0.0"}
+    if "{name}" in path and "{version}" in path:
+        values["name"] = seeded.job_type_names[0]
+    return re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), path)
+
+
+@pytest.fixture
+def seeded(store):
+    return seed_jobs(store, types=2, jobs=6, running=2, finished=2)
+
+
+# --- writes need the admin token ---------------------------------------------------------------------------
+
+def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, seeded, figures):
+    client = make_client(read_token=READ_TOKEN)
+    writes = operations(client, WRITE_METHODS)
+    assert len(writes) >= 7, writes  # job types, jobs, cancel, requeue, executions start/finish, log ingest
+    before = client.simulate_get("/v6/jobs/?page_size=1000", headers=ADMIN).json["results"]
+    refused = 0
+    for method, template in writes:
+        for prefix in ("/v6/", "/v7/"):
+            path = prefix + concrete(template, seeded)[len("/v6/"):]
+            body = b'{"job_ids": []}' if "logs" not in path else b'{"message": "x", "stream": "stdout"}\n'
+            for headers, status in (({}, 401), ({"Authorization": "Basic dGVzdDp0ZXN0"}, 401),
+                                    ({"Authorization": "Bearer"}, 401), ({"Authorization": "Bearer   "}, 401),
+                                    ({"Authorization": "Bearer wrong"}, 403),
+                                    ({"Authorization": f"Bearer {ADMIN_TOKEN}x"}, 403),
+                                    ({"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"}, 403),
+                                    ({"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"}, 403),
+                                    ({"Authorization": f"Bearer {READ_TOKEN}"}, 403)):
+                r = client.simulate_request(method, path, body=body,
+                                            headers={"Content-Type": "application/json", **headers})
+                assert r.status_code == status, (method, path, headers, r.status_code, r.text)
+                assert_clean_error(r.content, r.status_code)
+                if status == 401:
+                    assert r.headers.get("WWW-Authenticate", "").startswith("Bearer"), (method, path)
+                refused += 1
+    after = client.simulate_get("/v6/jobs/?page_size=1000", headers=ADMIN).json["results"]
+    assert after == before  # nothing refused changed anything
+    # The right token does get through (so the refusals above are about the token).
+    r = client.simulate_post("/v6/jobs/cancel/", json={"job_ids": [seeded.job_ids[-1]]}, headers=ADMIN)
+    assert r.status_code == 202 and r.json == {"matched": 1}
+    figures.setdefault("security", {})["write_refusals_checked"] = refused
+
+
+# --- read-token mode ----------------------------------------------------------------------------------------
+
+def test_read_token_mode_guards_every_read_operation(make_client, seeded, figures):
+    client = make_client(read_token=READ_TOKEN)
+    reads = operations(client, {"get"})
+    paths = {template for _, template in reads}
+    for needed in ("/v6/logs/", "/v6/jobs/{job_id}/logs/", "/v6/job-executions/{exe_id}/logs/{stream}/",
+                   "/logs/{job_exe_id}", "/viewer/{name}", "/v6/jobs/"):
+        assert needed in paths, f"{needed} is not in the OpenAPI document"
+    checked = 0
+    for _, template in reads:
+        path = concrete(template, seeded)
+        if template in PUBLIC:
+            assert client.simulate_get(path).status_code in (200, 503), path
+            continue
+        for method in ("GET", "HEAD"):
+            for headers, status in (({}, 401), ({"Authorization": "Bearer nope"}, 403),
+                                    ({"Authorization": f"Basic {READ_TOKEN}"}, 401)):
+                r = client.simulate_request(method, path, headers=headers)
+                assert r.status_code == status, (method, path, headers, r.status_code)
+                if method == "GET":
+                    assert_clean_error(r.content, r.status_code)
+                checked += 1
+            for token in (READ_TOKEN, ADMIN_TOKEN):
+                r = client.simulate_request(method, path, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code not in (401, 403), (method, path, token, r.status_code)
+                checked += 1
+    # The /v7 alias and a path that does not exist are guarded the same way.
+    assert client.simulate_get("/v7/jobs/").status_code == 401
+    assert client.simulate_get("/v6/no-such-thing/").status_code == 401
+    figures.setdefault("security", {})["read_token_checks"] = checked
+
+
+def test_reads_are_public_without_a_read_token(make_client, seeded):
+    client = make_client()
+    for _, template in operations(client, {"get"}):
+        r = client.simulate_get(concrete(template, seeded))
+        assert r.status_code not in (401, 403), template
+
+
+# --- user text is never query syntax -------------------------------------------------------------------------
+
+MESSAGES = ["alpha beta", "gamma", "alpha OR gamma", "top secret", "message:secret", "needle <script>alert(1)</script> &amp;",
+            "percent 100% done", "under_score value", "quote \" inside", "backslash \\ here", "O'Brien said hi"]
+HOSTILE = ["*", "*:*", "?", "message:*", "message:secret", "alpha OR gamma", "alpha AND NOT gamma", "alpha || gamma",
+           "(alpha", "alpha)", "[* TO *]", "{* TO *}", "/.*/", "alp*", "alpha~2", "alpha^5", "\"unclosed", "\\",
+           "\"\"", "' OR '1'='1", "%", "_", "NOT gamma", "+alpha -beta", "_exists_:message", "@timestamp:[* TO *]",
+           '{"script": {"source": "Math.random()"}}', "doc['message'].value", "\x00", "\u202e", "a" * 1000,
+           "a" * 1001, "", "   "]
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[^\W_]+", text)]
+
+
+def test_hostile_search_text_is_literal_and_never_a_500(make_client, store, es, settings, figures):
+    client = make_client()
+    seeded = seed_jobs(store, types=1, jobs=1, running=1, finished=0)
+    exe = seeded.running[0]
+    r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
+                             body=ndjson([{"message": m, "stream": "stdout"} for m in MESSAGES]))
+    assert r.status_code == 202, r.text
+    es.indices.refresh(index=f"{settings.log_index_prefix}-*")
+    statuses = {}
+    for q in HOSTILE:
+        for path in ("/v6/logs/", f"/v6/jobs/{exe.job_id}/logs/"):
+            r = client.simulate_get(path, params={"q": q, "page_size": 100})
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            assert r.status_code in (200, 400), (q, r.status_code, r.text)
+            if r.status_code == 400:
+                assert_clean_error(r.content, 400)
+                continue
+            found = [hit["message"] for hit in r.json["results"]]
+            for message in found:  # only literal matches: every word of q is a word of the line
+                assert set(words(q)) <= set(words(message)) and words(q), (q, message)
+    # The ones query_string or a LIKE would have widened:
+    def search(q):
+        return sorted(h["message"] for h in client.simulate_get("/v6/logs/", params={"q": q}).json["results"])
+    assert search("alpha OR gamma") == ["alpha OR gamma"]
+    assert search("message:secret") == ["message:secret"]
+    assert search("*") == [] and search("*:*") == [] and search("alp*") == [] and search("/.*/") == []
+    assert search("alpha AND NOT gamma") == []
+    assert search("\"alpha beta\"") == ["alpha beta"]
+    assert client.simulate_get("/v6/logs/", params={"q": "a" * 1001}).status_code == 400
+    figures.setdefault("security", {})["hostile_queries"] = {"values": len(HOSTILE), "statuses": statuses}
+
+
+def test_sql_looking_filters_match_literally(make_client, seeded):
+    client = make_client()
+    for name in ("x' OR '1'='1", "x\" OR \"1\"=\"1", "'; DROP TABLE job; --", "%", "_", "\\", "\x00"):
+        for param in ("job_type_name", "source_sensor", "source_collection", "source_task"):
+            r = client.simulate_get("/v6/jobs/", params={param: name})
+            assert r.status_code in (200, 400), (param, name, r.text)
+            if r.status_code == 200:
+                assert r.json["count"] == 0, (param, name)
+    assert client.simulate_get("/v6/jobs/").json["count"] == len(seeded.job_ids)  # the table is still there
+
+
+def test_job_type_keyword_matches_literally_not_as_a_like_pattern(make_client, seeded):
+    """keyword is "part of the name, title or description": '%' and '_' are characters, not wildcards."""
+    client = make_client()
+    for keyword in ("%", "_", "%%", "r_l"):  # no job type name, title or description contains these
+        r = client.simulate_get("/v6/job-types/", params={"keyword": keyword})
+        assert r.status_code == 200
+        assert r.json["count"] == 0, f"keyword {keyword!r} matched {r.json['count']} job types"
+
+
+# --- HTML is escaped -----------------------------------------------------------------------------------------
+
+def test_html_log_output_and_highlights_are_escaped(make_client, store, es, settings):
+    client = make_client()
+    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    evil = ["needle <script>alert(1)</script>", "<img src=x onerror=alert(2)> needle", "needle & </div><b>bold</b>"]
+    r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
+                             body=ndjson([{"message": m, "stream": s} for m, s in zip(evil, ["stdout", "stderr", "stdout"])]))
+    assert r.status_code == 202, r.text
+    es.indices.refresh(index=f"{settings.log_index_prefix}-*")
+    page = client.simulate_get(f"/v6/job-executions/{exe.id}/logs/combined/", params={"format": "html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for raw in ("<script>alert(1)", "<img src=x", "</div><b>"):
+        assert raw not in page.text, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "&amp; &lt;/div&gt;" in page.text
+    hits = client.simulate_get("/v6/logs/", params={"q": "needle"}).json["results"]
+    assert len(hits) == 3
+    for hit in hits:
+        fragment = hit.get("highlight") or ""
+        assert "<script" not in fragment and "<img" not in fragment and "<b>" not in fragment, fragment
+        assert re.sub(r"</?em>", "", fragment).count("<") == 0, fragment
+    viewer = client.simulate_get(f"/logs/{exe.id}")
+    csp = viewer.headers.get("Content-Security-Policy", "")
+    assert viewer.status_code == 200 and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert viewer.headers.get("X-Content-Type-Options") == "nosniff"
+    script = (Path(__file__).resolve().parents[2] / "api" / "viewer" / "viewer.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script, f"the viewer uses {sink}"
+
+
+# --- size limits (413) ---------------------------------------------------------------------------------------
+
+def test_ndjson_bodies_and_lines_over_the_limits_are_413(make_client, seeded):
+    client = make_client(max_body_bytes=8192, max_log_line_bytes=100)
+    exe = seeded.running[0]
+    path = f"/v6/job-executions/{exe.id}/logs/"
+    ok = client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "x" * 100, "stream": "stdout"}]))
+    assert ok.status_code == 202, ok.text
+    long_line = client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "x" * 101, "stream": "stdout"}]))
+    assert long_line.status_code == 413, long_line.text
+    multibyte = client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "é" * 51, "stream": "stdout"}]))
+    assert multibyte.status_code == 413, multibyte.text  # 102 bytes of UTF-8
+    big = client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "y" * 90, "stream": "stdout"}] * 100))
+    assert big.status_code == 413, big.text
+    for r in (long_line, multibyte, big):
+        assert_clean_error(r.content, 413)
+    # Nothing of a refused body was stored: only the one accepted line has an order number.
+    assert client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "z", "stream": "stdout"}])).status_code == 202
+
+
+@pytest.mark.parametrize("route", ["/v6/jobs/", "/v6/job-types/", "/v6/jobs/cancel/", "/v6/jobs/requeue/"])
+def test_json_bodies_over_the_limit_are_413(make_client, seeded, route):
+    """MAX_BODY_BYTES is documented as the request body limit (README); the JSON write routes must honour it."""
+    client = make_client(max_body_bytes=2048)
+    body = {"job_ids": [1] * 2000, "docker_image": "x" * 4000, "input": {"json": {"pad": "p" * 4000}},
+            "job_type_id": seeded.job_type_ids[0], "manifest": {"pad": "m" * 4000}}
+    r = client.simulate_post(route, json=body, headers=ADMIN)
+    assert r.status_code == 413, (route, r.status_code, r.text[:200])
+    assert_clean_error(r.content, 413)
+
+
+# --- error bodies ----------------------------------------------------------------------------------------------
+
+def test_error_bodies_show_nothing_internal(make_client, seeded):
+    client = make_client()
+    probes = [
+        ("GET", "/v6/no-such-route/", None, {}),
+        ("DELETE", "/v6/jobs/", None, ADMIN),
+        ("GET", "/v6/jobs/999999999/", None, {}),
+        ("GET", "/v6/jobs/?started=yesterday", None, {}),
+        ("GET", "/v6/jobs/?order=no_such_column", None, {}),
+        ("GET", "/v6/jobs/?job_id=1%27", None, {}),
+        ("POST", "/v6/jobs/", b"{not json", {**ADMIN, "Content-Type": "application/json"}),
+        ("POST", "/v6/jobs/", b"<xml/>", {**ADMIN, "Content-Type": "application/xml"}),
+        ("POST", "/v6/jobs/", b'{"job_type_id": 999999, "input": {}}', {**ADMIN, "Content-Type": "application/json"}),
+        ("PATCH", f"/v6/job-executions/{seeded.finished_exe_ids[0]}/", b'{"status": "COMPLETED"}',
+         {**ADMIN, "Content-Type": "application/json"}),
+        ("POST", f"/v6/job-executions/{seeded.running[0].id}/logs/", b'{"message": 1}\n', NDJSON),
+        ("GET", f"/v6/job-executions/{seeded.running[0].id}/logs/combined/?after=garbage", None, {}),
+        ("GET", "/v6/logs/?page_size=1000&page=11", None, {}),
+        ("GET", "/viewer/..%2Fapp.py", None, {}),
+        ("GET", "/viewer/../../settings.py", None, {}),
+    ]
+    for method, path, body, headers in probes:
+        r = client.simulate_request(method, path, body=body, headers=headers)
+        assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
+        assert_clean_error(r.content, r.status_code)
