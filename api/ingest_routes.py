@@ -1,6 +1,8 @@
 """POST /v6/job-executions/{id}/logs/: remote executors append NDJSON log lines to an execution."""
 from __future__ import annotations
 
+import errno
+import logging
 import socket
 from typing import Iterator
 
@@ -32,6 +34,9 @@ ACCEPTED = component("LogLinesAccepted", {
                                 "description": "Lines stored in Elasticsearch or durably spooled for it"}},
 })
 READ_SIZE = 64 * 1024
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+log = logging.getLogger(__name__)
 
 
 def add_ingest_routes(app: falcon.App, routes, job_store, log_writer, settings, clock) -> None:
@@ -48,6 +53,9 @@ class ExecutionLogIngest:
             202: json_response(ACCEPTED, "The lines are stored or durably spooled"),
             411: json_response(ERROR, "A body without Content-Length on a server that cannot end it"),
             413: json_response(ERROR, "The body or one line is too large"),
+            503: json_response(ERROR, "The log spool cannot store lines right now (a disk error); retry later"),
+            507: json_response(ERROR, "The log spool's disk is full; retry later (lines of earlier batches "
+                                      "of a very large body may be stored)"),
         },
         tags=("logs",))}
 
@@ -82,6 +90,9 @@ class ExecutionLogIngest:
             raise (too_large(str(exc)) if exc.too_large else bad_request(str(exc))) from None
         except Refused as exc:
             raise bad_request(str(exc)) from None
+        except OSError as exc:  # the spool (or the temporary file) could not be written; spooled records stay
+            log.error("could not spool log lines for execution %s: %s", exe_id, exc)
+            raise spool_failed(exc.errno in OUT_OF_SPACE) from None
         resp.status = falcon.HTTP_202
         resp.media = {"accepted": accepted}
 
@@ -92,6 +103,14 @@ class ExecutionLogIngest:
 
 def too_large(detail: str) -> falcon.HTTPError:
     return falcon.HTTPContentTooLarge(description=detail)
+
+
+def spool_failed(out_of_space: bool) -> falcon.HTTPError:
+    if out_of_space:
+        return falcon.HTTPInsufficientStorage(
+            description="No disk space is left to store log lines. Retry later.")
+    return falcon.HTTPServiceUnavailable(
+        description="Log lines cannot be stored right now (a disk error). Retry later.")
 
 
 def body_lines(req: falcon.Request, max_body: int, max_line: int) -> Iterator[bytes]:

@@ -29,6 +29,14 @@ from ingest.template import ensure_template
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 502, 503, 504)
+_INDEX_START = b'{"create":{"_index":"'  # how documents.bulk_pairs serializes an action
+
+
+def index_of(action: bytes) -> str:
+    """The target index of one serialized bulk action line."""
+    if action.startswith(_INDEX_START):  # index names never hold a quote or a backslash
+        return action[len(_INDEX_START):action.index(b'"', len(_INDEX_START))].decode()
+    return next(iter(json.loads(action).values()))["_index"]
 
 
 @dataclass
@@ -43,6 +51,13 @@ class Batch:
     errors: list[dict] = field(default_factory=list)  # permanent per-item errors: {"line", "status", "error"}
     retry: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    _indices: set[str] | None = None
+
+    @property
+    def indices(self) -> set[str]:
+        if self._indices is None:
+            self._indices = {index_of(action) for action, _ in self.pairs}
+        return self._indices
 
     def payload(self) -> bytes:
         return b"".join(a + b"\n" + s + b"\n" for a, s in self.pairs)
@@ -93,6 +108,7 @@ class Shipper:
         self._abandon = False
         self._thread: threading.Thread | None = None
         self._template_ok = False
+        self._ready_indices: set[str] = set()  # daily indices created (or found) by this process
         self._wake = threading.Event()
         self.adopt_orphans()  # what a dead process left behind goes out first
 
@@ -208,6 +224,7 @@ class Shipper:
             if not self._template_ok:
                 ensure_template(self.es, self.prefix)
                 self._template_ok = True
+            self._create_indices(set().union(*(batch.indices for batch in group)))
             for _ok, item in streaming_bulk(
                 self.es,
                 (pair for batch in group for pair in batch.pairs),
@@ -238,6 +255,19 @@ class Shipper:
                 batch.finished.set()
             self._cond.notify_all()
         return len(done) == len(group)
+
+    def _create_indices(self, indices: set[str]) -> None:
+        """Create each daily index not seen yet and wait for its primary: a search hitting an index whose
+        primary is still initializing fails (503 all shards failed), as when bulk creates it on the fly."""
+        for index in sorted(indices - self._ready_indices):
+            try:
+                self.es.indices.create(index=index, wait_for_active_shards="1")
+            except ApiError as exc:
+                if exc.meta.status == 429 or exc.meta.status >= 500:
+                    raise  # retried with the batches
+                if exc.error != "resource_already_exists_exception":
+                    log.warning("could not create index %s: %s", index, exc)  # bulk reports it per line
+            self._ready_indices.add(index)
 
     def _failed_item(self, item: dict, where: dict[str, tuple[Batch, int]]) -> None:
         info = next(iter(item.values()))

@@ -1,10 +1,14 @@
 """Elasticsearch failures the API reports as 503 rather than 500."""
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from elasticsearch import ApiError, TransportError
+
+T = TypeVar("T")
+RETRY_DELAY = 0.5  # seconds before the one retry of a read whose shards were not ready
 
 
 class LogsUnavailable(Exception):
@@ -26,3 +30,22 @@ def guarded() -> Iterator[None]:
         if exc.meta.status == 429 or exc.meta.status >= 500:
             raise LogsUnavailable(f"Elasticsearch is unavailable: {exc.meta.status} {exc.error}") from exc
         raise
+
+
+def shards_not_ready(exc: BaseException | None) -> bool:
+    """A 503 search_phase_execution_exception: e.g. a daily index just created, its primary not active yet."""
+    return (isinstance(exc, ApiError) and exc.meta.status == 503
+            and exc.error == "search_phase_execution_exception")
+
+
+def guarded_read(call: Callable[[], T]) -> T:
+    """call() under guarded(); tried once more after RETRY_DELAY when its shards were not ready."""
+    try:
+        with guarded():
+            return call()
+    except LogsUnavailable as exc:
+        if not shards_not_ready(exc.__cause__):
+            raise
+    time.sleep(RETRY_DELAY)
+    with guarded():
+        return call()

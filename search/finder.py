@@ -6,7 +6,7 @@ from datetime import datetime
 
 from elasticsearch import Elasticsearch
 
-from search.errors import guarded
+from search.errors import guarded_read
 from search.lines import as_int, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
 from search.text import text_query
@@ -58,12 +58,11 @@ def search_lines(es: Elasticsearch, index: str, f: Filters, offset: int, size: i
     """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
     if offset + size > MAX_WINDOW:
         raise ValueError(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
-    with guarded():
-        resp = es.search(
-            index=index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
-            query=search_query(f), sort=line_sort(descending=newest_first), from_=offset, size=size,
-            source=LINE_SOURCE, track_total_hits=True, highlight=HIGHLIGHT if f.text else None,
-            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"])
+    resp = guarded_read(lambda: es.search(
+        index=index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
+        query=search_query(f), sort=line_sort(descending=newest_first), from_=offset, size=size,
+        source=LINE_SOURCE, track_total_hits=True, highlight=HIGHLIGHT if f.text else None,
+        filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"]))
     hits = resp.get("hits", {})
     return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]
 

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 from elasticsearch import Elasticsearch
 
-from search.errors import guarded
+from search.errors import guarded_read
 from search.lines import Line, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
 
@@ -73,17 +73,15 @@ class LogSearch:
 
     def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
         """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory)."""
-        with guarded():
-            pit_id = self._es.open_point_in_time(index=self._index, keep_alive=PIT_KEEP_ALIVE,
-                                                 ignore_unavailable=True, expand_wildcards="open")["id"]
+        pit_id = guarded_read(lambda: self._es.open_point_in_time(
+            index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"))["id"]
         try:
             query, search_after = self.query(cluster_id, window), after
             while True:
-                with guarded():
-                    resp = self._es.search(
-                        pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, query=query, sort=line_sort(),
-                        size=CHUNK, search_after=list(search_after) if search_after else None,
-                        source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY)
+                resp = guarded_read(lambda: self._es.search(
+                    pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, query=query, sort=line_sort(),
+                    size=CHUNK, search_after=list(search_after) if search_after else None,
+                    source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY))
                 pit_id = resp.get("pit_id", pit_id)
                 hits = resp.get("hits", {}).get("hits", [])
                 for hit in hits:
@@ -166,11 +164,10 @@ class LogSearch:
         return {"bool": {"filter": filters}}
 
     def _search(self, query: dict, sort: list, size: int, after=None) -> list[dict]:
-        with guarded():
-            resp = self._es.search(
-                index=self._index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
-                query=query, sort=sort, size=size, search_after=list(after) if after else None,
-                source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY)
+        resp = guarded_read(lambda: self._es.search(
+            index=self._index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
+            query=query, sort=sort, size=size, search_after=list(after) if after else None,
+            source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY))
         return resp.get("hits", {}).get("hits", [])
 
 
