@@ -1,0 +1,200 @@
+"""Measure 4: the job list (five representative requests, page_size=100) over N jobs, on SQLite and PostgreSQL,
+next to the same queries written directly in SQLAlchemy Core.
+
+The job database is built with Core executemany straight into jobs.models' tables, and kept between runs
+(keyed by its size and the generator's version) since building a million jobs takes minutes.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import Engine, Integer, String, Table, Column, MetaData, func, insert, select, text
+from sqlalchemy.orm import aliased
+
+from bench import data
+from bench.harness import Client, Gunicorn, log
+from bench.stats import interleaved_latencies, median, ratio, summary_ms
+
+GENERATOR_VERSION = 3
+_meta = MetaData()
+DATASET = Table("bench_dataset", _meta, Column("jobs", Integer), Column("version", Integer),
+                Column("note", String(200)))
+
+
+def _signature(engine: Engine) -> tuple | None:
+    with engine.connect() as c:
+        if not engine.dialect.has_table(c, "bench_dataset"):
+            return None
+        row = c.execute(select(DATASET.c.jobs, DATASET.c.version)).first()
+    return tuple(row) if row else None
+
+
+def _wipe(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE"))
+            c.execute(text("CREATE SCHEMA public"))
+    else:
+        path = Path(engine.url.database)
+        engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def build(url: str, count: int) -> dict:
+    """Make sure the database at `url` holds our `count` jobs; returns how long building took (0 if reused)."""
+    from api.clock import utcnow
+    from jobs.db import make_engine, upgrade
+    from jobs.models import Batch, Error, Job, Node, TriggerEvent
+    from jobs.store import JobStore
+
+    engine = make_engine(url)
+    if _signature(engine) == (count, GENERATOR_VERSION):
+        engine.dispose()
+        return {"built_seconds": 0, "reused": True}
+    log(f"building {count:,} jobs in {engine.dialect.name}")
+    began = time.monotonic()
+    _wipe(engine)
+    engine = make_engine(url)
+    upgrade(engine)
+    store = JobStore(engine, lambda: data.JOBS_BASE)
+    type_revs = []
+    for t in range(data.JOB_TYPES):
+        for v in range(1 + t % 3):
+            row, _ = store.save_job_type(f"bench-type-{t:02d}:{v}", data.manifest(f"type-{t:02d}", f"1.{v}.0"))
+            type_revs.append(row.id)
+    with engine.begin() as c:
+        from jobs.models import JobTypeRevision
+        revs = dict(c.execute(select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id))
+                              .group_by(JobTypeRevision.job_type_id)).all())
+        now = data.JOBS_BASE
+        c.execute(insert(Node), [{"hostname": f"node-{i:02d}", "created": now, "last_modified": now}
+                                 for i in range(20)])
+        c.execute(insert(TriggerEvent), [{"type": "PARSE", "description": {"n": i}, "occurred": now}
+                                         for i in range(1000)])
+        c.execute(insert(Batch), [{"title": f"batch {i}", "created": now, "last_modified": now} for i in range(50)])
+        node_ids = list(c.scalars(select(Node.id)))
+        event_ids = list(c.scalars(select(TriggerEvent.id)))
+        batch_ids = list(c.scalars(select(Batch.id)))
+        error_ids = list(c.scalars(select(Error.id)))
+    rows, chunk = [], 20_000
+    table = Job.__table__
+    for row in data.job_rows(count, [(t, revs[t]) for t in type_revs], node_ids, error_ids, event_ids, batch_ids):
+        rows.append(row)
+        if len(rows) == chunk:
+            with engine.begin() as c:
+                c.execute(insert(table), rows)
+            rows = []
+    if rows:
+        with engine.begin() as c:
+            c.execute(insert(table), rows)
+    with engine.begin() as c:
+        c.execute(text("ANALYZE"))
+        DATASET.create(c, checkfirst=True)
+        c.execute(DATASET.delete())
+        c.execute(insert(DATASET).values(jobs=count, version=GENERATOR_VERSION, note="bench/job_listing.py"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    seconds = round(time.monotonic() - began, 1)
+    log(f"built {count:,} jobs in {seconds} s ({count / seconds:,.0f} rows/s)")
+    return {"built_seconds": seconds, "reused": False, "insert_rows_per_s": round(count / seconds)}
+
+
+# --- the five requests, and the same queries bare --------------------------------------------------------
+
+WINDOW_START = data.JOBS_BASE + timedelta(days=60)
+WINDOW_END = WINDOW_START + timedelta(days=7)
+
+
+def requests() -> dict[str, dict]:
+    """name -> query parameters of the API request."""
+    return {
+        "no_filter": {},
+        "status": {"status": "FAILED"},
+        "job_type_name_and_window": {"job_type_name": "type-03", "started": _iso(WINDOW_START),
+                                     "ended": _iso(WINDOW_END)},
+        "source_filters": {"source_sensor_class": "class-1", "source_collection": "collection-3"},
+        "order_duration": {"order": "-duration"},
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bare_query(name: str, postgres: bool):
+    """(count statement, page statement) for the request, written directly in SQLAlchemy Core: one count and
+    one SELECT that joins what a job item shows (job type, revision, event, node, error, batch)."""
+    from jobs.models import Batch, Error, Job, JobType, JobTypeRevision, Node, TriggerEvent
+
+    j = Job.__table__
+    where = []
+    order = [j.c.last_modified.asc(), j.c.id.asc()]
+    if name == "status":
+        where.append(j.c.status.in_(["FAILED"]))
+    elif name == "job_type_name_and_window":
+        where += [j.c.last_modified >= WINDOW_START, j.c.last_modified <= WINDOW_END,
+                  j.c.job_type_id.in_(select(JobType.__table__.c.id).where(JobType.__table__.c.name.in_(["type-03"])))]
+    elif name == "source_filters":
+        where += [j.c.source_sensor_class.in_(["class-1"]), j.c.source_collection.in_(["collection-3"])]
+    elif name == "order_duration":
+        duration = (j.c.ended - j.c.started) if postgres else (func.julianday(j.c.ended) - func.julianday(j.c.started))
+        order = [duration.desc().nulls_first(), j.c.id.asc()]
+    t, r, e, n, err, b = (aliased(m.__table__) for m in (JobType, JobTypeRevision, TriggerEvent, Node, Error, Batch))
+    count = select(func.count()).select_from(j).where(*where)
+    page = (select(j, t.c.name, t.c.version, t.c.title, t.c.description, t.c.is_active, t.c.is_paused,
+                   t.c.is_system, t.c.is_published, t.c.icon_code, t.c.unmet_resources, r.c.revision_num,
+                   e.c.type, e.c.occurred, n.c.hostname, err.c.name, err.c.title, err.c.description, err.c.category,
+                   b.c.title, b.c.description, b.c.created)
+            .select_from(j.join(t, t.c.id == j.c.job_type_id).join(r, r.c.id == j.c.job_type_rev_id)
+                         .outerjoin(e, e.c.id == j.c.event_id).outerjoin(n, n.c.id == j.c.node_id)
+                         .outerjoin(err, err.c.id == j.c.error_id).outerjoin(b, b.c.id == j.c.batch_id))
+            .where(*where).order_by(*order).limit(100))
+    return count, page
+
+
+def measure(url: str, count: int, env: dict, repeat: int, budget_s: float, log_dir: Path) -> dict:
+    """Figures of the five requests on the database at `url` (built if needed)."""
+    from jobs.db import make_engine
+
+    built = build(url, count)
+    engine = make_engine(url)
+    postgres = engine.dialect.name == "postgresql"
+    out: dict = {"jobs": count, **built, "requests": {}}
+    with Gunicorn(dict(env, DATABASE_URL=url), workers=2, log_dir=log_dir) as api:
+        client = Client(api.url)
+        for name, params in requests().items():
+            path = "/v6/jobs/?" + urlencode({**params, "page_size": 100})
+            count_stmt, page_stmt = bare_query(name, postgres)
+            seen = {}
+
+            def ours():
+                status, body = client.get(path)
+                if status != 200:
+                    raise RuntimeError(f"{path}: {status} {body[:300]!r}")
+                seen["ours"] = len(body)
+
+            def bare():
+                with engine.connect() as c:
+                    total = c.execute(count_stmt).scalar()
+                    rows = c.execute(page_stmt).all()
+                seen["bare"] = (total, len(rows))
+
+            samples = interleaved_latencies({"ours": ours, "bare": bare}, repeat, warmup=2, budget_s=budget_s)
+            o, b = summary_ms(samples["ours"]), summary_ms(samples["bare"])
+            out["requests"][name] = {
+                "path": path, "matched": seen["bare"][0], "ours": o, "raw": b,
+                "ratio_p50": ratio(o["p50_ms"], b["p50_ms"]), "ratio_p99": ratio(o["p99_ms"], b["p99_ms"])}
+            log(f"jobs {engine.dialect.name} {name}: ours p50 {o['p50_ms']} ms, bare p50 {b['p50_ms']} ms")
+        client.close()
+    engine.dispose()
+    reqs = out["requests"].values()
+    out["worst_ratio_p50"] = max(r["ratio_p50"] for r in reqs)
+    out["median_ratio_p50"] = round(median([r["ratio_p50"] for r in reqs]), 3)
+    out["worst_ours_p50_ms"] = max(r["ours"]["p50_ms"] for r in reqs)
+    return out

@@ -1,0 +1,264 @@
+"""Measures 2, 3 and 6 on indexed log lines: the full log read, the first page and tail, and the search.
+
+Lines are written for these measures with pre-serialized bulk requests (setup, not measured), in our
+documents' shape (ingest.documents) under a prefix the API under test reads.
+(This folds in bench/log_stream.py.)
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+from elasticsearch import Elasticsearch
+
+from bench import data
+from bench.harness import Client, Gunicorn, log, rss_mb
+from bench.stats import interleaved_latencies, median, paired_ratio, ratio, summary_ms
+
+# What a bare reader asks for: the fields of a line, in the same order as the API's sort.
+SOURCE = ["message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "host", "stream",
+          "scale_job_id", "scale_job_exe_num", "scale_job_type", "scale_job_version"]
+
+
+def sort(order: str = "asc") -> list[dict]:
+    return [{"@timestamp": {"order": order, "numeric_type": "date_nanos"}}, {"scale_order_num": order},
+            {"_index": order}, {"_seq_no": order}]
+
+
+# --- writing lines (setup) ---------------------------------------------------------------------------------
+
+class Writer:
+    """Pre-serialized bulk bodies, sent by a few threads: as fast as Elasticsearch takes them."""
+
+    def __init__(self, es: Elasticsearch, prefix: str, threads: int = 2, body_lines: int = 10_000):
+        self.es = es.options(request_timeout=600)
+        self.prefix = prefix
+        self.lines = data.Lines()
+        self.pool_json = [json.dumps(m) for m in self.lines.pool]
+        self.threads = threads
+        self.body_lines = body_lines
+        self._seconds: dict[int, str] = {}
+
+    def _time(self, ns: int) -> str:
+        seconds, fraction = divmod(ns, data.NS)
+        text = self._seconds.get(seconds)
+        if text is None:
+            if len(self._seconds) > 100_000:
+                self._seconds.clear()
+            text = self._seconds[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        return f"{text}.{fraction:09d}Z"
+
+    def body(self, exe: int, first_order: int, count: int, first_ns: int, step_ns: int, n0: int) -> bytes:
+        cid = f"scale_job_{exe}x1"
+        shared = (f'"scale_job_exe":"{cid}","scale_task":"{cid}_main","scale_node":"node-{exe % 20:02d}",'
+                  f'"host":"node-{exe % 20:02d}","scale_job_type":"type-{exe % 20:02d}","scale_job_version":"1.0.0",'
+                  f'"scale_job_id":"{exe}","scale_job_exe_num":"1"')
+        parts = []
+        for i in range(count):
+            order = first_order + i
+            ns = first_ns + i * step_ns
+            n = n0 + i
+            message = self.lines.message(n)
+            msg = json.dumps(message) if n % data.RARE_EVERY == 7 else \
+                self.pool_json[(n * 2654435761) % len(self.lines.pool)][:-1] + f' n={n}"'
+            day = time.strftime("%Y.%m.%d", time.gmtime(ns // data.NS))
+            parts.append(f'{{"create":{{"_index":"{self.prefix}-{day}","_id":"{cid}#{order}"}}}}\n'
+                         f'{{"@timestamp":"{self._time(ns)}","scale_order_num":{order},'
+                         f'"stream":"{"stderr" if n % 5 == 0 else "stdout"}","message":{msg},{shared}}}\n')
+        return "".join(parts).encode()
+
+    def write(self, jobs: list[tuple[int, int, int, int, int]], deadline: float | None = None) -> int:
+        """jobs: (exe, lines, first_ns, step_ns, n0); returns lines written (fewer if the deadline came)."""
+        from ingest.template import ensure_template
+
+        ensure_template(self.es, self.prefix)
+        tasks = []
+        for exe, count, first_ns, step_ns, n0 in jobs:
+            for start in range(0, count, self.body_lines):
+                size = min(self.body_lines, count - start)
+                tasks.append((exe, start + 1, size, first_ns + start * step_ns, step_ns, n0 + start))
+        written = 0
+        lock = threading.Lock()
+
+        def send(task) -> int:
+            if deadline is not None and time.monotonic() > deadline:
+                return 0
+            resp = self.es.bulk(operations=self.body(*task), filter_path="errors,items.*.error")
+            if resp.get("errors"):
+                raise RuntimeError(f"bulk errors: {str(resp)[:500]}")
+            with lock:
+                nonlocal written
+                written += task[2]
+            return task[2]
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            list(pool.map(send, tasks))
+        self.es.indices.refresh(index=f"{self.prefix}-*")
+        return written
+
+
+# --- 2. the full log read ----------------------------------------------------------------------------------
+
+def _count_sink(client: Client, path: str, separator: bytes) -> tuple[int, int]:
+    """(bytes, separators) of a streamed body, counted chunk by chunk (a separator may straddle two chunks:
+    the last len-1 bytes are carried over, too short to hold a whole one, so none is counted twice)."""
+    size = 0
+    import http.client
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=900)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    status, seps, carry, keep = resp.status, 0, b"", len(separator) - 1
+    while chunk := resp.read(1 << 16):
+        size += len(chunk)
+        joined = carry + chunk
+        seps += joined.count(separator)
+        carry = joined[-keep:] if keep else b""
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"{path}: {status}")
+    return size, seps
+
+
+def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]:
+    """Every line of the execution with a point in time and search_after, 2,000 per request."""
+    query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
+    pit = es.open_point_in_time(index=index, keep_alive="2m")["id"]
+    count, size, after = 0, 0, None
+    try:
+        while True:
+            resp = es.search(pit={"id": pit, "keep_alive": "2m"}, query=query, sort=sort(), size=2000,
+                             search_after=after, track_total_hits=False, source=SOURCE,
+                             filter_path=["hits.hits._source", "hits.hits.sort", "pit_id"])
+            pit = resp.get("pit_id", pit)
+            hits = resp.get("hits", {}).get("hits", [])
+            count += len(hits)
+            size += sum(len(h["_source"]["message"]) for h in hits)
+            if len(hits) < 2000:
+                break
+            after = hits[-1]["sort"]
+    finally:
+        es.close_point_in_time(id=pit)
+    return count, size
+
+
+def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, cluster_id: str, lines: int,
+                 repeat: int, budget_s: float = float("inf")) -> dict:
+    client = Client(api.url)
+    base = f"/v6/job-executions/{exe_id}/logs/combined/"
+    peaks: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:  # the current RSS of the busiest worker, as a cross-check of VmHWM
+        while not stop.is_set():
+            try:
+                peaks.append(max(rss_mb(p, "VmRSS") for p in api.worker_pids()))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+
+    before = {p: rss_mb(p, "VmRSS") for p in api.worker_pids()}
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    rates: dict[str, list[float]] = {"json": [], "txt": [], "raw": []}
+    sizes: dict[str, int] = {}
+    began = time.monotonic()
+    for round_ in range(repeat):
+        if round_ and time.monotonic() - began > budget_s:
+            break
+        for name in (["json", "raw", "txt"] if round_ % 2 == 0 else ["txt", "raw", "json"]):
+            began = time.perf_counter()
+            if name == "raw":
+                got, size = bare_read(es, index, cluster_id)
+            else:
+                if name == "txt":
+                    size, seps = _count_sink(client, f"{base}?format=txt", b"\n")
+                    got = seps + 1
+                else:
+                    size, got = _count_sink(client, f"{base}?format=json", b'{"message":')
+            seconds = time.perf_counter() - began
+            if got != lines:
+                raise RuntimeError(f"log read {name}: {got} lines, expected {lines}")
+            sizes[name] = size
+            rates[name].append(lines / seconds)
+            log(f"read round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
+    stop.set()
+    sampler.join()
+    hwm = max(rss_mb(p) for p in api.worker_pids())
+    raw = median(rates["raw"])
+    return {
+        "lines": lines, "repeats": len(rates["json"]),
+        "json": {"ours_lines_per_s": round(median(rates["json"])), "raw_lines_per_s": round(raw),
+                 "ratio": paired_ratio(rates["json"], rates["raw"]),
+                 "ratio_of_medians": ratio(median(rates["json"]), raw), "body_bytes": sizes.get("json")},
+        "txt": {"ours_lines_per_s": round(median(rates["txt"])), "raw_lines_per_s": round(raw),
+                "ratio": paired_ratio(rates["txt"], rates["raw"]),
+                "ratio_of_medians": ratio(median(rates["txt"]), raw), "body_bytes": sizes.get("txt")},
+        "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
+        "worker_rss_before_mb": max(before.values()) if before else None,
+        "worker_peak_rss_mb": hwm, "worker_peak_rss_sampled_mb": max(peaks) if peaks else None,
+    }
+
+
+# --- 3. first page and tail --------------------------------------------------------------------------------
+
+def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, cluster_id: str,
+                       repeat: int, budget_s: float) -> dict:
+    client = Client(api.url)
+    base = f"/v6/job-executions/{exe_id}/logs/combined/"
+    query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
+    out = {}
+    for name, path, order, size in (("first_1000", f"{base}?limit=1000", "asc", 1000),
+                                    ("tail_100", f"{base}?tail=100", "desc", 100)):
+        def ours():
+            status, body = client.get(path)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status}")
+
+        def bare():
+            hits = es.search(index=index, query=query, sort=sort(order), size=size, source=SOURCE,
+                             track_total_hits=False, filter_path=["hits.hits._source", "hits.hits.sort"])
+            if len(hits["hits"]["hits"]) != size:
+                raise RuntimeError("bare first page short")
+
+        samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=5, budget_s=budget_s)
+        o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
+        out[name] = {"path": path, "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
+                     "target_p50_ms": round(1.5 * r["p50_ms"] + 5, 2),
+                     "met": o["p50_ms"] <= 1.5 * r["p50_ms"] + 5}
+        log(f"{name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms")
+    client.close()
+    return out
+
+
+# --- 6. search -----------------------------------------------------------------------------------------------
+
+def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, repeat: int, budget_s: float) -> dict:
+    client = Client(api.url)
+    out: dict = {"indexed_lines": indexed}
+    for name, word in (("rare_word", data.RARE_WORD), ("common_word", data.COMMON_WORD)):
+        path = "/v6/logs/?" + urlencode({"q": word})
+        seen = {}
+
+        def ours():
+            status, body = client.get(path)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status} {body[:300]!r}")
+            seen["count"] = json.loads(body)["count"]
+
+        def bare():
+            resp = es.search(index=index, query={"match": {"message": {"query": word, "operator": "and"}}},
+                             sort=[{"@timestamp": {"order": "desc"}}], size=100, track_total_hits=True,
+                             filter_path=["hits.total", "hits.hits._source"])
+            seen["raw_count"] = resp["hits"]["total"]["value"]
+
+        samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=2, budget_s=budget_s,
+                                        min_repeat=3)
+        o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
+        out[name] = {"path": path, "matched": seen.get("count"), "raw_matched": seen.get("raw_count"),
+                     "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"])}
+        log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {seen.get('count')} hits")
+    client.close()
+    return out
