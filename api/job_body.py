@@ -9,13 +9,21 @@ from typing import Any, Callable
 import falcon
 
 from api.errors import bad_request, conflict, not_found
-from api.params import parse_bool, parse_int, parse_timestamp
+from api.params import INT64_MAX, parse_bool, parse_int, parse_timestamp
 from jobs.records import Invalid, JobStateConflict, NotFound
 
+# Integer columns (priority, max_scheduled, timeout, exe_num, ...) are 32-bit on PostgreSQL.
+INT32_MAX = 2**31 - 1
 
-def json_body(req: falcon.Request) -> dict:
-    """The body as a JSON object: another content type is 415, malformed JSON 400; no body at all is {}."""
-    raw = req.bounded_stream.read()
+
+def json_body(req: falcon.Request, limit: int) -> dict:
+    """The body as a JSON object: over `limit` bytes is 413, another content type 415, malformed JSON or an
+    integer beyond 64 bits 400; no body at all is {}."""
+    if req.content_length is not None and req.content_length > limit:
+        raise falcon.HTTPContentTooLarge(description=f"The body is larger than {limit} bytes")
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise falcon.HTTPContentTooLarge(description=f"The body is larger than {limit} bytes")
     media = (req.content_type or "").split(";")[0].strip().lower()
     if not raw.strip() and not media:
         return {}
@@ -24,12 +32,32 @@ def json_body(req: falcon.Request) -> dict:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"JSON parse error - {exc}") from None
+    except RecursionError:
+        raise bad_request("JSON parse error - nested too deeply") from None
     if not isinstance(body, dict):
         raise bad_request("JSON parse error - the body must be a JSON object")
+    _check_integers(body)
     return body
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_integers(body: dict) -> None:
+    """400 for an integer anywhere in the body that no 64-bit column (or JSON column) can hold."""
+    pending: list[tuple[str, object]] = [("", body)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise bad_request(f'Invalid JSON body - integer out of range: "{path}"')
 
 
 def field(body: dict, name: str, convert: Callable[[str, Any], Any], required: bool = False) -> Any:
@@ -45,6 +73,14 @@ def as_int(name: str, raw: Any) -> int:
     if isinstance(raw, float):  # JSON numbers with a fraction are not integers
         raise bad_request(f'Parameter must be a valid integer: "{name}"')
     return parse_int(name, raw)
+
+
+def as_int32(name: str, raw: Any) -> int:
+    """An integer for a 32-bit column."""
+    value = as_int(name, raw)
+    if not -INT32_MAX - 1 <= value <= INT32_MAX:
+        raise bad_request(f'Parameter must be a valid integer: "{name}"')
+    return value
 
 
 def as_bool(name: str, raw: Any) -> bool:

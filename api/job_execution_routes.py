@@ -6,7 +6,7 @@ import falcon
 from api import job_schemas as S
 from api.errors import not_found
 from api.job_body import as_object, as_str, as_timestamp, field, json_body, one_of, store_errors
-from api.job_routes import ERROR_409, ERROR_415
+from api.job_routes import ERROR_409, ERROR_413, ERROR_415
 from api.job_serialize import execution_details, execution_item
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, parse_query
@@ -43,13 +43,14 @@ class JobExecutions:
         "POST": Operation("Start the next execution of a QUEUED job on a node", body=S.EXECUTION_START,
                           tags=("executions",), responses={
                               201: json_response(S.EXECUTION_DETAILS, "Created", headers=("Location",)),
-                              409: ERROR_409, 415: ERROR_415}),
+                              409: ERROR_409, 413: ERROR_413, 415: ERROR_415}),
     }
 
-    def __init__(self, store, clock, links: ExecutionLinks):
+    def __init__(self, store, clock, links: ExecutionLinks, max_body: int):
         self._store = store
         self._clock = clock
         self._links = links
+        self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
         q = parse_query(req, EXECUTION_PARAMS, self._clock)
@@ -60,7 +61,7 @@ class JobExecutions:
         resp.media = envelope(req, page, count, [execution_item(e) for e in rows])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
-        body = json_body(req)
+        body = json_body(req, self._max_body)
         node = field(body, "node", as_str, required=True)
         started = field(body, "started", as_timestamp(self._clock()))
         with store_errors():
@@ -91,13 +92,15 @@ class ExecutionById:
                          responses={200: json_response(S.EXECUTION_DETAILS)}),
         "PATCH": Operation("End a RUNNING execution and move its job", body=S.EXECUTION_FINISH,
                            tags=("executions",), responses={
-                               200: json_response(S.EXECUTION_DETAILS), 409: ERROR_409, 415: ERROR_415}),
+                               200: json_response(S.EXECUTION_DETAILS), 409: ERROR_409, 413: ERROR_413,
+                               415: ERROR_415}),
     }
 
-    def __init__(self, store, clock, links: ExecutionLinks):
+    def __init__(self, store, clock, links: ExecutionLinks, max_body: int):
         self._store = store
         self._clock = clock
         self._links = links
+        self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         execution = self._store.get_execution(exe_id)
@@ -106,7 +109,7 @@ class ExecutionById:
         resp.media = self._links.details(req, execution)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
-        body = json_body(req)
+        body = json_body(req, self._max_body)
         status = field(body, "status", one_of(END_STATUSES), required=True)
         ended = field(body, "ended", as_timestamp(self._clock()))
         error = field(body, "error", as_object)

@@ -5,8 +5,8 @@ import falcon
 
 from api import job_schemas as S
 from api.errors import bad_request, not_found
-from api.job_body import (as_bool, as_int, as_object, as_str, as_timestamp, field, json_body, list_of, one_of,
-                          store_errors)
+from api.job_body import (as_bool, as_int, as_int32, as_object, as_str, as_timestamp, field, json_body, list_of,
+                          one_of, store_errors)
 from api.job_serialize import job_details, job_item, scale_file
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, check_window, parse_query
@@ -45,7 +45,10 @@ INPUT_FILE_PARAMS = (
     Param("job_input", many=True),
 )
 ERROR_409 = json_response(ERROR, "The job is not in a state that allows this")
+ERROR_413 = json_response(ERROR, "The body is larger than MAX_BODY_BYTES")
 ERROR_415 = json_response(ERROR, "The body is not JSON")
+# exe_num is a 32-bit column (PostgreSQL): a larger number is an unknown execution, 404 before the resource runs.
+EXE_NUM = "int(min=1, max=2147483647)"
 
 
 def parse_order(values: list[str] | None) -> tuple[OrderKey, ...]:
@@ -64,12 +67,13 @@ class Jobs:
                          tags=("jobs",)),
         "POST": Operation("Queue a new job", body=S.JOB_CREATE, tags=("jobs",), responses={
             201: json_response(S.JOB_DETAILS, "Created", headers=("Location",)),
-            404: json_response(ERROR, "Unknown job type"), 415: ERROR_415}),
+            404: json_response(ERROR, "Unknown job type"), 413: ERROR_413, 415: ERROR_415}),
     }
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, max_body: int):
         self._store = store
         self._clock = clock
+        self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, JOB_LIST_PARAMS, self._clock)
@@ -89,7 +93,7 @@ class Jobs:
         resp.media = envelope(req, page, count, [job_item(j) for j in jobs])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_body(req)
+        body = json_body(req, self._max_body)
         job_type_id = field(body, "job_type_id", as_int, required=True)
         data = field(body, "input", as_object, required=True)
         with store_errors():
@@ -156,14 +160,15 @@ def bulk_query(body: dict, now) -> JobQuery:
 
 class JobsCancel:
     operations = {"POST": Operation("Cancel the matching jobs", body=S.CANCEL, tags=("jobs",), responses={
-        202: json_response(S.MATCHED, "Accepted"), 415: ERROR_415})}
+        202: json_response(S.MATCHED, "Accepted"), 413: ERROR_413, 415: ERROR_415})}
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, max_body: int):
         self._store = store
         self._clock = clock
+        self._max_body = max_body
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        query = bulk_query(json_body(req), self._clock())
+        query = bulk_query(json_body(req, self._max_body), self._clock())
         with store_errors():
             matched = self._store.cancel_jobs(query)
         resp.status = falcon.HTTP_202
@@ -172,16 +177,18 @@ class JobsCancel:
 
 class JobsRequeue:
     operations = {"POST": Operation("Requeue the matching FAILED and CANCELED jobs", body=S.REQUEUE, tags=("jobs",),
-                                    responses={202: json_response(S.MATCHED, "Accepted"), 415: ERROR_415})}
+                                    responses={202: json_response(S.MATCHED, "Accepted"), 413: ERROR_413,
+                                               415: ERROR_415})}
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, max_body: int):
         self._store = store
         self._clock = clock
+        self._max_body = max_body
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_body(req)
+        body = json_body(req, self._max_body)
         query = bulk_query(body, self._clock())
-        priority = field(body, "priority", as_int)
+        priority = field(body, "priority", as_int32)
         with store_errors():
             matched = self._store.requeue_jobs(query, priority)
         resp.status = falcon.HTTP_202
@@ -192,14 +199,16 @@ def add_job_routes(app: falcon.App, routes, job_store, settings, clock) -> None:
     from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
     from api.job_type_routes import JobTypeDetails, JobTypes
 
-    routes.add(app, "/v6/job-types/", JobTypes(job_store, clock))
+    max_body = settings.max_body_bytes
+
+    routes.add(app, "/v6/job-types/", JobTypes(job_store, clock, max_body))
     routes.add(app, "/v6/job-types/{name}/{version}/", JobTypeDetails(job_store))
-    routes.add(app, "/v6/jobs/", Jobs(job_store, clock))
-    routes.add(app, "/v6/jobs/cancel/", JobsCancel(job_store, clock))
-    routes.add(app, "/v6/jobs/requeue/", JobsRequeue(job_store, clock))
+    routes.add(app, "/v6/jobs/", Jobs(job_store, clock, max_body))
+    routes.add(app, "/v6/jobs/cancel/", JobsCancel(job_store, clock, max_body))
+    routes.add(app, "/v6/jobs/requeue/", JobsRequeue(job_store, clock, max_body))
     routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(job_store))
     routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/input_files/", JobInputFiles(job_store, clock))
     links = ExecutionLinks(settings.kibana_url)
-    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(job_store, clock, links))
-    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{ID}}}/", ExecutionByNum(job_store, links))
-    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(job_store, clock, links))
+    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(job_store, clock, links, max_body))
+    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(job_store, links))
+    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(job_store, clock, links, max_body))

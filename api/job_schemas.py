@@ -7,6 +7,7 @@ from jobs.models import ERROR_CATEGORIES, EXE_STATUSES, JOB_STATUSES
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
+INT32 = {"type": "integer", "minimum": -2**31, "maximum": seed.INT32_MAX}  # a 32-bit column (PostgreSQL)
 NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 OBJ = {"type": "object"}
@@ -105,7 +106,7 @@ _STR_LIST = {"type": "array", "items": STR}
 _TIMESTAMP = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
 JOB_TYPE_CREATE = component("JobTypeCreate", {"type": "object", "required": ["docker_image", "manifest"], "properties": {
     "docker_image": STR, "manifest": MANIFEST, "configuration": CONFIGURATION_IN, "icon_code": STR,
-    "max_scheduled": INT, "is_published": BOOL, "is_active": BOOL, "is_paused": BOOL}})
+    "max_scheduled": INT32, "is_published": BOOL, "is_active": BOOL, "is_paused": BOOL}})
 JOB_CREATE = component("JobCreate", {"type": "object", "required": ["job_type_id", "input"], "properties": {
     "job_type_id": INT, "input": DATA_IN, "configuration": CONFIGURATION_IN}})
 _BULK = {
@@ -117,7 +118,7 @@ _BULK = {
     "error_categories": {"type": "array", "items": {"enum": list(ERROR_CATEGORIES)}}, "error_ids": _INT_LIST,
     "is_superseded": BOOL}
 CANCEL = component("JobsCancel", {"type": "object", "properties": _BULK})
-REQUEUE = component("JobsRequeue", {"type": "object", "properties": {**_BULK, "priority": INT}})
+REQUEUE = component("JobsRequeue", {"type": "object", "properties": {**_BULK, "priority": INT32}})
 EXECUTION_START = component("JobExecutionStart", {"type": "object", "required": ["node"], "properties": {
     "node": STR, "started": _TIMESTAMP}})
 EXECUTION_FINISH = component("JobExecutionFinish", {"type": "object", "required": ["status"], "properties": {

@@ -7,8 +7,8 @@ import falcon
 
 from api import job_schemas as S
 from api.errors import not_found
-from api.job_body import as_bool, as_int, as_object, as_str, field, json_body, store_errors
-from api.job_routes import ERROR_415
+from api.job_body import as_bool, as_int32, as_object, as_str, field, json_body, store_errors
+from api.job_routes import ERROR_413, ERROR_415
 from api.job_serialize import job_type_details, job_type_item
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, parse_query
@@ -33,12 +33,13 @@ class JobTypes:
                               201: json_response(S.JOB_TYPE_DETAILS, "Created", headers=("Location",)),
                               200: json_response(S.JOB_TYPE_DETAILS, "New revision of an existing job type",
                                                  headers=("Location",)),
-                              415: ERROR_415}),
+                              413: ERROR_413, 415: ERROR_415}),
     }
 
-    def __init__(self, store, clock):
+    def __init__(self, store, clock, max_body: int):
         self._store = store
         self._clock = clock
+        self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, JOB_TYPE_PARAMS, self._clock)
@@ -48,14 +49,14 @@ class JobTypes:
         resp.media = envelope(req, page, count, [job_type_item(t) for t in rows])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_body(req)
+        body = json_body(req, self._max_body)
         docker_image = field(body, "docker_image", as_str, required=True)
         manifest = field(body, "manifest", as_object, required=True)
         configuration = field(body, "configuration", as_object)
         with store_errors():
             job_type, created = self._store.save_job_type(
                 docker_image, manifest, configuration,
-                icon_code=field(body, "icon_code", as_str), max_scheduled=field(body, "max_scheduled", as_int),
+                icon_code=field(body, "icon_code", as_str), max_scheduled=field(body, "max_scheduled", as_int32),
                 is_published=field(body, "is_published", as_bool), is_active=field(body, "is_active", as_bool),
                 is_paused=field(body, "is_paused", as_bool))
         resp.status = falcon.HTTP_201 if created else falcon.HTTP_200

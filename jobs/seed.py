@@ -11,6 +11,7 @@ NAME = {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": 50}
 SEMVER = {"type": "string", "pattern": r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$", "maxLength": 50}
 INPUT_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]+$"}
 JSON_TYPES = ["string", "integer", "number", "boolean", "object", "array"]
+INT32_MAX = 2**31 - 1  # timeout and priority are 32-bit columns on PostgreSQL
 
 _FILE_IO = {
     "type": "object",
@@ -43,7 +44,7 @@ MANIFEST_SCHEMA: dict[str, Any] = {
                 "title": {"type": "string"},
                 "description": {"type": "string"},
                 "maintainer": {"type": "object"},
-                "timeout": {"type": "integer", "minimum": 1},
+                "timeout": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
                 "interface": {
                     "type": "object",
                     "properties": {
@@ -92,7 +93,7 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
         "output_workspaces": {"type": "object", "additionalProperties": False, "properties": {
             "default": {"type": "string"},
             "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}},
-        "priority": {"type": "integer", "minimum": 1},
+        "priority": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         "settings": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
     },
 }

@@ -120,9 +120,11 @@ class JobStore:
     def list_job_types(self, q: JobTypeQuery, offset: int, limit: int) -> tuple[int, list[JobType]]:
         conditions = []
         if q.keyword is not None:
-            pattern = f"%{q.keyword.lower()}%"
-            conditions.append(func.lower(JobType.name).like(pattern) | func.lower(JobType.title).like(pattern)
-                              | func.lower(JobType.description).like(pattern))
+            escaped = q.keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            conditions.append(func.lower(JobType.name).like(pattern, escape="\\")
+                              | func.lower(JobType.title).like(pattern, escape="\\")
+                              | func.lower(JobType.description).like(pattern, escape="\\"))
         if q.ids is not None:
             conditions.append(JobType.id.in_(q.ids))
         if q.is_active is not None:
