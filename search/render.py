@@ -8,6 +8,8 @@ import json
 from html import escape
 from typing import Iterable, Iterator
 
+import orjson
+
 from search.cursor import encode
 from search.lines import Line
 from search.reads import ENDED, HEARTBEAT
@@ -20,7 +22,14 @@ CONTENT_TYPES = {
     "sse": "text/event-stream; charset=utf-8",
 }
 FLUSH_BYTES = 64 * 1024
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(obj) -> str:
+    try:
+        return orjson.dumps(obj).decode()
+    except TypeError:  # a lone surrogate from an old document: the standard library escapes it
+        return _stdlib_dumps(obj)
 
 HTML_HEAD = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
