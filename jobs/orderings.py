@@ -31,6 +31,15 @@ JOB_ORDER_FIELDS: frozenset[str] = frozenset(
 )
 
 
+def duration(postgres: bool):
+    """ended - started: an interval on PostgreSQL, days (a float) on SQLite; NULL unless both are set.
+
+    Must stay identical to the expressions of the index ix_jobs_duration (migration 0002), or ordering by
+    duration falls back to sorting every job.
+    """
+    return (Job.ended - Job.started) if postgres else (func.julianday(Job.ended) - func.julianday(Job.started))
+
+
 def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
     """Apply the keys in sequence (default last_modified), then id; NULLs sort as PostgreSQL does (last ascending)."""
     keys = list(keys) or [OrderKey("last_modified")]
@@ -41,7 +50,13 @@ def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
             raise ValueError(key.field)
         nullable = True
         if key.field == "duration":
-            expr = (Job.ended - Job.started) if postgres else (func.julianday(Job.ended) - func.julianday(Job.started))
+            expr = duration(postgres)
+            if not postgres:
+                # SQLite can't use an index for an explicit NULLS FIRST/LAST (its NULLs sort first ascending), so
+                # NULL placement becomes a leading `IS NULL` key: same order, and the keys of ix_jobs_duration.
+                flag = expr.is_(None)
+                clauses.append(flag.desc() if key.descending else flag.asc())
+                nullable = False
         elif "__" in key.field:
             rel, col = key.field.split("__", 1)
             model, fk = RELATIONS[rel]
