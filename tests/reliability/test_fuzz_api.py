@@ -68,7 +68,8 @@ def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, store
                 try:
                     case.validate_response(response, checks=CHECKS)
                     if response.status_code >= 400:
-                        assert_clean_error(response.content, response.status_code)
+                        sent = f"{case.path_parameters}{case.query}{case.body}"
+                        assert_clean_error(response.content, response.status_code, echoed=sent)
                 except BaseException as exc:  # schemathesis raises a BaseExceptionGroup
                     failures[f"{operation.label} ({mode.value})"].append(str(exc)[:2000])
 
