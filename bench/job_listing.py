@@ -53,6 +53,7 @@ def build(url: str, count: int) -> dict:
 
     engine = make_engine(url)
     if _signature(engine) == (count, GENERATOR_VERSION):
+        upgrade(engine)  # a cached database still gets migrations (indexes) added since it was built
         engine.dispose()
         return {"built_seconds": 0, "reused": True}
     log(f"building {count:,} jobs in {engine.dialect.name}")
@@ -143,8 +144,12 @@ def bare_query(name: str, postgres: bool):
     elif name == "source_filters":
         where += [j.c.source_sensor_class.in_(["class-1"]), j.c.source_collection.in_(["collection-3"])]
     elif name == "order_duration":
-        duration = (j.c.ended - j.c.started) if postgres else (func.julianday(j.c.ended) - func.julianday(j.c.started))
-        order = [duration.desc().nulls_first(), j.c.id.asc()]
+        if postgres:
+            duration = j.c.ended - j.c.started
+            order = [duration.desc().nulls_first(), j.c.id.asc()]
+        else:  # SQLite uses an expression index only without an explicit NULLS clause
+            duration = func.julianday(j.c.ended) - func.julianday(j.c.started)
+            order = [duration.is_(None).desc(), duration.desc(), j.c.id.asc()]
     t, r, e, n, err, b = (aliased(m.__table__) for m in (JobType, JobTypeRevision, TriggerEvent, Node, Error, Batch))
     count = select(func.count()).select_from(j).where(*where)
     page = (select(j, t.c.name, t.c.version, t.c.title, t.c.description, t.c.is_active, t.c.is_paused,
