@@ -39,7 +39,7 @@ def json_body(req: falcon.Request, limit: int) -> dict:
         raise bad_request("JSON parse error - nested too deeply") from None
     if not isinstance(body, dict):
         raise bad_request("JSON parse error - the body must be a JSON object")
-    _check_integers(body)
+    _check_values(body)
     return body
 
 
@@ -47,17 +47,31 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _check_integers(body: dict) -> None:
-    """400 for an integer anywhere in the body that no 64-bit column (or JSON column) can hold."""
+def _check_values(body: dict) -> None:
+    """400 for a value anywhere in the body that the database cannot store: an integer beyond 64 bits,
+    or text (keys included) with NUL or an unpaired surrogate."""
     pending: list[tuple[str, object]] = [("", body)]
     while pending:
         path, value = pending.pop()
         if isinstance(value, dict):
-            pending.extend((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+            for key, item in value.items():
+                _check_text(path, key)
+                pending.append((f"{path}.{key}" if path else str(key), item))
         elif isinstance(value, list):
             pending.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(path, value)
         elif isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
             raise bad_request(f'Invalid JSON body - integer out of range: "{path}"')
+
+
+def _check_text(path: str, text: str) -> None:
+    if "\x00" in text:
+        raise bad_request(f'Invalid JSON body - NUL character in text: "{path}"')
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request(f'Invalid JSON body - unpaired surrogate in text: "{path}"') from None
 
 
 def field(body: dict, name: str, convert: Callable[[str, Any], Any], required: bool = False) -> Any:

@@ -1,6 +1,8 @@
 """Small, deterministic reproductions of what the fuzzing and property tests found (each was a 500)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
@@ -41,6 +43,19 @@ def test_an_integer_beyond_64_bits_in_a_manifest_is_400_not_500(make_client, whe
     assert r.status_code == 400, (where, r.status_code, r.text)
     assert_clean_error(r.content, 400)
     # Nothing was stored by the refused request.
+    assert client.simulate_get("/v6/job-types/").json["count"] == 0
+
+
+@pytest.mark.parametrize("text", ["with\x00nul", "lone \udb72 surrogate"])
+def test_text_a_database_cannot_store_is_400_not_500(make_client, text):
+    """Found by schemathesis on PostgreSQL: a NUL in a manifest description was a 500."""
+    client = make_client()
+    m = manifest()
+    m["job"]["description"] = text
+    body = json.dumps({"docker_image": "img:1", "manifest": m})  # escapes keep the lone surrogate
+    r = client.simulate_post("/v6/job-types/", body=body, headers={**ADMIN, "Content-Type": "application/json"})
+    assert r.status_code == 400, (r.status_code, r.text)
+    assert r.json["detail"].endswith('text: "manifest.job.description"')
     assert client.simulate_get("/v6/job-types/").json["count"] == 0
 
 
