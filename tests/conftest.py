@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from settings import Settings
-from tests.es_node import elasticsearch_for_tests
+from tests.es_node import LaunchedNode, elasticsearch_for_tests
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -28,6 +28,15 @@ def es(elasticsearch_url) -> Elasticsearch:
     client = Elasticsearch(elasticsearch_url, request_timeout=60)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def own_node(tmp_path_factory):
+    """A node of the test module's own, which its tests may stop and restart without disturbing others."""
+    node = LaunchedNode(tmp_path_factory.mktemp("own-node"))
+    node.start()
+    yield node
+    node.stop()
 
 
 @pytest.fixture

@@ -4,23 +4,12 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from elasticsearch import Elasticsearch
 
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
 from ingest.shipper import Shipper
-from tests.es_node import LaunchedNode
 from tests.ingest.reading import read_lines
-
-
-@pytest.fixture(scope="module")
-def own_node(tmp_path_factory):
-    """A node of this module's own, so stopping it does not disturb the other tests."""
-    node = LaunchedNode(tmp_path_factory.mktemp("restart-node"))
-    node.start()
-    yield node
-    node.stop()
 
 
 def test_elasticsearch_restart_mid_shipping_keeps_every_line_once(own_node, tmp_path):

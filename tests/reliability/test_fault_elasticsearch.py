@@ -8,24 +8,13 @@ import threading
 import time
 import uuid
 
-import pytest
 from elasticsearch import Elasticsearch
 
 from tests.conftest import ADMIN_TOKEN
-from tests.es_node import LaunchedNode
 from tests.reliability.harness import Gunicorn, assert_clean_error, ndjson, start_worker, wait_until
 from tests.reliability.seed import manifest, seed_jobs
 
 ES_TIMEOUT = 3  # seconds the API waits for Elasticsearch (reads, and a post's "stored" confirmation)
-
-
-@pytest.fixture(scope="module")
-def own_node(tmp_path_factory):
-    """A node of this module's own, so stopping it disturbs no other test."""
-    node = LaunchedNode(tmp_path_factory.mktemp("rel-es-node"))
-    node.start()
-    yield node
-    node.stop()
 
 
 def read_back(es: Elasticsearch, index: str, cluster_id: str) -> list[dict]:
