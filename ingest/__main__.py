@@ -69,7 +69,10 @@ def ship(args, settings: Settings) -> int:
 
     def progress(n: int) -> None:
         if args.progress:
-            print(f"accepted {n}", file=sys.stderr, flush=True)
+            # One write per report: print() writes the text and the newline separately, and the shipper's
+            # background thread may log a warning in between, which would split the line.
+            sys.stderr.write(f"accepted {n}\n")
+            sys.stderr.flush()
 
     capture = Capture(shipper, origin, reserve, max_line_bytes=settings.max_log_line_bytes, on_accept=progress)
     fd = sys.stdin.fileno() if args.file == "-" else os.open(args.file, os.O_RDONLY)
