@@ -1,0 +1,89 @@
+"""Log search routes: lines across executions (/v6/logs/) and across one job's executions (/v6/jobs/{id}/logs/)."""
+from __future__ import annotations
+
+import falcon
+
+from api.errors import bad_request, not_found, unavailable
+from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
+from api.pagination import envelope, page_of
+from api.params import check_window, parse_query
+from api.routing import Operation, json_response
+from api.schemas import paginated
+from search import LogSearch, LogsUnavailable
+from search.finder import Filters
+
+MAX_TEXT = 1_000
+
+
+class LogSearchResource:
+    operations = {"GET": Operation(
+        "Search log lines across executions", query=SEARCH_PARAMS,
+        responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
+
+    def __init__(self, job_store, log_search: LogSearch, clock):
+        self._jobs = job_store
+        self._search = log_search
+        self._clock = clock
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        q = parse_query(req, SEARCH_PARAMS, self._clock)
+        check_window(q["started"], q["ended"])
+        check_text(q["q"])
+        page = page_of(req)
+        cluster_ids = None
+        if q["job_exe_id"] is not None:
+            targets = [self._jobs.execution_for_logs(i) for i in q["job_exe_id"]]
+            cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
+        filters = Filters(text=q["q"], cluster_ids=cluster_ids, job_ids=q["job_id"],
+                          job_type_names=q["job_type_name"], streams=q["stream"], nodes=q["node"],
+                          started=q["started"], ended=q["ended"])
+        count, hits = run_search(self._search, filters, page, q["order"] != "timestamp")
+        resp.media = envelope(req, page, count, hits)
+
+
+class JobLogs:
+    operations = {"GET": Operation(
+        "Log lines of every execution of one job (searchable like /v6/logs/)", query=JOB_LOG_PARAMS,
+        responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
+
+    def __init__(self, job_store, log_search: LogSearch, clock):
+        self._jobs = job_store
+        self._search = log_search
+        self._clock = clock
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
+        q = parse_query(req, JOB_LOG_PARAMS, self._clock)
+        check_window(q["started"], q["ended"])
+        check_text(q["q"])
+        page = page_of(req)
+        targets = self._jobs.log_targets_of_job(job_id)
+        if targets is None:
+            raise not_found()
+        if q["exe_num"] is not None:
+            targets = [t for t in targets if t.exe_num in q["exe_num"]]
+        by_cluster = {t.cluster_id: t for t in targets if t.cluster_id}
+        filters = Filters(text=q["q"], cluster_ids=list(by_cluster), streams=q["stream"],
+                          started=q["started"], ended=q["ended"])
+        count, hits = run_search(self._search, filters, page, q["order"] == "-timestamp")
+        for hit in hits:  # the database knows these better than legacy documents do
+            t = by_cluster.get(hit["scale_job_exe"])
+            if t is not None:
+                hit.update(job_id=t.job_id, exe_num=t.exe_num,
+                           job_type={"name": t.job_type_name, "version": t.job_type_version})
+        resp.media = envelope(req, page, count, hits)
+
+
+def run_search(log_search: LogSearch, filters: Filters, page, newest_first: bool) -> tuple[int, list[dict]]:
+    try:
+        return log_search.search(filters, page.offset, page.size, newest_first)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    except LogsUnavailable as exc:
+        raise unavailable(exc.detail) from exc
+
+
+def check_text(text: str | None) -> None:
+    if text is not None and not text.strip():
+        raise bad_request('Parameter "q" must not be blank')
+    if text is not None and len(text) > MAX_TEXT:
+        raise bad_request(f'Parameter "q" must be at most {MAX_TEXT} characters')

@@ -1,0 +1,46 @@
+"""The log viewer: its page for one execution (/logs/{id}) and its static files (/viewer/{name}), from api/viewer/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import falcon
+
+from api.errors import not_found
+from api.log_params import TEXT
+from api.routing import Operation, Response
+
+VIEWER = Path(__file__).resolve().parent / "viewer"
+ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+               ".css": "text/css; charset=utf-8"}
+# The viewer runs only its own script and never renders log text as markup; this backs that up.
+VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'"
+
+
+class ViewerPage:
+    operations = {"GET": Operation("The log viewer page of one execution",
+                                   responses={200: Response("HTML page", {"text/html": TEXT})}, tags=("logs",))}
+
+    def __init__(self, job_store):
+        self._jobs = job_store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, job_exe_id: int) -> None:
+        if self._jobs.execution_for_logs(job_exe_id) is None:
+            raise not_found()
+        serve_static(resp, "index.html")
+
+
+class ViewerAsset:
+    operations = {"GET": Operation("Static files of the log viewer", responses={200: Response("The file")})}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        serve_static(resp, name)
+
+
+def serve_static(resp: falcon.Response, name: str) -> None:
+    path = VIEWER / name
+    if "/" in name or name.startswith(".") or path.suffix not in ASSET_TYPES or not path.is_file():
+        raise not_found()
+    resp.content_type = ASSET_TYPES[path.suffix]
+    resp.set_header("Content-Security-Policy", VIEWER_CSP)
+    resp.set_header("X-Content-Type-Options", "nosniff")
+    resp.data = path.read_bytes()
