@@ -90,7 +90,7 @@ class Jobs:
             batch_ids=q["batch_id"], recipe_ids=q["recipe_id"], error_categories=q["error_category"],
             error_ids=q["error_id"], is_superseded=q["is_superseded"], order=order)
         count, jobs = self._store.list_jobs(query, page.offset, page.size)
-        resp.media = envelope(req, page, count, [job_item(j) for j in jobs])
+        resp.media = envelope(req, page, count, [job_item(row, files) for row, files in jobs])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req, self._max_body)

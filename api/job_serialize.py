@@ -8,12 +8,10 @@ from jobs.records import JobDetail
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with Z; microseconds only when non-zero."""
+    """ISO-8601 UTC with Z; microseconds only when non-zero (isoformat's own rule, and much cheaper than strftime)."""
     if value is None:
         return None
-    value = value.astimezone(timezone.utc)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{value.microsecond:06d}Z" if value.microsecond else text + "Z"
+    return value.astimezone(timezone.utc).isoformat()[:-6] + "Z"  # drops "+00:00"
 
 
 def _data(data: dict | None) -> dict:
@@ -50,84 +48,86 @@ def _error(e) -> dict | None:
             "category": e.category} if e else None
 
 
-def _event(e) -> dict | None:
-    return {"id": e.id, "type": e.type, "occurred": iso(e.occurred)} if e else None
-
-
-def _recipe(r) -> dict | None:
-    if r is None:
-        return None
-    t = r.recipe_type
-    return {"id": r.id,
-            "recipe_type": {"id": t.id, "name": t.name, "title": t.title, "description": t.description,
-                            "revision_num": t.revision_num},
-            "recipe_type_rev": {"id": r.recipe_type_rev_id},
-            "event": {"id": r.event_id} if r.event_id else None}
-
-
-def _batch(b) -> dict | None:
-    return {"id": b.id, "title": b.title, "description": b.description, "created": iso(b.created)} if b else None
-
-
 def _ref(id_: int | None) -> dict | None:
     return {"id": id_} if id_ is not None else None
 
 
-def _input_files(job) -> dict:
-    names: dict[str, list[str]] = {}
-    for link in job.input_files:
-        names.setdefault(link.job_input, []).append(link.input_file.file_name)
-    return names
+# Jobs come as mappings of jobs.listing: the job's columns, and `<relation>__<column>` for what it points to.
+
+def _recipe(r) -> dict | None:
+    if r["recipe_id"] is None:
+        return None
+    return {"id": r["recipe_id"],
+            "recipe_type": {"id": r["recipe__recipe_type_id"], "name": r["recipe_type__name"],
+                            "title": r["recipe_type__title"], "description": r["recipe_type__description"],
+                            "revision_num": r["recipe_type__revision_num"]},
+            "recipe_type_rev": {"id": r["recipe__recipe_type_rev_id"]},
+            "event": _ref(r["recipe__event_id"])}
 
 
-def _job_fields(job, job_type_rev: dict) -> dict:
+def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
     """Every list field, in the list's order; details insert theirs in between."""
     return {
-        "id": job.id, "job_type": job_type_base(job.job_type), "job_type_rev": job_type_rev,
-        "event": _event(job.event), "ingest_event": None, "recipe": _recipe(job.recipe), "batch": _batch(job.batch),
-        "is_superseded": job.is_superseded, "superseded_job": _ref(job.superseded_job_id),
-        "status": job.status, "node": _node(job.node), "error": _error(job.error), "max_tries": job.max_tries,
-        "num_exes": job.num_exes, "input_file_size": job.input_file_size, "input_files": _input_files(job),
-        "source_started": iso(job.source_started), "source_ended": iso(job.source_ended),
-        "source_sensor_class": job.source_sensor_class, "source_sensor": job.source_sensor,
-        "source_collection": job.source_collection, "source_task": job.source_task,
-        "created": iso(job.created), "queued": iso(job.queued), "started": iso(job.started),
-        "ended": iso(job.ended), "last_status_change": iso(job.last_status_change),
-        "superseded": iso(job.superseded), "last_modified": iso(job.last_modified),
+        "id": r["id"],
+        "job_type": {"id": r["job_type_id"], "name": r["job_type__name"], "version": r["job_type__version"],
+                     "title": r["job_type__title"], "description": r["job_type__description"],
+                     "is_active": r["job_type__is_active"], "is_paused": r["job_type__is_paused"],
+                     "is_system": r["job_type__is_system"], "is_published": r["job_type__is_published"],
+                     "icon_code": r["job_type__icon_code"], "unmet_resources": r["job_type__unmet_resources"]},
+        "job_type_rev": job_type_rev,
+        "event": None if r["event_id"] is None else {"id": r["event_id"], "type": r["event__type"],
+                                                  "occurred": iso(r["event__occurred"])},
+        "ingest_event": None, "recipe": _recipe(r),
+        "batch": None if r["batch_id"] is None else {"id": r["batch_id"], "title": r["batch__title"],
+                                                  "description": r["batch__description"],
+                                                  "created": iso(r["batch__created"])},
+        "is_superseded": r["is_superseded"], "superseded_job": _ref(r["superseded_job_id"]),
+        "status": r["status"],
+        "node": None if r["node_id"] is None else {"id": r["node_id"], "hostname": r["node__hostname"]},
+        "error": None if r["error_id"] is None else {"id": r["error_id"], "name": r["error__name"], "title": r["error__title"],
+                                                  "description": r["error__description"],
+                                                  "category": r["error__category"]},
+        "max_tries": r["max_tries"], "num_exes": r["num_exes"], "input_file_size": r["input_file_size"],
+        "input_files": input_files,
+        "source_started": iso(r["source_started"]), "source_ended": iso(r["source_ended"]),
+        "source_sensor_class": r["source_sensor_class"], "source_sensor": r["source_sensor"],
+        "source_collection": r["source_collection"], "source_task": r["source_task"],
+        "created": iso(r["created"]), "queued": iso(r["queued"]), "started": iso(r["started"]),
+        "ended": iso(r["ended"]), "last_status_change": iso(r["last_status_change"]),
+        "superseded": iso(r["superseded"]), "last_modified": iso(r["last_modified"]),
     }
 
 
-def job_item(job) -> dict:
-    rev = {"id": job.job_type_rev.id, "job_type": {"id": job.job_type_rev.job_type_id},
-           "revision_num": job.job_type_rev.revision_num}
-    return _job_fields(job, rev)
+def job_item(r, input_files: dict) -> dict:
+    rev = {"id": r["job_type_rev_id"], "job_type": {"id": r["job_type_id"]}, "revision_num": r["job_type_rev__revision_num"]}
+    return _job_fields(r, input_files, rev)
 
 
 def job_details(detail: JobDetail) -> dict:
-    job, t, rev = detail.job, detail.job.job_type, detail.job.job_type_rev
-    manifest = rev.manifest
-    fields = _job_fields(job, {
-        "id": rev.id,
-        "job_type": {"name": t.name, "version": t.version, "title": t.title, "description": t.description,
-                     "icon_code": t.icon_code, "num_versions": detail.num_versions,
-                     "latest_version": detail.latest_version},
-        "revision_num": rev.revision_num, "docker_image": rev.docker_image, "created": iso(rev.created),
-        "manifest": manifest,
+    r = detail.job
+    manifest = r["job_type_rev__manifest"]
+    fields = _job_fields(r, detail.input_files, {
+        "id": r["job_type_rev_id"],
+        "job_type": {"name": r["job_type__name"], "version": r["job_type__version"], "title": r["job_type__title"],
+                     "description": r["job_type__description"], "icon_code": r["job_type__icon_code"],
+                     "num_versions": detail.num_versions, "latest_version": detail.latest_version},
+        "revision_num": r["job_type_rev__revision_num"], "docker_image": r["job_type_rev__docker_image"],
+        "created": iso(r["job_type_rev__created"]), "manifest": manifest,
     })
     out: dict = {}
     for key, value in fields.items():
         out[key] = value
         if key == "superseded_job":
-            out["superseded_by_job"] = _ref(job.superseded_by_job.id if job.superseded_by_job else None)
+            out["superseded_by_job"] = _ref(r["superseded_by_job__id"])
         elif key == "node":
-            out["resources"] = seed.job_resources(manifest, job.input_file_size)
+            out["resources"] = seed.job_resources(manifest, r["input_file_size"])
         elif key == "num_exes":
             out["execution"] = execution_details(detail.execution) if detail.execution else None
-            out["input"] = _data(job.input)
+            out["input"] = _data(r["input"])
         elif key == "input_files":
-            out["output"] = _data(job.output)
+            out["output"] = _data(r["output"])
     out["configuration"] = seed.without_secrets(
-        seed.effective_configuration(t.configuration, job.configuration), manifest)
+        seed.effective_configuration(r["job_type__configuration"], r["configuration"]), manifest)
     return out
 
 

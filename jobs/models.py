@@ -207,12 +207,15 @@ class Job(Base):
         Index("ix_jobs_last_modified_id", "last_modified", "id"),
         Index("ix_jobs_status_last_modified", "status", "last_modified", "id"),
         Index("ix_jobs_queue", "status", "priority", "queued", "id"),
+        # Migration 0004: the list by job type in its default order; source class within a collection.
+        Index("ix_jobs_job_type_last_modified", "job_type_id", "last_modified", "id"),
+        Index("ix_jobs_source_class_collection", "source_sensor_class", "source_collection"),
         # order=[-]duration (jobs/orderings.py), made by migration 0002 with its SQLite form too. Declared for
         # autogenerate, which reflects PostgreSQL's expression indexes (SQLite's it skips).
         Index("ix_jobs_duration", text("(ended - started) DESC NULLS FIRST"), text("id")).ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"), index=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
     job_type_rev_id: Mapped[int] = mapped_column(ForeignKey("job_type_revisions.id"))
     event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"), index=True)
     recipe_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recipes.id"), index=True)
@@ -256,6 +259,19 @@ class Job(Base):
     superseded_by_job: Mapped[Optional["Job"]] = relationship(
         lazy="raise", foreign_keys=[superseded_job_id], back_populates="superseded_job", uselist=False)
     input_files: Mapped[list["JobInputFile"]] = relationship(lazy="raise", order_by="JobInputFile.id")
+
+
+class JobCount(Base):
+    """A delta of the number of jobs of a (job_type_id, status): that number is sum(n) over the key's rows.
+
+    Written only by triggers on jobs (migration 0003); read and compacted by jobs/counts.py.
+    """
+    __tablename__ = "job_counts"
+    __table_args__ = (Index("ix_job_counts_status_job_type_id", "status", "job_type_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_type_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String(50))
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class JobInputFile(Base):

@@ -117,9 +117,11 @@ class JobTypeQuery:
 
 @dataclass(frozen=True)
 class JobDetail:
-    """A job with everything its details need, loaded; ORM rows detached from their session."""
+    """A job with everything its details need: its mapping (as jobs.listing reads it), its input files' names by
+    input, its latest execution (an ORM JobExecution detached from its session, or None) and its type's versions."""
 
     job: Any
-    execution: Any  # the latest JobExecution or None
+    input_files: dict[str, list[str]]
+    execution: Any
     num_versions: int
     latest_version: str

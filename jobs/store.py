@@ -9,14 +9,15 @@ from datetime import datetime
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, load_only, selectinload, sessionmaker
+from sqlalchemy.orm import joinedload, load_only, sessionmaker
 
-from jobs import seed
+from jobs import listing, seed
+from jobs.filters import job_conditions
 from jobs.models import (Batch, Error, Job, JobExecution, JobInputFile, JobType, JobTypeRevision, Node, Recipe,
                          RecipeType, RecipeTypeRevision, ScaleFile, TriggerEvent, Workspace)
-from jobs.orderings import order_by
 from jobs.records import (ClaimedExecution, ExecutionQuery, InputFileQuery, Invalid, JobDetail, JobQuery,
                           JobStateConflict, JobTypeQuery, LogTarget, NotFound)
 
@@ -30,20 +31,6 @@ _BASE_JOB_TYPE = load_only(JobType.id, JobType.name, JobType.version, JobType.ti
                            JobType.icon_code, JobType.unmet_resources)
 _EXECUTION_LOAD = (joinedload(JobExecution.node), joinedload(JobExecution.error),
                    joinedload(JobExecution.job_type).options(_BASE_JOB_TYPE))
-_JOB_RELATIONS = (
-    joinedload(Job.event), joinedload(Job.batch), joinedload(Job.node), joinedload(Job.error),
-    joinedload(Job.recipe).options(joinedload(Recipe.recipe_type), joinedload(Recipe.recipe_type_rev)),
-    selectinload(Job.input_files).joinedload(JobInputFile.input_file).load_only(ScaleFile.file_name),
-)
-_LIST_LOAD = _JOB_RELATIONS + (
-    selectinload(Job.job_type).options(_BASE_JOB_TYPE),
-    selectinload(Job.job_type_rev).load_only(JobTypeRevision.id, JobTypeRevision.job_type_id,
-                                             JobTypeRevision.revision_num),
-)
-_DETAIL_LOAD = _JOB_RELATIONS + (
-    joinedload(Job.job_type), joinedload(Job.job_type_rev),
-    joinedload(Job.superseded_by_job).load_only(Job.id),
-)
 
 
 class JobStore:
@@ -143,28 +130,25 @@ class JobStore:
 
     # ---- jobs -----------------------------------------------------------------------------------------------
 
-    def list_jobs(self, q: JobQuery, offset: int, limit: int) -> tuple[int, list[Job]]:
-        """One page of jobs (relations loaded) and the total count."""
-        with self._sessions() as s:
-            conditions = self._job_conditions(s, q)
-            count = s.scalar(select(func.count()).select_from(Job).where(*conditions))
-            if offset >= count:
-                return count, []
-            stmt = order_by(select(Job).where(*conditions), q.order, self._postgres)
-            rows = s.scalars(stmt.options(*_LIST_LOAD).offset(offset).limit(limit)).unique().all()
-        return count, list(rows)
+    def list_jobs(self, q: JobQuery, offset: int, limit: int) -> tuple[int, list[tuple[RowMapping, dict]]]:
+        """The total count and one page of (job, its input file names by input); jobs as jobs.listing reads them."""
+        with self.engine.connect() as c:
+            count, jobs, files = listing.page_of_jobs(c, q, offset, limit, self._postgres)
+        return count, [(job, files[job["id"]]) for job in jobs]
 
     def get_job(self, job_id: int) -> JobDetail | None:
-        with self._sessions() as s:
-            job = s.scalar(select(Job).where(Job.id == job_id).options(*_DETAIL_LOAD))
-            if job is None:
+        with self.engine.connect() as c:
+            row = listing.job_row(c, job_id)
+            if row is None:
                 return None
-            execution = None
-            if job.status in ("QUEUED", "RUNNING", "COMPLETED", "FAILED"):
+            files = listing.input_files(c, [job_id])[job_id]
+            versions = c.scalars(select(JobType.version).where(JobType.name == row["job_type__name"])).all()
+        execution = None
+        if row["status"] in ("QUEUED", "RUNNING", "COMPLETED", "FAILED"):
+            with self._sessions() as s:
                 execution = s.scalar(select(JobExecution).where(JobExecution.job_id == job_id)
                                      .order_by(JobExecution.exe_num.desc()).limit(1).options(*_EXECUTION_LOAD))
-            versions = s.scalars(select(JobType.version).where(JobType.name == job.job_type.name)).all()
-        return JobDetail(job, execution, len(versions), max(versions, key=_version_key))
+        return JobDetail(row, files, execution, len(versions), max(versions, key=_version_key))
 
     def create_job(self, job_type_id: int, input: Any, configuration: Any = None, *, recipe_id: int | None = None,
                    batch_id: int | None = None, superseded_job_id: int | None = None,
@@ -238,7 +222,7 @@ class JobStore:
         now = self._clock()
         with self._sessions.begin() as s:
             matched = s.execute(
-                update(Job).where(*self._job_conditions(s, q), Job.status.not_in(("COMPLETED", "CANCELED")))
+                update(Job).where(*job_conditions(s, q), Job.status.not_in(("COMPLETED", "CANCELED")))
                 .values(status="CANCELED", error_id=None, node_id=None, last_status_change=now, last_modified=now)
                 .execution_options(synchronize_session=False)).rowcount
             canceled = select(Job.id).where(Job.status == "CANCELED")
@@ -259,41 +243,9 @@ class JobStore:
             values["priority"] = priority
         with self._sessions.begin() as s:
             return s.execute(
-                update(Job).where(*self._job_conditions(s, q), Job.status.in_(("FAILED", "CANCELED")),
+                update(Job).where(*job_conditions(s, q), Job.status.in_(("FAILED", "CANCELED")),
                                   Job.is_superseded.is_(False))
                 .values(**values).execution_options(synchronize_session=False)).rowcount
-
-    def _job_conditions(self, s, q: JobQuery) -> list:
-        c: list = []
-        if q.started is not None:
-            c.append(Job.last_modified >= q.started)
-        if q.ended is not None:
-            c.append(Job.last_modified <= q.ended)
-        if q.source_started is not None:
-            c.append(Job.source_started >= q.source_started)
-        if q.source_ended is not None:
-            c.append(Job.source_ended <= q.source_ended)
-        for values, column in ((q.source_sensor_classes, Job.source_sensor_class), (q.source_sensors, Job.source_sensor),
-                               (q.source_collections, Job.source_collection), (q.source_tasks, Job.source_task),
-                               (q.statuses, Job.status), (q.job_ids, Job.id), (q.job_type_ids, Job.job_type_id),
-                               (q.batch_ids, Job.batch_id), (q.recipe_ids, Job.recipe_id), (q.error_ids, Job.error_id)):
-            if values is not None:
-                c.append(column.in_(values))
-        if q.job_type_names is not None:
-            c.append(Job.job_type_id.in_(select(JobType.id).where(JobType.name.in_(q.job_type_names))))
-        if q.job_types is not None:
-            ids = []
-            for name, version in q.job_types:
-                found = s.scalar(select(JobType.id).where(JobType.name == name, JobType.version == version))
-                if found is None:
-                    raise Invalid(f'Job type "{name}" version "{version}" does not exist')
-                ids.append(found)
-            c.append(Job.job_type_id.in_(ids))
-        if q.error_categories is not None:
-            c.append(Job.error_id.in_(select(Error.id).where(Error.category.in_(q.error_categories))))
-        if q.is_superseded is not None:
-            c.append(Job.is_superseded.is_(q.is_superseded))
-        return c
 
     def _check_workspaces(self, s, configuration: dict) -> None:
         workspaces = configuration.get("output_workspaces") or {}

@@ -52,7 +52,7 @@ def test_job_output_arrives_exactly_in_capture_order(store, shipper, es, setting
     job_id = queue_job(store, manifest(script(tmp_path, INTERLEAVED)))
     Worker(store, shipper, "node-w").run_forever(once=True)
     job = job_of(store, job_id)
-    assert job.status == "COMPLETED"
+    assert job["status"] == "COMPLETED"
     got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
     assert [(d["stream"], d["message"]) for d in got] == EXPECTED
     assert [d["scale_order_num"] for d in got] == list(range(1, len(EXPECTED) + 1))
@@ -73,7 +73,7 @@ def test_inputs_and_settings_reach_the_job_without_a_shell(store, shipper, es, s
     hostile = f"$(touch {witness}); `touch {witness}` && touch {witness}"
     job_id = queue_job(store, m, {"json": {"greeting": hostile}}, {"settings": {"MODE": "a b; touch " + str(witness)}})
     Worker(store, shipper, "node-w").run_forever(once=True)
-    assert job_of(store, job_id).status == "COMPLETED"
+    assert job_of(store, job_id)["status"] == "COMPLETED"
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == [hostile, str(["a b; touch " + str(witness), "tail"])]
     assert not witness.exists()
@@ -86,8 +86,8 @@ def test_exit_codes_map_through_the_manifest_errors(store, shipper):
     worker = Worker(store, shipper, "node-w")
     worker.run_forever(once=True)
     worker.run_forever(once=True)
-    assert (job_of(store, mapped).status, job_of(store, mapped).error.name) == ("FAILED", "bad-input")
-    assert (job_of(store, unmapped).status, job_of(store, unmapped).error.name) == ("FAILED", "algorithm-unknown")
+    assert (job_of(store, mapped)["status"], job_of(store, mapped)["error__name"]) == ("FAILED", "bad-input")
+    assert (job_of(store, unmapped)["status"], job_of(store, unmapped)["error__name"]) == ("FAILED", "algorithm-unknown")
 
 
 def test_the_manifest_timeout_kills_the_job(store, shipper, es, settings):
@@ -97,7 +97,7 @@ def test_the_manifest_timeout_kills_the_job(store, shipper, es, settings):
     Worker(store, shipper, "node-w").run_forever(once=True)
     assert time.monotonic() - began < 10
     job = job_of(store, job_id)
-    assert (job.status, job.error.name) == ("FAILED", "timeout")
+    assert (job["status"], job["error__name"]) == ("FAILED", "timeout")
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == ["started", "killed after the job type's timeout of 1 s"]
 
@@ -135,13 +135,13 @@ def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_
             first.kill()
         if pid_file.exists() and pid_file.read_text():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job process
-    assert job_of(store, job_id).status == "RUNNING"  # stuck, until a worker of that node starts again
+    assert job_of(store, job_id)["status"] == "RUNNING"  # stuck, until a worker of that node starts again
 
     second = worker_process(settings, "--node", "crash-node", "--once")
     _, err = second.communicate(timeout=60)
     assert second.returncode == 0, err.decode()
     detail = store.get_job(job_id)
-    assert (detail.job.status, detail.job.num_exes) == ("COMPLETED", 2)
+    assert (detail.job["status"], detail.job["num_exes"]) == ("COMPLETED", 2)
     first_exe = store.get_execution(job_id=job_id, exe_num=1)
     assert (first_exe.status, first_exe.error.name) == ("FAILED", "node-lost")
     assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")] == [

@@ -193,7 +193,7 @@ def test_trailing_slash_redirect_alias_and_405(api, auth, jobs):
 
 
 def test_list_item_shape(api, jobs):
-    item = api.simulate_get(f"/v6/jobs/", query_string=f"job_id={jobs['queued']}").json["results"][0]
+    item = api.simulate_get("/v6/jobs/", query_string=f"job_id={jobs['queued']}").json["results"][0]
     assert item["batch"] == {"id": jobs["batch"], "title": "My Batch", "description": "batch of recipes",
                              "created": "2020-01-01T00:00:00Z"}
     assert item["recipe"]["recipe_type"]["name"] == "my-recipe" and item["recipe"]["id"] == jobs["recipe"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from datetime import timezone
 
 import pytest
 
@@ -55,7 +54,7 @@ def test_postgres_restart_under_load_fails_cleanly_and_the_pool_recovers(pg_serv
             job = rnd.choice(seeded.job_ids)
             try:
                 if kind == "list":
-                    a = http.get(f"/v6/jobs/?page_size=20&status=QUEUED&status=CANCELED&order=-id")
+                    a = http.get("/v6/jobs/?page_size=20&status=QUEUED&status=CANCELED&order=-id")
                 elif kind == "details":
                     a = http.get(f"/v6/jobs/{job}/")
                 elif kind == "cancel":

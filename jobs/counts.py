@@ -1,0 +1,112 @@
+"""Exact job counts from the counters the database keeps itself (table job_counts, triggers of migration 0003).
+
+job_counts holds deltas: the number of jobs of a (job_type_id, status) is sum(n) over that key's rows. Triggers
+on jobs add rows on every write, so a read sums a few rows instead of counting every job, and folds the rows
+back into one per key (compact) when it sees too many.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, or_, select
+from sqlalchemy.exc import OperationalError
+
+from jobs.models import JobCount, JobType
+from jobs.records import JobQuery
+
+log = logging.getLogger(__name__)
+
+# The JobQuery fields the counters can answer; `order` does not change a count.
+ANSWERED = frozenset({"statuses", "job_type_ids", "job_type_names", "job_types", "order"})
+# A read compacts when what it summed has more than this many rows beyond one per key. Counted over what it
+# summed rather than over the whole table: that is what the read paid for, and it needs no extra scan. Beyond
+# one per key: a database of many job types has many keys even right after compacting, and those rows can't go.
+COMPACT_OVER = 256
+# How long a compaction waits for SQLite's write lock before giving up (the next read will try again).
+SQLITE_WAIT_MS = 50
+
+_KEY = (JobCount.job_type_id, JobCount.status)
+
+
+def count_jobs(connection: Connection, q: JobQuery) -> int | None:
+    """The exact number of jobs matching q, or None when the counters can't tell (count those jobs instead).
+
+    The counters answer when q restricts nothing but statuses, job_type_ids, job_type_names and job_types (a
+    (name, version) pair that does not exist matches no job). `connection` is a Connection (not a Session);
+    this reads on it and leaves its transaction to the caller. A read that compacts does so on a connection of
+    its own from connection.engine, in a short transaction of its own.
+    """
+    if any(getattr(q, field.name) is not None for field in dataclasses.fields(q) if field.name not in ANSWERED):
+        return None
+    conditions = []
+    if q.statuses is not None:
+        conditions.append(JobCount.status.in_(q.statuses))
+    if q.job_type_ids is not None:
+        conditions.append(JobCount.job_type_id.in_(q.job_type_ids))
+    if q.job_type_names is not None:
+        conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(JobType.name.in_(q.job_type_names))))
+    if q.job_types is not None:
+        pairs = [and_(JobType.name == name, JobType.version == version) for name, version in q.job_types]
+        conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(or_(false(), *pairs))))
+    per_key = (select(func.sum(JobCount.n).label("n"), func.count().label("rows"))
+               .where(*conditions).group_by(*_KEY).subquery())
+    total, surplus = connection.execute(
+        select(func.coalesce(func.sum(per_key.c.n), 0), func.coalesce(func.sum(per_key.c.rows) - func.count(), 0))
+    ).one()
+    if surplus > COMPACT_OVER:
+        compact(connection.engine)
+    return int(total)
+
+
+def compact(engine: Engine) -> bool:
+    """Fold job_counts into one row per (job_type_id, status), dropping keys whose rows sum to 0.
+
+    Exact under concurrency, and no reader ever sees a different total: on PostgreSQL one statement deletes
+    the rows and inserts their sums (rows another compaction has locked are skipped, left to it; rows of
+    transactions not yet committed are not seen); on SQLite one write transaction, begun IMMEDIATE so it
+    can't fail on a stale snapshot. Optional: returns False when it gave up on a busy database.
+    """
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(_POSTGRES_FOLD)
+                connection.commit()
+            else:
+                _fold_sqlite(connection)
+        return True
+    except OperationalError as exc:
+        log.info("job_counts compaction skipped: %s", exc)
+        return False
+
+
+def _folded(rows):
+    """(job_type_id, status, sum of n) per key of `rows` (a table or CTE of job_counts rows), 0 sums left out."""
+    total = func.sum(rows.c.n)
+    return (select(rows.c.job_type_id, rows.c.status, total)
+            .group_by(rows.c.job_type_id, rows.c.status).having(total != 0))
+
+
+# DELETE ... RETURNING in a CTE, INSERT of its sums: a row deleted by a concurrent compaction is not returned
+# here, so nothing is counted twice; SKIP LOCKED means two compactions never wait on each other.
+_GONE = (delete(JobCount).where(JobCount.id.in_(select(JobCount.id).with_for_update(skip_locked=True)))
+         .returning(JobCount.job_type_id, JobCount.status, JobCount.n).cte("gone"))
+_POSTGRES_FOLD = insert(JobCount).from_select(["job_type_id", "status", "n"], _folded(_GONE))
+
+
+def _fold_sqlite(connection: Connection) -> None:
+    # PRAGMA and BEGIN take no bound parameters; both values are constants of this module or SQLite's own.
+    waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_MS}")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock first: writers are serialized from here
+        last = connection.scalar(select(func.max(JobCount.id)))
+        if last is not None:
+            table = JobCount.__table__
+            connection.execute(insert(JobCount).from_select(
+                ["job_type_id", "status", "n"], _folded(select(table).where(table.c.id <= last).subquery())))
+            connection.execute(delete(JobCount).where(JobCount.id <= last))
+        connection.commit()
+    finally:
+        connection.rollback()  # a no-op after the commit
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(waited)}")
