@@ -182,7 +182,7 @@ def test_soak(settings, store, tmp_path, sized, figures):
                                               "database", "keepalive_resends")}
     figures["soak"].update(p50_ms=report["overall"]["p50_ms"], p95_ms=report["overall"]["p95_ms"],
                            p99_ms=report["overall"]["p99_ms"],
-                           rss_mb=[start["rss_mb"], end["rss_mb"]], fds=[start["fds"], end["fds"]],
+                           rss_mb=[start["rss_mb"], mid["rss_mb"], end["rss_mb"]], fds=[start["fds"], end["fds"]],
                            db_connections=[start["db_connections"], end["db_connections"]])
 
     assert not soak.errors, f"{len(soak.errors)} errors, first: {soak.errors[:5]}"
