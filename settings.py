@@ -31,6 +31,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
 
     @property
@@ -60,6 +61,7 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
         )
 

@@ -6,6 +6,11 @@ worker of that name left RUNNING (node-lost: requeued while tries remain), then 
 job (FOR UPDATE SKIP LOCKED on PostgreSQL), run the manifest's interface.command without a shell, its
 inputs and settings in the environment, stream stdout/stderr into the shipper, enforce the timeout, and
 record COMPLETED or FAILED (exit codes mapped through the manifest's errors, else algorithm-unknown).
+
+Leases: a claimed execution is leased to its worker for WORKER_LEASE_SECONDS and renewed every third of that
+while the job runs. Between jobs every worker fails the executions whose lease ran out (a worker that died on
+a machine that never comes back), so no job stays RUNNING forever. A worker that finds its lease taken (it
+lost the database for longer than the lease and another worker failed the execution) kills its job.
 """
 from __future__ import annotations
 
@@ -29,12 +34,14 @@ from pathlib import Path
 from ingest.capture import Capture
 from ingest.documents import Origin
 from ingest.shipper import Shipper
+from jobs.records import JobStateConflict
 
 log = logging.getLogger("ingest.worker")
 
 TIMEOUT_ERROR = "timeout"
 LOST_ERROR = "node-lost"
 KILL_GRACE = 3.0
+TIMED_OUT, LEASE_LOST = "timed out", "lease lost"
 READ_SIZE = 1 << 16
 # Environment passed through to jobs; everything else comes from the job.
 PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
@@ -78,16 +85,38 @@ def exit_error(manifest: dict, code: int) -> dict | None:
     return None
 
 
+class Lease:
+    """A running execution's lease, renewed every third of its length while the job runs."""
+
+    def __init__(self, store, exe_id: int, seconds: float):
+        self.store, self.exe_id, self.seconds = store, exe_id, seconds
+        self.renewed = time.monotonic()
+
+    def keep(self) -> bool:
+        """Renew when due; False once the execution is no longer RUNNING (another worker failed it)."""
+        if time.monotonic() - self.renewed < self.seconds / 3:
+            return True
+        try:
+            if not self.store.renew_lease(self.exe_id, self.seconds):
+                return False
+            self.renewed = time.monotonic()
+        except Exception as exc:  # the database is unreachable: the job goes on, the next tick tries again
+            log.warning("could not renew the lease of execution %s: %s", self.exe_id, exc)
+        return True
+
+
 class Worker:
     def __init__(self, store, shipper: Shipper, node: str, *, max_line_bytes: int = 1024 * 1024,
-                 ship_wait: float = 30.0):
+                 ship_wait: float = 30.0, lease_seconds: float = 60.0):
         self.store = store
         self.shipper = shipper
         self.node = node
         self.max_line_bytes = max_line_bytes
         self.ship_wait = ship_wait
+        self.lease_seconds = lease_seconds
         self.stopping = threading.Event()
         self._child: subprocess.Popen | None = None
+        self._reaped = float("-inf")
 
     def recover(self) -> int:
         failed = self.store.fail_stale_running(self.node)
@@ -95,9 +124,20 @@ class Worker:
             log.warning("failed %d executions left RUNNING on %s by a dead worker", failed, self.node)
         return failed
 
+    def reap(self) -> int:
+        """Fail the executions whose lease ran out (at most once a third of a lease); returns how many."""
+        if time.monotonic() - self._reaped < self.lease_seconds / 3:
+            return 0
+        self._reaped = time.monotonic()
+        failed = self.store.fail_expired_leases()
+        if failed:
+            log.warning("failed %d executions whose worker's lease ran out", failed)
+        return failed
+
     def run_forever(self, poll: float = 1.0, once: bool = False) -> None:
         while not self.stopping.is_set():
-            claimed = self.store.claim_next_queued(self.node)
+            self.reap()
+            claimed = self.store.claim_next_queued(self.node, self.lease_seconds)
             if claimed is None:
                 if once:
                     return
@@ -108,7 +148,7 @@ class Worker:
                 return
 
     def run(self, claimed) -> str:
-        """Run one started execution to its end; returns the job's new status."""
+        """Run one started execution to its end; returns the job's new status ("LOST" if its lease was lost)."""
         log.info("running job %s execution %s (%s)", claimed.job_id, claimed.id, claimed.cluster_id)
         origin = Origin(cluster_id=claimed.cluster_id, task=f"{claimed.cluster_id}_main", node=self.node,
                         host=socket.gethostname(), job_type=claimed.job_type_name,
@@ -126,7 +166,11 @@ class Worker:
             capture.close()
         # Lines are durably spooled already; waiting a little lets a reader see them when the job ends.
         self.shipper.flush(self.ship_wait)
-        new_status = self.store.finish_execution(claimed.id, status, error=error)
+        try:
+            new_status = self.store.finish_execution(claimed.id, status, error=error)
+        except JobStateConflict as exc:  # its lease ran out and another worker ended it
+            log.warning("job %s execution %s ended elsewhere: %s", claimed.job_id, claimed.id, exc)
+            return "LOST"
         log.info("job %s execution %s: %s -> job %s", claimed.job_id, claimed.id, status, new_status)
         return new_status
 
@@ -145,10 +189,13 @@ class Worker:
             capture.feed("stderr", f"could not start the job: {exc}\n".encode())
             return "FAILED", None
         self._child = child
-        timed_out = self._pump(child, capture, deadline=time.monotonic() + claimed.timeout)
+        killed = self._pump(child, capture, time.monotonic() + claimed.timeout,
+                            Lease(self.store, claimed.id, self.lease_seconds))
         code = child.wait()
         self._child = None
-        if timed_out:
+        if killed == LEASE_LOST:
+            return "FAILED", {"name": LOST_ERROR}
+        if killed == TIMED_OUT:
             capture.feed("stderr", f"killed after the job type's timeout of {claimed.timeout} s\n".encode())
             return "FAILED", {"name": TIMEOUT_ERROR}
         if self.stopping.is_set() and code < 0:
@@ -157,21 +204,27 @@ class Worker:
             return "COMPLETED", None
         return "FAILED", exit_error(claimed.manifest, code)
 
-    def _pump(self, child: subprocess.Popen, capture: Capture, deadline: float) -> bool:
-        """Copy both pipes into the capture, in the order their bytes arrive; True if the timeout hit."""
+    def _pump(self, child: subprocess.Popen, capture: Capture, deadline: float, lease: Lease) -> str | None:
+        """Copy both pipes into the capture, in the order their bytes arrive, keeping the lease; TIMED_OUT or
+        LEASE_LOST when the job had to be killed for that."""
         names = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
         with selectors.DefaultSelector() as selector:
             for fd in names:
                 selector.register(fd, selectors.EVENT_READ)
-            killed_at = None
-            while selector.get_map():
+            killed_at, why = None, None
+            # Until the job has exited, not just closed its pipes: the timeout and the lease hold till then.
+            while selector.get_map() or child.poll() is None:
                 left = deadline - time.monotonic()
-                if left <= 0 and killed_at is None:
-                    killed_at = time.monotonic()
+                if killed_at is None and not lease.keep():
+                    killed_at, why = time.monotonic(), LEASE_LOST
+                    self._signal(child, signal.SIGKILL)  # someone else answers for this execution now
+                elif left <= 0 and killed_at is None:
+                    killed_at, why = time.monotonic(), TIMED_OUT
                     self._signal(child, signal.SIGTERM)
                 elif killed_at is not None and time.monotonic() - killed_at > KILL_GRACE:
                     self._signal(child, signal.SIGKILL)
-                for key, _ in selector.select(timeout=max(0.05, min(left, 1.0)) if killed_at is None else 0.2):
+                wait = max(0.05, min(left, 1.0, lease.seconds / 3)) if killed_at is None else 0.2
+                for key, _ in selector.select(timeout=wait):
                     data = os.read(key.fd, READ_SIZE)
                     if data:
                         capture.feed(names[key.fd], data)
@@ -182,7 +235,7 @@ class Worker:
         child.stderr.close()
         if killed_at is not None:
             self._signal(child, signal.SIGKILL)  # the whole group, in case something kept running
-        return killed_at is not None
+        return why
 
     def stop(self) -> None:
         """Ask the worker to stop: the running job (if any) is killed and failed as node-lost."""
@@ -239,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                        request_timeout=settings.elasticsearch_timeout)
     ensure_template_quietly(es, settings.log_index_prefix)
     shipper = Shipper(es, settings.log_index_prefix, settings.spool_dir)
-    worker = Worker(store, shipper, node, max_line_bytes=settings.max_log_line_bytes)
+    worker = Worker(store, shipper, node, max_line_bytes=settings.max_log_line_bytes,
+                    lease_seconds=settings.worker_lease_seconds)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())

@@ -309,6 +309,9 @@ class JobExecution(Base):
     output: Mapped[Optional[dict[str, Any]]]
     # The last log order number handed out for this execution (see JobStore.reserve_log_sequence).
     log_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Set while a local worker holds the execution (it renews it as the job runs); an execution still RUNNING
+    # past it lost its worker. NULL for executions started through the API: their executors answer for them.
+    lease_expires: Mapped[Optional[datetime]]
     queued: Mapped[Optional[datetime]]
     started: Mapped[datetime]
     ended: Mapped[Optional[datetime]]

@@ -5,7 +5,7 @@ on PostgreSQL, rows are locked job first, then execution, everywhere, so racing 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine, func, select, update
@@ -299,20 +299,23 @@ class JobStore:
                 raise JobStateConflict(f"Job {job_id} is {status}, not QUEUED")
             return claimed
 
-    def claim_next_queued(self, node: str) -> ClaimedExecution | None:
+    def claim_next_queued(self, node: str, lease_seconds: float | None = None) -> ClaimedExecution | None:
         """Start the execution of the next QUEUED job (priority, then queue time) of an unpaused job type.
 
         Safe with many workers: FOR UPDATE SKIP LOCKED on PostgreSQL, a single UPDATE on SQLite (one writer).
+        With lease_seconds, the execution is leased to the caller for that long (see renew_lease).
         """
         now = self._clock()
+        lease = now + timedelta(seconds=lease_seconds) if lease_seconds else None
         unpaused = select(JobType.id).where(JobType.is_paused.is_(False))
         next_id = (select(Job.id).where(Job.status == "QUEUED", Job.job_type_id.in_(unpaused))
                    .order_by(Job.priority, Job.queued, Job.id).limit(1).with_for_update(skip_locked=True))
         with self._sessions.begin() as s:
             node_id = self._node_id(s, node, now)
-            return self._start(s, Job.id == next_id.scalar_subquery(), node, node_id, now, now)
+            return self._start(s, Job.id == next_id.scalar_subquery(), node, node_id, now, now, lease)
 
-    def _start(self, s, which, node: str, node_id: int, started: datetime, now: datetime) -> ClaimedExecution | None:
+    def _start(self, s, which, node: str, node_id: int, started: datetime, now: datetime,
+               lease_expires: datetime | None = None) -> ClaimedExecution | None:
         row = s.execute(
             update(Job).where(which, Job.status == "QUEUED")
             .values(status="RUNNING", node_id=node_id, started=started, ended=None, error_id=None,
@@ -330,7 +333,8 @@ class JobStore:
             cluster_id=f"scale_job_{job.id}x{row.num_exes}", node_id=node_id, status="RUNNING",
             timeout=job.timeout, input_file_size=job.input_file_size,
             resources=seed.job_resources(manifest, job.input_file_size), configuration=configuration,
-            log_seq=0, queued=job.queued, started=started, created=now, last_modified=now)
+            log_seq=0, lease_expires=lease_expires, queued=job.queued, started=started, created=now,
+            last_modified=now)
         s.add(execution)
         s.flush()
         return ClaimedExecution(
@@ -340,12 +344,14 @@ class JobStore:
             configuration=configuration, timeout=job.timeout, started=started)
 
     def finish_execution(self, exe_id: int, status: str, ended: datetime | None = None, error: dict | None = None,
-                         output: Any = None, task_results: dict | None = None) -> str:
+                         output: Any = None, task_results: dict | None = None, *,
+                         lease_expired_by: datetime | None = None) -> str:
         """End a RUNNING execution as COMPLETED, FAILED or CANCELED and move its job; returns the job's new status.
 
         COMPLETED copies `output` (Data) to the job. FAILED records `error` ({"name"} or {"category", "title",
         "description"}; default algorithm-unknown) and requeues the job when the error should be retried and
-        tries remain. Raises NotFound, Invalid, or JobStateConflict when the execution already ended.
+        tries remain. Raises NotFound, Invalid, or JobStateConflict when the execution already ended (or, with
+        lease_expired_by, when its lease was renewed past that moment meanwhile).
         """
         if status not in ENDED:
             raise Invalid(f"status must be one of {list(ENDED)}")
@@ -364,13 +370,18 @@ class JobStore:
                             .join(JobType, JobType.id == Job.job_type_id)
                             .where(Job.id == job_id).with_for_update(of=Job)).one()
             error_row = self._error(s, error, job.name, now) if status == "FAILED" else None
+            still_running = [JobExecution.id == exe_id, JobExecution.status == "RUNNING"]
+            if lease_expired_by is not None:
+                still_running.append(JobExecution.lease_expires < lease_expired_by)
             ended_row = s.execute(
-                update(JobExecution).where(JobExecution.id == exe_id, JobExecution.status == "RUNNING")
+                update(JobExecution).where(*still_running)
                 .values(status=status, ended=ended, error_id=error_row.id if error_row else None, output=output,
                         task_results=task_results, last_modified=now)
                 .returning(JobExecution.exe_num).execution_options(synchronize_session=False)).first()
             if ended_row is None:
                 current = s.scalar(select(JobExecution.status).where(JobExecution.id == exe_id))
+                if current == "RUNNING":
+                    raise JobStateConflict(f"Job execution {exe_id} holds a lease renewed meanwhile")
                 raise JobStateConflict(f"Job execution {exe_id} is {current}, not RUNNING")
             if ended_row.exe_num != job.num_exes:
                 raise JobStateConflict(f"Job execution {exe_id} is not the job's current execution")
@@ -396,12 +407,33 @@ class JobStore:
         with self._sessions() as s:
             ids = s.scalars(select(JobExecution.id).join(Node, Node.id == JobExecution.node_id)
                             .where(Node.hostname == node, JobExecution.status == "RUNNING")).all()
+        return self._fail_lost(ids)
+
+    def renew_lease(self, exe_id: int, seconds: float) -> bool:
+        """Extend the lease of a RUNNING execution to now + seconds; False when it is no longer RUNNING."""
+        now = self._clock()
+        with self._sessions.begin() as s:
+            return s.execute(update(JobExecution)
+                             .where(JobExecution.id == exe_id, JobExecution.status == "RUNNING")
+                             .values(lease_expires=now + timedelta(seconds=seconds))
+                             .execution_options(synchronize_session=False)).rowcount == 1
+
+    def fail_expired_leases(self) -> int:
+        """Fail (node-lost, requeued if tries remain) every RUNNING execution whose lease ran out: its worker
+        died or lost the database for longer than the lease. Returns how many it failed."""
+        now = self._clock()
+        with self._sessions() as s:
+            ids = s.scalars(select(JobExecution.id).where(JobExecution.status == "RUNNING",
+                                                          JobExecution.lease_expires < now)).all()
+        return self._fail_lost(ids, lease_expired_by=now)
+
+    def _fail_lost(self, exe_ids: Sequence[int], lease_expired_by: datetime | None = None) -> int:
         failed = 0
-        for exe_id in ids:
+        for exe_id in exe_ids:
             try:
-                self.finish_execution(exe_id, "FAILED", error={"name": STALE_ERROR})
+                self.finish_execution(exe_id, "FAILED", error={"name": STALE_ERROR}, lease_expired_by=lease_expired_by)
                 failed += 1
-            except JobStateConflict:  # it ended meanwhile
+            except JobStateConflict:  # it ended, or its worker renewed the lease, meanwhile
                 pass
         return failed
 

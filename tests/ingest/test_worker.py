@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -102,15 +103,18 @@ def test_the_manifest_timeout_kills_the_job(store, shipper, es, settings):
     assert got == ["started", "killed after the job type's timeout of 1 s"]
 
 
-def worker_process(settings, *args: str) -> subprocess.Popen:
+def worker_process(settings, *args: str, lease_seconds: float = 60) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
                ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               SPOOL_DIR=str(settings.spool_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT))
+               SPOOL_DIR=str(settings.spool_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT),
+               WORKER_LEASE_SECONDS=str(lease_seconds))
     return subprocess.Popen([sys.executable, "-m", "ingest.worker", "--poll", "0.1", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_path):
+def crash_first_try(store, es, settings, tmp_path, node: str, lease_seconds: float) -> int:
+    """A job whose first try hangs, run by a worker process SIGKILLed once the try's first line is stored.
+    Returns the job's id; the job is left RUNNING on `node`."""
     pid_file = tmp_path / "child.pid"
     job_id = queue_job(store, manifest(script(tmp_path, f'''
         import os, time
@@ -120,7 +124,7 @@ def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_
             time.sleep(60)
         print("second try")
     ''')))
-    first = worker_process(settings, "--node", "crash-node")
+    first = worker_process(settings, "--node", node, lease_seconds=lease_seconds)
     try:
         deadline = time.monotonic() + 30
         # Running, and its first line accepted (the worker sends lines on within 0.2 s).
@@ -135,11 +139,11 @@ def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_
             first.kill()
         if pid_file.exists() and pid_file.read_text():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job process
-    assert job_of(store, job_id)["status"] == "RUNNING"  # stuck, until a worker of that node starts again
+    assert job_of(store, job_id)["status"] == "RUNNING"
+    return job_id
 
-    second = worker_process(settings, "--node", "crash-node", "--once")
-    _, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err.decode()
+
+def assert_second_try_completed(store, es, settings, job_id: int) -> None:
     detail = store.get_job(job_id)
     assert (detail.job["status"], detail.job["num_exes"]) == ("COMPLETED", 2)
     first_exe = store.get_execution(job_id=job_id, exe_num=1)
@@ -148,3 +152,56 @@ def test_a_worker_killed_mid_job_leaves_it_recoverable(store, es, settings, tmp_
         "first try"]
     assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x2")] == [
         "second try"]
+
+
+def test_a_worker_killed_mid_job_is_recovered_by_its_successor(store, es, settings, tmp_path):
+    job_id = crash_first_try(store, es, settings, tmp_path, "crash-node", lease_seconds=60)
+    # Its lease has a minute to go: only a worker holding the same node name knows the job is lost.
+    second = worker_process(settings, "--node", "crash-node", "--once")
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err.decode()
+    assert_second_try_completed(store, es, settings, job_id)
+
+
+def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(store, es, settings, tmp_path):
+    job_id = crash_first_try(store, es, settings, tmp_path, "vanished-node", lease_seconds=1)
+    time.sleep(1.2)  # the lease runs out; that node never comes back
+    other = worker_process(settings, "--node", "other-node", "--once", lease_seconds=1)
+    _, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err.decode()
+    assert b"lease ran out" in err
+    assert_second_try_completed(store, es, settings, job_id)
+
+
+def test_a_running_job_keeps_its_lease_however_long_it_runs(store, shipper, tmp_path):
+    job_id = queue_job(store, manifest(script(tmp_path, "import time; time.sleep(2.5)")))
+    worker = Worker(store, shipper, "node-long", lease_seconds=0.6)  # renewed every 0.2 s
+    runner = threading.Thread(target=worker.run_forever, kwargs={"once": True})
+    runner.start()
+    reaped = 0
+    while runner.is_alive():  # another worker reaping all along
+        reaped += store.fail_expired_leases()
+        time.sleep(0.05)
+    runner.join()
+    assert reaped == 0
+    assert job_of(store, job_id)["status"] == "COMPLETED"
+
+
+def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(store, shipper, tmp_path):
+    job_id = queue_job(store, manifest(script(tmp_path, "import time; time.sleep(60)"), timeout=120))
+    worker = Worker(store, shipper, "node-cut-off", lease_seconds=0.6)
+    result: list[str] = []
+    runner = threading.Thread(target=lambda: result.append(worker.run(store.claim_next_queued("node-cut-off", 0.6))))
+    runner.start()
+    exe = None
+    while exe is None:
+        exe = store.get_execution(job_id=job_id, exe_num=1)
+        time.sleep(0.05)
+    time.sleep(0.3)
+    # What another worker does when this one's lease ran out (it was cut off from the database, say).
+    assert store.finish_execution(exe.id, "FAILED", error={"name": "node-lost"}) == "QUEUED"
+    began = time.monotonic()
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert result == ["LOST"] and time.monotonic() - began < 5  # killed, not left to sleep its minute
+    assert job_of(store, job_id)["status"] == "QUEUED"  # as the other worker left it
