@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.pagination import PAGE_PARAMS
 from api.params import Param
 from api.routing import json_response
-from api.schemas import component
+from api.schemas import ERROR, component
 
 LINE = component("LogLine", {"type": "object", "properties": {
     "message": {"type": "string"}, "@timestamp": {"type": "string", "format": "date-time"},
@@ -19,7 +19,7 @@ HIT = component("LogSearchHit", {"allOf": [LINE, {"type": "object", "properties"
     "highlight": {"type": ["string", "null"], "description": "HTML-escaped fragment with <em> around matches"}}}]})
 LINES = {"type": "array", "items": LINE}
 TEXT = {"type": "string"}
-ERROR_503 = json_response({"$ref": "#/components/schemas/Error"}, "Elasticsearch is unavailable")
+ERROR_503 = json_response(ERROR, "Elasticsearch is unavailable")
 
 WINDOW_PARAMS = (
     Param("started", "timestamp", description="Lines at or after this time (ISO-8601 or a duration ago)."),

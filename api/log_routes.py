@@ -19,6 +19,7 @@ from api.log_search_routes import JobLogs, LogSearchResource
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import ID, Operation, Response, json_response
+from api.schemas import ERROR
 from api.viewer_routes import ViewerAsset, ViewerPage
 from search import LogSearch, LogsUnavailable, Window, cursor
 from search.lines import Line
@@ -51,7 +52,7 @@ class ExecutionLogs:
                                         "text/plain": TEXT, "text/html": TEXT, "text/event-stream": None},
                           headers=("Link", "X-Next-Cursor")),
             204: Response("No lines match"),
-            406: json_response({"$ref": "#/components/schemas/Error"}, "No acceptable format"),
+            406: json_response(ERROR, "No acceptable format"),
             503: ERROR_503,
         },
         tags=("logs",))}

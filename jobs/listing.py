@@ -72,7 +72,7 @@ def _in_written_join_order(connection: Connection) -> None:
         connection.exec_driver_sql("SET LOCAL join_collapse_limit = 1")
 
 
-def count_jobs(connection: Connection, q: JobQuery, conditions: list) -> int:
+def _total(connection: Connection, q: JobQuery, conditions: list) -> int:
     """Exact number of jobs matching q: from the maintained counters when they can answer, else count(*)."""
     counted = counts.count_jobs(connection, q)
     if counted is not None:
@@ -84,7 +84,7 @@ def page_of_jobs(connection: Connection, q: JobQuery, offset: int, limit: int,
                  postgres: bool) -> tuple[int, list[RowMapping], dict[int, dict[str, list[str]]]]:
     """(total count, the page's jobs in order, input file names by job id and input)."""
     conditions = job_conditions(connection, q)
-    total = count_jobs(connection, q, conditions)
+    total = _total(connection, q, conditions)
     if offset >= total:
         return total, [], {}
     ids = connection.scalars(

@@ -143,11 +143,11 @@ class JobStore:
                 return None
             files = listing.input_files(c, [job_id])[job_id]
             versions = c.scalars(select(JobType.version).where(JobType.name == row["job_type__name"])).all()
-        execution = None
-        if row["status"] in ("QUEUED", "RUNNING", "COMPLETED", "FAILED"):
-            with self._sessions() as s:
-                execution = s.scalar(select(JobExecution).where(JobExecution.job_id == job_id)
-                                     .order_by(JobExecution.exe_num.desc()).limit(1).options(*_EXECUTION_LOAD))
+            execution = None
+            if row["status"] in ("QUEUED", "RUNNING", "COMPLETED", "FAILED"):
+                with self._sessions(bind=c) as s:  # the same connection: one pool checkout per details read
+                    execution = s.scalar(select(JobExecution).where(JobExecution.job_id == job_id)
+                                         .order_by(JobExecution.exe_num.desc()).limit(1).options(*_EXECUTION_LOAD))
         return JobDetail(row, files, execution, len(versions), max(versions, key=_version_key))
 
     def create_job(self, job_type_id: int, input: Any, configuration: Any = None, *, recipe_id: int | None = None,
