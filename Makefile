@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv elasticsearch bench bench-quick
+.PHONY: run test lint format venv elasticsearch bench bench-quick
 
 $(STAMP): requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ run: venv elasticsearch
 
 test: venv elasticsearch
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# ruff (lint and format), mypy, and the import contracts of pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: venv elasticsearch
 	$(VENV)/bin/python -m bench

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Settings:
         return (ours,) + tuple(p for p in self.legacy_log_indices if p != ours)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("DATA_DIR", "./data")).resolve()
         legacy = env.get("LOG_LEGACY_INDICES", "scalelogs-*,logstash-*")

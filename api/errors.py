@@ -1,10 +1,20 @@
-"""Errors as Scale's clients expect them: a JSON object {"detail": "<message>"}, never a stack trace."""
+"""Errors as Scale's clients expect them: a JSON object {"detail": "<message>"}, never a stack trace.
+
+Resources raise the HTTP errors of their own parameters; what the stores, the search and the log pipeline
+raise becomes HTTP here, in one table (add_error_handlers), so no call site maps errors again.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import falcon
+
+from ingest.receive import BadLine, Refused, SpoolFailed
+from jobs.db import DatabaseError, is_unavailable
+from jobs.errors import Invalid, JobStateConflict, NotFound
+from search.errors import LogsUnavailable, SearchRefused
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +27,6 @@ def bad_request(detail: str) -> falcon.HTTPError:
 
 def not_found(detail: str = NOT_FOUND) -> falcon.HTTPError:
     return falcon.HTTPNotFound(description=detail)
-
-
-def conflict(detail: str) -> falcon.HTTPError:
-    return falcon.HTTPConflict(description=detail)
 
 
 def unavailable(detail: str) -> falcon.HTTPError:
@@ -38,17 +44,54 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
         resp.media = {"detail": f'Method "{req.method}" not allowed.'}
 
 
-def unexpected_error_handler(database_unavailable: Callable[[BaseException], bool]):
-    """Last resort: a database outage is a 503; anything else is logged and answered 500 with nothing
-    internal in the body."""
+def _spool_failed(exc: SpoolFailed) -> falcon.HTTPError:
+    if exc.out_of_space:
+        return falcon.HTTPInsufficientStorage(description="No disk space is left to store log lines. Retry later.")
+    return unavailable("Log lines cannot be stored right now (a disk error). Retry later.")
 
-    def handle(req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict) -> None:
-        if isinstance(ex, falcon.HTTPError):
-            raise ex
-        if database_unavailable(ex):
-            log.warning("database unavailable on %s %s: %s", req.method, req.path, type(ex).__name__)
-            raise unavailable("The database is unavailable.")
-        log.exception("unhandled error on %s %s", req.method, req.path)
-        raise falcon.HTTPInternalServerError(description="Internal server error.")
+
+def _database(exc: DatabaseError) -> falcon.HTTPError:
+    if is_unavailable(exc):
+        return unavailable("The database is unavailable.")
+    raise exc  # not an outage: a bug, answered by the last resort below
+
+
+# Domain error -> the HTTP error it becomes. Falcon picks the handler of the most specific class.
+HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
+    Invalid: lambda exc: bad_request(str(exc)),
+    NotFound: lambda exc: not_found(),
+    JobStateConflict: lambda exc: falcon.HTTPConflict(description=str(exc)),
+    SearchRefused: lambda exc: bad_request(str(exc)),
+    LogsUnavailable: lambda exc: unavailable(exc.detail),
+    BadLine: lambda exc: (falcon.HTTPContentTooLarge if exc.too_large else falcon.HTTPBadRequest)(description=str(exc)),
+    Refused: lambda exc: bad_request(str(exc)),
+    SpoolFailed: _spool_failed,
+    DatabaseError: _database,
+}
+
+
+def add_error_handlers(app: falcon.App) -> None:
+    app.set_error_serializer(serialize_error)
+    app.add_error_handler(Exception, _unexpected)
+    for kind, http_error in HTTP_ERROR_OF.items():
+        app.add_error_handler(kind, _raising(http_error))
+
+
+def _raising(http_error: Callable[[Any], falcon.HTTPError]):
+    def handle(req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict) -> None:
+        try:
+            error = http_error(exc)
+        except Exception as unexpected:  # the mapping declined it: the last resort answers
+            _unexpected(req, resp, unexpected, params)
+            return
+        if error.status_code == 503:
+            log.warning("%s %s: %s", req.method, req.path, type(exc).__name__)
+        raise error from None
 
     return handle
+
+
+def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict) -> None:
+    """Last resort: logged with its stack, answered 500 with nothing internal in the body."""
+    log.error("unhandled error on %s %s", req.method, req.path, exc_info=exc)
+    raise falcon.HTTPInternalServerError(description="Internal server error.")

@@ -1,18 +1,19 @@
 """POST /v6/job-executions/{id}/logs/: remote executors append NDJSON log lines to an execution."""
 from __future__ import annotations
 
-import errno
-import logging
-import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import falcon
 
-from api.errors import bad_request, not_found
-from api.routing import ID, Operation, json_response
+from api.errors import not_found
+from api.routing import Operation, json_response
 from api.schemas import ERROR, component
+from core.times import Clock
 from ingest.documents import Origin
-from ingest.receive import BadLine, Refused, receive
+from ingest.receive import receive
+from ingest.shipper import Shipper
+from jobs.log_target_store import LogTargetStore
+from settings import Settings
 
 POSTED_LINE = component("PostedLogLine", {
     "type": "object",
@@ -34,14 +35,6 @@ ACCEPTED = component("LogLinesAccepted", {
                                 "description": "Lines stored in Elasticsearch or durably spooled for it"}},
 })
 READ_SIZE = 64 * 1024
-OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
-
-log = logging.getLogger(__name__)
-
-
-def add_ingest_routes(app: falcon.App, routes, job_store, log_writer, settings, clock) -> None:
-    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/logs/", ExecutionLogIngest(job_store, log_writer,
-                                                                                     settings, clock))
 
 
 class ExecutionLogIngest:
@@ -59,15 +52,14 @@ class ExecutionLogIngest:
         },
         tags=("logs",))}
 
-    def __init__(self, job_store, log_writer, settings, clock):
-        self._jobs = job_store
+    def __init__(self, log_targets: LogTargetStore, log_writer: Shipper, settings: Settings, clock: Clock):
+        self._log_targets = log_targets
         self._writer = log_writer
         self._settings = settings
         self._clock = clock
-        self._host = socket.gethostname()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
-        target = self._jobs.execution_for_logs(exe_id)
+        target = self._log_targets.execution_for_logs(exe_id)
         if target is None:
             raise not_found()
         limit = self._settings.max_body_bytes
@@ -76,23 +68,15 @@ class ExecutionLogIngest:
         origin = Origin(cluster_id=target.cluster_id, node=target.node or "", host=target.node or "",
                         job_type=target.job_type_name, job_type_version=target.job_type_version,
                         job_id=str(target.job_id), exe_num=str(target.exe_num))
-        try:
-            accepted = receive(
-                body_lines(req, limit, self._settings.max_log_line_bytes),
-                shipper=self._writer,
-                origin=origin,
-                reserve=lambda count: self._jobs.reserve_log_sequence(exe_id, count),
-                now_ns=self._now_ns,
-                max_message_bytes=self._settings.max_log_line_bytes,
-                wait=self._settings.elasticsearch_timeout,
-            )
-        except BadLine as exc:
-            raise (too_large(str(exc)) if exc.too_large else bad_request(str(exc))) from None
-        except Refused as exc:
-            raise bad_request(str(exc)) from None
-        except OSError as exc:  # the spool (or the temporary file) could not be written; spooled records stay
-            log.error("could not spool log lines for execution %s: %s", exe_id, exc)
-            raise spool_failed(exc.errno in OUT_OF_SPACE) from None
+        accepted = receive(
+            body_lines(req, limit, self._settings.max_log_line_bytes),
+            shipper=self._writer,
+            origin=origin,
+            reserve=lambda count: self._log_targets.reserve_log_sequence(exe_id, count),
+            now_ns=self._now_ns,
+            max_message_bytes=self._settings.max_log_line_bytes,
+            wait=self._settings.elasticsearch_timeout,
+        )
         resp.status = falcon.HTTP_202
         resp.media = {"accepted": accepted}
 
@@ -103,14 +87,6 @@ class ExecutionLogIngest:
 
 def too_large(detail: str) -> falcon.HTTPError:
     return falcon.HTTPContentTooLarge(description=detail)
-
-
-def spool_failed(out_of_space: bool) -> falcon.HTTPError:
-    if out_of_space:
-        return falcon.HTTPInsufficientStorage(
-            description="No disk space is left to store log lines. Retry later.")
-    return falcon.HTTPServiceUnavailable(
-        description="Log lines cannot be stored right now (a disk error). Retry later.")
 
 
 def body_lines(req: falcon.Request, max_body: int, max_line: int) -> Iterator[bytes]:

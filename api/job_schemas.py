@@ -1,13 +1,27 @@
-"""JSON schemas of the job routes' requests and responses, registered as OpenAPI components."""
+"""The job routes' responses as JSON schemas and their request bodies as `Body`s, all OpenAPI components."""
 from __future__ import annotations
 
+from api.bodies import (
+    BOOLEAN,
+    INT32,
+    INTEGER,
+    STRING,
+    TIMESTAMP,
+    Body,
+    Field,
+    either,
+    json_object,
+    list_of,
+    object_of,
+    one_of,
+    unchecked,
+)
 from api.schemas import component
 from jobs import seed
-from jobs.models import ERROR_CATEGORIES, EXE_STATUSES, JOB_STATUSES
+from jobs.statuses import END_STATUSES, ERROR_CATEGORIES, EXE_STATUSES, JOB_STATUSES
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
-INT32 = {"type": "integer", "minimum": -2**31, "maximum": seed.INT32_MAX}  # a 32-bit column (PostgreSQL)
 NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 OBJ = {"type": "object"}
@@ -100,30 +114,29 @@ SCALE_FILE = component("ScaleFile", obj(
 
 MATCHED = component("Matched", obj(matched={"type": "integer", "minimum": 0}))
 
-# Request bodies
-_INT_LIST = {"type": "array", "items": INT}
-_STR_LIST = {"type": "array", "items": STR}
-_TIMESTAMP = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
-JOB_TYPE_CREATE = component("JobTypeCreate", {"type": "object", "required": ["docker_image", "manifest"], "properties": {
-    "docker_image": STR, "manifest": MANIFEST, "configuration": CONFIGURATION_IN, "icon_code": STR,
-    "max_scheduled": INT32, "is_published": BOOL, "is_active": BOOL, "is_paused": BOOL}})
-JOB_CREATE = component("JobCreate", {"type": "object", "required": ["job_type_id", "input"], "properties": {
-    "job_type_id": INT, "input": DATA_IN, "configuration": CONFIGURATION_IN}})
-_BULK = {
-    "started": _TIMESTAMP, "ended": _TIMESTAMP, "status": {"enum": list(JOB_STATUSES)}, "job_ids": _INT_LIST,
-    "job_type_ids": _INT_LIST,
-    "job_types": {"type": "array", "items": {"type": "object", "required": ["name", "version"],
-                                             "properties": {"name": STR, "version": STR}}},
-    "job_type_names": _STR_LIST, "batch_ids": _INT_LIST, "recipe_ids": _INT_LIST,
-    "error_categories": {"type": "array", "items": {"enum": list(ERROR_CATEGORIES)}}, "error_ids": _INT_LIST,
-    "is_superseded": BOOL}
-CANCEL = component("JobsCancel", {"type": "object", "properties": _BULK})
-REQUEUE = component("JobsRequeue", {"type": "object", "properties": {**_BULK, "priority": INT32}})
-EXECUTION_START = component("JobExecutionStart", {"type": "object", "required": ["node"], "properties": {
-    "node": STR, "started": _TIMESTAMP}})
-EXECUTION_FINISH = component("JobExecutionFinish", {"type": "object", "required": ["status"], "properties": {
-    "status": {"enum": ["COMPLETED", "FAILED", "CANCELED"]}, "ended": _TIMESTAMP,
-    "error": {"oneOf": [{"type": "object", "required": ["name"], "properties": {"name": STR}},
-                        {"type": "object", "required": ["category", "title"], "properties": {
-                            "category": {"enum": list(ERROR_CATEGORIES)}, "title": STR, "description": STR}}]},
-    "output": DATA_IN, "task_results": OBJ}})
+# Request bodies: parsed and documented from these declarations (api/bodies.py).
+JOB_TYPE_CREATE = Body("JobTypeCreate", (
+    Field("docker_image", STRING, required=True), Field("manifest", json_object(MANIFEST), required=True),
+    Field("configuration", json_object(CONFIGURATION_IN)), Field("icon_code", STRING), Field("max_scheduled", INT32),
+    Field("is_published", BOOLEAN), Field("is_active", BOOLEAN), Field("is_paused", BOOLEAN)))
+# The configuration goes to the store unchecked: its errors read "Job type configuration invalid: ...".
+JOB_CREATE = Body("JobCreate", (
+    Field("job_type_id", INTEGER, required=True), Field("input", json_object(DATA_IN), required=True),
+    Field("configuration", unchecked(CONFIGURATION_IN))))
+_BULK = (
+    Field("started", TIMESTAMP), Field("ended", TIMESTAMP), Field("status", one_of(JOB_STATUSES)),
+    Field("job_ids", list_of(INTEGER)), Field("job_type_ids", list_of(INTEGER)),
+    Field("job_types", list_of(object_of(Field("name", STRING, required=True),
+                                         Field("version", STRING, required=True)))),
+    Field("job_type_names", list_of(STRING)), Field("batch_ids", list_of(INTEGER)),
+    Field("recipe_ids", list_of(INTEGER)), Field("error_categories", list_of(one_of(ERROR_CATEGORIES))),
+    Field("error_ids", list_of(INTEGER)), Field("is_superseded", BOOLEAN))
+CANCEL = Body("JobsCancel", _BULK)
+REQUEUE = Body("JobsRequeue", _BULK + (Field("priority", INT32),))
+EXECUTION_START = Body("JobExecutionStart", (Field("node", STRING, required=True), Field("started", TIMESTAMP)))
+EXECUTION_FINISH = Body("JobExecutionFinish", (
+    Field("status", one_of(END_STATUSES), required=True), Field("ended", TIMESTAMP),
+    Field("error", either("name", (Field("name", STRING, required=True),), (
+        Field("category", one_of(ERROR_CATEGORIES), required=True), Field("title", STRING, required=True),
+        Field("description", STRING)))),
+    Field("output", json_object(DATA_IN)), Field("task_results", json_object())))

@@ -1,17 +1,9 @@
 """JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from core.times import format_datetime
 from jobs import seed
 from jobs.records import JobDetail
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with Z; microseconds only when non-zero (isoformat's own rule, and much cheaper than strftime)."""
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).isoformat()[:-6] + "Z"  # drops "+00:00"
 
 
 def _data(data: dict | None) -> dict:
@@ -30,8 +22,8 @@ def job_type_item(t) -> dict:
             "icon_code": t.icon_code, "is_published": t.is_published, "is_active": t.is_active,
             "is_paused": t.is_paused, "is_system": t.is_system, "max_scheduled": t.max_scheduled,
             "max_tries": t.max_tries, "revision_num": t.revision_num, "docker_image": t.docker_image,
-            "unmet_resources": t.unmet_resources, "created": iso(t.created), "deprecated": iso(t.deprecated),
-            "paused": iso(t.paused), "last_modified": iso(t.last_modified)}
+            "unmet_resources": t.unmet_resources, "created": format_datetime(t.created), "deprecated": format_datetime(t.deprecated),
+            "paused": format_datetime(t.paused), "last_modified": format_datetime(t.last_modified)}
 
 
 def job_type_details(t) -> dict:
@@ -76,11 +68,11 @@ def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
                      "icon_code": r["job_type__icon_code"], "unmet_resources": r["job_type__unmet_resources"]},
         "job_type_rev": job_type_rev,
         "event": None if r["event_id"] is None else {"id": r["event_id"], "type": r["event__type"],
-                                                  "occurred": iso(r["event__occurred"])},
+                                                  "occurred": format_datetime(r["event__occurred"])},
         "ingest_event": None, "recipe": _recipe(r),
         "batch": None if r["batch_id"] is None else {"id": r["batch_id"], "title": r["batch__title"],
                                                   "description": r["batch__description"],
-                                                  "created": iso(r["batch__created"])},
+                                                  "created": format_datetime(r["batch__created"])},
         "is_superseded": r["is_superseded"], "superseded_job": _ref(r["superseded_job_id"]),
         "status": r["status"],
         "node": None if r["node_id"] is None else {"id": r["node_id"], "hostname": r["node__hostname"]},
@@ -89,12 +81,12 @@ def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
                                                   "category": r["error__category"]},
         "max_tries": r["max_tries"], "num_exes": r["num_exes"], "input_file_size": r["input_file_size"],
         "input_files": input_files,
-        "source_started": iso(r["source_started"]), "source_ended": iso(r["source_ended"]),
+        "source_started": format_datetime(r["source_started"]), "source_ended": format_datetime(r["source_ended"]),
         "source_sensor_class": r["source_sensor_class"], "source_sensor": r["source_sensor"],
         "source_collection": r["source_collection"], "source_task": r["source_task"],
-        "created": iso(r["created"]), "queued": iso(r["queued"]), "started": iso(r["started"]),
-        "ended": iso(r["ended"]), "last_status_change": iso(r["last_status_change"]),
-        "superseded": iso(r["superseded"]), "last_modified": iso(r["last_modified"]),
+        "created": format_datetime(r["created"]), "queued": format_datetime(r["queued"]), "started": format_datetime(r["started"]),
+        "ended": format_datetime(r["ended"]), "last_status_change": format_datetime(r["last_status_change"]),
+        "superseded": format_datetime(r["superseded"]), "last_modified": format_datetime(r["last_modified"]),
     }
 
 
@@ -112,7 +104,7 @@ def job_details(detail: JobDetail) -> dict:
                      "description": r["job_type__description"], "icon_code": r["job_type__icon_code"],
                      "num_versions": detail.num_versions, "latest_version": detail.latest_version},
         "revision_num": r["job_type_rev__revision_num"], "docker_image": r["job_type_rev__docker_image"],
-        "created": iso(r["job_type_rev__created"]), "manifest": manifest,
+        "created": format_datetime(r["job_type_rev__created"]), "manifest": manifest,
     })
     out: dict = {}
     for key, value in fields.items():
@@ -133,7 +125,7 @@ def job_details(detail: JobDetail) -> dict:
 
 def execution_item(e) -> dict:
     return {"id": e.id, "status": e.status, "exe_num": e.exe_num, "cluster_id": e.cluster_id,
-            "created": iso(e.created), "queued": iso(e.queued), "started": iso(e.started), "ended": iso(e.ended),
+            "created": format_datetime(e.created), "queued": format_datetime(e.queued), "started": format_datetime(e.started), "ended": format_datetime(e.ended),
             "job": {"id": e.job_id}, "node": _node(e.node), "error": _error(e.error),
             "job_type": job_type_base(e.job_type), "timeout": e.timeout, "input_file_size": e.input_file_size}
 
@@ -148,9 +140,9 @@ def scale_file(f) -> dict:
     return {"id": f.id, "workspace": {"id": f.workspace.id, "name": f.workspace.name}, "file_name": f.file_name,
             "file_path": f.file_path, "file_type": f.file_type, "file_size": f.file_size,
             "media_type": f.media_type, "data_type_tags": f.data_type_tags, "is_deleted": f.is_deleted,
-            "url": f"{base}/{f.file_path}" if base else None, "created": iso(f.created),
-            "deleted": iso(f.deleted), "data_started": iso(f.data_started), "data_ended": iso(f.data_ended),
-            "source_started": iso(f.source_started), "source_ended": iso(f.source_ended),
+            "url": f"{base}/{f.file_path}" if base else None, "created": format_datetime(f.created),
+            "deleted": format_datetime(f.deleted), "data_started": format_datetime(f.data_started), "data_ended": format_datetime(f.data_ended),
+            "source_started": format_datetime(f.source_started), "source_ended": format_datetime(f.source_ended),
             "source_sensor_class": f.source_sensor_class, "source_sensor": f.source_sensor,
             "source_collection": f.source_collection, "source_task": f.source_task,
-            "last_modified": iso(f.last_modified)}
+            "last_modified": format_datetime(f.last_modified)}

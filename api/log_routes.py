@@ -1,4 +1,4 @@
-"""Log routes: add_log_routes wires them all; here, one execution's lines (paged, tailed, streamed, followed).
+"""One execution's log lines: paged, tailed, streamed whole or followed, in the format the client asks for.
 Search across executions is in api/log_search_routes.py, the viewer's page in api/viewer_routes.py.
 
 Following holds a worker for at most settings.follow_max_seconds; an SSE client then reconnects with
@@ -7,40 +7,31 @@ Last-Event-ID and resumes exactly (run gunicorn with a threaded worker class so 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import Iterable, Iterator
 from urllib.parse import urlencode
 
 import falcon
 
-from api.errors import bad_request, not_found, unavailable
+from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, LINES, READ_PARAMS, TEXT
-from api.log_search_routes import JobLogs, LogSearchResource
 from api.pagination import base_url
 from api.params import check_window, parse_query
-from api.routing import ID, Operation, Response, json_response
+from api.routing import Operation, Response, json_response
 from api.schemas import ERROR
-from api.viewer_routes import ViewerAsset, ViewerPage
+from core.times import Clock
+from jobs.log_target_store import LogTargetStore
 from search import LogSearch, LogsUnavailable, Window, cursor
 from search.lines import Line
 from search.render import CONTENT_TYPES, Format, body, followed_body
 
 log = logging.getLogger(__name__)
 
-STREAMS = {"stdout": ("stdout",), "stderr": ("stderr",), "combined": None}
+STREAM_NAMES = {"stdout": ("stdout",), "stderr": ("stderr",), "combined": None}
 MAX_LINES = 10_000
-# Accept media type -> format, in our order of preference when the client has none.
-MEDIA = (("application/json", "json"), ("text/plain", "txt"), ("text/html", "html"),
-         ("application/x-ndjson", "ndjson"), ("text/event-stream", "sse"))
-
-
-def add_log_routes(app: falcon.App, routes, job_store, log_search: LogSearch, settings, clock) -> None:
-    routes.add(app, f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
-               ExecutionLogs(job_store, log_search, settings, clock))
-    routes.add(app, "/v6/logs/", LogSearchResource(job_store, log_search, clock))
-    routes.add(app, f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(job_store, log_search, clock))
-    routes.add(app, f"/logs/{{job_exe_id:{ID}}}", ViewerPage(job_store))
-    routes.add(app, "/viewer/{name}", ViewerAsset())
+# Accept media type -> format, in our order of preference (a tie, or no Accept at all, picks the first).
+FORMAT_OF_MEDIA = {"application/json": "json", "text/plain": "txt", "text/html": "html",
+                   "application/x-ndjson": "ndjson", "text/event-stream": "sse"}
 
 
 class ExecutionLogs:
@@ -57,21 +48,21 @@ class ExecutionLogs:
         },
         tags=("logs",))}
 
-    def __init__(self, job_store, log_search: LogSearch, settings, clock):
-        self._jobs = job_store
+    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, follow_max_seconds: float, clock: Clock):
+        self._log_targets = log_targets
         self._search = log_search
-        self._settings = settings
+        self._follow_max_seconds = follow_max_seconds
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int, stream: str) -> None:
-        if stream not in STREAMS:
+        if stream not in STREAM_NAMES:
             raise not_found()
         q = parse_query(req, READ_PARAMS, self._clock)
         check_window(q["started"], q["ended"])
-        fmt_name = q["format"] or negotiate(req.get_header("Accept"))
+        fmt_name = q["format"] or FORMAT_OF_MEDIA.get(req.client_prefers(list(FORMAT_OF_MEDIA)) or "")
         if fmt_name is None:
             raise falcon.HTTPNotAcceptable(description="None of the acceptable media types can be produced: "
-                                           + ", ".join(m for m, _ in MEDIA))
+                                           + ", ".join(FORMAT_OF_MEDIA))
         for name in ("limit", "tail"):
             if q[name] is not None and q[name] > MAX_LINES:
                 raise bad_request(f'Parameter "{name}" must be between 1 and {MAX_LINES}')
@@ -80,28 +71,25 @@ class ExecutionLogs:
             raise bad_request('Parameter "tail" cannot be combined with "after" or "limit"')
         if q["follow"] and q["limit"] is not None:
             raise bad_request('Parameter "limit" cannot be combined with "follow"')
-        target = self._jobs.execution_for_logs(exe_id)
+        target = self._log_targets.execution_for_logs(exe_id)
         if target is None:
             raise not_found()
         resp.vary = ("Accept",)
-        window = Window(STREAMS[stream], q["started"], q["ended"])
+        window = Window(STREAM_NAMES[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
-        try:
-            if q["follow"]:
-                self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
-            elif q["tail"] is not None:
-                self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt_name, title)
-            elif q["limit"] is not None:
-                lines, more = self._search.page(target.cluster_id, window, after, q["limit"])
-                self._send(resp, lines, fmt_name, title)
-                if lines:
-                    resp.set_header("X-Next-Cursor", lines[-1].cursor)
-                if more:
-                    resp.append_header("Link", f'<{next_url(req, lines[-1].cursor)}>; rel="next"')
-            else:
-                self._stream_all(resp, target.cluster_id, window, after, fmt_name, title)
-        except LogsUnavailable as exc:
-            raise unavailable(exc.detail) from exc
+        if q["follow"]:
+            self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
+        elif q["tail"] is not None:
+            self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt_name, title)
+        elif q["limit"] is not None:
+            lines, more = self._search.page(target.cluster_id, window, after, q["limit"])
+            self._send(resp, lines, fmt_name, title)
+            if lines:
+                resp.set_header("X-Next-Cursor", lines[-1].cursor)
+            if more:
+                resp.append_header("Link", f'<{next_url(req, lines[-1].cursor)}>; rel="next"')
+        else:
+            self._stream_all(resp, target.cluster_id, window, after, fmt_name, title)
 
     def _after(self, req: falcon.Request, q: dict) -> tuple | None:
         # An SSE client reconnecting sends the last id it saw; it wins over the URL's original cursor.
@@ -112,7 +100,7 @@ class ExecutionLogs:
             return None
         try:
             return cursor.decode(raw)
-        except ValueError:
+        except cursor.InvalidCursor:
             raise bad_request(f"Invalid cursor for parameter: {name}") from None
 
     def _send(self, resp: falcon.Response, lines: list[Line], fmt_name: str, title: str) -> None:
@@ -140,49 +128,18 @@ class ExecutionLogs:
             after = head[-1].key if head else None
 
         def ended_ago() -> float | None:
-            current = self._jobs.execution_for_logs(target.id)
+            current = self._log_targets.execution_for_logs(target.id)
             if current is None or not current.is_finished:
                 return None
             return (self._clock() - current.ended).total_seconds() if current.ended else 0.0
 
-        items = self._search.follow(target.cluster_id, window, after, ended_ago, self._settings.follow_max_seconds)
+        items = self._search.follow(target.cluster_id, window, after, ended_ago, self._follow_max_seconds)
         first = next(items, None)  # the catch-up read: Elasticsearch being down is still a 503 here
         resp.content_type = CONTENT_TYPES[fmt_name]
         resp.set_header("Cache-Control", "no-cache")
         resp.set_header("X-Accel-Buffering", "no")  # proxies must pass events on at once
         resp.stream = guarded_stream(followed_body(Format(fmt_name, title, follow=True),
                                                    chain(head, [] if first is None else [first], items)), items)
-
-
-def negotiate(accept: str | None) -> str | None:
-    """The format for an Accept header: the best quality wins, ties go to our order; None = 406."""
-    if not accept or not accept.strip():
-        return "json"
-    ranges = []
-    for part in accept.split(","):
-        media, *params = [p.strip() for p in part.split(";")]
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        kind, _, sub = media.lower().partition("/")
-        ranges.append((kind, sub, quality))
-    best, best_quality = None, 0.0
-    for media, name in MEDIA:
-        kind, sub = media.split("/")
-        quality, specificity = 0.0, -1
-        for r_kind, r_sub, r_quality in ranges:  # the most specific matching range decides
-            level = 2 if (r_kind, r_sub) == (kind, sub) else 1 if (r_kind, r_sub) == (kind, "*") \
-                else 0 if (r_kind, r_sub) == ("*", "*") else -1
-            if level > specificity:
-                quality, specificity = r_quality, level
-        if quality > best_quality:
-            best, best_quality = name, quality
-    return best
 
 
 def next_url(req: falcon.Request, next_cursor: str) -> str:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import falcon
 
-from api.errors import bad_request, not_found, unavailable
+from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
 from api.pagination import envelope, page_of
 from api.params import check_window, parse_query
 from api.routing import Operation, json_response
 from api.schemas import paginated
-from search import LogSearch, LogsUnavailable
+from core.times import Clock
+from jobs.log_target_store import LogTargetStore
+from search import LogSearch
 from search.finder import Filters
 
 MAX_TEXT = 1_000
@@ -20,8 +22,8 @@ class LogSearchResource:
         "Search log lines across executions", query=SEARCH_PARAMS,
         responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
 
-    def __init__(self, job_store, log_search: LogSearch, clock):
-        self._jobs = job_store
+    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
+        self._log_targets = log_targets
         self._search = log_search
         self._clock = clock
 
@@ -32,12 +34,12 @@ class LogSearchResource:
         page = page_of(req)
         cluster_ids = None
         if q["job_exe_id"] is not None:
-            targets = [self._jobs.execution_for_logs(i) for i in q["job_exe_id"]]
+            targets = [self._log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
             cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
         filters = Filters(text=q["q"], cluster_ids=cluster_ids, job_ids=q["job_id"],
                           job_type_names=q["job_type_name"], streams=q["stream"], nodes=q["node"],
                           started=q["started"], ended=q["ended"])
-        count, hits = run_search(self._search, filters, page, q["order"] != "timestamp")
+        count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] != "timestamp")
         resp.media = envelope(req, page, count, hits)
 
 
@@ -46,8 +48,8 @@ class JobLogs:
         "Log lines of every execution of one job (searchable like /v6/logs/)", query=JOB_LOG_PARAMS,
         responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
 
-    def __init__(self, job_store, log_search: LogSearch, clock):
-        self._jobs = job_store
+    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
+        self._log_targets = log_targets
         self._search = log_search
         self._clock = clock
 
@@ -56,7 +58,7 @@ class JobLogs:
         check_window(q["started"], q["ended"])
         check_text(q["q"])
         page = page_of(req)
-        targets = self._jobs.log_targets_of_job(job_id)
+        targets = self._log_targets.log_targets_of_job(job_id)
         if targets is None:
             raise not_found()
         if q["exe_num"] is not None:
@@ -64,22 +66,13 @@ class JobLogs:
         by_cluster = {t.cluster_id: t for t in targets if t.cluster_id}
         filters = Filters(text=q["q"], cluster_ids=list(by_cluster), streams=q["stream"],
                           started=q["started"], ended=q["ended"])
-        count, hits = run_search(self._search, filters, page, q["order"] == "-timestamp")
+        count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] == "-timestamp")
         for hit in hits:  # the database knows these better than legacy documents do
             t = by_cluster.get(hit["scale_job_exe"])
             if t is not None:
                 hit.update(job_id=t.job_id, exe_num=t.exe_num,
                            job_type={"name": t.job_type_name, "version": t.job_type_version})
         resp.media = envelope(req, page, count, hits)
-
-
-def run_search(log_search: LogSearch, filters: Filters, page, newest_first: bool) -> tuple[int, list[dict]]:
-    try:
-        return log_search.search(filters, page.offset, page.size, newest_first)
-    except ValueError as exc:
-        raise bad_request(str(exc)) from None
-    except LogsUnavailable as exc:
-        raise unavailable(exc.detail) from exc
 
 
 def check_text(text: str | None) -> None:

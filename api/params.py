@@ -4,21 +4,20 @@ Messages are Scale's own (clients match on them); see ../shared/docs/scale-v6-be
 """
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import datetime
+from typing import Any
 
 import falcon
-import isodate
 
 from api.errors import bad_request
+from core.times import parse_instant
 
 INT64_MAX = 2**63 - 1
+TIMESTAMP_SCHEMA = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
 _TRUE = {"true", "t", "1"}
 _FALSE = {"false", "f", "0"}
-# A duration limited to days, hours, minutes and seconds, e.g. PT3H0M0S or P1DT12H.
-_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
 def parse_int(name: str, raw: Any, minimum: int = -INT64_MAX - 1) -> int:
@@ -45,21 +44,10 @@ def parse_bool(name: str, raw: Any) -> bool:
 
 
 def parse_timestamp(name: str, raw: Any, now: datetime) -> datetime:
-    """An ISO-8601 datetime with a zone, or a duration meaning "now minus that much"."""
-    text = str(raw).strip() if isinstance(raw, str) else ""
+    """An ISO-8601 datetime with a zone, or a duration meaning "now minus that much" (core.times.parse_instant)."""
     try:
-        if text.startswith("P"):
-            if not _DURATION.match(text):
-                raise ValueError(text)
-            return now - isodate.parse_duration(text)
-        if "T" not in text:
-            raise ValueError(text)
-        value = isodate.parse_datetime(text)
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(text)
-        # Converting can leave the calendar (0001-01-01T00:00:00+05:00): that is a bad value too.
-        return value.astimezone(timezone.utc)
-    except (ValueError, isodate.ISO8601Error, OverflowError, TypeError):
+        return parse_instant(raw.strip() if isinstance(raw, str) else "", now)
+    except ValueError:
         raise bad_request(f"Invalid ISO timestamp format for parameter: {name}") from None
 
 
@@ -108,7 +96,7 @@ class Param:
         elif self.kind == "boolean":
             one = {"type": "string", "enum": ["true", "false", "t", "f", "1", "0"]}
         elif self.kind == "timestamp":
-            one = {"type": "string", "description": "ISO-8601 datetime with zone, or a duration such as PT3H0M0S"}
+            one = TIMESTAMP_SCHEMA
         elif self.kind == "choice":
             one = {"type": "string", "enum": list(self.choices)}
         else:

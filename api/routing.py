@@ -40,12 +40,15 @@ class Operation:
     tags: tuple[str, ...] = ()
 
 
-@dataclass
 class RouteTable:
-    routes: list[tuple[str, Any]] = field(default_factory=list)
+    """The app's routes in the order they were added."""
 
-    def add(self, app: falcon.App, template: str, resource: Any, **kwargs: Any) -> None:
-        app.add_route(template, resource, **kwargs)
+    def __init__(self, app: falcon.App):
+        self._app = app
+        self.routes: list[tuple[str, Any]] = []
+
+    def add(self, template: str, resource: Any) -> None:
+        self._app.add_route(template, resource)
         self.routes.append((template, resource))
 
 

@@ -1,5 +1,7 @@
-"""Named JSON schemas shared by the route declarations and the OpenAPI document."""
+"""Named JSON schemas, and responses several routes share, for the route declarations and the OpenAPI document."""
 from __future__ import annotations
+
+from api.routing import json_response
 
 COMPONENTS: dict[str, dict] = {}
 
@@ -28,3 +30,9 @@ def paginated(item: dict) -> dict:
         },
         "required": ["count", "next", "previous", "results"],
     }
+
+
+# Responses several routes declare.
+ERROR_409 = json_response(ERROR, "The job is not in a state that allows this")
+ERROR_413 = json_response(ERROR, "The body is larger than MAX_BODY_BYTES")
+ERROR_415 = json_response(ERROR, "The body is not JSON")

@@ -8,6 +8,7 @@ import falcon
 from api.errors import not_found
 from api.log_params import TEXT
 from api.routing import Operation, Response
+from jobs.log_target_store import LogTargetStore
 
 VIEWER = Path(__file__).resolve().parent / "viewer"
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -20,11 +21,11 @@ class ViewerPage:
     operations = {"GET": Operation("The log viewer page of one execution",
                                    responses={200: Response("HTML page", {"text/html": TEXT})}, tags=("logs",))}
 
-    def __init__(self, job_store):
-        self._jobs = job_store
+    def __init__(self, log_targets: LogTargetStore):
+        self._log_targets = log_targets
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_exe_id: int) -> None:
-        if self._jobs.execution_for_logs(job_exe_id) is None:
+        if self._log_targets.execution_for_logs(job_exe_id) is None:
             raise not_found()
         serve_static(resp, "index.html")
 

@@ -56,20 +56,19 @@ def api_env(work: Path, es_url: str, prefix: str, database_url: str) -> dict:
 def logs_database(url: str, executions: int) -> tuple[list[int], int, int]:
     """A small job database for the log measures: `executions` running executions for HTTP ingest, plus one
     whose log is read. Returns (ingest execution ids, read execution id, read job id)."""
-    from api.clock import utcnow
     from bench.data import manifest
-    from jobs.db import make_engine, upgrade
-    from jobs.store import JobStore
+    from core.times import utcnow
+    from jobs.db import upgrade
+    from jobs.stores import Stores
 
-    engine = make_engine(url)
-    upgrade(engine)
-    store = JobStore(engine, utcnow)
-    job_type, _ = store.save_job_type("bench-type-01:1", manifest("type-01", "1.0.0"))
+    stores = Stores.open(url, utcnow)
+    upgrade(stores.db.engine)
+    job_type, _ = stores.job_types.save_job_type("bench-type-01:1", manifest("type-01", "1.0.0"))
     ids = []
     for _ in range(executions + 1):
-        job_id = store.create_job(job_type.id, {"json": {"x": 1}})
-        ids.append((store.start_execution(job_id, "node-01").id, job_id))
-    engine.dispose()
+        job_id = stores.jobs.create_job(job_type.id, {"json": {"x": 1}})
+        ids.append((stores.executions.start_execution(job_id, "node-01").id, job_id))
+    stores.close()
     return [e for e, _ in ids[:-1]], ids[-1][0], ids[-1][1]
 
 

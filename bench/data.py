@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 NS = 1_000_000_000
 BASE_NS = 1_700_000_000 * NS  # 2023-11-14T22:13:20Z: every generated line is on or after this instant
@@ -91,7 +91,7 @@ SENSOR_CLASSES = [f"class-{i}" for i in range(5)]
 SENSORS = [f"sensor-{i:02d}" for i in range(20)]
 COLLECTIONS = [f"collection-{i}" for i in range(10)]
 TASKS = [f"task-{i}" for i in range(10)]
-JOBS_BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+JOBS_BASE = datetime(2024, 1, 1, tzinfo=UTC)
 JOBS_SPAN_DAYS = 180
 
 

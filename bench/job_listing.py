@@ -9,11 +9,11 @@ The job database is built with Core executemany straight into jobs.models' table
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, Integer, String, Table, Column, MetaData, func, insert, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.orm import aliased
 
 from bench import data
@@ -48,10 +48,12 @@ def _wipe(engine: Engine) -> None:
 
 def build(url: str, count: int) -> dict:
     """Make sure the database at `url` holds our `count` jobs; returns how long building took (0 if reused)."""
+    from sqlalchemy.orm import sessionmaker
+
     from jobs import counts
-    from jobs.db import make_engine, upgrade
+    from jobs.db import Database, make_engine, upgrade
+    from jobs.job_type_store import JobTypeStore
     from jobs.models import Batch, Error, Job, Node, TriggerEvent
-    from jobs.store import JobStore
 
     engine = make_engine(url)
     if _signature(engine) == (count, GENERATOR_VERSION):
@@ -63,11 +65,11 @@ def build(url: str, count: int) -> dict:
     _wipe(engine)
     engine = make_engine(url)
     upgrade(engine)
-    store = JobStore(engine, lambda: data.JOBS_BASE)
+    job_types = JobTypeStore(Database(engine, sessionmaker(engine, expire_on_commit=False)), lambda: data.JOBS_BASE)
     type_revs = []
     for t in range(data.JOB_TYPES):
         for v in range(1 + t % 3):
-            row, _ = store.save_job_type(f"bench-type-{t:02d}:{v}", data.manifest(f"type-{t:02d}", f"1.{v}.0"))
+            row, _ = job_types.save_job_type(f"bench-type-{t:02d}:{v}", data.manifest(f"type-{t:02d}", f"1.{v}.0"))
             type_revs.append(row.id)
     with engine.begin() as c:
         from jobs.models import JobTypeRevision
@@ -129,7 +131,7 @@ def requests() -> dict[str, dict]:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def bare_query(name: str, postgres: bool):

@@ -10,9 +10,9 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 _out: Path | None = None
 SUMMARIES: dict[str, dict] = {}

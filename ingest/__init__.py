@@ -1,4 +1,4 @@
-"""The log pipeline's write side: documents, the spool, the shipper, the CLI and the local worker."""
+"""The log pipeline's write side: documents, the spool, the shipper and its command line."""
 from __future__ import annotations
 
 

@@ -20,6 +20,7 @@ import sys
 
 from elasticsearch import Elasticsearch
 
+from core.elastic import elasticsearch_client
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
 from ingest.shipper import Shipper
@@ -31,15 +32,8 @@ EXIT_SPOOLED = 75  # EX_TEMPFAIL
 READ_SIZE = 1 << 16
 
 
-def client(settings: Settings) -> Elasticsearch:
-    # A busy node answers 429 (e.g. its memory breaker) or 50x for a moment: worth a few retries.
-    return Elasticsearch(settings.elasticsearch_url or "http://127.0.0.1:9200",
-                         request_timeout=settings.elasticsearch_timeout, max_retries=3,
-                         retry_on_status=(429, 502, 503, 504))
-
-
 def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper:
-    return Shipper(es or client(settings), settings.log_index_prefix, settings.spool_dir)
+    return Shipper(es or elasticsearch_client(settings, patient=True), settings.log_index_prefix, settings.spool_dir)
 
 
 def origin_and_reserve(args, settings: Settings):
@@ -47,24 +41,22 @@ def origin_and_reserve(args, settings: Settings):
         origin = Origin(cluster_id=args.cluster_id, task=args.task or "", node=args.node or "",
                         host=socket.gethostname())
         return origin, LocalSequence(args.first_order), None
-    from jobs.db import make_engine
-    from jobs.store import JobStore
-    from api.clock import utcnow
+    from core.times import utcnow
+    from jobs.stores import Stores
 
-    engine = make_engine(settings.database_url)
-    store = JobStore(engine, utcnow)
-    target = store.execution_for_logs(args.exe)
+    stores = Stores.open(settings.database_url, utcnow)
+    target = stores.log_targets.execution_for_logs(args.exe)
     if target is None:
         sys.exit(f"unknown job execution {args.exe}")
     origin = Origin(cluster_id=target.cluster_id, task=args.task or "", node=args.node or target.node or "",
                     host=socket.gethostname(), job_type=target.job_type_name,
                     job_type_version=target.job_type_version, job_id=str(target.job_id),
                     exe_num=str(target.exe_num))
-    return origin, (lambda count: store.reserve_log_sequence(args.exe, count)), engine
+    return origin, (lambda count: stores.log_targets.reserve_log_sequence(args.exe, count)), stores
 
 
 def ship(args, settings: Settings) -> int:
-    origin, reserve, engine = origin_and_reserve(args, settings)
+    origin, reserve, stores = origin_and_reserve(args, settings)
     shipper = make_shipper(settings)
 
     def progress(n: int) -> None:
@@ -80,8 +72,8 @@ def ship(args, settings: Settings) -> int:
         capture.feed(args.stream, data)
     capture.close()
     drained = shipper.close(timeout=args.wait)
-    if engine is not None:
-        engine.dispose()
+    if stores is not None:
+        stores.close()
     return report(shipper, drained, lines=capture.accepted)
 
 
@@ -129,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if args.command == "apply-template":
-        changed = ensure_template(client(settings), settings.log_index_prefix)
+        changed = ensure_template(elasticsearch_client(settings, patient=True), settings.log_index_prefix)
         print("template applied" if changed else "template already current")
         return 0
     if args.command == "ship":

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import orjson
 
-NS = 1_000_000_000
+from core.times import NS, format_ns
+
 # Messages reach here already valid Unicode (capture and receive replace bad bytes and lone surrogates).
 _encode = orjson.dumps
 
@@ -48,12 +49,6 @@ class Line:
     task: str | None = None  # overrides Origin.task for this line
 
 
-def format_time(time_ns: int) -> str:
-    """RFC 3339 with all nine fraction digits, as date_nanos stores it."""
-    seconds, fraction = divmod(time_ns, NS)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
-
-
 def index_name(prefix: str, time_ns: int) -> str:
     return prefix + "-" + time.strftime("%Y.%m.%d", time.gmtime(time_ns // NS))
 
@@ -80,7 +75,7 @@ def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[Line]) -> tuple[list
             index = day_index[day] = index_name(prefix, line.time_ns)
         _id = doc_id(origin.cluster_id, line.order)
         if line.time_ns != last_ns:
-            last_ns, last_stamp = line.time_ns, format_time(line.time_ns)
+            last_ns, last_stamp = line.time_ns, format_ns(line.time_ns)
         source = {"@timestamp": last_stamp, "scale_order_num": line.order,
                   "stream": line.stream, "message": line.message, **shared}
         if line.task:

@@ -6,14 +6,16 @@ holding it in memory: normalized lines wait in a temporary file that moves to di
 """
 from __future__ import annotations
 
-import calendar
+import errno
 import json
+import logging
 import re
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
+from core.times import parse_ns
 from ingest.capture import Reserve
 from ingest.documents import Line, Origin, bulk_pairs
 from ingest.shipper import Batch, Shipper
@@ -21,9 +23,11 @@ from ingest.shipper import Batch, Shipper
 FIELDS = {"message", "stream", "@timestamp", "scale_order_num", "scale_task"}
 STREAMS = ("stdout", "stderr")
 INT64_MAX = 2**63 - 1
-_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)\Z")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 BATCH_LINES = 5000
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+log = logging.getLogger(__name__)
 
 
 class BadLine(ValueError):
@@ -44,24 +48,12 @@ class Refused(Exception):
         return f"Line {self.line}: refused by Elasticsearch: {self.reason}"
 
 
-def parse_time(text: str) -> int:
-    """An RFC 3339 timestamp with a zone, to nanoseconds since the epoch (all nine fraction digits kept)."""
-    m = _TIME.match(text)
-    if not m:
-        raise ValueError(text)
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    fraction = int((m.group(7) or "").ljust(9, "0"))
-    zone = m.group(8)
-    offset = 0
-    if zone not in ("Z", "z"):
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24
-            and minute < 60 and second < 60 and 1970 <= year <= 2261):  # the range of date_nanos
-        raise ValueError(text)
-    seconds = calendar.timegm((year, month, day, hour, minute, second)) - offset
-    return seconds * 1_000_000_000 + fraction
+class SpoolFailed(Exception):
+    """The lines could not be written to disk: out_of_space (retry later) or another disk error."""
+
+    def __init__(self, out_of_space: bool):
+        super().__init__("no disk space left for log lines" if out_of_space else "log lines could not be written")
+        self.out_of_space = out_of_space
 
 
 def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
@@ -93,7 +85,7 @@ def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
     time_ns = None
     if item.get("@timestamp") is not None:
         try:
-            time_ns = parse_time(item["@timestamp"]) if isinstance(item["@timestamp"], str) else None
+            time_ns = parse_ns(item["@timestamp"]) if isinstance(item["@timestamp"], str) else None
         except ValueError:
             pass
         if time_ns is None:
@@ -107,9 +99,22 @@ def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
     return [message, stream, time_ns, order, task]
 
 
-def receive(
+def receive(raw_lines: Iterable[bytes], *, shipper: Shipper, origin: Origin, reserve: Reserve,
+            now_ns: Callable[[], int], max_message_bytes: int, wait: float) -> int:
+    """Validate, number and ship posted lines; returns how many were accepted (stored or durably spooled).
+
+    Raises BadLine before anything is written, Refused when Elasticsearch turned a line down, SpoolFailed when
+    the spool (or the temporary file) could not be written; lines spooled before that stay spooled.
+    """
+    try:
+        return _receive(raw_lines, shipper, origin, reserve, now_ns, max_message_bytes, wait)
+    except OSError as exc:
+        log.error("could not spool log lines of %s: %s", origin.cluster_id, exc)
+        raise SpoolFailed(out_of_space=exc.errno in OUT_OF_SPACE) from None
+
+
+def _receive(
     raw_lines: Iterable[bytes],
-    *,
     shipper: Shipper,
     origin: Origin,
     reserve: Reserve,
@@ -117,10 +122,6 @@ def receive(
     max_message_bytes: int,
     wait: float,
 ) -> int:
-    """Validate, number and ship posted lines; returns how many were accepted (stored or durably spooled).
-
-    Raises BadLine before anything is written, or Refused when Elasticsearch turned a line down.
-    """
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as held:
         count, unnumbered, last_ns = 0, 0, 0
         for number, raw in enumerate(raw_lines, 1):

@@ -63,7 +63,7 @@ class Batch:
         return b"".join(a + b"\n" + s + b"\n" for a, s in self.pairs)
 
     @classmethod
-    def from_payload(cls, payload: bytes, segment: Segment) -> "Batch":
+    def from_payload(cls, payload: bytes, segment: Segment) -> Batch:
         lines = payload.split(b"\n")[:-1]  # JSON lines never hold a raw newline
         pairs = list(zip(lines[0::2], lines[1::2]))
         ids = [json.loads(a)["create"]["_id"] for a, _ in pairs]

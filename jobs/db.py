@@ -1,14 +1,18 @@
-"""Engine creation, schema migration and the readiness ping."""
+"""The database: engine creation, schema migration, the readiness ping, and what counts as an outage."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# What the database driver raises, through SQLAlchemy; is_unavailable tells an outage from a bug.
+DatabaseError = DBAPIError
 
 
 def make_engine(url: str) -> Engine:
@@ -27,6 +31,29 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(frozen=True)
+class Database:
+    """One engine and its session factory, shared by every store of the process."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        engine = make_engine(url)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def ping(self) -> None:
+        ping(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 def alembic_config() -> Config:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from jobs.errors import Invalid
 from jobs.models import Error, Job, JobType
-from jobs.records import Invalid, JobQuery
+from jobs.records import JobQuery
 
 # JobQuery list fields -> the job column their values match (ORed within a field)
 _IN_FILTERS = (

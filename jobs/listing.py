@@ -13,8 +13,19 @@ from sqlalchemy.orm import aliased
 
 from jobs import counts
 from jobs.filters import job_conditions
-from jobs.models import (Batch, Error, Job, JobInputFile, JobType, JobTypeRevision, Node, Recipe, RecipeType,
-                         ScaleFile, TriggerEvent)
+from jobs.models import (
+    Batch,
+    Error,
+    Job,
+    JobInputFile,
+    JobType,
+    JobTypeRevision,
+    Node,
+    Recipe,
+    RecipeType,
+    ScaleFile,
+    TriggerEvent,
+)
 from jobs.orderings import order_by
 from jobs.records import JobQuery
 

@@ -1,17 +1,25 @@
 """Typed SQLAlchemy models of Scale's job data. Relationships are lazy="raise": reads must eager-load."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
-                        UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-JOB_STATUSES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
-EXE_STATUSES = ("RUNNING", "FAILED", "COMPLETED", "CANCELED")
-ERROR_CATEGORIES = ("SYSTEM", "DATA", "ALGORITHM")
 # SQLite's INTEGER PRIMARY KEY is a 64-bit rowid; BigInteger alone would lose autoincrement there.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -27,13 +35,13 @@ class UtcDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -53,13 +61,13 @@ class Error(Base):
     __table_args__ = (UniqueConstraint("job_type_name", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
-    title: Mapped[Optional[str]] = mapped_column(String(50))
-    description: Mapped[Optional[str]] = mapped_column(String(250))
+    title: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(250))
     category: Mapped[str] = mapped_column(String(50))
     is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     should_be_retried: Mapped[bool] = mapped_column(Boolean, default=False)
     # Errors declared in a Seed manifest belong to that job type name; built-ins have none.
-    job_type_name: Mapped[Optional[str]] = mapped_column(String(250))
+    job_type_name: Mapped[str | None] = mapped_column(String(250))
     created: Mapped[datetime]
     last_modified: Mapped[datetime]
 
@@ -68,9 +76,9 @@ class Workspace(Base):
     __tablename__ = "workspaces"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
-    title: Mapped[Optional[str]] = mapped_column(String(50))
-    description: Mapped[Optional[str]] = mapped_column(String(500))
-    base_url: Mapped[Optional[str]] = mapped_column(String(500))
+    title: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(500))
+    base_url: Mapped[str | None] = mapped_column(String(500))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     json_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime]
@@ -89,8 +97,8 @@ class RecipeType(Base):
     __tablename__ = "recipe_types"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
-    title: Mapped[Optional[str]] = mapped_column(String(50))
-    description: Mapped[Optional[str]] = mapped_column(String(500))
+    title: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(500))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     revision_num: Mapped[int] = mapped_column(Integer, default=1)
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -111,10 +119,10 @@ class RecipeTypeRevision(Base):
 class Batch(Base):
     __tablename__ = "batches"
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[Optional[str]] = mapped_column(String(50))
-    description: Mapped[Optional[str]] = mapped_column(String(500))
-    recipe_type_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recipe_types.id"))
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"))
+    title: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(500))
+    recipe_type_id: Mapped[int | None] = mapped_column(ForeignKey("recipe_types.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"))
     created: Mapped[datetime]
     last_modified: Mapped[datetime]
 
@@ -124,8 +132,8 @@ class Recipe(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     recipe_type_id: Mapped[int] = mapped_column(ForeignKey("recipe_types.id"), index=True)
     recipe_type_rev_id: Mapped[int] = mapped_column(ForeignKey("recipe_type_revisions.id"))
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"))
-    batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batches.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     is_superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime]
     last_modified: Mapped[datetime]
@@ -140,15 +148,15 @@ class JobType(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
     version: Mapped[str] = mapped_column(String(50))
-    title: Mapped[Optional[str]] = mapped_column(String(50))
-    description: Mapped[Optional[str]] = mapped_column(String(500))
-    icon_code: Mapped[Optional[str]] = mapped_column(String(20))
+    title: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(String(500))
+    icon_code: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
-    unmet_resources: Mapped[Optional[str]] = mapped_column(String(250))
-    max_scheduled: Mapped[Optional[int]] = mapped_column(Integer)
+    unmet_resources: Mapped[str | None] = mapped_column(String(250))
+    max_scheduled: Mapped[int | None] = mapped_column(Integer)
     max_tries: Mapped[int] = mapped_column(Integer, default=3)
     timeout: Mapped[int] = mapped_column(Integer, default=1800)
     docker_image: Mapped[str] = mapped_column(String(500))
@@ -156,8 +164,8 @@ class JobType(Base):
     configuration: Mapped[dict[str, Any]]
     revision_num: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime]
-    deprecated: Mapped[Optional[datetime]]
-    paused: Mapped[Optional[datetime]]
+    deprecated: Mapped[datetime | None]
+    paused: Mapped[datetime | None]
     last_modified: Mapped[datetime]
 
 
@@ -185,17 +193,17 @@ class ScaleFile(Base):
     file_size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
     data_type_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
-    data_started: Mapped[Optional[datetime]]
-    data_ended: Mapped[Optional[datetime]]
-    source_started: Mapped[Optional[datetime]]
-    source_ended: Mapped[Optional[datetime]]
-    source_sensor_class: Mapped[Optional[str]] = mapped_column(String(250))
-    source_sensor: Mapped[Optional[str]] = mapped_column(String(250))
-    source_collection: Mapped[Optional[str]] = mapped_column(String(250))
-    source_task: Mapped[Optional[str]] = mapped_column(String(250))
-    job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("jobs.id"))
+    data_started: Mapped[datetime | None]
+    data_ended: Mapped[datetime | None]
+    source_started: Mapped[datetime | None]
+    source_ended: Mapped[datetime | None]
+    source_sensor_class: Mapped[str | None] = mapped_column(String(250))
+    source_sensor: Mapped[str | None] = mapped_column(String(250))
+    source_collection: Mapped[str | None] = mapped_column(String(250))
+    source_task: Mapped[str | None] = mapped_column(String(250))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     created: Mapped[datetime]
-    deleted: Mapped[Optional[datetime]]
+    deleted: Mapped[datetime | None]
     last_modified: Mapped[datetime] = mapped_column(index=True)
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
@@ -217,48 +225,48 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
     job_type_rev_id: Mapped[int] = mapped_column(ForeignKey("job_type_revisions.id"))
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("trigger_events.id"), index=True)
-    recipe_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recipes.id"), index=True)
-    batch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("batches.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("trigger_events.id"), index=True)
+    recipe_id: Mapped[int | None] = mapped_column(ForeignKey("recipes.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     is_superseded: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    superseded_job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("jobs.id"), unique=True)
-    superseded: Mapped[Optional[datetime]]
+    superseded_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), unique=True)
+    superseded: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(50))
-    node_id: Mapped[Optional[int]] = mapped_column(ForeignKey("nodes.id"), index=True)
-    error_id: Mapped[Optional[int]] = mapped_column(ForeignKey("errors.id"), index=True)
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"), index=True)
+    error_id: Mapped[int | None] = mapped_column(ForeignKey("errors.id"), index=True)
     max_tries: Mapped[int] = mapped_column(Integer)
     num_exes: Mapped[int] = mapped_column(Integer, default=0)
     priority: Mapped[int] = mapped_column(Integer, default=100)
     timeout: Mapped[int] = mapped_column(Integer, default=1800)
     input: Mapped[dict[str, Any]]
     input_file_size: Mapped[float] = mapped_column(Float, default=0.0)  # MiB
-    output: Mapped[Optional[dict[str, Any]]]
-    configuration: Mapped[Optional[dict[str, Any]]]
-    source_started: Mapped[Optional[datetime]] = mapped_column(index=True)
-    source_ended: Mapped[Optional[datetime]] = mapped_column(index=True)
-    source_sensor_class: Mapped[Optional[str]] = mapped_column(String(250), index=True)
-    source_sensor: Mapped[Optional[str]] = mapped_column(String(250), index=True)
-    source_collection: Mapped[Optional[str]] = mapped_column(String(250), index=True)
-    source_task: Mapped[Optional[str]] = mapped_column(String(250), index=True)
+    output: Mapped[dict[str, Any] | None]
+    configuration: Mapped[dict[str, Any] | None]
+    source_started: Mapped[datetime | None] = mapped_column(index=True)
+    source_ended: Mapped[datetime | None] = mapped_column(index=True)
+    source_sensor_class: Mapped[str | None] = mapped_column(String(250), index=True)
+    source_sensor: Mapped[str | None] = mapped_column(String(250), index=True)
+    source_collection: Mapped[str | None] = mapped_column(String(250), index=True)
+    source_task: Mapped[str | None] = mapped_column(String(250), index=True)
     created: Mapped[datetime] = mapped_column(index=True)
-    queued: Mapped[Optional[datetime]]
-    started: Mapped[Optional[datetime]] = mapped_column(index=True)
-    ended: Mapped[Optional[datetime]] = mapped_column(index=True)
-    last_status_change: Mapped[Optional[datetime]]
+    queued: Mapped[datetime | None]
+    started: Mapped[datetime | None] = mapped_column(index=True)
+    ended: Mapped[datetime | None] = mapped_column(index=True)
+    last_status_change: Mapped[datetime | None]
     last_modified: Mapped[datetime]
 
     job_type: Mapped[JobType] = relationship(lazy="raise")
     job_type_rev: Mapped[JobTypeRevision] = relationship(lazy="raise")
-    event: Mapped[Optional[TriggerEvent]] = relationship(lazy="raise")
-    recipe: Mapped[Optional[Recipe]] = relationship(lazy="raise")
-    batch: Mapped[Optional[Batch]] = relationship(lazy="raise")
-    node: Mapped[Optional[Node]] = relationship(lazy="raise")
-    error: Mapped[Optional[Error]] = relationship(lazy="raise")
-    superseded_job: Mapped[Optional["Job"]] = relationship(
+    event: Mapped[TriggerEvent | None] = relationship(lazy="raise")
+    recipe: Mapped[Recipe | None] = relationship(lazy="raise")
+    batch: Mapped[Batch | None] = relationship(lazy="raise")
+    node: Mapped[Node | None] = relationship(lazy="raise")
+    error: Mapped[Error | None] = relationship(lazy="raise")
+    superseded_job: Mapped[Job | None] = relationship(
         lazy="raise", remote_side="Job.id", foreign_keys=[superseded_job_id], back_populates="superseded_by_job")
-    superseded_by_job: Mapped[Optional["Job"]] = relationship(
+    superseded_by_job: Mapped[Job | None] = relationship(
         lazy="raise", foreign_keys=[superseded_job_id], back_populates="superseded_job", uselist=False)
-    input_files: Mapped[list["JobInputFile"]] = relationship(lazy="raise", order_by="JobInputFile.id")
+    input_files: Mapped[list[JobInputFile]] = relationship(lazy="raise", order_by="JobInputFile.id")
 
 
 class JobCount(Base):
@@ -297,28 +305,28 @@ class JobExecution(Base):
     job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
     exe_num: Mapped[int] = mapped_column(Integer)
     cluster_id: Mapped[str] = mapped_column(String(100), unique=True)
-    node_id: Mapped[Optional[int]] = mapped_column(ForeignKey("nodes.id"))
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     # RUNNING until the execution ends, then how it ended.
     status: Mapped[str] = mapped_column(String(50), index=True)
-    error_id: Mapped[Optional[int]] = mapped_column(ForeignKey("errors.id"), index=True)
+    error_id: Mapped[int | None] = mapped_column(ForeignKey("errors.id"), index=True)
     timeout: Mapped[int] = mapped_column(Integer)
     input_file_size: Mapped[float] = mapped_column(Float)
     resources: Mapped[dict[str, Any]]
     configuration: Mapped[dict[str, Any]]
-    task_results: Mapped[Optional[dict[str, Any]]]
-    output: Mapped[Optional[dict[str, Any]]]
+    task_results: Mapped[dict[str, Any] | None]
+    output: Mapped[dict[str, Any] | None]
     # The last log order number handed out for this execution (see JobStore.reserve_log_sequence).
     log_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # Set while a local worker holds the execution (it renews it as the job runs); an execution still RUNNING
     # past it lost its worker. NULL for executions started through the API: their executors answer for them.
-    lease_expires: Mapped[Optional[datetime]]
-    queued: Mapped[Optional[datetime]]
+    lease_expires: Mapped[datetime | None]
+    queued: Mapped[datetime | None]
     started: Mapped[datetime]
-    ended: Mapped[Optional[datetime]]
+    ended: Mapped[datetime | None]
     created: Mapped[datetime]
     last_modified: Mapped[datetime]
 
     job: Mapped[Job] = relationship(lazy="raise")
     job_type: Mapped[JobType] = relationship(lazy="raise")
-    node: Mapped[Optional[Node]] = relationship(lazy="raise")
-    error: Mapped[Optional[Error]] = relationship(lazy="raise")
+    node: Mapped[Node | None] = relationship(lazy="raise")
+    error: Mapped[Error | None] = relationship(lazy="raise")

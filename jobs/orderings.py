@@ -1,12 +1,13 @@
 """The job list's `order` fields: job columns, `<relation>__<column>` of its relations, and `duration`."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import JSON, Select, func
 from sqlalchemy.orm import aliased
 
-from jobs.models import Batch, Error, Job, JobTypeRevision, JobType, Node, Recipe, TriggerEvent
+from jobs.errors import Invalid
+from jobs.models import Batch, Error, Job, JobType, JobTypeRevision, Node, Recipe, TriggerEvent
 from jobs.records import OrderKey
 
 # relation name -> (model, foreign key column on Job)
@@ -47,7 +48,7 @@ def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
     clauses = []
     for key in keys:
         if key.field not in JOB_ORDER_FIELDS:
-            raise ValueError(key.field)
+            raise Invalid(f'Invalid order field: "{key.field}"')
         nullable = True
         if key.field == "duration":
             expr = duration(postgres)
@@ -62,7 +63,7 @@ def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
             model, fk = RELATIONS[rel]
             if rel not in joined:
                 joined[rel] = aliased(model)
-                stmt = stmt.outerjoin(joined[rel], getattr(joined[rel], "id") == fk)
+                stmt = stmt.outerjoin(joined[rel], joined[rel].id == fk)
             expr = getattr(joined[rel], col)
         else:
             column = Job.__table__.columns[RELATIONS[key.field][1].key if key.field in RELATIONS else key.field]

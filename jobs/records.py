@@ -1,22 +1,10 @@
-"""What JobStore takes and returns besides ORM rows: query filters, executor results and its exceptions."""
+"""What the stores take and return besides ORM rows: query filters and what an executor or a reader gets."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
-
-from jobs.seed import Invalid
-
-__all__ = ["Invalid", "NotFound", "JobStateConflict", "LogTarget", "ClaimedExecution", "JobQuery",
-           "ExecutionQuery", "InputFileQuery", "JobTypeQuery", "OrderKey", "JobDetail"]
-
-
-class NotFound(LookupError):
-    """The named object does not exist."""
-
-
-class JobStateConflict(Exception):
-    """The job or execution is not in a state that allows the change; str(exc) explains it."""
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -112,7 +100,6 @@ class JobTypeQuery:
     ids: Sequence[int] | None = None
     is_active: bool | None = None
     is_system: bool | None = None
-
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from jobs.errors import Invalid
+
 NAME = {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": 50}
 SEMVER = {"type": "string", "pattern": r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$", "maxLength": 50}
 INPUT_NAME = {"type": "string", "pattern": "^[a-zA-Z0-9_-]+$"}
@@ -111,10 +113,6 @@ _JSON_CHECKS = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
 }
-
-
-class Invalid(ValueError):
-    """A client mistake; str(exc) is the whole `detail`."""
 
 
 def _problem(schema: dict, value: Any) -> str | None:

@@ -1,5 +1,5 @@
 """Reading and searching log lines in Elasticsearch. Every Elasticsearch query of the service lives here."""
-from search.errors import LogsUnavailable
+from search.errors import LogsUnavailable, SearchRefused
 from search.reads import LogSearch, Window
 
-__all__ = ["LogSearch", "LogsUnavailable", "Window"]
+__all__ = ["LogSearch", "LogsUnavailable", "SearchRefused", "Window"]

@@ -14,23 +14,27 @@ VERSION = "1"
 KEY_TYPES = (int, int, str, int)
 
 
+class InvalidCursor(ValueError):
+    """Not a cursor this service made."""
+
+
 def encode(key: Key) -> str:
     raw = json.dumps(list(key), separators=(",", ":")).encode()
     return VERSION + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode(cursor: str) -> Key:
-    """The key in a cursor; ValueError when it is not one of ours."""
+    """The key in a cursor; InvalidCursor when it is not one of ours."""
     if not cursor.startswith(VERSION):
-        raise ValueError("unknown cursor version")
+        raise InvalidCursor("unknown cursor version")
     body = cursor[len(VERSION):]
     try:
         values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValueError("malformed cursor") from None
+        raise InvalidCursor("malformed cursor") from None
     if not isinstance(values, list) or len(values) != len(KEY_TYPES):
-        raise ValueError("malformed cursor")
+        raise InvalidCursor("malformed cursor")
     for value, kind in zip(values, KEY_TYPES):
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError("malformed cursor")
+            raise InvalidCursor("malformed cursor")
     return tuple(values)

@@ -1,9 +1,11 @@
-"""Elasticsearch failures the API reports as 503 rather than 500."""
+"""What reads and searches raise: Elasticsearch failures (the API answers 503 rather than 500) and searches
+that can't be answered as asked (400)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from elasticsearch import ApiError, TransportError
 
@@ -17,6 +19,10 @@ class LogsUnavailable(Exception):
     def __init__(self, detail: str):
         super().__init__(detail)
         self.detail = detail
+
+
+class SearchRefused(Exception):
+    """The search can't be answered as asked (e.g. paging past what Elasticsearch serves); str(exc) says why."""
 
 
 @contextmanager

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from elasticsearch import Elasticsearch
 
-from search.errors import guarded_read
+from core.times import ns_of
+from search.errors import SearchRefused, guarded_read
 from search.lines import as_int, line_of
-from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
+from search.queries import LINE_SOURCE, exact, line_sort, time_range
 from search.text import text_query
 
 MAX_WINDOW = 10_000  # offset + page size Elasticsearch serves by default
@@ -57,7 +58,7 @@ def search_lines(es: Elasticsearch, index: str, f: Filters, offset: int, size: i
                  newest_first: bool = True) -> tuple[int, list[dict]]:
     """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
     if offset + size > MAX_WINDOW:
-        raise ValueError(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
+        raise SearchRefused(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
     resp = guarded_read(lambda: es.search(
         index=index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
         query=search_query(f), sort=line_sort(descending=newest_first), from_=offset, size=size,

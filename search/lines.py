@@ -1,14 +1,10 @@
 """Log lines as the API returns them, built from Elasticsearch hits of ours or of legacy Scale indices."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
 
+from core.times import format_ns_short, parse_ns
 from search import cursor
-from search.queries import iso_ns
-
-_ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:[.,](\d{1,9})\d*)?(Z|[+-]\d\d(?::?\d\d)?)$")
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ def line_fields(source: dict, sort_ns: int) -> dict:
     message = source.get("message", "")
     return {
         "message": message if isinstance(message, str) else str(message),
-        "@timestamp": iso_ns(timestamp_ns(source.get("@timestamp"), sort_ns)),
+        "@timestamp": format_ns_short(timestamp_ns(source.get("@timestamp"), sort_ns)),
         "scale_order_num": as_int(source.get("scale_order_num")),
         "scale_task": source.get("scale_task"),
         "scale_job_exe": source.get("scale_job_exe"),
@@ -53,22 +49,11 @@ def timestamp_ns(stored, sort_ns: int) -> int:
     field kept only milliseconds of them."""
     if sort_ns % 1_000_000 or not isinstance(stored, str):
         return sort_ns
-    parsed = parse_ns(stored)
-    if parsed is not None and parsed // 1_000_000 == sort_ns // 1_000_000:
-        return parsed
-    return sort_ns
-
-
-def parse_ns(text: str) -> int | None:
-    match = _ISO.match(text.strip())
-    if not match:
-        return None
-    whole, digits, zone = match.groups()
     try:
-        moment = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
-    except ValueError:
-        return None
-    return int(moment.timestamp()) * 1_000_000_000 + int((digits or "0").ljust(9, "0"))
+        parsed = parse_ns(stored.strip())
+    except ValueError:  # not a time we can read finer than the sort value: keep the sort value
+        return sort_ns
+    return parsed if parsed // 1_000_000 == sort_ns // 1_000_000 else sort_ns
 
 
 def as_int(value):

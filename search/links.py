@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from search.queries import ns_of, iso_ns
+from core.times import format_ns_short, ns_of
 
 # The data view mappings/kibana-data-view.ndjson imports (title "scalelogs-*").
 KIBANA_DATA_VIEW = "scalelogs"
@@ -29,8 +29,8 @@ def kibana_discover_url(kibana_url: str | None, cluster_id: str | None, started:
     if not kibana_url or not cluster_id:
         return None
     if started is not None:
-        begin = _rison(iso_ns(ns_of(started - timedelta(minutes=1))))
-        end = _rison(iso_ns(ns_of(ended + timedelta(minutes=1)))) if ended is not None else "now"
+        begin = _rison(format_ns_short(ns_of(started - timedelta(minutes=1))))
+        end = _rison(format_ns_short(ns_of(ended + timedelta(minutes=1)))) if ended is not None else "now"
     else:
         begin, end = "now-30d", "now"
     kql = 'scale_job_exe:"' + cluster_id.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -2,8 +2,7 @@
 legacy Scale indices (dynamic mapping: strings are `text` with a `.keyword` sub-field, `@timestamp` is `date`)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from functools import lru_cache
+from core.times import format_ns
 
 # Fields a log line is built from; legacy documents name the node `host`.
 LINE_SOURCE = [
@@ -28,11 +27,10 @@ def exact(field: str, values: list[str]) -> dict:
 def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> dict | None:
     """@timestamp within [started, ended], both inclusive (nanoseconds since the epoch)."""
     bounds = {}
-    # All nine digits: Elasticsearch reads a missing fraction in "lte" as the end of that second.
     if started_ns is not None:
-        bounds["gte"] = query_time(started_ns)
+        bounds["gte"] = format_ns(started_ns)
     if ended_ns is not None:
-        bounds["lte"] = query_time(ended_ns)
+        bounds["lte"] = format_ns(ended_ns)
     if not bounds:
         return None
     return {"range": {"@timestamp": {**bounds, "format": NANOS_FORMAT}}}
@@ -52,31 +50,3 @@ def line_sort(descending: bool = False) -> list[dict]:
         {"_index": {"order": order}},
         {"_seq_no": {"order": order}},
     ]
-
-
-def ns_of(moment: datetime) -> int:
-    """Epoch nanoseconds of an aware datetime (exact to the microsecond)."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
-def iso_ns(ns: int) -> str:
-    """ISO-8601 UTC with 0, 3, 6 or 9 fraction digits, as few as the value needs."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    text = _seconds_text(seconds)
-    if fraction:
-        digits = f"{fraction:09d}"
-        while digits.endswith("000"):
-            digits = digits[:-3]
-        text += "." + digits
-    return text + "Z"
-
-
-def query_time(ns: int) -> str:
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return f"{_seconds_text(seconds)}.{fraction:09d}Z"
-
-
-@lru_cache(maxsize=256)  # consecutive log lines mostly share their second
-def _seconds_text(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterator
 
 from elasticsearch import Elasticsearch
 
+from core.times import ns_of
 from search.errors import guarded_read
 from search.lines import Line, line_of
-from search.queries import LINE_SOURCE, exact, line_sort, ns_of, time_range
+from search.queries import LINE_SOURCE, exact, line_sort, time_range
 
 MAX_PAGE = 10_000  # Elasticsearch's default max_result_window
 CHUNK = 2_000  # lines per request when streaming a whole log
@@ -50,9 +51,10 @@ class LogSearch:
         self._index = ",".join(indices)
         self.timing = timing
 
-    @classmethod
-    def from_settings(cls, es: Elasticsearch, settings) -> "LogSearch":
-        return cls(es, settings.log_read_indices)
+    def cluster_info(self) -> dict:
+        """The cluster's name and version; raises when it does not answer."""
+        info = self._es.info()
+        return {"version": info["version"]["number"], "cluster_name": info["cluster_name"]}
 
     # --- reads -------------------------------------------------------------------------------------
 

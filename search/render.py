@@ -5,8 +5,8 @@ Bodies are produced as an iterator of byte chunks, so a whole log streams in bou
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from html import escape
-from typing import Iterable, Iterator
 
 import orjson
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: a real Elasticsearch, a real SQL database, and the app built from settings."""
+"""Shared fixtures: a real Elasticsearch, a real SQL database, the stores, and the app built from settings.
+
+Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs PostgreSQL
+`postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a node.
+"""
 from __future__ import annotations
 
 import os
@@ -11,8 +15,14 @@ from falcon import testing
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from api.app import create_app
+from api.services import Services, build_services
+from core.times import Clock, utcnow
+from jobs.db import make_engine, upgrade
+from jobs.stores import Stores
 from settings import Settings
 from tests.es_node import LaunchedNode, elasticsearch_for_tests
+from tests.factories import ReferenceData, manifest
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -72,45 +82,68 @@ def database_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path, database_url, elasticsearch_url, log_prefix) -> Settings:
-    from jobs.db import make_engine, upgrade
-
+def sql_settings(tmp_path, database_url) -> Settings:
+    """Settings of this test's migrated database, without Elasticsearch."""
     engine = make_engine(database_url)
     upgrade(engine)
     engine.dispose()
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        elasticsearch_url=elasticsearch_url,
-        log_index_prefix=log_prefix,
-        legacy_log_indices=(f"{log_prefix}-legacy-*",),
-        api_token=ADMIN_TOKEN,
-        spool_dir=tmp_path / "spool",
-    )
+    return Settings(data_dir=tmp_path, database_url=database_url, elasticsearch_url=None, api_token=ADMIN_TOKEN,
+                    spool_dir=tmp_path / "spool")
 
 
 @pytest.fixture
-def store(settings):
-    """A JobStore on this test's database (the real clock)."""
-    from api.clock import utcnow
-    from jobs.db import make_engine
-    from jobs.store import JobStore
-
-    engine = make_engine(settings.database_url)
-    yield JobStore(engine, utcnow)
-    engine.dispose()
+def settings(sql_settings, elasticsearch_url, log_prefix) -> Settings:
+    """sql_settings plus the test node and this test's own log indices."""
+    return replace(sql_settings, elasticsearch_url=elasticsearch_url, log_index_prefix=log_prefix,
+                   legacy_log_indices=(f"{log_prefix}-legacy-*",))
 
 
 @pytest.fixture
-def make_client(settings):
-    """Build the app with (optionally changed) settings; tests never patch."""
-    from api.app import create_app
+def clock() -> Clock:
+    """The clock of the test's stores and app: the real one (tests/jobs freezes it)."""
+    return utcnow
 
-    def build(clock=None, **changes) -> testing.TestClient:
-        kwargs = {"clock": clock} if clock else {}
-        return testing.TestClient(create_app(replace(settings, **changes), **kwargs))
 
-    return build
+@pytest.fixture
+def stores(sql_settings, clock) -> Stores:
+    stores = Stores.open(sql_settings.database_url, clock)
+    yield stores
+    stores.close()
+
+
+@pytest.fixture
+def refs(stores, clock) -> ReferenceData:
+    return ReferenceData(stores.db, clock)
+
+
+@pytest.fixture
+def start_execution(stores):
+    """Start a new job of the "log-test" job type on a node; returns its ClaimedExecution (RUNNING)."""
+    def start(node: str = "node-1"):
+        job_type, _ = stores.job_types.save_job_type("img:1", manifest("log-test", command="run"))
+        return stores.executions.start_execution(stores.jobs.create_job(job_type.id, {}), node)
+    return start
+
+
+@pytest.fixture
+def execution(start_execution):
+    """A RUNNING execution (ClaimedExecution) of a new job on node-1."""
+    return start_execution()
+
+
+@pytest.fixture
+def make_client(settings, clock):
+    """Build the whole app (logs included) with (optionally changed) settings; tests never patch."""
+    built: list[Services] = []
+
+    def build(clock=clock, **changes) -> testing.TestClient:
+        changed = replace(settings, **changes)
+        built.append(build_services(changed, clock))
+        return testing.TestClient(create_app(built[-1], changed, clock))
+
+    yield build
+    for services in built:
+        services.stores.close()
 
 
 @pytest.fixture

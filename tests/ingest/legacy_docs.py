@@ -8,8 +8,8 @@ template covers `<prefix>-2*` only), e.g. `<prefix>-legacy-2019.01.01`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch, helpers
 
@@ -22,7 +22,7 @@ def legacy_doc(cluster_id: str, message: str, stream: str, at: datetime, nanos: 
         "stream": stream,
         "scale_job_exe": cluster_id,
         # Fluentd's logstash_format time: milliseconds and a +0000 offset.
-        "@timestamp": at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000",
+        "@timestamp": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000",
         "scale_order_num": nanos,  # the event time's nanosecond fraction, not a sequence
         "host": host,
         "scale_job_type": job_type,

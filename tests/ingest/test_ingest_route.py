@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.ingest.reading import read_lines
 
@@ -18,9 +18,9 @@ def post(client, auth, exe_id, body: bytes, **kw):
 
 
 def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, settings, execution):
-    frozen = datetime(2024, 3, 5, 6, 7, 8, 123456, tzinfo=timezone.utc)
+    frozen = datetime(2024, 3, 5, 6, 7, 8, 123456, tzinfo=UTC)
     client = make_client(clock=lambda: frozen)
-    exe = execution()
+    exe = execution
     body = ndjson({"message": "hello", "stream": "stdout"},
                   {"message": "", "stream": "stderr", "scale_task": "t-1"},
                   {"message": "given", "stream": "stdout", "@timestamp": "2024-03-05T06:07:09.000000001Z",
@@ -36,7 +36,7 @@ def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, set
     ]
     assert got[1]["scale_task"] == "t-1"
     assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"]) for d in got} == {
-        ("node-a", str(exe.job_id), "1")}
+        ("node-1", str(exe.job_id), "1")}
     assert {d["_index"] for d in got} == {f"{settings.log_index_prefix}-2024.03.05"}
     # The same body again: numbered lines are replays (409, nothing added); unnumbered ones get new numbers.
     assert post(client, auth, exe.id, body).json == {"accepted": 3}
@@ -45,7 +45,7 @@ def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, set
 
 
 def test_two_concurrent_posts_never_share_an_order_number(client, auth, es, settings, execution):
-    exe = execution()
+    exe = execution
     bodies = {name: ndjson(*({"message": f"{name} {i}", "stream": "stdout"} for i in range(400)))
               for name in ("a", "b")}
     results = {}
@@ -72,7 +72,7 @@ def test_two_concurrent_posts_never_share_an_order_number(client, auth, es, sett
 
 
 def test_a_bad_line_is_named_and_nothing_is_written(client, auth, es, settings, execution):
-    exe = execution()
+    exe = execution
     body = ndjson({"message": "fine", "stream": "stdout"}, {"message": "fine", "stream": "stdout"}) \
         + b'{"message": 5, "stream": "stdout"}\n' + ndjson({"message": "after", "stream": "stdout"})
     resp = post(client, auth, exe.id, body)
@@ -88,13 +88,13 @@ def test_a_bad_line_is_named_and_nothing_is_written(client, auth, es, settings, 
 def test_unknown_execution_is_404_and_writes_need_the_token(client, auth, execution):
     body = ndjson({"message": "x", "stream": "stdout"})
     assert post(client, auth, 999999, body).status_code == 404
-    exe = execution()
+    exe = execution
     resp = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", body=body)
     assert resp.status_code == 401
 
 
 def test_too_large_bodies_and_lines_are_413(make_client, auth, execution):
-    exe = execution()
+    exe = execution
     small = make_client(max_body_bytes=1000)
     resp = post(small, auth, exe.id, ndjson(*({"message": "y" * 50, "stream": "stdout"} for _ in range(30))))
     assert resp.status_code == 413 and "1000 bytes" in resp.json["detail"]

@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest.documents import Line, Origin, bulk_pairs
@@ -67,7 +67,7 @@ def test_kibana_data_view_names_the_indices_and_time_field():
 
 def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper, log_prefix):
     cluster_id = "scale_job_42x1"
-    start = datetime(2019, 6, 1, 23, 59, 59, 999_000, tzinfo=timezone.utc)  # crosses a second (and a day)
+    start = datetime(2019, 6, 1, 23, 59, 59, 999_000, tzinfo=UTC)  # crosses a second (and a day)
     legacy_index = f"{log_prefix}-legacy-2019.06.01"
     legacy = write_legacy_docs(es, legacy_index, cluster_id,
                                [("stdout" if i % 3 else "stderr", f"old {i}") for i in range(12)],
@@ -79,7 +79,7 @@ def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper
     # The nanosecond fractions are not a sequence: they wrap at the second.
     assert [d["scale_order_num"] for d in legacy] != sorted(d["scale_order_num"] for d in legacy)
 
-    later = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()) * NS
+    later = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) * NS
     ours = [Line(f"new {i}", "stdout", later, i + 1) for i in range(3)]
     shipper.submit(*bulk_pairs(log_prefix, Origin(cluster_id, job_id="42", exe_num="1"), ours))
     assert shipper.flush(30)
@@ -92,7 +92,7 @@ def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper
 
 
 def test_the_service_reads_legacy_and_posted_lines_of_one_execution_in_order(client, auth, es, settings, execution):
-    exe = execution()
+    exe = execution
     legacy_index = f"{settings.log_index_prefix}-legacy-2019.06.01"
     write_legacy_docs(es, legacy_index, exe.cluster_id, [("stdout", "legacy 1"), ("stderr", "legacy 2")],
                       exe.started + timedelta(milliseconds=1), job_id=exe.job_id)

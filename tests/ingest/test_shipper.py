@@ -143,7 +143,7 @@ def test_cli_ships_a_file_and_replaying_it_adds_nothing(es, settings, elasticsea
 
 def test_cli_ship_for_an_execution_takes_numbers_and_fields_from_the_database(es, settings, elasticsearch_url,
                                                                               execution):
-    exe = execution()
+    exe = execution
     for stream, text in (("stdout", b"out 1\nout 2\n"), ("stderr", b"err 1\n")):
         proc = ship_process(settings, elasticsearch_url, "ship", "--exe", str(exe.id), "--stream", stream, "-")
         out, err = proc.communicate(text, timeout=60)
@@ -152,4 +152,4 @@ def test_cli_ship_for_an_execution_takes_numbers_and_fields_from_the_database(es
     assert [(d["scale_order_num"], d["stream"], d["message"]) for d in got] == [
         (1, "stdout", "out 1"), (2, "stdout", "out 2"), (3, "stderr", "err 1")]
     assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"]) for d in got} == {
-        ("node-a", str(exe.job_id), "1")}
+        ("node-1", str(exe.job_id), "1")}

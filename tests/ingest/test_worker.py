@@ -12,9 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.worker import Worker
-from tests.ingest.conftest import manifest, queue_job
+from tests.factories import manifest
+from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
+from worker.runner import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = shlex.quote(sys.executable)
@@ -45,14 +46,14 @@ def script(tmp_path: Path, body: str) -> str:
     return f"{PY} {shlex.quote(str(path))}"
 
 
-def job_of(store, job_id: int):
-    return store.get_job(job_id).job
+def job_of(stores, job_id: int):
+    return stores.jobs.get_job(job_id).job
 
 
-def test_job_output_arrives_exactly_in_capture_order(store, shipper, es, settings, tmp_path):
-    job_id = queue_job(store, manifest(script(tmp_path, INTERLEAVED)))
-    Worker(store, shipper, "node-w").run_forever(once=True)
-    job = job_of(store, job_id)
+def test_job_output_arrives_exactly_in_capture_order(stores, shipper, es, settings, tmp_path):
+    job_id = queue_job(stores, manifest(command=script(tmp_path, INTERLEAVED)))
+    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    job = job_of(stores, job_id)
     assert job["status"] == "COMPLETED"
     got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
     assert [(d["stream"], d["message"]) for d in got] == EXPECTED
@@ -67,37 +68,37 @@ def test_job_output_arrives_exactly_in_capture_order(store, shipper, es, setting
                                              "stdout")] == [m for s, m in EXPECTED if s == "stdout"]
 
 
-def test_inputs_and_settings_reach_the_job_without_a_shell(store, shipper, es, settings, tmp_path):
+def test_inputs_and_settings_reach_the_job_without_a_shell(stores, shipper, es, settings, tmp_path):
     witness = tmp_path / "pwned"
     command = f"{PY} -c 'import os, sys; print(os.environ[\"GREETING\"]); print(sys.argv[1:])' ${{MODE}} tail"
-    m = manifest(command, json_inputs=[{"name": "greeting", "type": "string"}], settings=[{"name": "MODE"}])
+    m = manifest(command=command, json=[{"name": "greeting", "type": "string"}], settings=[{"name": "MODE"}])
     hostile = f"$(touch {witness}); `touch {witness}` && touch {witness}"
-    job_id = queue_job(store, m, {"json": {"greeting": hostile}}, {"settings": {"MODE": "a b; touch " + str(witness)}})
-    Worker(store, shipper, "node-w").run_forever(once=True)
-    assert job_of(store, job_id)["status"] == "COMPLETED"
+    job_id = queue_job(stores, m, {"json": {"greeting": hostile}}, {"settings": {"MODE": "a b; touch " + str(witness)}})
+    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    assert job_of(stores, job_id)["status"] == "COMPLETED"
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == [hostile, str(["a b; touch " + str(witness), "tail"])]
     assert not witness.exists()
 
 
-def test_exit_codes_map_through_the_manifest_errors(store, shipper):
+def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     errors = [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}]
-    mapped = queue_job(store, manifest(f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
-    unmapped = queue_job(store, manifest(f"{PY} -c 'import sys; sys.exit(4)'", errors=errors))
-    worker = Worker(store, shipper, "node-w")
+    mapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
+    unmapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(4)'", errors=errors))
+    worker = Worker(stores.executions, stores.log_targets, shipper, "node-w")
     worker.run_forever(once=True)
     worker.run_forever(once=True)
-    assert (job_of(store, mapped)["status"], job_of(store, mapped)["error__name"]) == ("FAILED", "bad-input")
-    assert (job_of(store, unmapped)["status"], job_of(store, unmapped)["error__name"]) == ("FAILED", "algorithm-unknown")
+    assert (job_of(stores, mapped)["status"], job_of(stores, mapped)["error__name"]) == ("FAILED", "bad-input")
+    assert (job_of(stores, unmapped)["status"], job_of(stores, unmapped)["error__name"]) == ("FAILED", "algorithm-unknown")
 
 
-def test_the_manifest_timeout_kills_the_job(store, shipper, es, settings):
-    job_id = queue_job(store, manifest(f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'",
+def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings):
+    job_id = queue_job(stores, manifest(command=f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'",
                                        timeout=1))
     began = time.monotonic()
-    Worker(store, shipper, "node-w").run_forever(once=True)
+    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
     assert time.monotonic() - began < 10
-    job = job_of(store, job_id)
+    job = job_of(stores, job_id)
     assert (job["status"], job["error__name"]) == ("FAILED", "timeout")
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == ["started", "killed after the job type's timeout of 1 s"]
@@ -108,15 +109,15 @@ def worker_process(settings, *args: str, lease_seconds: float = 60) -> subproces
                ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
                SPOOL_DIR=str(settings.spool_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT),
                WORKER_LEASE_SECONDS=str(lease_seconds))
-    return subprocess.Popen([sys.executable, "-m", "ingest.worker", "--poll", "0.1", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "worker", "--poll", "0.1", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def crash_first_try(store, es, settings, tmp_path, node: str, lease_seconds: float) -> int:
+def crash_first_try(stores, es, settings, tmp_path, node: str, lease_seconds: float) -> int:
     """A job whose first try hangs, run by a worker process SIGKILLed once the try's first line is stored.
     Returns the job's id; the job is left RUNNING on `node`."""
     pid_file = tmp_path / "child.pid"
-    job_id = queue_job(store, manifest(script(tmp_path, f'''
+    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
         import os, time
         if os.environ["SCALE_EXE_NUM"] == "1":
             print("first try", flush=True)
@@ -139,14 +140,14 @@ def crash_first_try(store, es, settings, tmp_path, node: str, lease_seconds: flo
             first.kill()
         if pid_file.exists() and pid_file.read_text():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned job process
-    assert job_of(store, job_id)["status"] == "RUNNING"
+    assert job_of(stores, job_id)["status"] == "RUNNING"
     return job_id
 
 
-def assert_second_try_completed(store, es, settings, job_id: int) -> None:
-    detail = store.get_job(job_id)
+def assert_second_try_completed(stores, es, settings, job_id: int) -> None:
+    detail = stores.jobs.get_job(job_id)
     assert (detail.job["status"], detail.job["num_exes"]) == ("COMPLETED", 2)
-    first_exe = store.get_execution(job_id=job_id, exe_num=1)
+    first_exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
     assert (first_exe.status, first_exe.error.name) == ("FAILED", "node-lost")
     assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")] == [
         "first try"]
@@ -154,55 +155,55 @@ def assert_second_try_completed(store, es, settings, job_id: int) -> None:
         "second try"]
 
 
-def test_a_worker_killed_mid_job_is_recovered_by_its_successor(store, es, settings, tmp_path):
-    job_id = crash_first_try(store, es, settings, tmp_path, "crash-node", lease_seconds=60)
+def test_a_worker_killed_mid_job_is_recovered_by_its_successor(stores, es, settings, tmp_path):
+    job_id = crash_first_try(stores, es, settings, tmp_path, "crash-node", lease_seconds=60)
     # Its lease has a minute to go: only a worker holding the same node name knows the job is lost.
     second = worker_process(settings, "--node", "crash-node", "--once")
     _, err = second.communicate(timeout=60)
     assert second.returncode == 0, err.decode()
-    assert_second_try_completed(store, es, settings, job_id)
+    assert_second_try_completed(stores, es, settings, job_id)
 
 
-def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(store, es, settings, tmp_path):
-    job_id = crash_first_try(store, es, settings, tmp_path, "vanished-node", lease_seconds=1)
+def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(stores, es, settings, tmp_path):
+    job_id = crash_first_try(stores, es, settings, tmp_path, "vanished-node", lease_seconds=1)
     time.sleep(1.2)  # the lease runs out; that node never comes back
     other = worker_process(settings, "--node", "other-node", "--once", lease_seconds=1)
     _, err = other.communicate(timeout=60)
     assert other.returncode == 0, err.decode()
     assert b"lease ran out" in err
-    assert_second_try_completed(store, es, settings, job_id)
+    assert_second_try_completed(stores, es, settings, job_id)
 
 
-def test_a_running_job_keeps_its_lease_however_long_it_runs(store, shipper, tmp_path):
-    job_id = queue_job(store, manifest(script(tmp_path, "import time; time.sleep(6)")))
+def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp_path):
+    job_id = queue_job(stores, manifest(command=script(tmp_path, "import time; time.sleep(6)")))
     # Renewed every second; a renewal may come up to two seconds late (a loaded machine) without losing it.
-    worker = Worker(store, shipper, "node-long", lease_seconds=3)
+    worker = Worker(stores.executions, stores.log_targets, shipper, "node-long", lease_seconds=3)
     runner = threading.Thread(target=worker.run_forever, kwargs={"once": True})
     runner.start()
     reaped = 0
     while runner.is_alive():  # another worker reaping all along
-        reaped += store.fail_expired_leases()
+        reaped += stores.executions.fail_expired_leases()
         time.sleep(0.05)
     runner.join()
     assert reaped == 0
-    assert job_of(store, job_id)["status"] == "COMPLETED"
+    assert job_of(stores, job_id)["status"] == "COMPLETED"
 
 
-def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(store, shipper, tmp_path):
-    job_id = queue_job(store, manifest(script(tmp_path, "import time; time.sleep(60)"), timeout=120))
-    worker = Worker(store, shipper, "node-cut-off", lease_seconds=1.5)  # it looks every half second
+def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(stores, shipper, tmp_path):
+    job_id = queue_job(stores, manifest(command=script(tmp_path, "import time; time.sleep(60)"), timeout=120))
+    worker = Worker(stores.executions, stores.log_targets, shipper, "node-cut-off", lease_seconds=1.5)  # it looks every half second
     result: list[str] = []
-    runner = threading.Thread(target=lambda: result.append(worker.run(store.claim_next_queued("node-cut-off", 1.5))))
+    runner = threading.Thread(target=lambda: result.append(worker.run(stores.executions.claim_next_queued("node-cut-off", 1.5))))
     runner.start()
     exe = None
     while exe is None:
-        exe = store.get_execution(job_id=job_id, exe_num=1)
+        exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
         time.sleep(0.05)
     time.sleep(0.3)
     # What another worker does when this one's lease ran out (it was cut off from the database, say).
-    assert store.finish_execution(exe.id, "FAILED", error={"name": "node-lost"}) == "QUEUED"
+    assert stores.executions.finish_execution(exe.id, "FAILED", error={"name": "node-lost"}) == "QUEUED"
     began = time.monotonic()
     runner.join(timeout=30)
     assert not runner.is_alive()
     assert result == ["LOST"] and time.monotonic() - began < 5  # killed, not left to sleep its minute
-    assert job_of(store, job_id)["status"] == "QUEUED"  # as the other worker left it
+    assert job_of(stores, job_id)["status"] == "QUEUED"  # as the other worker left it

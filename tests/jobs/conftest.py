@@ -1,15 +1,18 @@
-"""Fixtures of the job tests: a frozen clock, a JobStore on the test database, and contract-checked clients."""
+"""Fixtures of the job tests: a frozen clock, and contract-checked clients of an app without log services, so
+these tests need no Elasticsearch."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.db import make_engine
-from jobs.store import JobStore
+from api.app import create_app
+from api.services import Services
+from jobs.stores import Stores
 from tests.jobs.contract import ContractClient
 
-T0 = datetime(2020, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class FrozenClock:
@@ -25,27 +28,27 @@ class FrozenClock:
 
 
 @pytest.fixture
-def make_client(make_client):
-    """The shared factory, with every response validated against the served OpenAPI document."""
-    def build(**kwargs) -> ContractClient:
-        return ContractClient(make_client(**kwargs).app)
-    return build
-
-
-@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
 
 
 @pytest.fixture
-def api(make_client, clock) -> ContractClient:
-    """A client whose app reads the frozen clock."""
-    return make_client(clock=clock)
+def make_client(sql_settings, clock):
+    """The job routes' app on the test's database, every response validated against the served OpenAPI
+    document; each call builds its own app and stores (like another server process)."""
+    opened: list[Stores] = []
+
+    def build(clock=clock, **changes) -> ContractClient:
+        changed = replace(sql_settings, **changes)
+        opened.append(Stores.open(changed.database_url, clock))
+        return ContractClient(create_app(Services(opened[-1]), changed, clock))
+
+    yield build
+    for stores in opened:
+        stores.close()
 
 
 @pytest.fixture
-def store(settings, clock):
-    """A JobStore on the test's database, for data no route creates (files, recipes, batches)."""
-    engine = make_engine(settings.database_url)
-    yield JobStore(engine, clock)
-    engine.dispose()
+def api(make_client) -> ContractClient:
+    """A client whose app reads the frozen clock."""
+    return make_client()

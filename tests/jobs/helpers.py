@@ -1,19 +1,14 @@
 """Small builders for the job tests."""
 from __future__ import annotations
 
+from tests import factories
+
 MIB = 1024 * 1024
 
 
-def manifest(name: str = "test-job", version: str = "1.0.0", *, files=({"name": "input_a"},), json=(),
-             resources=None, settings=(), errors=(), **job) -> dict:
-    body = {"name": name, "jobVersion": version, "packageVersion": "1.0.0", "title": "Test Job",
-            "description": "A test job", "timeout": 10,
-            "interface": {"command": "run", "inputs": {"files": list(files), "json": list(json)},
-                          "settings": list(settings)},
-            "errors": list(errors), **job}
-    if resources is not None:
-        body["resources"] = {"scalar": resources}
-    return {"seedVersion": "1.0.0", "job": body}
+def manifest(name: str = "test-job", version: str = "1.0.0", *, files=({"name": "input_a"},), **fields) -> dict:
+    """The job tests' manifest: a named job with one file input and a 10-second timeout."""
+    return factories.manifest(name, version, files=files, timeout=fields.pop("timeout", 10), **fields)
 
 
 def add_job_type(client, auth, m: dict | None = None, **fields) -> dict:

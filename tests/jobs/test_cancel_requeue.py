@@ -9,13 +9,13 @@ from tests.jobs.helpers import add_job_type, finish, manifest, queue, start
 
 
 @pytest.fixture
-def jobs(api, auth, store, clock):
+def jobs(api, auth, stores, clock, refs):
     alpha = add_job_type(api, auth, manifest("alpha", files=()))
     beta = add_job_type(api, auth, manifest("beta", "2.0.0", files=()))
-    batch = store.add_batch("b")
-    recipe = store.add_recipe("r")
+    batch = refs.add_batch("b")
+    recipe = refs.add_recipe("r")
     out = {"alpha": alpha["id"], "beta": beta["id"], "batch": batch, "recipe": recipe}
-    out["queued"] = store.create_job(alpha["id"], {}, batch_id=batch, recipe_id=recipe)
+    out["queued"] = stores.jobs.create_job(alpha["id"], {}, batch_id=batch, recipe_id=recipe)
     out["running"] = queue(api, auth, beta["id"], {})["id"]
     out["running_exe"] = start(api, auth, out["running"])["id"]
     out["completed"] = queue(api, auth, alpha["id"], {})["id"]
@@ -92,15 +92,15 @@ def test_requeue(api, auth, jobs, clock):
     # ...but the queue priority changed: claim order follows it.
 
 
-def test_requeue_skips_superseded_jobs(api, auth, jobs, store):
-    store.create_job(jobs["beta"], {}, superseded_job_id=jobs["failed"])
+def test_requeue_skips_superseded_jobs(api, auth, jobs, stores):
+    stores.jobs.create_job(jobs["beta"], {}, superseded_job_id=jobs["failed"])
     assert post(api, auth, "requeue", {"job_ids": [jobs["failed"]]}).json == {"matched": 0}
     assert status_of(api, jobs["failed"])["status"] == "FAILED"
 
 
-def test_requeued_priority_orders_the_queue(api, auth, jobs, store):
+def test_requeued_priority_orders_the_queue(api, auth, jobs, stores):
     post(api, auth, "requeue", {"priority": 1})
-    assert store.claim_next_queued("w").job_id == jobs["failed"]
+    assert stores.executions.claim_next_queued("w").job_id == jobs["failed"]
 
 
 @pytest.mark.parametrize("body, detail", [
@@ -145,7 +145,7 @@ def race(api, auth, action: str, body: dict, n: int = 6) -> list[int]:
     return [r.json["matched"] for r in results]
 
 
-def test_racing_cancels_and_requeues_leave_consistent_rows(api, auth, jobs, store, make_client, clock):
+def test_racing_cancels_and_requeues_leave_consistent_rows(api, auth, jobs, make_client, clock):
     # Each request runs on its own app (own engine and connections), like separate gunicorn workers.
     clients = [make_client(clock=clock) for _ in range(6)]
     for _ in range(3):

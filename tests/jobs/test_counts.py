@@ -1,7 +1,7 @@
 """Job counts kept by the database (migration 0003, jobs/counts.py), checked against count(*) on the same data.
 
 Runs on the configured database: SQLite per test by default, a PostgreSQL schema per test with DATABASE_URL.
-No Elasticsearch: the fixtures here build the store on the test database directly.
+No Elasticsearch: the stores work on the test database directly.
 """
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ from sqlalchemy.engine import make_url
 
 from jobs import counts
 from jobs.counts import count_jobs
-from jobs.db import alembic_config, make_engine, upgrade
-from jobs.models import JOB_STATUSES, Job, JobCount, JobTypeRevision
-from jobs.records import JobQuery, JobStateConflict, NotFound, OrderKey
+from jobs.db import alembic_config, make_engine
+from jobs.errors import JobStateConflict, NotFound
+from jobs.models import Job, JobCount, JobTypeRevision
+from jobs.records import JobQuery, OrderKey
+from jobs.statuses import JOB_STATUSES
+from jobs.stores import Stores
 from tests.jobs.conftest import T0
 from tests.jobs.helpers import manifest
 
@@ -28,44 +31,34 @@ TYPES = (("count-a", "1.0.0"), ("count-a", "2.0.0"), ("count-b", "1.0.0"), ("cou
 
 
 @pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(stores):
+    return stores.db.engine
 
 
-@pytest.fixture
-def store(engine, clock):
-    """Overrides tests/jobs/conftest's `store`: the same JobStore, without the Elasticsearch `settings` needs."""
-    from jobs.store import JobStore
-    return JobStore(engine, clock)
-
-
-def add_types(store) -> list[tuple[int, str, str]]:
+def add_types(stores) -> list[tuple[int, str, str]]:
     out = []
     for name, version in TYPES:
-        row, _ = store.save_job_type("img:1", manifest(name, version, files=()))
+        row, _ = stores.job_types.save_job_type("img:1", manifest(name, version, files=()))
         out.append((row.id, name, version))
     return out
 
 
-def populate(store, clock, types) -> list[int]:
+def populate(stores, clock, types) -> list[int]:
     """Jobs in every status through the store's own writes, plus raw SQL for the statuses it never sets."""
-    jobs = [store.create_job(types[i % len(types)][0], {}) for i in range(40)]
-    exes = {job_id: store.start_execution(job_id, f"node-{job_id % 3}").id for job_id in jobs[:28]}
+    jobs = [stores.jobs.create_job(types[i % len(types)][0], {}) for i in range(40)]
+    exes = {job_id: stores.executions.start_execution(job_id, f"node-{job_id % 3}").id for job_id in jobs[:28]}
     clock.advance(minutes=5)
     for job_id in jobs[:8]:
-        store.finish_execution(exes[job_id], "COMPLETED")
+        stores.executions.finish_execution(exes[job_id], "COMPLETED")
     for job_id in jobs[8:14]:
-        assert store.finish_execution(exes[job_id], "FAILED") == "FAILED"
+        assert stores.executions.finish_execution(exes[job_id], "FAILED") == "FAILED"
     for job_id in jobs[14:18]:  # a retried error with tries left: back to QUEUED
-        assert store.finish_execution(exes[job_id], "FAILED", error={"name": "unknown"}) == "QUEUED"
+        assert stores.executions.finish_execution(exes[job_id], "FAILED", error={"name": "unknown"}) == "QUEUED"
     clock.advance(minutes=5)
-    assert store.cancel_jobs(JobQuery(job_ids=jobs[18:22] + jobs[30:34])) == 8  # 4 RUNNING, 4 QUEUED
-    assert store.requeue_jobs(JobQuery(job_ids=jobs[8:11] + jobs[18:20])) == 5
-    jobs.append(store.create_job(types[0][0], {}, superseded_job_id=jobs[11]))
-    with store.engine.begin() as c:
+    assert stores.jobs.cancel_jobs(JobQuery(job_ids=jobs[18:22] + jobs[30:34])) == 8  # 4 RUNNING, 4 QUEUED
+    assert stores.jobs.requeue_jobs(JobQuery(job_ids=jobs[8:11] + jobs[18:20])) == 5
+    jobs.append(stores.jobs.create_job(types[0][0], {}, superseded_job_id=jobs[11]))
+    with stores.db.engine.begin() as c:
         c.execute(text("UPDATE jobs SET status = 'BLOCKED' WHERE id IN (:a, :b)"), {"a": jobs[34], "b": jobs[35]})
         c.execute(text("UPDATE jobs SET status = 'PENDING' WHERE id = :a"), {"a": jobs[36]})
     return jobs
@@ -130,9 +123,9 @@ def counter_keys(engine) -> dict[tuple[int, str], int]:
             .group_by(JobCount.job_type_id, JobCount.status).having(func.sum(JobCount.n) != 0))}
 
 
-def test_counts_match_count_star_after_a_mix_of_writes(store, clock, engine):
-    types = add_types(store)
-    populate(store, clock, types)
+def test_counts_match_count_star_after_a_mix_of_writes(stores, clock, engine):
+    types = add_types(stores)
+    populate(stores, clock, types)
     with engine.connect() as c:
         present = set(c.scalars(select(Job.status).distinct()))
     assert present == set(JOB_STATUSES)  # the mix reaches every status
@@ -169,9 +162,9 @@ def revisions_of(engine) -> dict[int, int]:
                               .group_by(JobTypeRevision.job_type_id)).all())
 
 
-def test_core_bulk_writes_and_raw_sql_are_counted(store, clock, engine):
-    types = add_types(store)
-    populate(store, clock, types)
+def test_core_bulk_writes_and_raw_sql_are_counted(stores, clock, engine):
+    types = add_types(stores)
+    populate(stores, clock, types)
     a, b = types[0][0], types[2][0]
     with engine.begin() as c:
         c.execute(insert(Job.__table__), bulk_rows(types, revisions_of(engine), 3000))  # executemany
@@ -193,10 +186,10 @@ def test_core_bulk_writes_and_raw_sql_are_counted(store, clock, engine):
     assert mismatches(engine, types) == []
 
 
-def test_writers_outside_the_app_are_counted(store, clock, engine, database_url):
+def test_writers_outside_the_app_are_counted(stores, clock, engine, database_url):
     """PostgreSQL: a session with another search_path writing schema-qualified; SQLite: the stdlib module."""
-    types = add_types(store)
-    jobs = populate(store, clock, types)
+    types = add_types(stores)
+    jobs = populate(stores, clock, types)
     if engine.dialect.name == "postgresql":
         schema = make_url(database_url).query["options"].split("=", 1)[1]
         other = make_engine(make_url(database_url).difference_update_query(["options"]).render_as_string(False))
@@ -217,9 +210,9 @@ def test_writers_outside_the_app_are_counted(store, clock, engine, database_url)
     assert mismatches(engine, types) == []
 
 
-def test_emptying_jobs_empties_the_counts(store, clock, engine):
-    types = add_types(store)
-    populate(store, clock, types)
+def test_emptying_jobs_empties_the_counts(stores, clock, engine):
+    types = add_types(stores)
+    populate(stores, clock, types)
     with engine.begin() as c:
         if engine.dialect.name == "postgresql":  # TRUNCATE fires no DELETE trigger: its own trigger clears
             c.execute(text("TRUNCATE jobs CASCADE"))
@@ -241,9 +234,9 @@ def flip_statuses(engine, job_ids: list[int], times: int) -> None:
                       .values(status=("BLOCKED", "PENDING")[n % 2]))
 
 
-def test_a_read_compacts_and_keeps_totals(store, clock, engine):
-    types = add_types(store)
-    jobs = populate(store, clock, types)
+def test_a_read_compacts_and_keeps_totals(stores, clock, engine):
+    types = add_types(stores)
+    jobs = populate(stores, clock, types)
     flip_statuses(engine, jobs[0:20:4], 2 * counts.COMPACT_OVER)  # jobs of types[0] only
     expected = keys_of_jobs(engine)
     rows = counter_rows(engine)
@@ -260,11 +253,11 @@ def test_a_read_compacts_and_keeps_totals(store, clock, engine):
     assert mismatches(engine, types) == []
 
 
-def test_compaction_never_waits_for_a_busy_database(store, clock, engine):
+def test_compaction_never_waits_for_a_busy_database(stores, clock, engine):
     """SQLite: another writer holds the lock -> compaction gives up at once. PostgreSQL: another transaction
     locks the counter rows -> compaction skips them. Either way reads stay exact while it lasts."""
-    types = add_types(store)
-    jobs = populate(store, clock, types)
+    types = add_types(stores)
+    jobs = populate(stores, clock, types)
     flip_statuses(engine, jobs[:10], 2 * counts.COMPACT_OVER)
     rows = counter_rows(engine)
     holder = engine.connect()
@@ -295,20 +288,19 @@ def upgrade_to(engine, revision: str, down: bool = False) -> None:
 
 
 def test_migration_backfills_existing_jobs_and_downgrades(database_url, clock):
-    from jobs.store import JobStore
-    engine = make_engine(database_url)
+    stores = Stores.open(database_url, clock)
+    engine = stores.db.engine
     try:
         upgrade_to(engine, "head")
-        store = JobStore(engine, clock)
-        types = add_types(store)
-        populate(store, clock, types)
+        types = add_types(stores)
+        populate(stores, clock, types)
         upgrade_to(engine, "0002", down=True)  # these jobs were written before the counters existed
         with engine.begin() as c:  # and so are these, written at 0002 (the jobs table is the same)
             c.execute(insert(Job.__table__), bulk_rows(types, revisions_of(engine), 500))
         upgrade_to(engine, "head")
         assert mismatches(engine, types) == []
         assert counter_rows(engine) == len(keys_of_jobs(engine))  # one backfilled row per key
-        store.cancel_jobs(JobQuery(statuses=["QUEUED"]))  # the triggers count from here on
+        stores.jobs.cancel_jobs(JobQuery(statuses=["QUEUED"]))  # the triggers count from here on
         assert mismatches(engine, types) == []
 
         upgrade_to(engine, "0002", down=True)
@@ -320,7 +312,7 @@ def test_migration_backfills_existing_jobs_and_downgrades(database_url, clock):
             else:
                 left = c.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"))
             assert left == 0
-        store.requeue_jobs(JobQuery())  # writes work without the triggers
+        stores.jobs.requeue_jobs(JobQuery())  # writes work without the triggers
         upgrade_to(engine, "head")
         assert mismatches(engine, types) == []
     finally:
@@ -341,11 +333,11 @@ def snapshot(engine):
             c.rollback()
 
 
-def test_concurrent_writers_readers_and_compactions(store, clock, engine):
+def test_concurrent_writers_readers_and_compactions(stores, clock, engine):
     """Threads creating, starting, finishing, cancelling and requeueing jobs while others read counts (which
     compact) and compact; every read equals count(*) in the same snapshot, and so does the end."""
-    types = add_types(store)
-    populate(store, clock, types)
+    types = add_types(stores)
+    populate(stores, clock, types)
     stop = time.monotonic() + 6
     errors: list[BaseException] = []
     wrong: list = []
@@ -361,22 +353,22 @@ def test_concurrent_writers_readers_and_compactions(store, clock, engine):
             try:
                 action = rng.randrange(5)
                 if action == 0:
-                    store.create_job(rng.choice(types)[0], {})
+                    stores.jobs.create_job(rng.choice(types)[0], {})
                 elif action == 1:
-                    exe = store.start_execution(pick[0], "node-x")
+                    exe = stores.executions.start_execution(pick[0], "node-x")
                     status = rng.choice(("COMPLETED", "FAILED", "CANCELED"))
                     retried = status == "FAILED" and rng.random() < 0.5
-                    store.finish_execution(exe.id, status, error={"name": "unknown"} if retried else None)
+                    stores.executions.finish_execution(exe.id, status, error={"name": "unknown"} if retried else None)
                 elif action == 2:
-                    store.cancel_jobs(JobQuery(job_ids=pick))
+                    stores.jobs.cancel_jobs(JobQuery(job_ids=pick))
                 elif action == 3:
-                    store.requeue_jobs(JobQuery(job_ids=pick))
+                    stores.jobs.requeue_jobs(JobQuery(job_ids=pick))
                 else:
-                    store.cancel_jobs(JobQuery(statuses=["QUEUED"], job_type_ids=[rng.choice(types)[0]]))
+                    stores.jobs.cancel_jobs(JobQuery(statuses=["QUEUED"], job_type_ids=[rng.choice(types)[0]]))
                 writes[0] += 1
             except (JobStateConflict, NotFound):
                 pass
-            except Exception as exc:  # noqa: BLE001 - reported by the test
+            except Exception as exc:
                 errors.append(exc)
                 return
 
@@ -393,7 +385,7 @@ def test_concurrent_writers_readers_and_compactions(store, clock, engine):
                     got, expected = count_jobs(c, q), reference(c, q, types)
                 if got != expected:
                     wrong.append((q, got, expected))
-            except Exception as exc:  # noqa: BLE001 - reported by the test
+            except Exception as exc:
                 errors.append(exc)
                 return
 

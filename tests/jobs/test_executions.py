@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from jobs.records import JobStateConflict
+from jobs.errors import JobStateConflict
 from tests.jobs.helpers import add_job_type, finish, manifest, queue, start
 
 
@@ -93,7 +93,7 @@ def test_algorithm_and_job_type_errors_are_not_retried(api, auth, job, job_type)
     assert api.simulate_get(f"/v6/jobs/{third['id']}/").json["status"] == "QUEUED"  # SYSTEM: retried
 
 
-def test_execution_list_details_and_filters(api, auth, job, store):
+def test_execution_list_details_and_filters(api, auth, job):
     first = start(api, auth, job["id"], node="a")
     finish(api, auth, first["id"], "FAILED", error={"name": "node-lost"})
     second = start(api, auth, job["id"], node="b")
@@ -124,56 +124,56 @@ def test_execution_list_details_and_filters(api, auth, job, store):
     assert api.simulate_get("/v6/job-executions/999999/").json == {"detail": "Not found."}
 
 
-def test_log_targets(api, auth, job, store):
+def test_log_targets(api, auth, job, stores):
     exe = start(api, auth, job["id"], node="host-a")
-    target = store.execution_for_logs(exe["id"])
+    target = stores.log_targets.execution_for_logs(exe["id"])
     assert (target.cluster_id, target.node, target.job_type_name, target.job_type_version) == (
         exe["cluster_id"], "host-a", "test-job", "1.0.0")
     assert (target.status, target.is_finished, target.exe_num, target.job_id) == ("RUNNING", False, 1, job["id"])
     finish(api, auth, exe["id"], "CANCELED")
-    assert store.execution_for_logs(exe["id"]).is_finished is True
-    assert store.execution_for_logs(999999) is None
-    assert [t.id for t in store.log_targets_of_job(job["id"])] == [exe["id"]]
-    assert store.log_targets_of_job(999999) is None
+    assert stores.log_targets.execution_for_logs(exe["id"]).is_finished is True
+    assert stores.log_targets.execution_for_logs(999999) is None
+    assert [t.id for t in stores.log_targets.log_targets_of_job(job["id"])] == [exe["id"]]
+    assert stores.log_targets.log_targets_of_job(999999) is None
 
 
-def test_log_sequences_never_overlap(api, auth, job, store):
+def test_log_sequences_never_overlap(api, auth, job, stores):
     exe = start(api, auth, job["id"])
-    assert store.reserve_log_sequence(exe["id"], 3) == 1
-    assert store.reserve_log_sequence(exe["id"], 2) == 4
+    assert stores.log_targets.reserve_log_sequence(exe["id"], 3) == 1
+    assert stores.log_targets.reserve_log_sequence(exe["id"], 2) == 4
     with ThreadPoolExecutor(8) as pool:
-        firsts = list(pool.map(lambda _: store.reserve_log_sequence(exe["id"], 10), range(16)))
+        firsts = list(pool.map(lambda _: stores.log_targets.reserve_log_sequence(exe["id"], 10), range(16)))
     numbers = [n for first in firsts for n in range(first, first + 10)]
     assert sorted(numbers) == list(range(6, 6 + 160))
 
 
-def test_claim_next_queued_and_stale_runs(api, auth, job_type, store, clock):
+def test_claim_next_queued_and_stale_runs(api, auth, job_type, stores, clock):
     low = queue(api, auth, job_type["id"], {}, {"priority": 200})
     clock.advance(seconds=1)
     high = queue(api, auth, job_type["id"], {}, {"priority": 10})
-    claimed = store.claim_next_queued("worker-1")
+    claimed = stores.executions.claim_next_queued("worker-1")
     assert (claimed.job_id, claimed.node, claimed.exe_num) == (high["id"], "worker-1", 1)
-    assert store.claim_next_queued("worker-1").job_id == low["id"]
-    assert store.claim_next_queued("worker-1") is None
-    assert store.fail_stale_running("worker-1") == 2
+    assert stores.executions.claim_next_queued("worker-1").job_id == low["id"]
+    assert stores.executions.claim_next_queued("worker-1") is None
+    assert stores.executions.fail_stale_running("worker-1") == 2
     details = api.simulate_get(f"/v6/jobs/{high['id']}/").json
     assert (details["status"], details["num_exes"]) == ("QUEUED", 2)  # node-lost is retried
     assert api.simulate_get(f"/v6/jobs/{high['id']}/executions/1/").json["error"]["name"] == "node-lost"
 
 
-def test_concurrent_claims_take_different_jobs(api, auth, job_type, store):
+def test_concurrent_claims_take_different_jobs(api, auth, job_type, stores):
     for _ in range(6):
         queue(api, auth, job_type["id"], {})
     with ThreadPoolExecutor(4) as pool:
-        claimed = list(pool.map(lambda i: store.claim_next_queued(f"w{i}"), range(8)))
+        claimed = list(pool.map(lambda i: stores.executions.claim_next_queued(f"w{i}"), range(8)))
     jobs = [c.job_id for c in claimed if c is not None]
     assert len(jobs) == len(set(jobs)) == 6
 
 
-def test_start_execution_conflict_in_the_store(job, store):
-    store.start_execution(job["id"], "h")
+def test_start_execution_conflict_in_the_store(job, stores):
+    stores.executions.start_execution(job["id"], "h")
     with pytest.raises(JobStateConflict):
-        store.start_execution(job["id"], "h")
+        stores.executions.start_execution(job["id"], "h")
 
 
 def test_execution_details_link_to_the_log_and_to_kibana(api, auth, job, make_client, clock):

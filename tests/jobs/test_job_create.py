@@ -7,8 +7,8 @@ from tests.jobs.helpers import MIB, add_job_type, manifest, queue
 
 
 @pytest.fixture
-def job_type(api, auth, store):
-    store.add_workspace("ws1")
+def job_type(api, auth, refs):
+    refs.add_workspace("ws1")
     m = manifest(files=[{"name": "input_a"}, {"name": "many", "multiple": True, "required": False}],
                  json=[{"name": "count", "type": "integer", "required": False}],
                  settings=[{"name": "SECRET", "secret": True}, {"name": "MODE"}])
@@ -16,9 +16,9 @@ def job_type(api, auth, store):
 
 
 @pytest.fixture
-def file_id(store):
-    workspace = store.add_workspace("files")
-    return store.add_file(workspace, "my-file.file", MIB)
+def file_id(refs):
+    workspace = refs.add_workspace("files")
+    return refs.add_file(workspace, "my-file.file", MIB)
 
 
 def test_queues_a_job(api, auth, job_type, file_id):
@@ -58,9 +58,9 @@ def test_job_type_configuration_applies_without_override(api, auth, job_type, fi
     ([{"name": "cpus", "value": 1}, {"name": "mem", "value": 1024}, {"name": "sharedMem", "value": 1024},
       {"name": "disk", "value": 1000, "inputMultiplier": 4.0}], 10, {"cpus": 1.0, "mem": 1024.0, "disk": 1040.0}),
 ])
-def test_resources_examples(api, auth, store, scalars, size, expected):
+def test_resources_examples(api, auth, scalars, size, expected, refs):
     job_type = add_job_type(api, auth, manifest(resources=scalars))
-    file_id = store.add_file(store.add_workspace("w"), "f", size * MIB)
+    file_id = refs.add_file(refs.add_workspace("w"), "f", size * MIB)
     job = queue(api, auth, job_type["id"], {"files": {"input_a": [file_id]}})
     assert job["resources"] == {"resources": {**expected, "gpus": 0.0}}
     assert job["input_file_size"] == float(size)
@@ -121,8 +121,8 @@ def test_input_must_satisfy_the_interface(api, auth, job_type, file_id, data, de
     assert (r.status_code, r.json) == (400, {"detail": detail})
 
 
-def test_multiple_files_and_json_inputs(api, auth, job_type, file_id, store):
-    second = store.add_file(store.add_workspace("w2"), "second.file", 2 * MIB)
+def test_multiple_files_and_json_inputs(api, auth, job_type, file_id, refs):
+    second = refs.add_file(refs.add_workspace("w2"), "second.file", 2 * MIB)
     job = queue(api, auth, job_type["id"], {"files": {"input_a": [file_id], "many": [file_id, second]},
                                             "json": {"count": 3}})
     assert job["input_files"] == {"input_a": ["my-file.file"], "many": ["my-file.file", "second.file"]}

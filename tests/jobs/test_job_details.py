@@ -1,7 +1,7 @@
 """GET /v6/jobs/{id}/ and /v6/jobs/{id}/input_files/."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,10 +20,10 @@ def test_unknown_job_is_404(api):
     assert api.simulate_get("/v6/jobs/abc/").status_code == 404
 
 
-def test_superseded_links(api, auth, store, job_type, clock):
+def test_superseded_links(api, auth, stores, job_type, clock):
     old = queue(api, auth, job_type["id"], {})["id"]
     clock.advance(minutes=5)
-    new = store.create_job(job_type["id"], {}, superseded_job_id=old)
+    new = stores.jobs.create_job(job_type["id"], {}, superseded_job_id=old)
     old_job, new_job = api.simulate_get(f"/v6/jobs/{old}/").json, api.simulate_get(f"/v6/jobs/{new}/").json
     assert (old_job["is_superseded"], old_job["superseded"]) == (True, "2020-01-01T00:05:00Z")
     assert old_job["superseded_by_job"] == {"id": new} and old_job["superseded_job"] is None
@@ -58,21 +58,21 @@ def test_no_execution_for_canceled_jobs(api, auth, job_type):
 
 
 def test_microseconds_only_when_non_zero(api, auth, job_type, clock):
-    clock.now = datetime(2015, 8, 28, 17, 55, 41, 5000, tzinfo=timezone.utc)
+    clock.now = datetime(2015, 8, 28, 17, 55, 41, 5000, tzinfo=UTC)
     job = queue(api, auth, job_type["id"], {})
     assert job["created"] == "2015-08-28T17:55:41.005000Z"
 
 
 @pytest.fixture
-def files_job(api, auth, store, job_type, clock):
-    ws = store.add_workspace("ws", base_url="http://files.example.com/")
-    day = lambda d: datetime(2019, 1, d, tzinfo=timezone.utc)  # noqa: E731
-    a = store.add_file(ws, "a.tif", MIB, data_started=day(1), data_ended=day(2), source_started=day(10),
+def files_job(api, auth, job_type, clock, refs):
+    ws = refs.add_workspace("ws", base_url="http://files.example.com/")
+    day = lambda d: datetime(2019, 1, d, tzinfo=UTC)  # noqa: E731
+    a = refs.add_file(ws, "a.tif", MIB, data_started=day(1), data_ended=day(2), source_started=day(10),
                        source_ended=day(11), file_path="x/a.tif")
     clock.advance(hours=1)
-    b = store.add_file(ws, "b.tif", MIB, data_started=day(5), data_ended=day(6), source_started=day(3),
+    b = refs.add_file(ws, "b.tif", MIB, data_started=day(5), data_ended=day(6), source_started=day(3),
                        source_ended=day(4))
-    other = store.add_file(ws, "c.tif", MIB)
+    other = refs.add_file(ws, "c.tif", MIB)
     job = queue(api, auth, job_type["id"], {"files": {"input_a": [a, b]}})
     return {"job": job["id"], "a": a, "b": b, "other": other}
 

@@ -1,32 +1,32 @@
 """GET /v6/jobs/: every filter alone and combined, ordering, pagination links and parameter errors."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.jobs.helpers import MIB, add_job_type, finish, ids, manifest, queue, start
 
-D = lambda text: datetime.fromisoformat(text).replace(tzinfo=timezone.utc)  # noqa: E731
+D = lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)  # noqa: E731
 
 
 @pytest.fixture
-def jobs(api, auth, store, clock) -> dict[str, int]:
+def jobs(api, auth, stores, clock, refs) -> dict[str, int]:
     """Five jobs; the comments give the frozen clock's time at each step."""
     alpha = add_job_type(api, auth, manifest("alpha", files=[{"name": "f", "required": False}],
                                              errors=[{"code": 1, "name": "bad-data", "category": "data"}]))
     beta = add_job_type(api, auth, manifest("beta", "2.0.0", files=[{"name": "f", "required": False}]))
-    ws = store.add_workspace("ws")
-    f1 = store.add_file(ws, "one.dat", MIB, source_sensor_class="A", source_sensor="1", source_collection="c1",
+    ws = refs.add_workspace("ws")
+    f1 = refs.add_file(ws, "one.dat", MIB, source_sensor_class="A", source_sensor="1", source_collection="c1",
                         source_task="t1", source_started=D("2019-01-01"), source_ended=D("2019-01-02"))
-    f2 = store.add_file(ws, "two.dat", 2 * MIB, source_sensor_class="B", source_sensor="2", source_collection="c2",
+    f2 = refs.add_file(ws, "two.dat", 2 * MIB, source_sensor_class="B", source_sensor="2", source_collection="c2",
                         source_task="t2", source_started=D("2019-02-01"), source_ended=D("2019-02-02"))
-    batch = store.add_batch("My Batch", "batch of recipes")
-    recipe = store.add_recipe("my-recipe", batch_id=batch)
+    batch = refs.add_batch("My Batch", "batch of recipes")
+    recipe = refs.add_recipe("my-recipe", batch_id=batch)
     out = {"alpha": alpha["id"], "beta": beta["id"], "batch": batch, "recipe": recipe}
 
     clock.advance(minutes=1)  # 00:01
-    out["queued"] = store.create_job(alpha["id"], {"files": {"f": [f1]}}, recipe_id=recipe, batch_id=batch)
+    out["queued"] = stores.jobs.create_job(alpha["id"], {"files": {"f": [f1]}}, recipe_id=recipe, batch_id=batch)
     clock.advance(minutes=1)  # 00:02
     out["completed"] = queue(api, auth, beta["id"], {"files": {"f": [f2]}})["id"]
     exe = start(api, auth, out["completed"])
@@ -41,7 +41,7 @@ def jobs(api, auth, store, clock) -> dict[str, int]:
     out["canceled"] = queue(api, auth, beta["id"], {})["id"]
     api.simulate_post("/v6/jobs/cancel/", json={"job_ids": [out["canceled"]]}, headers=auth)
     clock.advance(minutes=1)  # 00:16: supersedes "failed", which is touched again
-    out["new"] = store.create_job(alpha["id"], {}, superseded_job_id=out["failed"])
+    out["new"] = stores.jobs.create_job(alpha["id"], {}, superseded_job_id=out["failed"])
     out["error"] = api.simulate_get(f"/v6/jobs/{out['failed']}/").json["error"]["id"]
     return out
 

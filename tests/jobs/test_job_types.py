@@ -28,7 +28,7 @@ def test_same_name_and_version_makes_a_new_revision(api, auth, clock):
     assert r.json["last_modified"] == "2020-01-01T00:01:00Z"
 
 
-def test_jobs_use_the_current_revision(api, auth, store):
+def test_jobs_use_the_current_revision(api, auth):
     job_type = add_job_type(api, auth, manifest(files=()))
     add_job_type(api, auth, manifest(files=()))
     r = api.simulate_post("/v6/jobs/", json={"job_type_id": job_type["id"], "input": {}}, headers=auth)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -53,26 +52,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     found_with_variant = {"variant": "long" if is_long(config) else "short",
                           "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1], **found}
     (HERE / "last_figures.json").write_text(json.dumps(found_with_variant, indent=2, sort_keys=True, default=str))
-
-
-@pytest.fixture
-def log_prefix(es) -> str:
-    """As tests/conftest.py's, but deletes the indices by name (the node refuses wildcard deletes)."""
-    prefix = f"rel-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True))
-    for start in range(0, len(names), 50):
-        es.indices.delete(index=",".join(names[start:start + 50]))
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}*")
-
-
-@pytest.fixture
-def store(settings):
-    """A JobStore on the test's database (for seeding data no route creates quickly)."""
-    from api.clock import utcnow
-    from jobs.db import make_engine
-    from jobs.store import JobStore
-
-    engine = make_engine(settings.database_url)
-    yield JobStore(engine, utcnow)
-    engine.dispose()

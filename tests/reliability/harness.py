@@ -245,7 +245,7 @@ class Gunicorn:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 60.0) -> "Gunicorn":
+    def start(self, timeout: float = 60.0) -> Gunicorn:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.data_dir / f"gunicorn-{self.port}.log", "ab")
@@ -304,7 +304,7 @@ def start_worker(node: str, data_dir: Path, database_url: str, elasticsearch_url
                LOG_INDEX_PREFIX=log_prefix, SPOOL_DIR=str(data_dir / "worker-spool"), API_TOKEN="unused-by-worker")
     out = open(log_file, "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "ingest.worker", "--node", node, "--poll", "0.2"],
+        return subprocess.Popen([sys.executable, "-m", "worker", "--node", node, "--poll", "0.2"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     finally:
         out.close()

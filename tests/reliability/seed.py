@@ -1,16 +1,9 @@
 """Data for the reliability tests: job types, jobs in every state, executions with log lines."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
-
-def manifest(name: str | None = None, command: str = "run", timeout: int = 60, errors=()) -> dict:
-    return {"seedVersion": "1.0.0", "job": {
-        "name": name or f"rel-{uuid.uuid4().hex[:8]}", "jobVersion": "1.0.0", "packageVersion": "1.0.0",
-        "title": "Reliability job", "description": "A job of the reliability suite", "timeout": timeout,
-        "interface": {"command": command, "inputs": {"files": [], "json": []}, "settings": []},
-        "errors": list(errors)}}
+from tests.factories import manifest
 
 
 @dataclass
@@ -26,20 +19,20 @@ class Seeded:
         return [c.id for c in self.running] + self.finished_exe_ids
 
 
-def seed_jobs(store, types: int = 2, jobs: int = 12, running: int = 3, finished: int = 3) -> Seeded:
+def seed_jobs(stores, types: int = 2, jobs: int = 12, running: int = 3, finished: int = 3) -> Seeded:
     """`jobs` QUEUED jobs over `types` job types; of them `running` started and `finished` failed/completed."""
     out = Seeded()
     for _ in range(types):
-        job_type, _ = store.save_job_type("rel/image:1", manifest())
+        job_type, _ = stores.job_types.save_job_type("rel/image:1", manifest())
         out.job_type_ids.append(job_type.id)
         out.job_type_names.append(job_type.name)
     for n in range(jobs):
-        out.job_ids.append(store.create_job(out.job_type_ids[n % types], {"files": {}, "json": {}}))
+        out.job_ids.append(stores.jobs.create_job(out.job_type_ids[n % types], {"files": {}, "json": {}}))
     for job_id in out.job_ids[:running]:
-        out.running.append(store.start_execution(job_id, "rel-node-1"))
+        out.running.append(stores.executions.start_execution(job_id, "rel-node-1"))
     for i, job_id in enumerate(out.job_ids[running:running + finished]):
-        claimed = store.start_execution(job_id, "rel-node-2")
-        store.finish_execution(claimed.id, "COMPLETED" if i % 2 else "FAILED")
+        claimed = stores.executions.start_execution(job_id, "rel-node-2")
+        stores.executions.finish_execution(claimed.id, "COMPLETED" if i % 2 else "FAILED")
         out.finished_exe_ids.append(claimed.id)
     return out
 

@@ -70,11 +70,11 @@ def test_spool_on_a_full_disk_refuses_clearly_and_keeps_every_acknowledged_recor
                                        "a restart: the record torn by ENOSPC hides every record appended after it")
 
 
-def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, store, tiny_disk):
+def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, stores, tiny_disk):
     dead_elasticsearch = f"http://127.0.0.1:{free_port()}"  # nothing listens: every line stays spooled
     client = make_client(spool_dir=tiny_disk / "spool", elasticsearch_url=dead_elasticsearch,
                          elasticsearch_timeout=0.2)
-    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     path = f"/v6/job-executions/{exe.id}/logs/"
     ballast = fill(tiny_disk, leave=64 * 1024)
     statuses = []

@@ -11,8 +11,9 @@ import uuid
 from elasticsearch import Elasticsearch
 
 from tests.conftest import ADMIN_TOKEN
+from tests.factories import manifest
 from tests.reliability.harness import Gunicorn, assert_clean_error, ndjson, start_worker, wait_until
-from tests.reliability.seed import manifest, seed_jobs
+from tests.reliability.seed import seed_jobs
 
 ES_TIMEOUT = 3  # seconds the API waits for Elasticsearch (reads, and a post's "stored" confirmation)
 
@@ -30,18 +31,18 @@ def read_back(es: Elasticsearch, index: str, cluster_id: str) -> list[dict]:
         after = hits[-1]["sort"]
 
 
-def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, store, tmp_path, sized, figures):
+def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, stores, tmp_path, sized, figures):
     prefix = settings.log_index_prefix
     es = Elasticsearch(own_node.url, request_timeout=30)
-    seeded = seed_jobs(store, types=1, jobs=4, running=2, finished=0)
+    seeded = seed_jobs(stores, types=1, jobs=4, running=2, finished=0)
     server = Gunicorn(tmp_path / "api", settings.database_url, own_node.url, prefix, ADMIN_TOKEN, workers=2,
                       extra_env={"ELASTICSEARCH_TIMEOUT": str(ES_TIMEOUT)}).start()
     # A job for the local worker that prints through the whole outage.
     worker_lines = sized(2500, 12000)
     command = (f"{sys.executable} -u -c \"import time\nfor i in range(1, {worker_lines} + 1):\n"
                f"    print('worker line', i)\n    time.sleep(0.008)\"")
-    job_type, _ = store.save_job_type("rel/printer:1", manifest(command=command, timeout=600))
-    worker_job = store.create_job(job_type.id, {"files": {}, "json": {}})
+    job_type, _ = stores.job_types.save_job_type("rel/printer:1", manifest(command=command, timeout=600))
+    worker_job = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node_name = f"rel-es-{uuid.uuid4().hex[:6]}"
     worker = start_worker(node_name, tmp_path / "worker", settings.database_url, own_node.url, prefix,
                           tmp_path / "worker.log")

@@ -23,16 +23,16 @@ def cluster():
 
 @pytest.fixture
 def pg_server(cluster, tmp_path, elasticsearch_url, log_prefix):
-    from api.clock import utcnow
-    from jobs.db import make_engine, upgrade
-    from jobs.store import JobStore
+    from core.times import utcnow
+    from jobs.db import upgrade
+    from jobs.stores import Stores
 
     pg, base = cluster
     url, _schema = pg.fresh_schema_url(base)
-    engine = make_engine(url)
-    upgrade(engine)
-    seeded = seed_jobs(JobStore(engine, utcnow), types=2, jobs=40, running=5, finished=5)
-    engine.dispose()
+    stores = Stores.open(url, utcnow)
+    upgrade(stores.db.engine)
+    seeded = seed_jobs(stores, types=2, jobs=40, running=5, finished=5)
+    stores.close()
     server = Gunicorn(tmp_path / "api", url, elasticsearch_url, log_prefix, ADMIN_TOKEN, workers=2).start()
     yield pg, server, seeded
     server.stop()

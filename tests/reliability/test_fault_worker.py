@@ -1,4 +1,4 @@
-"""The local worker (`python -m ingest.worker`) SIGKILLed in the middle of a job: once a worker of that node
+"""The local worker (`python -m worker`) SIGKILLed in the middle of a job: once a worker of that node
 runs again, the job is not left RUNNING: its execution fails as node-lost, the job is retried and completes,
 and the lines the dead worker had accepted are shipped (exactly once)."""
 from __future__ import annotations
@@ -10,11 +10,11 @@ import uuid
 
 from elasticsearch import Elasticsearch
 
+from tests.factories import manifest
 from tests.reliability.harness import kill_processes_mentioning, start_worker, wait_until
-from tests.reliability.seed import manifest
 
 
-def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, store, settings, tmp_path, sized, figures):
+def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores, settings, tmp_path, sized, figures):
     client = make_client()
     kills = sized(1, 2)  # the job type allows 3 tries
     counter = tmp_path / f"runs-{uuid.uuid4().hex[:8]}"
@@ -22,8 +22,8 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, store,
               "n = int(p.read_text()) + 1 if p.exists() else 1\np.write_text(str(n))\n"
               f"print('run', n, flush=True)\nif n <= {kills}:\n    time.sleep(300)\nprint('done', n)")
     command = f'{sys.executable} -u -c "{script}" {counter}'
-    job_type, _ = store.save_job_type("rel/sleeper:1", manifest(command=command, timeout=600))
-    job_id = store.create_job(job_type.id, {"files": {}, "json": {}})
+    job_type, _ = stores.job_types.save_job_type("rel/sleeper:1", manifest(command=command, timeout=600))
+    job_id = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node = f"rel-worker-{uuid.uuid4().hex[:6]}"
     logs = tmp_path / "worker.log"
 

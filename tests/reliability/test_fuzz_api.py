@@ -15,8 +15,12 @@ from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                               response_schema_conformance, status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import assert_clean_error, ndjson
@@ -36,10 +40,9 @@ def _ndjson(ctx, value) -> bytes:
 
 # schemathesis's own strategies use `random` inside (its warning, not ours).
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, store, es, settings, sized, long_run,
-                                                              figures):
+def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, stores, es, settings, sized, long_run, figures):
     client = make_client(follow_max_seconds=0.5, elasticsearch_timeout=5.0)
-    seeded = seed_jobs(store, types=2, jobs=10, running=3, finished=3)
+    seeded = seed_jobs(stores, types=2, jobs=10, running=3, finished=3)
     for exe_id in seeded.exe_ids:
         r = client.simulate_post(f"/v6/job-executions/{exe_id}/logs/", body=ndjson(lines(30, prefix="fuzz word")),
                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}",

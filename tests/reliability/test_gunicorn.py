@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.harness import Gunicorn, LOOPBACK, assert_clean_error, ndjson, pid_serving, wait_until
+from tests.reliability.harness import LOOPBACK, Gunicorn, assert_clean_error, ndjson, pid_serving, wait_until
 from tests.reliability.seed import lines, seed_jobs
 
 
@@ -25,8 +25,8 @@ def server(settings, tmp_path):
     g.stop()
 
 
-def test_a_worker_killed_mid_request_is_replaced_and_the_next_requests_succeed(server, store, figures, sized):
-    seeded = seed_jobs(store, types=1, jobs=4, running=2, finished=1)
+def test_a_worker_killed_mid_request_is_replaced_and_the_next_requests_succeed(server, stores, figures, sized):
+    seeded = seed_jobs(stores, types=1, jobs=4, running=2, finished=1)
     exe = seeded.running[0]
     api = server.client(token=ADMIN_TOKEN)
     r = api.post(f"/v6/job-executions/{exe.id}/logs/", ndjson(lines(20)),
@@ -70,8 +70,8 @@ def test_a_worker_killed_mid_request_is_replaced_and_the_next_requests_succeed(s
                                                                "requests_after": 180 * kills}
 
 
-def test_bodies_are_limited_with_and_without_content_length(server, store):
-    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+def test_bodies_are_limited_with_and_without_content_length(server, stores):
+    exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     path = f"/v6/job-executions/{exe.id}/logs/"
     line = b'{"message": "' + b"x" * 500 + b'", "stream": "stdout"}\n'
 

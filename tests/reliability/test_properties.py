@@ -3,7 +3,7 @@ the job list's `order` (api/job_routes.py), and NDJSON log lines (ingest/receive
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import falcon
 import pytest
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from api.job_routes import parse_order
 from api.params import parse_timestamp
-from ingest.documents import format_time
-from ingest.receive import INT64_MAX, BadLine, parse_line, parse_time
+from core.times import format_ns, parse_ns
+from ingest.receive import INT64_MAX, BadLine, parse_line
 from jobs.orderings import JOB_ORDER_FIELDS
 from tests.reliability.seed import seed_jobs
 
@@ -22,7 +22,7 @@ from tests.reliability.seed import seed_jobs
 # global random state move and warns. It does not affect these properties.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
-NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 MESSAGE = "Invalid ISO timestamp format for parameter: started"
 # Offsets whole minutes within a day, as ISO-8601 can write them.
 offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
@@ -55,7 +55,7 @@ def test_any_aware_datetime_round_trips_to_the_same_instant_in_utc(sized):
         got = outcome(text)
         # An instant that UTC cannot hold (year 1 east of Greenwich, year 9999 west of it) is refused, not a 500.
         try:
-            expected = moment.astimezone(timezone.utc)
+            expected = moment.astimezone(UTC)
         except OverflowError:
             assert got is None, text
             return
@@ -136,9 +136,9 @@ def test_anything_else_in_order_is_a_400_naming_the_field(sized):
     prop()
 
 
-def test_any_order_lists_every_job_once_on_the_real_database(make_client, store, sized):
+def test_any_order_lists_every_job_once_on_the_real_database(make_client, stores, sized):
     """The SQL built for any combination of order fields runs (SQLite and PostgreSQL) and pages exactly."""
-    seeded = seed_jobs(store, types=2, jobs=7, running=2, finished=2)
+    seeded = seed_jobs(stores, types=2, jobs=7, running=2, finished=2)
     client = make_client()
 
     @prop_settings(sized, 40, 400)
@@ -178,8 +178,8 @@ def test_timestamps_keep_all_nine_digits(sized):
     def prop(moment, digits, nanos, zone):
         text = rfc3339(moment, digits, nanos, zone)
         kept = int(f"{nanos:09d}"[:digits].ljust(9, "0")) if digits else 0
-        whole = int(moment.replace(tzinfo=timezone.utc, microsecond=0).timestamp()) - zone_seconds(zone)
-        assert parse_time(text) == whole * 1_000_000_000 + kept, text
+        whole = int(moment.replace(tzinfo=UTC, microsecond=0).timestamp()) - zone_seconds(zone)
+        assert parse_ns(text) == whole * 1_000_000_000 + kept, text
     prop()
 
 
@@ -187,7 +187,7 @@ def test_format_time_and_parse_time_are_inverse(sized):
     @prop_settings(sized, 300, 5000)
     @given(ns=st.integers(0, 9_214_646_399 * 1_000_000_000))  # up to the end of 2261 (date_nanos)
     def prop(ns):
-        assert parse_time(format_time(ns)) == ns
+        assert parse_ns(format_ns(ns)) == ns
     prop()
 
 
@@ -207,7 +207,7 @@ def test_valid_lines_parse_to_exactly_what_was_sent(sized):
         message, stream, time_ns, order, task = parse_line(raw, 1, 1024 * 1024)
         assert message == item["message"] and stream == item["stream"]
         assert order == item.get("scale_order_num") and task == item.get("scale_task")
-        assert time_ns == (parse_time(item["@timestamp"]) if "@timestamp" in item else None)
+        assert time_ns == (parse_ns(item["@timestamp"]) if "@timestamp" in item else None)
     prop()
 
 

@@ -6,16 +6,17 @@ import json
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
+from tests.factories import manifest
 from tests.reliability.harness import assert_clean_error
-from tests.reliability.seed import manifest, seed_jobs
+from tests.reliability.seed import seed_jobs
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 INT64_MAX = 2**63 - 1
 
 
 @pytest.fixture
-def seeded(store):
-    return seed_jobs(store, types=1, jobs=2, running=1, finished=0)
+def seeded(stores):
+    return seed_jobs(stores, types=1, jobs=2, running=1, finished=0)
 
 
 @pytest.mark.parametrize("path", ["/v6/job-types/", "/v6/jobs/", "/v6/jobs/{job}/executions/",
@@ -77,7 +78,7 @@ def test_a_timestamp_at_the_edge_of_the_calendar_is_400_not_500(make_client, val
         assert r.json == {"detail": "Invalid ISO timestamp format for parameter: started"}
 
 
-def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, store):
+def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, stores):
     """The first line of a new UTC day creates that day's index; searches running at that moment must not fail
     (every midnight, in production). Seen in the soak: 503 search_phase_execution_exception."""
     import json
@@ -85,7 +86,7 @@ def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, st
     import time
 
     client = make_client()
-    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     stop = threading.Event()
     failures: list[str] = []
     reads = [0]

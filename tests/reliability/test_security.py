@@ -40,8 +40,8 @@ def concrete(path: str, seeded) -> str:
 
 
 @pytest.fixture
-def seeded(store):
-    return seed_jobs(store, types=2, jobs=6, running=2, finished=2)
+def seeded(stores):
+    return seed_jobs(stores, types=2, jobs=6, running=2, finished=2)
 
 
 # --- writes need the admin token ---------------------------------------------------------------------------
@@ -133,9 +133,9 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[^\W_]+", text)]
 
 
-def test_hostile_search_text_is_literal_and_never_a_500(make_client, store, es, settings, figures):
+def test_hostile_search_text_is_literal_and_never_a_500(make_client, stores, es, settings, figures):
     client = make_client()
-    seeded = seed_jobs(store, types=1, jobs=1, running=1, finished=0)
+    seeded = seed_jobs(stores, types=1, jobs=1, running=1, finished=0)
     exe = seeded.running[0]
     r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
                              body=ndjson([{"message": m, "stream": "stdout"} for m in MESSAGES]))
@@ -187,9 +187,9 @@ def test_job_type_keyword_matches_literally_not_as_a_like_pattern(make_client, s
 
 # --- HTML is escaped -----------------------------------------------------------------------------------------
 
-def test_html_log_output_and_highlights_are_escaped(make_client, store, es, settings):
+def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, settings):
     client = make_client()
-    exe = seed_jobs(store, types=1, jobs=1, running=1, finished=0).running[0]
+    exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     evil = ["needle <script>alert(1)</script>", "<img src=x onerror=alert(2)> needle", "needle & </div><b>bold</b>"]
     r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
                              body=ndjson([{"message": m, "stream": s} for m, s in zip(evil, ["stdout", "stderr", "stdout"])]))

@@ -124,8 +124,8 @@ def readings(server: Gunicorn, database_url: str) -> dict:
                             for pid, r in found.items()}}
 
 
-def test_soak(settings, store, tmp_path, sized, figures):
-    seeded = seed_jobs(store, types=3, jobs=120, running=10, finished=20)
+def test_soak(settings, stores, tmp_path, sized, figures):
+    seeded = seed_jobs(stores, types=3, jobs=120, running=10, finished=20)
     # Executions whose logs are written and read; their jobs are kept out of cancel/requeue.
     log_exes = seeded.running[:2]
     seeded.job_ids = [j for j in seeded.job_ids if j not in {e.job_id for e in log_exes}]

@@ -6,6 +6,8 @@ import time
 
 from elasticsearch import Elasticsearch, helpers
 
+from core.times import parse_ns
+
 NS = 1_000_000_000
 BASE_NS = 1_700_000_000 * NS  # 2023-11-14T22:13:20Z
 
@@ -51,11 +53,3 @@ def _bulk(es: Elasticsearch, actions, refresh: bool) -> None:
     ok, errors = helpers.bulk(es.options(request_timeout=120), actions, chunk_size=5000,
                               refresh=refresh, raise_on_error=True)
     assert not errors
-
-
-def parse_ns(text: str) -> int:
-    from search.lines import parse_ns as parse
-
-    value = parse(text)
-    assert value is not None, text
-    return value

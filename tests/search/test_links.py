@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from search.links import kibana_discover_url, log_url, viewer_url
@@ -17,8 +17,8 @@ def test_kibana_discover_url():
     assert url.startswith("http://kibana:5601/app/discover#/?_g=(time:(from:now-30d,to:now))&_a=(")
     assert "dataSource:(dataViewId:'scalelogs',type:dataView)" in url
     assert "query:(language:kuery,query:'scale_job_exe:\"scale_job_1x1\"')" in unquote(url)
-    started = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
-    url = unquote(kibana_discover_url("http://k", "it's\"odd", started, datetime(2024, 1, 1, 13, tzinfo=timezone.utc)))
+    started = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    url = unquote(kibana_discover_url("http://k", "it's\"odd", started, datetime(2024, 1, 1, 13, tzinfo=UTC)))
     assert "_g=(time:(from:'2024-01-01T11:59:00Z',to:'2024-01-01T13:01:00Z'))" in url
     assert "query:'scale_job_exe:\"it!'s\\\"odd\"'" in url  # Rison escapes ' as !', KQL escapes " as \"
     running = unquote(kibana_discover_url("http://k", "a", started))

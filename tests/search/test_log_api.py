@@ -190,7 +190,7 @@ def sse_events(text: str) -> list[dict]:
     return events
 
 
-def test_follow_gets_lines_written_later_and_ends_with_the_execution(es, log_prefix, client, store, execution):
+def test_follow_gets_lines_written_later_and_ends_with_the_execution(es, log_prefix, client, stores, execution):
     write(es, log_prefix, execution, [("before 1", "stdout"), ("before 2", "stderr")])
 
     def later():
@@ -199,7 +199,7 @@ def test_follow_gets_lines_written_later_and_ends_with_the_execution(es, log_pre
               start_ns=BASE_NS + 10 * NS)
         time.sleep(0.8)
         write(es, log_prefix, execution, [("after 3", "stdout")], start_order=5, start_ns=BASE_NS + 11 * NS)
-        store.finish_execution(execution.id, "COMPLETED")
+        stores.executions.finish_execution(execution.id, "COMPLETED")
 
     writer = threading.Thread(target=later)
     began = time.monotonic()

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from search import LogSearch, LogsUnavailable, Window, cursor
+from search.errors import SearchRefused
 from search.finder import Filters
 from tests.search.helpers import BASE_NS, NS, index_legacy, index_ours, legacy_doc, our_doc
 
@@ -68,8 +69,8 @@ def test_tail_and_time_window(log_search, mixed):
     assert messages(log_search.tail(EXE, Window(("stdout",)), 2)) == ["three", "four"]
     assert messages(log_search.tail(EXE, Window(), 100)) == mixed
     t = BASE_NS + 123_456_789
-    started = datetime.fromtimestamp(t // NS, timezone.utc)  # whole second: "one" is a second earlier
-    window = Window(started=started, ended=datetime.fromtimestamp((t + NS) // NS, timezone.utc))
+    started = datetime.fromtimestamp(t // NS, UTC)  # whole second: "one" is a second earlier
+    window = Window(started=started, ended=datetime.fromtimestamp((t + NS) // NS, UTC))
     assert messages(log_search.stream(EXE, window)) == mixed[1:]
     window = Window(ended=started)
     assert messages(log_search.stream(EXE, window)) == ["one"]
@@ -138,7 +139,7 @@ def test_search_phrases_filters_highlights_and_hostile_text(es, log_prefix, log_
         assert found(text=hostile)[0] == [], hostile
     assert found(text='"disk')[0] == found(text="disk")[0]
     assert found(text='""')[0] == []
-    with pytest.raises(ValueError):
+    with pytest.raises(SearchRefused):
         log_search.search(Filters(), 9_990, 100)
 
 

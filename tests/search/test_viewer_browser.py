@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -28,11 +27,9 @@ class QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def served(settings):
+def served(make_client):
     """The app on 127.0.0.1 in a server thread; follows end within 20 s so the server can stop."""
-    from api.app import create_app
-
-    app = create_app(replace(settings, follow_max_seconds=20.0))
+    app = make_client(follow_max_seconds=20.0).app
     server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -58,7 +55,7 @@ def doc(exe, seconds: int, order: int, message: str, stream: str) -> dict:
     return our_doc(exe.cluster_id, BASE_NS + seconds * NS, order, message, stream)
 
 
-def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, store, execution, served, browser):
+def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, execution, served, browser):
     index_ours(es, log_prefix, [doc(execution, 0, 1, "hello from stdout", "stdout"),
                                 doc(execution, 1, 2, "oops on stderr", "stderr"),
                                 doc(execution, 2, 3, "<b>not bold</b><img src=x onerror=alert(1)>", "stdout")])
@@ -80,7 +77,7 @@ def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, store, e
                                 doc(execution, 3, 5, "followed stdout stays hidden", "stdout")])
     wait.until(lambda _: "a followed line" in log.text)
     assert "followed stdout stays hidden" not in log.text
-    store.finish_execution(execution.id, "COMPLETED")
+    stores.executions.finish_execution(execution.id, "COMPLETED")
     wait.until(lambda _: "ended" in status.text)
 
     box = browser.find_element(By.ID, "search")

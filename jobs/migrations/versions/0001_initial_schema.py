@@ -8,11 +8,10 @@ Every table of the job services, their indexes, and the built-in errors.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
@@ -40,7 +39,7 @@ BUILTIN_ERRORS = [
 
 
 def seed_errors(errors: sa.Table) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(errors, [
         {"name": name, "category": category, "title": title, "description": description, "is_builtin": True,
          "should_be_retried": retried, "job_type_name": None, "created": now, "last_modified": now}

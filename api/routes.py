@@ -1,0 +1,56 @@
+"""Every route of the service, wired in one place: which resource serves which URI template, and what each
+resource is given (only the stores and services it uses)."""
+from __future__ import annotations
+
+import falcon
+
+# First, for the OpenAPI document: it lists schemas in the order they are declared (jobs, logs, then the rest).
+from api import job_schemas, log_params  # noqa: F401
+from api.health import Liveness, Readiness
+from api.ingest_routes import ExecutionLogIngest
+from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
+from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
+from api.job_type_routes import JobTypeDetails, JobTypes
+from api.log_routes import ExecutionLogs
+from api.log_search_routes import JobLogs, LogSearchResource
+from api.openapi import OpenApiResource
+from api.routing import ID, RouteTable
+from api.services import Services
+from api.viewer_routes import ViewerAsset, ViewerPage
+from core.times import Clock
+from settings import Settings
+
+# exe_num is a 32-bit column (PostgreSQL): a larger number is an unknown execution, 404 before the resource runs.
+EXE_NUM = "int(min=1, max=2147483647)"
+
+
+def add_routes(app: falcon.App, services: Services, settings: Settings, clock: Clock) -> RouteTable:
+    routes = RouteTable(app)
+    stores, logs, max_body = services.stores, services.logs, settings.max_body_bytes
+    routes.add("/healthz", Liveness())
+    routes.add("/readyz", Readiness(stores.db.ping, logs.search.cluster_info if logs else None))
+    routes.add("/v6/openapi.json", OpenApiResource(routes))
+
+    routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
+    routes.add("/v6/job-types/{name}/{version}/", JobTypeDetails(stores.job_types))
+    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
+    routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
+    routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))
+    routes.add(f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(stores.jobs))
+    routes.add(f"/v6/jobs/{{job_id:{ID}}}/input_files/", JobInputFiles(stores.jobs, clock))
+    links = ExecutionLinks(settings.kibana_url)
+    routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
+    routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/",
+               ExecutionByNum(stores.executions, links))
+    routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
+
+    if logs is not None:
+        routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
+                   ExecutionLogs(stores.log_targets, logs.search, settings.follow_max_seconds, clock))
+        routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
+        routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
+        routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))
+        routes.add("/viewer/{name}", ViewerAsset())
+        routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/logs/",
+                   ExecutionLogIngest(stores.log_targets, logs.writer, settings, clock))
+    return routes

@@ -1,0 +1,32 @@
+"""What the app serves with, built once from the settings: the stores (SQL) and the log services
+(Elasticsearch). create_app takes these, so tests build the app from stores of their own, and an app without
+log services (tests of the job routes) needs no Elasticsearch at all."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.elastic import elasticsearch_client
+from core.times import Clock
+from ingest import start_log_writer
+from ingest.shipper import Shipper
+from jobs.stores import Stores
+from search import LogSearch
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class LogServices:
+    search: LogSearch
+    writer: Shipper
+
+
+@dataclass(frozen=True)
+class Services:
+    stores: Stores
+    logs: LogServices | None = None  # None: the job routes only
+
+
+def build_services(settings: Settings, clock: Clock) -> Services:
+    es = elasticsearch_client(settings)
+    logs = LogServices(LogSearch(es, settings.log_read_indices), start_log_writer(es, settings))
+    return Services(Stores.open(settings.database_url, clock), logs)

@@ -1,0 +1,27 @@
+"""The one way the service builds its Elasticsearch client, for the API, the shipper CLI, the worker and the
+benchmarks alike, from the settings.
+
+Two retry policies, because the callers want opposite things: a request the API serves must fail fast (the
+client gets a 503 and retries itself), while shipping and the command line can wait for a busy node.
+"""
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+
+from settings import Settings
+
+# Without ELASTICSEARCH_URL, the node `make run` starts on its default port.
+DEFAULT_URL = "http://127.0.0.1:9200"
+# A busy node answers 429 (e.g. its memory breaker) or 50x for a moment.
+BUSY_STATUSES = (429, 502, 503, 504)
+
+
+def elasticsearch_client(settings: Settings, *, patient: bool = False) -> Elasticsearch:
+    """A client for settings' cluster. patient=True (shipping, CLI): three retries on a busy node;
+    otherwise (serving requests) one retry on a lost connection and none on a timeout."""
+    if patient:
+        retries = {"max_retries": 3, "retry_on_status": BUSY_STATUSES}
+    else:
+        retries = {"max_retries": 1, "retry_on_timeout": False}
+    return Elasticsearch(settings.elasticsearch_url or DEFAULT_URL, request_timeout=settings.elasticsearch_timeout,
+                         **retries)

@@ -1,0 +1,59 @@
+"""What the log pipeline needs of executions: who they are (LogTarget) and their log order numbers."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from jobs.db import Database
+from jobs.errors import Invalid, NotFound
+from jobs.models import Job, JobExecution, JobType, Node
+from jobs.records import LogTarget
+from jobs.statuses import ExecutionStatus
+
+
+class LogTargetStore:
+    def __init__(self, db: Database):
+        self._sessions = db.sessions
+
+    def execution_for_logs(self, exe_id: int) -> LogTarget | None:
+        """The execution with this id as the log pipeline needs it, or None."""
+        with self._sessions() as s:
+            row = s.execute(_log_targets().where(JobExecution.id == exe_id)).first()
+        return _log_target(row) if row else None
+
+    def log_targets_of_job(self, job_id: int) -> list[LogTarget] | None:
+        """Every execution of the job, by exe_num; None if the job does not exist."""
+        with self._sessions() as s:
+            if s.get(Job, job_id) is None:
+                return None
+            rows = s.execute(_log_targets().where(JobExecution.job_id == job_id)
+                             .order_by(JobExecution.exe_num)).all()
+        return [_log_target(r) for r in rows]
+
+    def reserve_log_sequence(self, exe_id: int, count: int) -> int:
+        """Reserve `count` consecutive log order numbers of the execution (from 1); returns the first one.
+
+        One UPDATE ... RETURNING, so concurrent callers (several gunicorn workers) never overlap.
+        """
+        if count < 1:
+            raise Invalid("count must be at least 1")
+        with self._sessions.begin() as s:
+            last = s.scalar(update(JobExecution).where(JobExecution.id == exe_id)
+                            .values(log_seq=JobExecution.log_seq + count).returning(JobExecution.log_seq)
+                            .execution_options(synchronize_session=False))
+        if last is None:
+            raise NotFound(f"job execution {exe_id}")
+        return last - count + 1
+
+
+def _log_targets():
+    return (select(JobExecution.id, JobExecution.job_id, JobExecution.exe_num, JobExecution.cluster_id,
+                   JobExecution.status, Node.hostname, JobType.name, JobType.version, JobExecution.started,
+                   JobExecution.ended)
+            .join(JobType, JobType.id == JobExecution.job_type_id)
+            .outerjoin(Node, Node.id == JobExecution.node_id))
+
+
+def _log_target(row) -> LogTarget:
+    return LogTarget(id=row[0], job_id=row[1], exe_num=row[2], cluster_id=row[3], status=row[4], node=row[5],
+                     job_type_name=row[6], job_type_version=row[7], started=row[8], ended=row[9],
+                     is_finished=row[4] != ExecutionStatus.RUNNING)

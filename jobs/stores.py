@@ -1,0 +1,29 @@
+"""Every store of the jobs package on one database, for the programs that wire them (the API's services,
+the worker, the ingest command line)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.times import Clock
+from jobs.db import Database
+from jobs.execution_store import ExecutionStore
+from jobs.job_store import JobStore
+from jobs.job_type_store import JobTypeStore
+from jobs.log_target_store import LogTargetStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    db: Database
+    job_types: JobTypeStore
+    jobs: JobStore
+    executions: ExecutionStore
+    log_targets: LogTargetStore
+
+    @classmethod
+    def open(cls, database_url: str, clock: Clock) -> Stores:
+        db = Database.connect(database_url)
+        return cls(db, JobTypeStore(db, clock), JobStore(db, clock), ExecutionStore(db, clock), LogTargetStore(db))
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,49 @@
+"""`python -m worker`: run the local worker, configured like the service (from the environment)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from core.elastic import elasticsearch_client
+from core.times import utcnow
+from ingest import start_log_writer
+from jobs.stores import Stores
+from settings import Settings
+from worker.node_name import hold_node_name
+from worker.runner import Worker
+
+log = logging.getLogger("worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker")
+    parser.add_argument("--node", default=os.environ.get("WORKER_NODE") or None,
+                        help="node name (default: the host name, or host-N when several workers run here)")
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
+    parser.add_argument("--once", action="store_true", help="run at most one job, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    settings = Settings.from_env()
+    node, _lock = hold_node_name(settings.data_dir, args.node)
+    stores = Stores.open(settings.database_url, utcnow)
+    shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    worker = Worker(stores.executions, stores.log_targets, shipper, node, max_line_bytes=settings.max_log_line_bytes,
+                    lease_seconds=settings.worker_lease_seconds)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    log.info("worker %s started (pid %d)", node, os.getpid())
+    worker.recover()
+    worker.run_forever(poll=args.poll, once=args.once)
+    drained = shipper.close(timeout=30)
+    stores.close()
+    if not drained:
+        log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
