@@ -3,6 +3,7 @@ elsewhere (api.services.build_services in production, the tests' own stores in t
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import falcon
 import falcon.media
@@ -25,7 +26,8 @@ def _dumps(obj) -> bytes:
 
 
 def create_app(services: Services, settings: Settings, clock: Clock = utcnow) -> falcon.App:
-    app = falcon.App(middleware=[ScalePaths(), TokenAuth(settings.api_token, settings.read_token)])
+    middleware: list[Any] = [ScalePaths(), TokenAuth(settings.api_token, settings.read_token)]
+    app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False

@@ -11,7 +11,9 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def _matches(given: str, expected: str | None) -> bool:
     # compare_digest takes time independent of where the strings differ.
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    if not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 class TokenAuth:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import falcon
 
@@ -92,6 +93,7 @@ def too_large(detail: str) -> falcon.HTTPError:
 def body_lines(req: falcon.Request, max_body: int, max_line: int) -> Iterator[bytes]:
     """The body's lines, read in chunks as they arrive; 413 past max_body bytes or past what max_line allows
     for one line. (Falcon's BoundedStream.readline miscounts what is left, so lines are split here.)"""
+    stream: Any  # falcon's BoundedStream, or the server's input stream
     if req.content_length is not None:
         stream = req.bounded_stream
     elif req.env.get("wsgi.input_terminated"):  # a chunked body the server ends for us

@@ -94,7 +94,10 @@ class Jobs:
         job_id = self._jobs.create_job(body["job_type_id"], body["input"], body["configuration"])
         resp.status = falcon.HTTP_201
         resp.location = f"{base_url(req)}/v6/jobs/{job_id}/"
-        resp.media = job_details(self._jobs.get_job(job_id))
+        created = self._jobs.get_job(job_id)
+        if created is None:  # deleted in between: nothing to show
+            raise not_found()
+        resp.media = job_details(created)
 
 
 class JobDetails:

@@ -1,6 +1,8 @@
 """The job routes' responses as JSON schemas and their request bodies as `Body`s, all OpenAPI components."""
 from __future__ import annotations
 
+from typing import Any
+
 from api.bodies import (
     BOOLEAN,
     INT32,
@@ -58,7 +60,7 @@ RESOURCES = component("Resources", obj(resources={"type": "object", "additionalP
 JOB_TYPE_BASE = component("JobTypeBase", obj(
     id=INT, name=STR, version=STR, title=N_STR, description=N_STR, is_active=BOOL, is_paused=BOOL,
     is_system=BOOL, is_published=BOOL, icon_code=N_STR, unmet_resources=N_STR))
-_JOB_TYPE_ITEM = dict(
+_JOB_TYPE_ITEM: dict[str, Any] = dict(
     id=INT, name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR, is_published=BOOL,
     is_active=BOOL, is_paused=BOOL, is_system=BOOL, max_scheduled=N_INT, max_tries=INT, revision_num=INT,
     docker_image=STR, unmet_resources=N_STR, created=DT, deprecated=N_DT, paused=N_DT, last_modified=DT)
@@ -74,19 +76,19 @@ RECIPE = component("RecipeBase", obj(
     recipe_type_rev=ID_REF, event=nullable(ID_REF)))
 BATCH = component("BatchBase", obj(id=INT, title=N_STR, description=N_STR, created=DT))
 
-_EXECUTION_ITEM = dict(
+_EXECUTION_ITEM: dict[str, Any] = dict(
     id=INT, status={"enum": list(EXE_STATUSES)}, exe_num=INT, cluster_id=STR, created=DT, queued=N_DT,
     started=DT, ended=N_DT, job=ID_REF, node=nullable(NODE), error=nullable(ERROR_BASE), job_type=JOB_TYPE_BASE,
     timeout=INT, input_file_size=NUM)
 EXECUTION_ITEM = component("JobExecutionListItem", obj(**_EXECUTION_ITEM))
-_EXECUTION_DETAILS = dict(**_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA)
+_EXECUTION_DETAILS: dict[str, Any] = dict(**_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA)
 # Inside job details: the published shape. On the execution routes: plus links to its log.
 JOB_EXECUTION = component("JobLatestExecution", obj(**_EXECUTION_DETAILS))
 EXECUTION_DETAILS = component("JobExecutionDetails", obj(**_EXECUTION_DETAILS, log_url=STR, kibana_url=N_STR))
 
 
 def _job(job_type_rev: dict, **details: dict) -> dict:
-    fields = dict(
+    fields: dict[str, Any] = dict(
         id=INT, job_type=JOB_TYPE_BASE, job_type_rev=job_type_rev, event=nullable(EVENT), ingest_event={"type": "null"},
         recipe=nullable(RECIPE), batch=nullable(BATCH), is_superseded=BOOL, superseded_job=nullable(ID_REF),
         status={"enum": list(JOB_STATUSES)}, node=nullable(NODE), error=nullable(ERROR_BASE), max_tries=INT,

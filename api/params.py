@@ -109,20 +109,14 @@ def parse_query(req: falcon.Request, params: Iterable[Param], now: Callable[[], 
     current = now()
     values: dict[str, Any] = {}
     for param in params:
-        raw = req.get_param_as_list(param.name) if param.many else _last(req, param.name)
-        if raw is None or raw == []:
+        raw = req.get_param_as_list(param.name)
+        if not raw:
             if param.required:
                 raise bad_request(f'Missing required parameter: "{param.name}"')
             values[param.name] = None
-            continue
-        if param.many:
+        elif param.many:
             values[param.name] = [param.convert(item, current) for item in raw]
-        else:
-            values[param.name] = param.convert(raw, current)
+        else:  # a repeated single-valued parameter: the last one wins
+            values[param.name] = param.convert(raw[-1], current)
     return values
-
-
-def _last(req: falcon.Request, name: str) -> str | None:
-    raw = req.get_param_as_list(name)
-    return raw[-1] if raw else None
 

@@ -6,6 +6,8 @@ client gets a 503 and retries itself), while shipping and the command line can w
 """
 from __future__ import annotations
 
+from typing import Any
+
 from elasticsearch import Elasticsearch
 
 from settings import Settings
@@ -19,6 +21,7 @@ BUSY_STATUSES = (429, 502, 503, 504)
 def elasticsearch_client(settings: Settings, *, patient: bool = False) -> Elasticsearch:
     """A client for settings' cluster. patient=True (shipping, CLI): three retries on a busy node;
     otherwise (serving requests) one retry on a lost connection and none on a timeout."""
+    retries: dict[str, Any]
     if patient:
         retries = {"max_retries": 3, "retry_on_status": BUSY_STATUSES}
     else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import cast
 
 import isodate
 
@@ -98,10 +99,10 @@ def parse_instant(text: str, now: datetime) -> datetime:
         if text.startswith("P"):
             if not _DURATION.match(text):
                 raise ValueError(text)
-            return now - isodate.parse_duration(text)
+            return now - cast(timedelta, isodate.parse_duration(text))
         if "T" not in text:
             raise ValueError(text)
-        value = isodate.parse_datetime(text)
+        value: datetime = isodate.parse_datetime(text)
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(text)
         # Converting can leave the calendar (0001-01-01T00:00:00+05:00): that is a bad value too.

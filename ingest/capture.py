@@ -33,7 +33,7 @@ def decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def cut_at_char(raw: bytes, limit: int) -> int:
+def cut_at_char(raw: bytes | bytearray, limit: int) -> int:
     """The largest cut <= limit that does not split a UTF-8 sequence."""
     cut = limit
     while cut > 0 and (raw[cut] & 0xC0) == 0x80:

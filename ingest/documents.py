@@ -31,7 +31,7 @@ class Origin:
     job_id: str = ""  # scale_job_id (a string, as Scale wrote it)
     exe_num: str = ""  # scale_job_exe_num
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, str]:
         named = {
             "scale_job_exe": self.cluster_id, "scale_task": self.task, "scale_node": self.node,
             "host": self.host, "scale_job_type": self.job_type, "scale_job_version": self.job_type_version,

@@ -16,8 +16,10 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 502, 503, 504)
 _INDEX_START = b'{"create":{"_index":"'  # how documents.bulk_pairs serializes an action
+
+
+def _as_serialized(pair: Any) -> Any:
+    """streaming_bulk's expand step for (action, source) pairs that are serialized already."""
+    return pair
 
 
 def index_of(action: bytes) -> str:
@@ -186,7 +193,8 @@ class Shipper:
                 delay = min(delay * 2, self.backoff[1])
 
     def _take_group(self) -> list[Batch]:
-        group, lines = [], 0
+        group: list[Batch] = []
+        lines = 0
         for batch in self._pending:
             if group and lines + len(batch.ids) > self.group_lines:
                 break
@@ -225,10 +233,12 @@ class Shipper:
                 ensure_template(self.es, self.prefix)
                 self._template_ok = True
             self._create_indices(set().union(*(batch.indices for batch in group)))
+            # The client's types expect actions to expand; ours are (action, source) lines serialized once.
+            pairs: Iterable[Any] = (pair for batch in group for pair in batch.pairs)
             for _ok, item in streaming_bulk(
                 self.es,
-                (pair for batch in group for pair in batch.pairs),
-                expand_action_callback=lambda pair: pair,  # already serialized, once
+                pairs,
+                expand_action_callback=_as_serialized,
                 chunk_size=self.chunk_size,
                 max_chunk_bytes=self.max_chunk_bytes,
                 raise_on_error=False,

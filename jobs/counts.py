@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, false, func, insert, or_, select
 from sqlalchemy.exc import OperationalError
 
 from jobs.models import JobCount, JobType
@@ -39,7 +39,7 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     """
     if any(getattr(q, field.name) is not None for field in dataclasses.fields(q) if field.name not in ANSWERED):
         return None
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if q.statuses is not None:
         conditions.append(JobCount.status.in_(q.statuses))
     if q.job_type_ids is not None:
@@ -109,4 +109,4 @@ def _fold_sqlite(connection: Connection) -> None:
         connection.commit()
     finally:
         connection.rollback()  # a no-op after the commit
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(waited)}")
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(waited or 0)}")

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, load_only
 
 from core.times import Clock
 from jobs import seed
-from jobs.db import Database
+from jobs.db import Database, rowcount
 from jobs.errors import Invalid, JobStateConflict, NotFound
 from jobs.models import Error, Job, JobExecution, JobType, Node
 from jobs.records import ClaimedExecution, ExecutionQuery
@@ -40,7 +40,7 @@ class ExecutionStore:
 
     def list_executions(self, job_id: int, q: ExecutionQuery, offset: int, limit: int) -> tuple[int, list[JobExecution]]:
         """A job's executions, newest exe_num first (an unknown job simply has none)."""
-        c = [JobExecution.job_id == job_id]
+        c: list[ColumnElement[bool]] = [JobExecution.job_id == job_id]
         for values, column in ((q.statuses, JobExecution.status), (q.node_ids, JobExecution.node_id),
                                (q.error_ids, JobExecution.error_id)):
             if values is not None:
@@ -48,7 +48,7 @@ class ExecutionStore:
         if q.error_categories is not None:
             c.append(JobExecution.error_id.in_(select(Error.id).where(Error.category.in_(q.error_categories))))
         with self._sessions() as s:
-            count = s.scalar(select(func.count()).select_from(JobExecution).where(*c))
+            count = s.execute(select(func.count()).select_from(JobExecution).where(*c)).scalar_one()
             rows = s.scalars(select(JobExecution).where(*c).options(*EXECUTION_LOAD)
                              .order_by(JobExecution.exe_num.desc()).offset(offset).limit(limit)).all()
         return count, list(rows)
@@ -169,13 +169,13 @@ class ExecutionStore:
             values: dict[str, Any] = dict(status=status, ended=ended, last_status_change=now, last_modified=now)
             if status == ExecutionStatus.COMPLETED:
                 values.update(output=output, error_id=None)
-            elif status == ExecutionStatus.FAILED:
+            elif error_row is not None:  # FAILED
                 values.update(error_id=error_row.id)
                 if error_row.should_be_retried and job.num_exes < job.max_tries:
                     values.update(status=JobStatus.QUEUED, num_exes=job.num_exes + 1, queued=now, started=None, ended=None,
                                   error_id=None, node_id=None)
-            moved = s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(**values)
-                              .execution_options(synchronize_session=False)).rowcount
+            moved = rowcount(s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(**values)
+                              .execution_options(synchronize_session=False)))
             if not moved:
                 raise JobStateConflict(f"Job {job_id} is not RUNNING")
             return values["status"]
@@ -194,10 +194,10 @@ class ExecutionStore:
         """Extend the lease of a RUNNING execution to now + seconds; False when it is no longer RUNNING."""
         now = self._clock()
         with self._sessions.begin() as s:
-            return s.execute(update(JobExecution)
+            return rowcount(s.execute(update(JobExecution)
                              .where(JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING)
                              .values(lease_expires=now + timedelta(seconds=seconds))
-                             .execution_options(synchronize_session=False)).rowcount == 1
+                             .execution_options(synchronize_session=False))) == 1
 
     def fail_expired_leases(self) -> int:
         """Fail (node-lost, requeued if tries remain) every RUNNING execution whose lease ran out: its worker

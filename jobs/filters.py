@@ -1,7 +1,8 @@
 """The WHERE clause of a JobQuery, shared by the job list, its count, cancel and requeue."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy.orm import Session
 
 from jobs.errors import Invalid
 from jobs.models import Error, Job, JobType
@@ -16,10 +17,10 @@ _IN_FILTERS = (
 )
 
 
-def job_conditions(connection, q: JobQuery) -> list:
+def job_conditions(connection: Connection | Session, q: JobQuery) -> list[ColumnElement[bool]]:
     """Conditions on jobs for q (a Connection or Session runs the job_types lookups); raises Invalid for a
     (name, version) in q.job_types that does not exist, as cancel and requeue report it."""
-    c: list = []
+    c: list[ColumnElement[bool]] = []
     if q.started is not None:
         c.append(Job.last_modified >= q.started)
     if q.ended is not None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import joinedload
 
 from core.times import Clock
 from jobs import listing, seed
-from jobs.db import Database
+from jobs.db import Database, rowcount
 from jobs.errors import Invalid, NotFound
 from jobs.execution_store import EXECUTION_LOAD
 from jobs.filters import job_conditions
@@ -103,7 +103,7 @@ class JobStore:
         links = select(JobInputFile.input_file_id).where(JobInputFile.job_id == job_id)
         if q.job_inputs is not None:
             links = links.where(JobInputFile.job_input.in_(q.job_inputs))
-        conditions = [ScaleFile.id.in_(links)]
+        conditions: list[ColumnElement[bool]] = [ScaleFile.id.in_(links)]
         start, end = {"source": (ScaleFile.source_started, ScaleFile.source_ended),
                       "data": (ScaleFile.data_started, ScaleFile.data_ended),
                       "last_modified": (ScaleFile.last_modified, ScaleFile.last_modified)}[q.time_field]
@@ -116,7 +116,7 @@ class JobStore:
         with self._sessions() as s:
             if s.get(Job, job_id) is None:
                 return None
-            count = s.scalar(select(func.count()).select_from(ScaleFile).where(*conditions))
+            count = s.execute(select(func.count()).select_from(ScaleFile).where(*conditions)).scalar_one()
             rows = s.scalars(select(ScaleFile).where(*conditions).options(joinedload(ScaleFile.workspace))
                              .order_by(ScaleFile.last_modified, ScaleFile.id).offset(offset).limit(limit)).all()
         return count, list(rows)
@@ -125,10 +125,10 @@ class JobStore:
         """Cancel every matching job not COMPLETED or CANCELED; their running executions end CANCELED."""
         now = self._clock()
         with self._sessions.begin() as s:
-            matched = s.execute(
+            matched = rowcount(s.execute(
                 update(Job).where(*job_conditions(s, q), Job.status.not_in((JobStatus.COMPLETED, JobStatus.CANCELED)))
                 .values(status=JobStatus.CANCELED, error_id=None, node_id=None, last_status_change=now, last_modified=now)
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False)))
             canceled = select(Job.id).where(Job.status == JobStatus.CANCELED)
             s.execute(update(JobExecution)
                       .where(JobExecution.status == ExecutionStatus.RUNNING, JobExecution.job_id.in_(canceled))
@@ -146,10 +146,10 @@ class JobStore:
         if priority is not None:
             values["priority"] = priority
         with self._sessions.begin() as s:
-            return s.execute(
+            return rowcount(s.execute(
                 update(Job).where(*job_conditions(s, q), Job.status.in_((JobStatus.FAILED, JobStatus.CANCELED)),
                                   Job.is_superseded.is_(False))
-                .values(**values).execution_options(synchronize_session=False)).rowcount
+                .values(**values).execution_options(synchronize_session=False)))
 
 
 def _source_fields(files: Sequence[ScaleFile]) -> dict:

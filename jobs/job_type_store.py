@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.times import Clock
@@ -82,7 +82,7 @@ class JobTypeStore:
         return job_type, created
 
     def list_job_types(self, q: JobTypeQuery, offset: int, limit: int) -> tuple[int, list[JobType]]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if q.keyword is not None:
             escaped = q.keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
@@ -96,7 +96,7 @@ class JobTypeStore:
         if q.is_system is not None:
             conditions.append(JobType.is_system == q.is_system)
         with self._sessions() as s:
-            count = s.scalar(select(func.count()).select_from(JobType).where(*conditions))
+            count = s.execute(select(func.count()).select_from(JobType).where(*conditions)).scalar_one()
             rows = s.scalars(select(JobType).where(*conditions).order_by(JobType.name, JobType.version, JobType.id)
                              .offset(offset).limit(limit)).all()
         return count, list(rows)

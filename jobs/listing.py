@@ -7,7 +7,9 @@ them), then those jobs' rows by primary key, so the joins never run over more th
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, select
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Connection, bindparam, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
@@ -83,12 +85,12 @@ def _in_written_join_order(connection: Connection) -> None:
         connection.exec_driver_sql("SET LOCAL join_collapse_limit = 1")
 
 
-def _total(connection: Connection, q: JobQuery, conditions: list) -> int:
+def _total(connection: Connection, q: JobQuery, conditions: list[ColumnElement[bool]]) -> int:
     """Exact number of jobs matching q: from the maintained counters when they can answer, else count(*)."""
     counted = counts.count_jobs(connection, q)
     if counted is not None:
         return counted
-    return connection.scalar(select(func.count()).select_from(Job).where(*conditions))
+    return connection.execute(select(func.count()).select_from(Job).where(*conditions)).scalar_one()
 
 
 def page_of_jobs(connection: Connection, q: JobQuery, offset: int, limit: int,
@@ -114,7 +116,7 @@ def job_row(connection: Connection, job_id: int) -> RowMapping | None:
     return connection.execute(_DETAIL_ROW, {"id": job_id}).mappings().first()
 
 
-def input_files(connection: Connection, job_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+def input_files(connection: Connection, job_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
     """File names of each job's inputs: {job id: {input name: [file names in the order they were added]}}."""
     names: dict[int, dict[str, list[str]]] = {i: {} for i in job_ids}
     for job_id, job_input, file_name in connection.execute(_INPUT_FILES, {"ids": job_ids}):

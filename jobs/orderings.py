@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import JSON, Select, func
 from sqlalchemy.orm import aliased
@@ -44,7 +45,7 @@ def duration(postgres: bool):
 def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
     """Apply the keys in sequence (default last_modified), then id; NULLs sort as PostgreSQL does (last ascending)."""
     keys = list(keys) or [OrderKey("last_modified")]
-    joined: dict[str, object] = {}
+    joined: dict[str, Any] = {}
     clauses = []
     for key in keys:
         if key.field not in JOB_ORDER_FIELDS:

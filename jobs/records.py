@@ -36,9 +36,9 @@ class ClaimedExecution:
     job_type_name: str
     job_type_version: str
     docker_image: str
-    manifest: dict
-    input: dict
-    configuration: dict
+    manifest: dict[str, Any]
+    input: dict[str, Any]
+    configuration: dict[str, Any]
     timeout: int
     started: datetime
 

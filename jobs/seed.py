@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, overload
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -192,6 +192,10 @@ def secret_settings(manifest: dict) -> set[str]:
     return {s["name"] for s in settings if s.get("secret")}
 
 
+@overload
+def without_secrets(configuration: dict, manifest: dict) -> dict: ...
+@overload
+def without_secrets(configuration: None, manifest: dict) -> None: ...
 def without_secrets(configuration: dict | None, manifest: dict) -> dict | None:
     """The configuration with every secret setting removed (they are never stored or returned)."""
     if configuration is None:

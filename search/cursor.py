@@ -9,7 +9,8 @@ import base64
 import binascii
 import json
 
-Key = tuple  # (int, int, str, int)
+# (@timestamp in epoch nanoseconds, scale_order_num, index name, _seq_no)
+Key = tuple[int, int, str, int]
 VERSION = "1"
 KEY_TYPES = (int, int, str, int)
 

@@ -2,18 +2,20 @@
 legacy Scale indices (dynamic mapping: strings are `text` with a `.keyword` sub-field, `@timestamp` is `date`)."""
 from __future__ import annotations
 
+from typing import Any
+
 from core.times import format_ns
 
-# Fields a log line is built from; legacy documents name the node `host`.
-LINE_SOURCE = [
+# Fields a log line is built from (a search's `_source`); legacy documents name the node `host`.
+LINE_SOURCE = {"includes": [
     "message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "host", "stream",
     "scale_job_id", "scale_job_exe_num", "scale_job_type", "scale_job_version",
-]
+]}
 NANOS_FORMAT = "strict_date_optional_time_nanos"
 LONG_MIN = -(2**63)
 
 
-def exact(field: str, values: list[str]) -> dict:
+def exact(field: str, values: list[str]) -> dict[str, Any]:
     """Any of `values` exactly: on `field.keyword` where it exists (legacy), else on `field` (ours).
 
     A legacy `text` field is never matched directly: its tokens could match a different value.
@@ -24,7 +26,7 @@ def exact(field: str, values: list[str]) -> dict:
     ]}}
 
 
-def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> dict | None:
+def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> dict[str, Any] | None:
     """@timestamp within [started, ended], both inclusive (nanoseconds since the epoch)."""
     bounds = {}
     if started_ns is not None:
@@ -36,7 +38,7 @@ def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> di
     return {"range": {"@timestamp": {**bounds, "format": NANOS_FORMAT}}}
 
 
-def line_sort(descending: bool = False) -> list[dict]:
+def line_sort(descending: bool = False) -> list[dict[str, Any]]:
     """@timestamp, scale_order_num, then (_index, _seq_no) as a unique tie-breaker.
 
     numeric_type date_nanos lets legacy `date` and our `date_nanos` indices merge in one order.

@@ -201,7 +201,7 @@ class _Sent:
         return True
 
     def forget_before(self, lookback_ns: int) -> None:
-        while self.recent and self.recent[0][0] < self.high[0] - lookback_ns:
+        while self.recent and self.high is not None and self.recent[0][0] < self.high[0] - lookback_ns:
             self._forget(self.recent.popleft())
 
     def since(self, lookback_ns: int) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -165,4 +166,19 @@ def pytest_addoption(parser) -> None:
 def pytest_report_header(config) -> list[str]:
     return [f"DATABASE_URL: {os.environ.get('DATABASE_URL', '(SQLite per test)')}",
             f"ELASTICSEARCH_URL: {os.environ.get('ELASTICSEARCH_URL', '(testcontainers or launcher)')}"]
+
+
+
+# Fixtures that start or reach Elasticsearch: a test using any of them (directly or through another) is `es`.
+ES_FIXTURES = frozenset({"elasticsearch_url", "es", "own_node"})
+RELIABILITY = Path(__file__).resolve().parent / "reliability"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test by what it needs, from the fixtures it uses and where it lives (see the module docstring)."""
+    for item in items:
+        if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.es)
+        if item.path.is_relative_to(RELIABILITY):
+            item.add_marker(pytest.mark.reliability)
 

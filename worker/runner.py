@@ -153,6 +153,7 @@ class Worker:
     def _pump(self, child: subprocess.Popen, capture: Capture, deadline: float, lease: Lease) -> str | None:
         """Copy both pipes into the capture, in the order their bytes arrive, keeping the lease; TIMED_OUT or
         LEASE_LOST when the job had to be killed for that."""
+        assert child.stdout is not None and child.stderr is not None  # started with both pipes
         names = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
         with selectors.DefaultSelector() as selector:
             for fd in names:

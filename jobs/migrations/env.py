@@ -21,6 +21,8 @@ def run() -> None:
     from jobs.db import make_engine
 
     url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("set DATABASE_URL (or sqlalchemy.url) to migrate a database")
     engine = make_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
