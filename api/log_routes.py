@@ -27,7 +27,7 @@ from search.render import CONTENT_TYPES, Format, body, followed_body
 
 log = logging.getLogger(__name__)
 
-STREAM_NAMES = {"stdout": ("stdout",), "stderr": ("stderr",), "combined": None}
+STREAM_FILTERS = {"stdout": ("stdout",), "stderr": ("stderr",), "combined": None}
 MAX_LINES = 10_000
 # Accept media type -> format, in our order of preference (a tie, or no Accept at all, picks the first).
 FORMAT_OF_MEDIA = {"application/json": "json", "text/plain": "txt", "text/html": "html",
@@ -55,7 +55,7 @@ class ExecutionLogs:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int, stream: str) -> None:
-        if stream not in STREAM_NAMES:
+        if stream not in STREAM_FILTERS:
             raise not_found()
         q = parse_query(req, READ_PARAMS, self._clock)
         check_window(q["started"], q["ended"])
@@ -75,7 +75,7 @@ class ExecutionLogs:
         if target is None:
             raise not_found()
         resp.vary = ("Accept",)
-        window = Window(STREAM_NAMES[stream], q["started"], q["ended"])
+        window = Window(STREAM_FILTERS[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
         if q["follow"]:
             self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)

@@ -42,12 +42,12 @@ def outputs(lines: data.Lines, executions: int, per_exe: int) -> list[bytes]:
 
 def bare_actions(prefix: str, raw_outputs: list[bytes]) -> list[dict]:
     """The very documents our path writes (same index, _id and source), as the client's action dicts."""
-    from ingest.documents import Line, bulk_pairs
+    from ingest.documents import CapturedLine, bulk_pairs
 
     actions = []
     for exe, raw in enumerate(raw_outputs):
         messages = raw.decode().split("\n")[:-1]
-        lines = [Line(m, "stdout", data.BASE_NS, i + 1) for i, m in enumerate(messages)]
+        lines = [CapturedLine(m, "stdout", data.BASE_NS, i + 1) for i, m in enumerate(messages)]
         pairs, _ = bulk_pairs(prefix, origin(exe), lines)
         for action, source in pairs:
             meta = json.loads(action)["create"]

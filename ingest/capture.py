@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ingest.documents import Line, Origin, bulk_pairs
+from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.shipper import Shipper
 
 Reserve = Callable[[int], int]  # count -> first number of a block of `count` consecutive numbers
@@ -128,7 +128,7 @@ class Capture:
         if not self._lines:
             return
         first = self.reserve(len(self._lines))
-        lines = [Line(msg, stream, ts, first + i) for i, (stream, msg, ts) in enumerate(self._lines)]
+        lines = [CapturedLine(msg, stream, ts, first + i) for i, (stream, msg, ts) in enumerate(self._lines)]
         self._lines, self._bytes = [], 0
         pairs, ids = bulk_pairs(self.shipper.prefix, self.origin, lines)
         self.shipper.submit(pairs, ids)

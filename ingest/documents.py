@@ -41,7 +41,7 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
+class CapturedLine:
     message: str
     stream: str
     time_ns: int  # capture time, nanoseconds since the epoch (UTC)
@@ -61,7 +61,7 @@ def doc_id(cluster_id: str, order: int) -> str:
     return f"{cluster_id}#{order}"
 
 
-def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[Line]) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[CapturedLine]) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """([(action line, source line)], [_id]) ready for the bulk API, serialized once."""
     shared = origin.fields()
     pairs: list[tuple[bytes, bytes]] = []

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from core.times import parse_ns
 from ingest.capture import Reserve
-from ingest.documents import Line, Origin, bulk_pairs
-from ingest.shipper import Batch, Shipper
+from ingest.documents import CapturedLine, Origin, bulk_pairs
+from ingest.shipper import SpoolBatch, Shipper
 
 FIELDS = {"message", "stream", "@timestamp", "scale_order_num", "scale_task"}
 STREAMS = ("stdout", "stderr")
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 class BadLine(ValueError):
     def __init__(self, line: int, reason: str, too_large: bool = False):
-        super().__init__(f"Line {line}: {reason}")
+        super().__init__(f"CapturedLine {line}: {reason}")
         self.line = line
         self.too_large = too_large
 
@@ -45,7 +45,7 @@ class Refused(Exception):
     reason: str
 
     def __str__(self) -> str:
-        return f"Line {self.line}: refused by Elasticsearch: {self.reason}"
+        return f"CapturedLine {self.line}: refused by Elasticsearch: {self.reason}"
 
 
 class SpoolFailed(Exception):
@@ -139,14 +139,14 @@ def _receive(
         # One block for the whole body: concurrent posts to one execution never share a number.
         next_order = reserve(unnumbered) if unnumbered else 0
         held.seek(0)
-        sent: list[tuple[Batch, list[int]]] = []
-        lines: list[Line] = []
+        sent: list[tuple[SpoolBatch, list[int]]] = []
+        lines: list[CapturedLine] = []
         numbers: list[int] = []
         for raw in held:
             message, stream, time_ns, order, task, number = json.loads(raw)
             if order is None:
                 order, next_order = next_order, next_order + 1
-            lines.append(Line(message, stream, time_ns, order, task))
+            lines.append(CapturedLine(message, stream, time_ns, order, task))
             numbers.append(number)
             if len(lines) >= BATCH_LINES:
                 sent.append((shipper.submit(*bulk_pairs(shipper.prefix, origin, lines)), numbers))

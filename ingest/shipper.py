@@ -47,7 +47,7 @@ def index_of(action: bytes) -> str:
 
 
 @dataclass
-class Batch:
+class SpoolBatch:
     """One spool record: bulk (action, source) lines and their _ids, in line order."""
 
     pairs: list[tuple[bytes, bytes]]
@@ -70,7 +70,7 @@ class Batch:
         return b"".join(a + b"\n" + s + b"\n" for a, s in self.pairs)
 
     @classmethod
-    def from_payload(cls, payload: bytes, segment: Segment) -> Batch:
+    def from_payload(cls, payload: bytes, segment: Segment) -> SpoolBatch:
         lines = payload.split(b"\n")[:-1]  # JSON lines never hold a raw newline
         pairs = list(zip(lines[0::2], lines[1::2]))
         ids = [json.loads(a)["create"]["_id"] for a, _ in pairs]
@@ -110,7 +110,7 @@ class Shipper:
         self.error_count = 0
         self.last_failure: str | None = None
         self._cond = threading.Condition()
-        self._pending: deque[Batch] = deque()
+        self._pending: deque[SpoolBatch] = deque()
         self._closing = False
         self._abandon = False
         self._thread: threading.Thread | None = None
@@ -121,9 +121,9 @@ class Shipper:
 
     # Producer side ---------------------------------------------------------------------------------
 
-    def submit(self, pairs: list[tuple[bytes, bytes]], ids: list[str]) -> Batch:
+    def submit(self, pairs: list[tuple[bytes, bytes]], ids: list[str]) -> SpoolBatch:
         """Accept a batch: durably spooled when this returns, shipped in the background."""
-        batch = Batch(pairs, ids)
+        batch = SpoolBatch(pairs, ids)
         with self._cond:
             if self._closing:
                 raise RuntimeError("shipper is closed")
@@ -192,8 +192,8 @@ class Shipper:
                 self._wake.wait(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self.backoff[1])
 
-    def _take_group(self) -> list[Batch]:
-        group: list[Batch] = []
+    def _take_group(self) -> list[SpoolBatch]:
+        group: list[SpoolBatch] = []
         lines = 0
         for batch in self._pending:
             if group and lines + len(batch.ids) > self.group_lines:
@@ -213,16 +213,16 @@ class Shipper:
         with self._cond:
             for seg, payloads in orphans:
                 log.info("draining %d spooled batches from %s", len(payloads), seg.path.name)
-                self._pending.extend(Batch.from_payload(p, seg) for p in payloads)
+                self._pending.extend(SpoolBatch.from_payload(p, seg) for p in payloads)
                 count += len(payloads)
             if count:
                 self._start()
             self._cond.notify_all()
         return count
 
-    def _ship(self, group: list[Batch]) -> bool:
+    def _ship(self, group: list[SpoolBatch]) -> bool:
         """One streaming_bulk pass over the group; True when no batch has to be retried."""
-        where: dict[str, tuple[Batch, int]] = {}
+        where: dict[str, tuple[SpoolBatch, int]] = {}
         for batch in group:
             batch.retry = False
             batch.stored, batch.duplicates, batch.errors = len(batch.ids), 0, []
@@ -279,7 +279,7 @@ class Shipper:
                     log.warning("could not create index %s: %s", index, exc)  # bulk reports it per line
             self._ready_indices.add(index)
 
-    def _failed_item(self, item: dict, where: dict[str, tuple[Batch, int]]) -> None:
+    def _failed_item(self, item: dict, where: dict[str, tuple[SpoolBatch, int]]) -> None:
         info = next(iter(item.values()))
         status = info.get("status", 500)
         batch, position = where[info["_id"]]

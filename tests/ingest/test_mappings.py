@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.documents import Line, Origin, bulk_pairs
+from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.template import ensure_template, template_name
 from tests.ingest.legacy_docs import write_legacy_docs
 from tests.ingest.reading import read_lines
@@ -48,7 +48,7 @@ def test_apply_template_command(es, settings):
 
 def test_long_lines_whole_and_event_sequence_searchable(es, shipper, log_prefix):
     long_message = "x" * 100_000 + " needle"
-    lines = [Line("short", "stdout", 1_700_000_000 * NS, 1), Line(long_message, "stderr", 1_700_000_000 * NS, 2)]
+    lines = [CapturedLine("short", "stdout", 1_700_000_000 * NS, 1), CapturedLine(long_message, "stderr", 1_700_000_000 * NS, 2)]
     shipper.submit(*bulk_pairs(log_prefix, Origin("scale_job_9x1"), lines))
     assert shipper.flush(30)
     es.indices.refresh(index=f"{log_prefix}-*")
@@ -80,7 +80,7 @@ def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper
     assert [d["scale_order_num"] for d in legacy] != sorted(d["scale_order_num"] for d in legacy)
 
     later = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) * NS
-    ours = [Line(f"new {i}", "stdout", later, i + 1) for i in range(3)]
+    ours = [CapturedLine(f"new {i}", "stdout", later, i + 1) for i in range(3)]
     shipper.submit(*bulk_pairs(log_prefix, Origin(cluster_id, job_id="42", exe_num="1"), ours))
     assert shipper.flush(30)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from ingest.capture import Capture, LocalSequence
-from ingest.documents import Line, Origin, bulk_pairs
+from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.shipper import Shipper
 from ingest.spool import SUFFIX
 from tests.ingest.reading import read_lines
@@ -21,8 +21,8 @@ NS = 1_000_000_000
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens there: Elasticsearch "down"
 
 
-def lines(n: int, first: int = 1, t0: int = 1_700_000_000 * NS) -> list[Line]:
-    return [Line(f"line {i}", "stdout", t0 + i, i) for i in range(first, first + n)]
+def lines(n: int, first: int = 1, t0: int = 1_700_000_000 * NS) -> list[CapturedLine]:
+    return [CapturedLine(f"line {i}", "stdout", t0 + i, i) for i in range(first, first + n)]
 
 
 def test_replaying_a_batch_adds_nothing(es, shipper, log_prefix):

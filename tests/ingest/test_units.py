@@ -7,7 +7,7 @@ import pytest
 
 from core.times import format_ns, parse_ns
 from ingest.capture import cut_at_char
-from ingest.documents import Line, Origin, bulk_pairs, doc_id, index_name
+from ingest.documents import CapturedLine, Origin, bulk_pairs, doc_id, index_name
 from ingest.receive import BadLine, parse_line
 from ingest.spool import decode_records, encode_record
 
@@ -36,7 +36,7 @@ def test_times_keep_nanoseconds_and_days_are_utc():
 
 def test_bulk_pairs_are_create_actions_with_scale_fields():
     origin = Origin(cluster_id="scale_job_3x2", node="n1", job_id="3", exe_num="2", job_type="t", host="h")
-    pairs, ids = bulk_pairs("p", origin, [Line("", "stderr", 5 * NS, 9, task="t1")])
+    pairs, ids = bulk_pairs("p", origin, [CapturedLine("", "stderr", 5 * NS, 9, task="t1")])
     action, source = (json.loads(x) for x in pairs[0])
     assert action == {"create": {"_index": "p-1970.01.01", "_id": "scale_job_3x2#9"}}
     assert ids == ["scale_job_3x2#9"]
@@ -61,7 +61,7 @@ def test_parse_line_checks_every_field():
     ]:
         with pytest.raises(BadLine) as info:
             parse_line(raw, 7, 100)
-        assert str(info.value).startswith("Line 7: ") and reason in str(info.value), raw
+        assert str(info.value).startswith("CapturedLine 7: ") and reason in str(info.value), raw
     with pytest.raises(BadLine) as info:
         parse_line(json.dumps({"message": "é" * 51, "stream": "stdout"}).encode(), 3, 100)
     assert info.value.too_large
