@@ -2,6 +2,7 @@
 
 Every variable has a documented default (see README.md, "Configuration").
 """
+
 from __future__ import annotations
 
 import os

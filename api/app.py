@@ -1,5 +1,6 @@
 """The app factory: create_app(services, settings, clock) builds the Falcon app around services built
 elsewhere (api.services.build_services in production, the tests' own stores in tests)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Bearer-token checks: writes need the admin token; reads need a token only in read-token mode."""
+
 from __future__ import annotations
 
 import hmac

@@ -4,6 +4,7 @@ and is the JSON schema the OpenAPI document shows, so the two cannot drift.
 A `Body` is a list of `Field`s; a field's `Kind` converts one value (a 400 naming the field when it can't)
 and knows its schema. Fields are checked in declaration order, so the first problem is the one reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,6 +80,7 @@ def one_of(choices: tuple[str, ...]) -> Kind:
         if value not in choices:
             raise bad_request(f'Parameter "{name}" values must be one of: {list(choices)}')
         return value
+
     return Kind(convert, {"enum": list(choices)})
 
 
@@ -87,6 +89,7 @@ def list_of(item: Kind) -> Kind:
         if not isinstance(raw, list):
             raise bad_request(f'Parameter must be a valid list: "{name}"')
         return [item.convert(name, value, now) for value in raw]
+
     return Kind(convert, {"type": "array", "items": item.schema})
 
 
@@ -97,9 +100,11 @@ def object_of(*fields: Field) -> Kind:
 
 def either(key: str, with_key: tuple[Field, ...], without_key: tuple[Field, ...]) -> Kind:
     """An object of one of two forms, told apart by whether `key` is present."""
+
     def convert(name: str, raw: Any, now: datetime) -> dict:
         value = _object(name, raw, now)
         return parse_fields(with_key if key in value else without_key, value, now)
+
     return Kind(convert, {"oneOf": [object_schema(with_key), object_schema(without_key)]})
 
 
@@ -112,8 +117,11 @@ class Field:
 
 def object_schema(fields: tuple[Field, ...]) -> dict:
     required = [f.name for f in fields if f.required]
-    return {"type": "object", **({"required": required} if required else {}),
-            "properties": {f.name: f.kind.schema for f in fields}}
+    return {
+        "type": "object",
+        **({"required": required} if required else {}),
+        "properties": {f.name: f.kind.schema for f in fields},
+    }
 
 
 def parse_fields(fields: tuple[Field, ...], body: dict, now: datetime) -> dict[str, Any]:
@@ -158,7 +166,9 @@ def json_body(req: falcon.Request, limit: int) -> dict:
     if not raw.strip() and not media:
         return {}
     if media != "application/json":
-        raise falcon.HTTPUnsupportedMediaType(description=f'Unsupported media type "{req.content_type or ""}" in request.')
+        raise falcon.HTTPUnsupportedMediaType(
+            description=f'Unsupported media type "{req.content_type or ""}" in request.'
+        )
     if not raw.strip():
         return {}
     try:

@@ -3,6 +3,7 @@
 Resources raise the HTTP errors of their own parameters; what the stores, the search and the log pipeline
 raise becomes HTTP here, in one table (add_error_handlers), so no call site maps errors again.
 """
+
 from __future__ import annotations
 
 import logging

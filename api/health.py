@@ -1,4 +1,5 @@
 """Liveness and readiness probes."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,8 +23,12 @@ class Readiness:
     """200 when the database and Elasticsearch (when the app has log services) answer; the body names
     Elasticsearch's version."""
 
-    operations = {"GET": Operation("Database and Elasticsearch answer", responses={
-        200: json_response(STATUS), 503: json_response(STATUS, "A dependency is down")})}
+    operations = {
+        "GET": Operation(
+            "Database and Elasticsearch answer",
+            responses={200: json_response(STATUS), 503: json_response(STATUS, "A dependency is down")},
+        )
+    }
 
     def __init__(self, database_check: Callable[[], None], cluster_info: Callable[[], dict[str, Any]] | None):
         self._database_check = database_check

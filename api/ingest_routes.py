@@ -1,4 +1,5 @@
 """POST /v6/job-executions/{id}/logs/: remote executors append NDJSON log lines to an execution."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,42 +17,66 @@ from ingest.shipper import Shipper
 from jobs.log_target_store import LogTargetStore
 from settings import Settings
 
-POSTED_LINE = component("PostedLogLine", {
-    "type": "object",
-    "required": ["message", "stream"],
-    "additionalProperties": False,
-    "properties": {
-        "message": {"type": "string"},
-        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
-        "@timestamp": {"type": "string", "format": "date-time",
-                       "description": "Capture time (up to nanoseconds); default: when the line was received"},
-        "scale_order_num": {"type": "integer", "minimum": 1,
-                            "description": "Position in the execution's log; default: the next free numbers"},
-        "scale_task": {"type": "string"},
+POSTED_LINE = component(
+    "PostedLogLine",
+    {
+        "type": "object",
+        "required": ["message", "stream"],
+        "additionalProperties": False,
+        "properties": {
+            "message": {"type": "string"},
+            "stream": {"type": "string", "enum": ["stdout", "stderr"]},
+            "@timestamp": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Capture time (up to nanoseconds); default: when the line was received",
+            },
+            "scale_order_num": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Position in the execution's log; default: the next free numbers",
+            },
+            "scale_task": {"type": "string"},
+        },
     },
-})
-ACCEPTED = component("LogLinesAccepted", {
-    "type": "object", "required": ["accepted"],
-    "properties": {"accepted": {"type": "integer", "minimum": 0,
-                                "description": "Lines stored in Elasticsearch or durably spooled for it"}},
-})
+)
+ACCEPTED = component(
+    "LogLinesAccepted",
+    {
+        "type": "object",
+        "required": ["accepted"],
+        "properties": {
+            "accepted": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Lines stored in Elasticsearch or durably spooled for it",
+            }
+        },
+    },
+)
 READ_SIZE = 64 * 1024
 
 
 class ExecutionLogIngest:
-    operations = {"POST": Operation(
-        "Append log lines (NDJSON, one PostedLogLine per line) to a job execution",
-        body=POSTED_LINE,
-        body_media="application/x-ndjson",
-        responses={
-            202: json_response(ACCEPTED, "The lines are stored or durably spooled"),
-            411: json_response(ERROR, "A body without Content-Length on a server that cannot end it"),
-            413: json_response(ERROR, "The body or one line is too large"),
-            503: json_response(ERROR, "The log spool cannot store lines right now (a disk error); retry later"),
-            507: json_response(ERROR, "The log spool's disk is full; retry later (lines of earlier batches "
-                                      "of a very large body may be stored)"),
-        },
-        tags=("logs",))}
+    operations = {
+        "POST": Operation(
+            "Append log lines (NDJSON, one PostedLogLine per line) to a job execution",
+            body=POSTED_LINE,
+            body_media="application/x-ndjson",
+            responses={
+                202: json_response(ACCEPTED, "The lines are stored or durably spooled"),
+                411: json_response(ERROR, "A body without Content-Length on a server that cannot end it"),
+                413: json_response(ERROR, "The body or one line is too large"),
+                503: json_response(ERROR, "The log spool cannot store lines right now (a disk error); retry later"),
+                507: json_response(
+                    ERROR,
+                    "The log spool's disk is full; retry later (lines of earlier batches "
+                    "of a very large body may be stored)",
+                ),
+            },
+            tags=("logs",),
+        )
+    }
 
     def __init__(self, log_targets: LogTargetStore, log_writer: Shipper, settings: Settings, clock: Clock):
         self._log_targets = log_targets
@@ -66,9 +91,15 @@ class ExecutionLogIngest:
         limit = self._settings.max_body_bytes
         if req.content_length is not None and req.content_length > limit:
             raise too_large(f"The body is larger than {limit} bytes")
-        origin = Origin(cluster_id=target.cluster_id, node=target.node or "", host=target.node or "",
-                        job_type=target.job_type_name, job_type_version=target.job_type_version,
-                        job_id=str(target.job_id), exe_num=str(target.exe_num))
+        origin = Origin(
+            cluster_id=target.cluster_id,
+            node=target.node or "",
+            host=target.node or "",
+            job_type=target.job_type_name,
+            job_type_version=target.job_type_version,
+            job_id=str(target.job_id),
+            exe_num=str(target.exe_num),
+        )
         accepted = receive(
             body_lines(req, limit, self._settings.max_log_line_bytes),
             shipper=self._writer,

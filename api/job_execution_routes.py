@@ -1,4 +1,5 @@
 """Job execution routes: list and details, and the executor's start (POST) and finish (PATCH)."""
+
 from __future__ import annotations
 
 import falcon
@@ -31,18 +32,32 @@ class ExecutionLinks:
         self._kibana_url = kibana_url
 
     def details(self, req: falcon.Request, e) -> dict:
-        return {**execution_details(e), "log_url": log_url(base_url(req), e.id),
-                "kibana_url": kibana_discover_url(self._kibana_url, e.cluster_id, e.started, e.ended)}
+        return {
+            **execution_details(e),
+            "log_url": log_url(base_url(req), e.id),
+            "kibana_url": kibana_discover_url(self._kibana_url, e.cluster_id, e.started, e.ended),
+        }
 
 
 class JobExecutions:
     operations = {
-        "GET": Operation("A job's executions, newest first", query=EXECUTION_PARAMS + PAGE_PARAMS, tags=("executions",),
-                         responses={200: json_response(paginated(job_schemas.EXECUTION_ITEM))}),
-        "POST": Operation("Start the next execution of a QUEUED job on a node", body=job_schemas.EXECUTION_START.ref,
-                          tags=("executions",), responses={
-                              201: json_response(job_schemas.EXECUTION_DETAILS, "Created", headers=("Location",)),
-                              409: ERROR_409, 413: ERROR_413, 415: ERROR_415}),
+        "GET": Operation(
+            "A job's executions, newest first",
+            query=EXECUTION_PARAMS + PAGE_PARAMS,
+            tags=("executions",),
+            responses={200: json_response(paginated(job_schemas.EXECUTION_ITEM))},
+        ),
+        "POST": Operation(
+            "Start the next execution of a QUEUED job on a node",
+            body=job_schemas.EXECUTION_START.ref,
+            tags=("executions",),
+            responses={
+                201: json_response(job_schemas.EXECUTION_DETAILS, "Created", headers=("Location",)),
+                409: ERROR_409,
+                413: ERROR_413,
+                415: ERROR_415,
+            },
+        ),
     }
 
     def __init__(self, executions: ExecutionStore, clock: Clock, links: ExecutionLinks, max_body: int):
@@ -54,8 +69,9 @@ class JobExecutions:
     def on_get(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
         q = parse_query(req, EXECUTION_PARAMS, self._clock)
         page = page_of(req)
-        query = ExecutionQuery(statuses=q["status"], node_ids=q["node_id"], error_ids=q["error_id"],
-                               error_categories=q["error_category"])
+        query = ExecutionQuery(
+            statuses=q["status"], node_ids=q["node_id"], error_ids=q["error_id"], error_categories=q["error_category"]
+        )
         count, rows = self._executions.list_executions(job_id, query, page.offset, page.size)
         resp.media = envelope(req, page, count, [execution_item(e) for e in rows])
 
@@ -68,8 +84,13 @@ class JobExecutions:
 
 
 class ExecutionByNum:
-    operations = {"GET": Operation("One execution of a job by its number", tags=("executions",),
-                                   responses={200: json_response(job_schemas.EXECUTION_DETAILS)})}
+    operations = {
+        "GET": Operation(
+            "One execution of a job by its number",
+            tags=("executions",),
+            responses={200: json_response(job_schemas.EXECUTION_DETAILS)},
+        )
+    }
 
     def __init__(self, executions: ExecutionStore, links: ExecutionLinks):
         self._executions = executions
@@ -84,12 +105,22 @@ class ExecutionByNum:
 
 class ExecutionById:
     operations = {
-        "GET": Operation("One execution by its id", tags=("executions",),
-                         responses={200: json_response(job_schemas.EXECUTION_DETAILS)}),
-        "PATCH": Operation("End a RUNNING execution and move its job", body=job_schemas.EXECUTION_FINISH.ref,
-                           tags=("executions",), responses={
-                               200: json_response(job_schemas.EXECUTION_DETAILS), 409: ERROR_409, 413: ERROR_413,
-                               415: ERROR_415}),
+        "GET": Operation(
+            "One execution by its id",
+            tags=("executions",),
+            responses={200: json_response(job_schemas.EXECUTION_DETAILS)},
+        ),
+        "PATCH": Operation(
+            "End a RUNNING execution and move its job",
+            body=job_schemas.EXECUTION_FINISH.ref,
+            tags=("executions",),
+            responses={
+                200: json_response(job_schemas.EXECUTION_DETAILS),
+                409: ERROR_409,
+                413: ERROR_413,
+                415: ERROR_415,
+            },
+        ),
     }
 
     def __init__(self, executions: ExecutionStore, clock: Clock, links: ExecutionLinks, max_body: int):
@@ -106,6 +137,7 @@ class ExecutionById:
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         body = job_schemas.EXECUTION_FINISH.read(req, self._max_body, self._clock())
-        self._executions.finish_execution(exe_id, body["status"], body["ended"], body["error"], body["output"],
-                                          body["task_results"])
+        self._executions.finish_execution(
+            exe_id, body["status"], body["ended"], body["error"], body["output"], body["task_results"]
+        )
         resp.media = self._links.details(req, self._executions.get_execution(exe_id))

@@ -1,4 +1,5 @@
 """The v6 job routes: list, create, details, input files, cancel, requeue."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,11 +61,23 @@ def parse_order(values: list[str] | None) -> tuple[OrderKey, ...]:
 
 class Jobs:
     operations = {
-        "GET": Operation("List jobs", query=JOB_LIST_PARAMS + PAGE_PARAMS, responses={200: json_response(paginated(job_schemas.JOB_ITEM))},
-                         tags=("jobs",)),
-        "POST": Operation("Queue a new job", body=job_schemas.JOB_CREATE.ref, tags=("jobs",), responses={
-            201: json_response(job_schemas.JOB_DETAILS, "Created", headers=("Location",)),
-            404: json_response(ERROR, "Unknown job type"), 413: ERROR_413, 415: ERROR_415}),
+        "GET": Operation(
+            "List jobs",
+            query=JOB_LIST_PARAMS + PAGE_PARAMS,
+            responses={200: json_response(paginated(job_schemas.JOB_ITEM))},
+            tags=("jobs",),
+        ),
+        "POST": Operation(
+            "Queue a new job",
+            body=job_schemas.JOB_CREATE.ref,
+            tags=("jobs",),
+            responses={
+                201: json_response(job_schemas.JOB_DETAILS, "Created", headers=("Location",)),
+                404: json_response(ERROR, "Unknown job type"),
+                413: ERROR_413,
+                415: ERROR_415,
+            },
+        ),
     }
 
     def __init__(self, jobs: JobStore, clock: Clock, max_body: int):
@@ -80,12 +93,25 @@ class Jobs:
         page = page_of(req)
         tasks = (q["source_task"] or []) + (q["source_tasks"] or []) or None
         query = JobQuery(
-            started=q["started"], ended=q["ended"], source_started=q["source_started"], source_ended=q["source_ended"],
-            source_sensor_classes=q["source_sensor_class"], source_sensors=q["source_sensor"],
-            source_collections=q["source_collection"], source_tasks=tasks, statuses=q["status"],
-            job_ids=q["job_id"], job_type_ids=q["job_type_id"], job_type_names=q["job_type_name"],
-            batch_ids=q["batch_id"], recipe_ids=q["recipe_id"], error_categories=q["error_category"],
-            error_ids=q["error_id"], is_superseded=q["is_superseded"], order=order)
+            started=q["started"],
+            ended=q["ended"],
+            source_started=q["source_started"],
+            source_ended=q["source_ended"],
+            source_sensor_classes=q["source_sensor_class"],
+            source_sensors=q["source_sensor"],
+            source_collections=q["source_collection"],
+            source_tasks=tasks,
+            statuses=q["status"],
+            job_ids=q["job_id"],
+            job_type_ids=q["job_type_id"],
+            job_type_names=q["job_type_name"],
+            batch_ids=q["batch_id"],
+            recipe_ids=q["recipe_id"],
+            error_categories=q["error_category"],
+            error_ids=q["error_id"],
+            is_superseded=q["is_superseded"],
+            order=order,
+        )
         count, jobs = self._jobs.list_jobs(query, page.offset, page.size)
         resp.media = envelope(req, page, count, [job_item(row, files) for row, files in jobs])
 
@@ -101,7 +127,9 @@ class Jobs:
 
 
 class JobDetails:
-    operations = {"GET": Operation("Job details", tags=("jobs",), responses={200: json_response(job_schemas.JOB_DETAILS)})}
+    operations = {
+        "GET": Operation("Job details", tags=("jobs",), responses={200: json_response(job_schemas.JOB_DETAILS)})
+    }
 
     def __init__(self, jobs: JobStore):
         self._jobs = jobs
@@ -114,8 +142,14 @@ class JobDetails:
 
 
 class JobInputFiles:
-    operations = {"GET": Operation("A job's input files", query=INPUT_FILE_PARAMS + PAGE_PARAMS, tags=("jobs",),
-                                   responses={200: json_response(paginated(job_schemas.SCALE_FILE))})}
+    operations = {
+        "GET": Operation(
+            "A job's input files",
+            query=INPUT_FILE_PARAMS + PAGE_PARAMS,
+            tags=("jobs",),
+            responses={200: json_response(paginated(job_schemas.SCALE_FILE))},
+        )
+    }
 
     def __init__(self, jobs: JobStore, clock: Clock):
         self._jobs = jobs
@@ -125,8 +159,13 @@ class JobInputFiles:
         q = parse_query(req, INPUT_FILE_PARAMS, self._clock)
         check_window(q["started"], q["ended"])
         page = page_of(req)
-        query = InputFileQuery(started=q["started"], ended=q["ended"], time_field=q["time_field"] or "last_modified",
-                               file_names=q["file_name"], job_inputs=q["job_input"])
+        query = InputFileQuery(
+            started=q["started"],
+            ended=q["ended"],
+            time_field=q["time_field"] or "last_modified",
+            file_names=q["file_name"],
+            job_inputs=q["job_input"],
+        )
         found = self._jobs.input_files(job_id, query, page.offset, page.size)
         if found is None:
             raise not_found()
@@ -139,16 +178,30 @@ def bulk_query(body: dict[str, Any]) -> JobQuery:
     check_window(body["started"], body["ended"])
     status, job_types = body["status"], body["job_types"]
     return JobQuery(
-        started=body["started"], ended=body["ended"], statuses=[status] if status else None,
-        job_ids=body["job_ids"], job_type_ids=body["job_type_ids"],
+        started=body["started"],
+        ended=body["ended"],
+        statuses=[status] if status else None,
+        job_ids=body["job_ids"],
+        job_type_ids=body["job_type_ids"],
         job_types=[(t["name"], t["version"]) for t in job_types] if job_types is not None else None,
-        job_type_names=body["job_type_names"], batch_ids=body["batch_ids"], recipe_ids=body["recipe_ids"],
-        error_categories=body["error_categories"], error_ids=body["error_ids"], is_superseded=body["is_superseded"])
+        job_type_names=body["job_type_names"],
+        batch_ids=body["batch_ids"],
+        recipe_ids=body["recipe_ids"],
+        error_categories=body["error_categories"],
+        error_ids=body["error_ids"],
+        is_superseded=body["is_superseded"],
+    )
 
 
 class JobsCancel:
-    operations = {"POST": Operation("Cancel the matching jobs", body=job_schemas.CANCEL.ref, tags=("jobs",), responses={
-        202: json_response(job_schemas.MATCHED, "Accepted"), 413: ERROR_413, 415: ERROR_415})}
+    operations = {
+        "POST": Operation(
+            "Cancel the matching jobs",
+            body=job_schemas.CANCEL.ref,
+            tags=("jobs",),
+            responses={202: json_response(job_schemas.MATCHED, "Accepted"), 413: ERROR_413, 415: ERROR_415},
+        )
+    }
 
     def __init__(self, jobs: JobStore, clock: Clock, max_body: int):
         self._jobs = jobs
@@ -163,9 +216,14 @@ class JobsCancel:
 
 
 class JobsRequeue:
-    operations = {"POST": Operation("Requeue the matching FAILED and CANCELED jobs", body=job_schemas.REQUEUE.ref, tags=("jobs",),
-                                    responses={202: json_response(job_schemas.MATCHED, "Accepted"), 413: ERROR_413,
-                                               415: ERROR_415})}
+    operations = {
+        "POST": Operation(
+            "Requeue the matching FAILED and CANCELED jobs",
+            body=job_schemas.REQUEUE.ref,
+            tags=("jobs",),
+            responses={202: json_response(job_schemas.MATCHED, "Accepted"), 413: ERROR_413, 415: ERROR_415},
+        )
+    }
 
     def __init__(self, jobs: JobStore, clock: Clock, max_body: int):
         self._jobs = jobs

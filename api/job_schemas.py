@@ -1,4 +1,5 @@
 """The job routes' responses as JSON schemas and their request bodies as `Body`s, all OpenAPI components."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,44 +45,112 @@ def nullable(schema: dict) -> dict:
 
 
 ID_REF = obj(id=INT)
-DATA = component("Data", {"type": "object", "properties": {
-    "files": {"type": "object", "additionalProperties": {"type": "array", "items": INT}},
-    "json": OBJ}, "required": ["files", "json"]})
+DATA = component(
+    "Data",
+    {
+        "type": "object",
+        "properties": {
+            "files": {"type": "object", "additionalProperties": {"type": "array", "items": INT}},
+            "json": OBJ,
+        },
+        "required": ["files", "json"],
+    },
+)
 DATA_IN = component("DataInput", seed.DATA_SCHEMA)
 CONFIGURATION_IN = component("JobConfigurationInput", seed.CONFIGURATION_SCHEMA)
 MANIFEST = component("SeedManifest", seed.MANIFEST_SCHEMA)
-CONFIGURATION = component("JobConfiguration", obj(
-    mounts=OBJ, priority=INT,
-    output_workspaces={"type": "object", "properties": {"default": STR, "outputs": OBJ}, "required": ["outputs"],
-                       "additionalProperties": False},
-    settings=OBJ))
+CONFIGURATION = component(
+    "JobConfiguration",
+    obj(
+        mounts=OBJ,
+        priority=INT,
+        output_workspaces={
+            "type": "object",
+            "properties": {"default": STR, "outputs": OBJ},
+            "required": ["outputs"],
+            "additionalProperties": False,
+        },
+        settings=OBJ,
+    ),
+)
 RESOURCES = component("Resources", obj(resources={"type": "object", "additionalProperties": NUM}))
 
-JOB_TYPE_BASE = component("JobTypeBase", obj(
-    id=INT, name=STR, version=STR, title=N_STR, description=N_STR, is_active=BOOL, is_paused=BOOL,
-    is_system=BOOL, is_published=BOOL, icon_code=N_STR, unmet_resources=N_STR))
+JOB_TYPE_BASE = component(
+    "JobTypeBase",
+    obj(
+        id=INT,
+        name=STR,
+        version=STR,
+        title=N_STR,
+        description=N_STR,
+        is_active=BOOL,
+        is_paused=BOOL,
+        is_system=BOOL,
+        is_published=BOOL,
+        icon_code=N_STR,
+        unmet_resources=N_STR,
+    ),
+)
 _JOB_TYPE_ITEM: dict[str, Any] = dict(
-    id=INT, name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR, is_published=BOOL,
-    is_active=BOOL, is_paused=BOOL, is_system=BOOL, max_scheduled=N_INT, max_tries=INT, revision_num=INT,
-    docker_image=STR, unmet_resources=N_STR, created=DT, deprecated=N_DT, paused=N_DT, last_modified=DT)
+    id=INT,
+    name=STR,
+    version=STR,
+    title=N_STR,
+    description=N_STR,
+    icon_code=N_STR,
+    is_published=BOOL,
+    is_active=BOOL,
+    is_paused=BOOL,
+    is_system=BOOL,
+    max_scheduled=N_INT,
+    max_tries=INT,
+    revision_num=INT,
+    docker_image=STR,
+    unmet_resources=N_STR,
+    created=DT,
+    deprecated=N_DT,
+    paused=N_DT,
+    last_modified=DT,
+)
 JOB_TYPE_ITEM = component("JobTypeListItem", obj(**_JOB_TYPE_ITEM))
 JOB_TYPE_DETAILS = component("JobTypeDetails", obj(**_JOB_TYPE_ITEM, manifest=OBJ, configuration=CONFIGURATION))
 
 NODE = component("NodeBase", obj(id=INT, hostname=STR))
-ERROR_BASE = component("ErrorBase", obj(id=INT, name=STR, title=N_STR, description=N_STR,
-                                        category={"enum": list(ERROR_CATEGORIES)}))
+ERROR_BASE = component(
+    "ErrorBase", obj(id=INT, name=STR, title=N_STR, description=N_STR, category={"enum": list(ERROR_CATEGORIES)})
+)
 EVENT = component("TriggerEventBase", obj(id=INT, type=STR, occurred=DT))
-RECIPE = component("RecipeBase", obj(
-    id=INT, recipe_type=obj(id=INT, name=STR, title=N_STR, description=N_STR, revision_num=INT),
-    recipe_type_rev=ID_REF, event=nullable(ID_REF)))
+RECIPE = component(
+    "RecipeBase",
+    obj(
+        id=INT,
+        recipe_type=obj(id=INT, name=STR, title=N_STR, description=N_STR, revision_num=INT),
+        recipe_type_rev=ID_REF,
+        event=nullable(ID_REF),
+    ),
+)
 BATCH = component("BatchBase", obj(id=INT, title=N_STR, description=N_STR, created=DT))
 
 _EXECUTION_ITEM: dict[str, Any] = dict(
-    id=INT, status={"enum": list(EXE_STATUSES)}, exe_num=INT, cluster_id=STR, created=DT, queued=N_DT,
-    started=DT, ended=N_DT, job=ID_REF, node=nullable(NODE), error=nullable(ERROR_BASE), job_type=JOB_TYPE_BASE,
-    timeout=INT, input_file_size=NUM)
+    id=INT,
+    status={"enum": list(EXE_STATUSES)},
+    exe_num=INT,
+    cluster_id=STR,
+    created=DT,
+    queued=N_DT,
+    started=DT,
+    ended=N_DT,
+    job=ID_REF,
+    node=nullable(NODE),
+    error=nullable(ERROR_BASE),
+    job_type=JOB_TYPE_BASE,
+    timeout=INT,
+    input_file_size=NUM,
+)
 EXECUTION_ITEM = component("JobExecutionListItem", obj(**_EXECUTION_ITEM))
-_EXECUTION_DETAILS: dict[str, Any] = dict(**_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA)
+_EXECUTION_DETAILS: dict[str, Any] = dict(
+    **_EXECUTION_ITEM, task_results=N_OBJ, resources=RESOURCES, configuration=OBJ, output=DATA
+)
 # Inside job details: the published shape. On the execution routes: plus links to its log.
 JOB_EXECUTION = component("JobLatestExecution", obj(**_EXECUTION_DETAILS))
 EXECUTION_DETAILS = component("JobExecutionDetails", obj(**_EXECUTION_DETAILS, log_url=STR, kibana_url=N_STR))
@@ -89,56 +158,157 @@ EXECUTION_DETAILS = component("JobExecutionDetails", obj(**_EXECUTION_DETAILS, l
 
 def _job(job_type_rev: dict, **details: dict) -> dict:
     fields: dict[str, Any] = dict(
-        id=INT, job_type=JOB_TYPE_BASE, job_type_rev=job_type_rev, event=nullable(EVENT), ingest_event={"type": "null"},
-        recipe=nullable(RECIPE), batch=nullable(BATCH), is_superseded=BOOL, superseded_job=nullable(ID_REF),
-        status={"enum": list(JOB_STATUSES)}, node=nullable(NODE), error=nullable(ERROR_BASE), max_tries=INT,
-        num_exes=INT, input_file_size=NUM,
+        id=INT,
+        job_type=JOB_TYPE_BASE,
+        job_type_rev=job_type_rev,
+        event=nullable(EVENT),
+        ingest_event={"type": "null"},
+        recipe=nullable(RECIPE),
+        batch=nullable(BATCH),
+        is_superseded=BOOL,
+        superseded_job=nullable(ID_REF),
+        status={"enum": list(JOB_STATUSES)},
+        node=nullable(NODE),
+        error=nullable(ERROR_BASE),
+        max_tries=INT,
+        num_exes=INT,
+        input_file_size=NUM,
         input_files={"type": "object", "additionalProperties": {"type": "array", "items": STR}},
-        source_started=N_DT, source_ended=N_DT, source_sensor_class=N_STR, source_sensor=N_STR,
-        source_collection=N_STR, source_task=N_STR, created=DT, queued=N_DT, started=N_DT, ended=N_DT,
-        last_status_change=N_DT, superseded=N_DT, last_modified=DT)
+        source_started=N_DT,
+        source_ended=N_DT,
+        source_sensor_class=N_STR,
+        source_sensor=N_STR,
+        source_collection=N_STR,
+        source_task=N_STR,
+        created=DT,
+        queued=N_DT,
+        started=N_DT,
+        ended=N_DT,
+        last_status_change=N_DT,
+        superseded=N_DT,
+        last_modified=DT,
+    )
     return obj(**fields, **details)
 
 
 JOB_ITEM = component("JobListItem", _job(obj(id=INT, job_type=ID_REF, revision_num=INT)))
-JOB_DETAILS = component("JobDetails", _job(
-    obj(id=INT, job_type=obj(name=STR, version=STR, title=N_STR, description=N_STR, icon_code=N_STR,
-                             num_versions=INT, latest_version=STR),
-        revision_num=INT, docker_image=STR, created=DT, manifest=OBJ),
-    superseded_by_job=nullable(ID_REF), resources=RESOURCES, execution=nullable(JOB_EXECUTION), input=DATA,
-    output=DATA, configuration=CONFIGURATION))
+JOB_DETAILS = component(
+    "JobDetails",
+    _job(
+        obj(
+            id=INT,
+            job_type=obj(
+                name=STR,
+                version=STR,
+                title=N_STR,
+                description=N_STR,
+                icon_code=N_STR,
+                num_versions=INT,
+                latest_version=STR,
+            ),
+            revision_num=INT,
+            docker_image=STR,
+            created=DT,
+            manifest=OBJ,
+        ),
+        superseded_by_job=nullable(ID_REF),
+        resources=RESOURCES,
+        execution=nullable(JOB_EXECUTION),
+        input=DATA,
+        output=DATA,
+        configuration=CONFIGURATION,
+    ),
+)
 
-SCALE_FILE = component("ScaleFile", obj(
-    id=INT, workspace=obj(id=INT, name=STR), file_name=STR, file_path=STR, file_type=STR, file_size=INT,
-    media_type=STR, data_type_tags={"type": "array", "items": STR}, is_deleted=BOOL, url=N_STR, created=DT,
-    deleted=N_DT, data_started=N_DT, data_ended=N_DT, source_started=N_DT, source_ended=N_DT,
-    source_sensor_class=N_STR, source_sensor=N_STR, source_collection=N_STR, source_task=N_STR, last_modified=DT))
+SCALE_FILE = component(
+    "ScaleFile",
+    obj(
+        id=INT,
+        workspace=obj(id=INT, name=STR),
+        file_name=STR,
+        file_path=STR,
+        file_type=STR,
+        file_size=INT,
+        media_type=STR,
+        data_type_tags={"type": "array", "items": STR},
+        is_deleted=BOOL,
+        url=N_STR,
+        created=DT,
+        deleted=N_DT,
+        data_started=N_DT,
+        data_ended=N_DT,
+        source_started=N_DT,
+        source_ended=N_DT,
+        source_sensor_class=N_STR,
+        source_sensor=N_STR,
+        source_collection=N_STR,
+        source_task=N_STR,
+        last_modified=DT,
+    ),
+)
 
 MATCHED = component("Matched", obj(matched={"type": "integer", "minimum": 0}))
 
 # Request bodies: parsed and documented from these declarations (api/bodies.py).
-JOB_TYPE_CREATE = Body("JobTypeCreate", (
-    Field("docker_image", STRING, required=True), Field("manifest", json_object(MANIFEST), required=True),
-    Field("configuration", json_object(CONFIGURATION_IN)), Field("icon_code", STRING), Field("max_scheduled", INT32),
-    Field("is_published", BOOLEAN), Field("is_active", BOOLEAN), Field("is_paused", BOOLEAN)))
+JOB_TYPE_CREATE = Body(
+    "JobTypeCreate",
+    (
+        Field("docker_image", STRING, required=True),
+        Field("manifest", json_object(MANIFEST), required=True),
+        Field("configuration", json_object(CONFIGURATION_IN)),
+        Field("icon_code", STRING),
+        Field("max_scheduled", INT32),
+        Field("is_published", BOOLEAN),
+        Field("is_active", BOOLEAN),
+        Field("is_paused", BOOLEAN),
+    ),
+)
 # The configuration goes to the store unchecked: its errors read "Job type configuration invalid: ...".
-JOB_CREATE = Body("JobCreate", (
-    Field("job_type_id", INTEGER, required=True), Field("input", json_object(DATA_IN), required=True),
-    Field("configuration", unchecked(CONFIGURATION_IN))))
+JOB_CREATE = Body(
+    "JobCreate",
+    (
+        Field("job_type_id", INTEGER, required=True),
+        Field("input", json_object(DATA_IN), required=True),
+        Field("configuration", unchecked(CONFIGURATION_IN)),
+    ),
+)
 _BULK = (
-    Field("started", TIMESTAMP), Field("ended", TIMESTAMP), Field("status", one_of(JOB_STATUSES)),
-    Field("job_ids", list_of(INTEGER)), Field("job_type_ids", list_of(INTEGER)),
-    Field("job_types", list_of(object_of(Field("name", STRING, required=True),
-                                         Field("version", STRING, required=True)))),
-    Field("job_type_names", list_of(STRING)), Field("batch_ids", list_of(INTEGER)),
-    Field("recipe_ids", list_of(INTEGER)), Field("error_categories", list_of(one_of(ERROR_CATEGORIES))),
-    Field("error_ids", list_of(INTEGER)), Field("is_superseded", BOOLEAN))
+    Field("started", TIMESTAMP),
+    Field("ended", TIMESTAMP),
+    Field("status", one_of(JOB_STATUSES)),
+    Field("job_ids", list_of(INTEGER)),
+    Field("job_type_ids", list_of(INTEGER)),
+    Field(
+        "job_types", list_of(object_of(Field("name", STRING, required=True), Field("version", STRING, required=True)))
+    ),
+    Field("job_type_names", list_of(STRING)),
+    Field("batch_ids", list_of(INTEGER)),
+    Field("recipe_ids", list_of(INTEGER)),
+    Field("error_categories", list_of(one_of(ERROR_CATEGORIES))),
+    Field("error_ids", list_of(INTEGER)),
+    Field("is_superseded", BOOLEAN),
+)
 CANCEL = Body("JobsCancel", _BULK)
 REQUEUE = Body("JobsRequeue", _BULK + (Field("priority", INT32),))
 EXECUTION_START = Body("JobExecutionStart", (Field("node", STRING, required=True), Field("started", TIMESTAMP)))
-EXECUTION_FINISH = Body("JobExecutionFinish", (
-    Field("status", one_of(END_STATUSES), required=True), Field("ended", TIMESTAMP),
-    Field("error", either("name", (Field("name", STRING, required=True),), (
-        Field("category", one_of(ERROR_CATEGORIES), required=True), Field("title", STRING, required=True),
-        Field("description", STRING)))),
-    Field("output", json_object(DATA_IN)), Field("task_results", json_object())))
+EXECUTION_FINISH = Body(
+    "JobExecutionFinish",
+    (
+        Field("status", one_of(END_STATUSES), required=True),
+        Field("ended", TIMESTAMP),
+        Field(
+            "error",
+            either(
+                "name",
+                (Field("name", STRING, required=True),),
+                (
+                    Field("category", one_of(ERROR_CATEGORIES), required=True),
+                    Field("title", STRING, required=True),
+                    Field("description", STRING),
+                ),
+            ),
+        ),
+        Field("output", json_object(DATA_IN)),
+        Field("task_results", json_object()),
+    ),
+)

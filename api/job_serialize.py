@@ -1,4 +1,5 @@
 """JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas)."""
+
 from __future__ import annotations
 
 from core.times import format_datetime
@@ -12,23 +13,51 @@ def _data(data: dict | None) -> dict:
 
 
 def job_type_base(t) -> dict:
-    return {"id": t.id, "name": t.name, "version": t.version, "title": t.title, "description": t.description,
-            "is_active": t.is_active, "is_paused": t.is_paused, "is_system": t.is_system,
-            "is_published": t.is_published, "icon_code": t.icon_code, "unmet_resources": t.unmet_resources}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "version": t.version,
+        "title": t.title,
+        "description": t.description,
+        "is_active": t.is_active,
+        "is_paused": t.is_paused,
+        "is_system": t.is_system,
+        "is_published": t.is_published,
+        "icon_code": t.icon_code,
+        "unmet_resources": t.unmet_resources,
+    }
 
 
 def job_type_item(t) -> dict:
-    return {"id": t.id, "name": t.name, "version": t.version, "title": t.title, "description": t.description,
-            "icon_code": t.icon_code, "is_published": t.is_published, "is_active": t.is_active,
-            "is_paused": t.is_paused, "is_system": t.is_system, "max_scheduled": t.max_scheduled,
-            "max_tries": t.max_tries, "revision_num": t.revision_num, "docker_image": t.docker_image,
-            "unmet_resources": t.unmet_resources, "created": format_datetime(t.created), "deprecated": format_datetime(t.deprecated),
-            "paused": format_datetime(t.paused), "last_modified": format_datetime(t.last_modified)}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "version": t.version,
+        "title": t.title,
+        "description": t.description,
+        "icon_code": t.icon_code,
+        "is_published": t.is_published,
+        "is_active": t.is_active,
+        "is_paused": t.is_paused,
+        "is_system": t.is_system,
+        "max_scheduled": t.max_scheduled,
+        "max_tries": t.max_tries,
+        "revision_num": t.revision_num,
+        "docker_image": t.docker_image,
+        "unmet_resources": t.unmet_resources,
+        "created": format_datetime(t.created),
+        "deprecated": format_datetime(t.deprecated),
+        "paused": format_datetime(t.paused),
+        "last_modified": format_datetime(t.last_modified),
+    }
 
 
 def job_type_details(t) -> dict:
-    return {**job_type_item(t), "manifest": t.manifest,
-            "configuration": seed.without_secrets(seed.effective_configuration(t.configuration, None), t.manifest)}
+    return {
+        **job_type_item(t),
+        "manifest": t.manifest,
+        "configuration": seed.without_secrets(seed.effective_configuration(t.configuration, None), t.manifest),
+    }
 
 
 def _node(n) -> dict | None:
@@ -36,8 +65,11 @@ def _node(n) -> dict | None:
 
 
 def _error(e) -> dict | None:
-    return {"id": e.id, "name": e.name, "title": e.title, "description": e.description,
-            "category": e.category} if e else None
+    return (
+        {"id": e.id, "name": e.name, "title": e.title, "description": e.description, "category": e.category}
+        if e
+        else None
+    )
 
 
 def _ref(id_: int | None) -> dict | None:
@@ -46,66 +78,120 @@ def _ref(id_: int | None) -> dict | None:
 
 # Jobs come as mappings of jobs.listing: the job's columns, and `<relation>__<column>` for what it points to.
 
+
 def _recipe(r) -> dict | None:
     if r["recipe_id"] is None:
         return None
-    return {"id": r["recipe_id"],
-            "recipe_type": {"id": r["recipe__recipe_type_id"], "name": r["recipe_type__name"],
-                            "title": r["recipe_type__title"], "description": r["recipe_type__description"],
-                            "revision_num": r["recipe_type__revision_num"]},
-            "recipe_type_rev": {"id": r["recipe__recipe_type_rev_id"]},
-            "event": _ref(r["recipe__event_id"])}
+    return {
+        "id": r["recipe_id"],
+        "recipe_type": {
+            "id": r["recipe__recipe_type_id"],
+            "name": r["recipe_type__name"],
+            "title": r["recipe_type__title"],
+            "description": r["recipe_type__description"],
+            "revision_num": r["recipe_type__revision_num"],
+        },
+        "recipe_type_rev": {"id": r["recipe__recipe_type_rev_id"]},
+        "event": _ref(r["recipe__event_id"]),
+    }
 
 
 def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
     """Every list field, in the list's order; details insert theirs in between."""
     return {
         "id": r["id"],
-        "job_type": {"id": r["job_type_id"], "name": r["job_type__name"], "version": r["job_type__version"],
-                     "title": r["job_type__title"], "description": r["job_type__description"],
-                     "is_active": r["job_type__is_active"], "is_paused": r["job_type__is_paused"],
-                     "is_system": r["job_type__is_system"], "is_published": r["job_type__is_published"],
-                     "icon_code": r["job_type__icon_code"], "unmet_resources": r["job_type__unmet_resources"]},
+        "job_type": {
+            "id": r["job_type_id"],
+            "name": r["job_type__name"],
+            "version": r["job_type__version"],
+            "title": r["job_type__title"],
+            "description": r["job_type__description"],
+            "is_active": r["job_type__is_active"],
+            "is_paused": r["job_type__is_paused"],
+            "is_system": r["job_type__is_system"],
+            "is_published": r["job_type__is_published"],
+            "icon_code": r["job_type__icon_code"],
+            "unmet_resources": r["job_type__unmet_resources"],
+        },
         "job_type_rev": job_type_rev,
-        "event": None if r["event_id"] is None else {"id": r["event_id"], "type": r["event__type"],
-                                                  "occurred": format_datetime(r["event__occurred"])},
-        "ingest_event": None, "recipe": _recipe(r),
-        "batch": None if r["batch_id"] is None else {"id": r["batch_id"], "title": r["batch__title"],
-                                                  "description": r["batch__description"],
-                                                  "created": format_datetime(r["batch__created"])},
-        "is_superseded": r["is_superseded"], "superseded_job": _ref(r["superseded_job_id"]),
+        "event": None
+        if r["event_id"] is None
+        else {"id": r["event_id"], "type": r["event__type"], "occurred": format_datetime(r["event__occurred"])},
+        "ingest_event": None,
+        "recipe": _recipe(r),
+        "batch": None
+        if r["batch_id"] is None
+        else {
+            "id": r["batch_id"],
+            "title": r["batch__title"],
+            "description": r["batch__description"],
+            "created": format_datetime(r["batch__created"]),
+        },
+        "is_superseded": r["is_superseded"],
+        "superseded_job": _ref(r["superseded_job_id"]),
         "status": r["status"],
         "node": None if r["node_id"] is None else {"id": r["node_id"], "hostname": r["node__hostname"]},
-        "error": None if r["error_id"] is None else {"id": r["error_id"], "name": r["error__name"], "title": r["error__title"],
-                                                  "description": r["error__description"],
-                                                  "category": r["error__category"]},
-        "max_tries": r["max_tries"], "num_exes": r["num_exes"], "input_file_size": r["input_file_size"],
+        "error": None
+        if r["error_id"] is None
+        else {
+            "id": r["error_id"],
+            "name": r["error__name"],
+            "title": r["error__title"],
+            "description": r["error__description"],
+            "category": r["error__category"],
+        },
+        "max_tries": r["max_tries"],
+        "num_exes": r["num_exes"],
+        "input_file_size": r["input_file_size"],
         "input_files": input_files,
-        "source_started": format_datetime(r["source_started"]), "source_ended": format_datetime(r["source_ended"]),
-        "source_sensor_class": r["source_sensor_class"], "source_sensor": r["source_sensor"],
-        "source_collection": r["source_collection"], "source_task": r["source_task"],
-        "created": format_datetime(r["created"]), "queued": format_datetime(r["queued"]), "started": format_datetime(r["started"]),
-        "ended": format_datetime(r["ended"]), "last_status_change": format_datetime(r["last_status_change"]),
-        "superseded": format_datetime(r["superseded"]), "last_modified": format_datetime(r["last_modified"]),
+        "source_started": format_datetime(r["source_started"]),
+        "source_ended": format_datetime(r["source_ended"]),
+        "source_sensor_class": r["source_sensor_class"],
+        "source_sensor": r["source_sensor"],
+        "source_collection": r["source_collection"],
+        "source_task": r["source_task"],
+        "created": format_datetime(r["created"]),
+        "queued": format_datetime(r["queued"]),
+        "started": format_datetime(r["started"]),
+        "ended": format_datetime(r["ended"]),
+        "last_status_change": format_datetime(r["last_status_change"]),
+        "superseded": format_datetime(r["superseded"]),
+        "last_modified": format_datetime(r["last_modified"]),
     }
 
 
 def job_item(r, input_files: dict) -> dict:
-    rev = {"id": r["job_type_rev_id"], "job_type": {"id": r["job_type_id"]}, "revision_num": r["job_type_rev__revision_num"]}
+    rev = {
+        "id": r["job_type_rev_id"],
+        "job_type": {"id": r["job_type_id"]},
+        "revision_num": r["job_type_rev__revision_num"],
+    }
     return _job_fields(r, input_files, rev)
 
 
 def job_details(detail: JobDetail) -> dict:
     r = detail.job
     manifest = r["job_type_rev__manifest"]
-    fields = _job_fields(r, detail.input_files, {
-        "id": r["job_type_rev_id"],
-        "job_type": {"name": r["job_type__name"], "version": r["job_type__version"], "title": r["job_type__title"],
-                     "description": r["job_type__description"], "icon_code": r["job_type__icon_code"],
-                     "num_versions": detail.num_versions, "latest_version": detail.latest_version},
-        "revision_num": r["job_type_rev__revision_num"], "docker_image": r["job_type_rev__docker_image"],
-        "created": format_datetime(r["job_type_rev__created"]), "manifest": manifest,
-    })
+    fields = _job_fields(
+        r,
+        detail.input_files,
+        {
+            "id": r["job_type_rev_id"],
+            "job_type": {
+                "name": r["job_type__name"],
+                "version": r["job_type__version"],
+                "title": r["job_type__title"],
+                "description": r["job_type__description"],
+                "icon_code": r["job_type__icon_code"],
+                "num_versions": detail.num_versions,
+                "latest_version": detail.latest_version,
+            },
+            "revision_num": r["job_type_rev__revision_num"],
+            "docker_image": r["job_type_rev__docker_image"],
+            "created": format_datetime(r["job_type_rev__created"]),
+            "manifest": manifest,
+        },
+    )
     out: dict = {}
     for key, value in fields.items():
         out[key] = value
@@ -119,30 +205,62 @@ def job_details(detail: JobDetail) -> dict:
         elif key == "input_files":
             out["output"] = _data(r["output"])
     out["configuration"] = seed.without_secrets(
-        seed.effective_configuration(r["job_type__configuration"], r["configuration"]), manifest)
+        seed.effective_configuration(r["job_type__configuration"], r["configuration"]), manifest
+    )
     return out
 
 
 def execution_item(e) -> dict:
-    return {"id": e.id, "status": e.status, "exe_num": e.exe_num, "cluster_id": e.cluster_id,
-            "created": format_datetime(e.created), "queued": format_datetime(e.queued), "started": format_datetime(e.started), "ended": format_datetime(e.ended),
-            "job": {"id": e.job_id}, "node": _node(e.node), "error": _error(e.error),
-            "job_type": job_type_base(e.job_type), "timeout": e.timeout, "input_file_size": e.input_file_size}
+    return {
+        "id": e.id,
+        "status": e.status,
+        "exe_num": e.exe_num,
+        "cluster_id": e.cluster_id,
+        "created": format_datetime(e.created),
+        "queued": format_datetime(e.queued),
+        "started": format_datetime(e.started),
+        "ended": format_datetime(e.ended),
+        "job": {"id": e.job_id},
+        "node": _node(e.node),
+        "error": _error(e.error),
+        "job_type": job_type_base(e.job_type),
+        "timeout": e.timeout,
+        "input_file_size": e.input_file_size,
+    }
 
 
 def execution_details(e) -> dict:
-    return {**execution_item(e), "task_results": e.task_results, "resources": e.resources,
-            "configuration": e.configuration, "output": _data(e.output)}
+    return {
+        **execution_item(e),
+        "task_results": e.task_results,
+        "resources": e.resources,
+        "configuration": e.configuration,
+        "output": _data(e.output),
+    }
 
 
 def scale_file(f) -> dict:
     base = (f.workspace.base_url or "").rstrip("/")
-    return {"id": f.id, "workspace": {"id": f.workspace.id, "name": f.workspace.name}, "file_name": f.file_name,
-            "file_path": f.file_path, "file_type": f.file_type, "file_size": f.file_size,
-            "media_type": f.media_type, "data_type_tags": f.data_type_tags, "is_deleted": f.is_deleted,
-            "url": f"{base}/{f.file_path}" if base else None, "created": format_datetime(f.created),
-            "deleted": format_datetime(f.deleted), "data_started": format_datetime(f.data_started), "data_ended": format_datetime(f.data_ended),
-            "source_started": format_datetime(f.source_started), "source_ended": format_datetime(f.source_ended),
-            "source_sensor_class": f.source_sensor_class, "source_sensor": f.source_sensor,
-            "source_collection": f.source_collection, "source_task": f.source_task,
-            "last_modified": format_datetime(f.last_modified)}
+    return {
+        "id": f.id,
+        "workspace": {"id": f.workspace.id, "name": f.workspace.name},
+        "file_name": f.file_name,
+        "file_path": f.file_path,
+        "file_type": f.file_type,
+        "file_size": f.file_size,
+        "media_type": f.media_type,
+        "data_type_tags": f.data_type_tags,
+        "is_deleted": f.is_deleted,
+        "url": f"{base}/{f.file_path}" if base else None,
+        "created": format_datetime(f.created),
+        "deleted": format_datetime(f.deleted),
+        "data_started": format_datetime(f.data_started),
+        "data_ended": format_datetime(f.data_ended),
+        "source_started": format_datetime(f.source_started),
+        "source_ended": format_datetime(f.source_ended),
+        "source_sensor_class": f.source_sensor_class,
+        "source_sensor": f.source_sensor,
+        "source_collection": f.source_collection,
+        "source_task": f.source_task,
+        "last_modified": format_datetime(f.last_modified),
+    }

@@ -1,4 +1,5 @@
 """The v6 job type routes: add a Seed image, list job types, one job type's details."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -26,14 +27,25 @@ JOB_TYPE_PARAMS = (
 
 class JobTypes:
     operations = {
-        "GET": Operation("List job types", query=JOB_TYPE_PARAMS + PAGE_PARAMS, tags=("job types",),
-                         responses={200: json_response(paginated(job_schemas.JOB_TYPE_ITEM))}),
-        "POST": Operation("Add a Seed image: a new job type, or a new revision of an existing one",
-                          body=job_schemas.JOB_TYPE_CREATE.ref, tags=("job types",), responses={
-                              201: json_response(job_schemas.JOB_TYPE_DETAILS, "Created", headers=("Location",)),
-                              200: json_response(job_schemas.JOB_TYPE_DETAILS, "New revision of an existing job type",
-                                                 headers=("Location",)),
-                              413: ERROR_413, 415: ERROR_415}),
+        "GET": Operation(
+            "List job types",
+            query=JOB_TYPE_PARAMS + PAGE_PARAMS,
+            tags=("job types",),
+            responses={200: json_response(paginated(job_schemas.JOB_TYPE_ITEM))},
+        ),
+        "POST": Operation(
+            "Add a Seed image: a new job type, or a new revision of an existing one",
+            body=job_schemas.JOB_TYPE_CREATE.ref,
+            tags=("job types",),
+            responses={
+                201: json_response(job_schemas.JOB_TYPE_DETAILS, "Created", headers=("Location",)),
+                200: json_response(
+                    job_schemas.JOB_TYPE_DETAILS, "New revision of an existing job type", headers=("Location",)
+                ),
+                413: ERROR_413,
+                415: ERROR_415,
+            },
+        ),
     }
 
     def __init__(self, job_types: JobTypeStore, clock: Clock, max_body: int):
@@ -51,17 +63,28 @@ class JobTypes:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = job_schemas.JOB_TYPE_CREATE.read(req, self._max_body, self._clock())
         job_type, created = self._job_types.save_job_type(
-            body["docker_image"], body["manifest"], body["configuration"], icon_code=body["icon_code"],
-            max_scheduled=body["max_scheduled"], is_published=body["is_published"], is_active=body["is_active"],
-            is_paused=body["is_paused"])
+            body["docker_image"],
+            body["manifest"],
+            body["configuration"],
+            icon_code=body["icon_code"],
+            max_scheduled=body["max_scheduled"],
+            is_published=body["is_published"],
+            is_active=body["is_active"],
+            is_paused=body["is_paused"],
+        )
         resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
         resp.location = f"{base_url(req)}/v6/job-types/{quote(job_type.name)}/{quote(job_type.version)}/"
         resp.media = job_type_details(job_type)
 
 
 class JobTypeDetails:
-    operations = {"GET": Operation("One job type by name and version", tags=("job types",),
-                                   responses={200: json_response(job_schemas.JOB_TYPE_DETAILS)})}
+    operations = {
+        "GET": Operation(
+            "One job type by name and version",
+            tags=("job types",),
+            responses={200: json_response(job_schemas.JOB_TYPE_DETAILS)},
+        )
+    }
 
     def __init__(self, job_types: JobTypeStore):
         self._job_types = job_types

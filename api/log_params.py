@@ -1,5 +1,6 @@
 """What the log routes accept and answer, declared once for parsing and for the OpenAPI document:
 query parameters, the line and search-hit schemas, shared responses."""
+
 from __future__ import annotations
 
 from api.pagination import PAGE_PARAMS
@@ -7,16 +8,44 @@ from api.params import Param
 from api.routing import json_response
 from api.schemas import ERROR, component
 
-LINE = component("LogLine", {"type": "object", "properties": {
-    "message": {"type": "string"}, "@timestamp": {"type": "string", "format": "date-time"},
-    "scale_order_num": {"type": ["integer", "null"]}, "scale_task": {"type": ["string", "null"]},
-    "scale_job_exe": {"type": ["string", "null"]}, "scale_node": {"type": ["string", "null"]},
-    "stream": {"type": ["string", "null"]}}})
-HIT = component("LogSearchHit", {"allOf": [LINE, {"type": "object", "properties": {
-    "job_id": {"type": ["integer", "string", "null"]}, "exe_num": {"type": ["integer", "string", "null"]},
-    "job_type": {"type": "object", "properties": {"name": {"type": ["string", "null"]},
-                                                  "version": {"type": ["string", "null"]}}},
-    "highlight": {"type": ["string", "null"], "description": "HTML-escaped fragment with <em> around matches"}}}]})
+LINE = component(
+    "LogLine",
+    {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string"},
+            "@timestamp": {"type": "string", "format": "date-time"},
+            "scale_order_num": {"type": ["integer", "null"]},
+            "scale_task": {"type": ["string", "null"]},
+            "scale_job_exe": {"type": ["string", "null"]},
+            "scale_node": {"type": ["string", "null"]},
+            "stream": {"type": ["string", "null"]},
+        },
+    },
+)
+HIT = component(
+    "LogSearchHit",
+    {
+        "allOf": [
+            LINE,
+            {
+                "type": "object",
+                "properties": {
+                    "job_id": {"type": ["integer", "string", "null"]},
+                    "exe_num": {"type": ["integer", "string", "null"]},
+                    "job_type": {
+                        "type": "object",
+                        "properties": {"name": {"type": ["string", "null"]}, "version": {"type": ["string", "null"]}},
+                    },
+                    "highlight": {
+                        "type": ["string", "null"],
+                        "description": "HTML-escaped fragment with <em> around matches",
+                    },
+                },
+            },
+        ]
+    },
+)
 LINES = {"type": "array", "items": LINE}
 TEXT = {"type": "string"}
 ERROR_503 = json_response(ERROR, "Elasticsearch is unavailable")
@@ -26,8 +55,12 @@ WINDOW_PARAMS = (
     Param("ended", "timestamp", description="Lines at or before this time."),
 )
 READ_PARAMS = (
-    Param("format", "choice", choices=("json", "txt", "html", "ndjson"),
-          description="Response format; overrides Accept (which may also ask for text/event-stream)."),
+    Param(
+        "format",
+        "choice",
+        choices=("json", "txt", "html", "ndjson"),
+        description="Response format; overrides Accept (which may also ask for text/event-stream).",
+    ),
     Param("limit", "integer", minimum=1, description="At most this many lines (1-10000); without it, the whole log."),
     Param("after", description="Opaque cursor: start strictly after the line it names (X-Next-Cursor, SSE id)."),
     Param("tail", "integer", minimum=1, description="Only the last N lines (1-10000), oldest first."),
@@ -35,17 +68,25 @@ READ_PARAMS = (
 ) + WINDOW_PARAMS
 SEARCH_TEXT = Param("q", description='Words that must all appear; "quoted words" must appear as a phrase.')
 SEARCH_PARAMS = (
-    SEARCH_TEXT,
-    Param("job_id", "integer", many=True, minimum=1),
-    Param("job_exe_id", "integer", many=True, minimum=1),
-    Param("job_type_name", many=True),
-    Param("stream", "choice", many=True, choices=("stdout", "stderr")),
-    Param("node", many=True),
-    Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default -timestamp (newest first)."),
-) + WINDOW_PARAMS + PAGE_PARAMS
+    (
+        SEARCH_TEXT,
+        Param("job_id", "integer", many=True, minimum=1),
+        Param("job_exe_id", "integer", many=True, minimum=1),
+        Param("job_type_name", many=True),
+        Param("stream", "choice", many=True, choices=("stdout", "stderr")),
+        Param("node", many=True),
+        Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default -timestamp (newest first)."),
+    )
+    + WINDOW_PARAMS
+    + PAGE_PARAMS
+)
 JOB_LOG_PARAMS = (
-    SEARCH_TEXT,
-    Param("exe_num", "integer", many=True, minimum=1),
-    Param("stream", "choice", many=True, choices=("stdout", "stderr")),
-    Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default timestamp (oldest first)."),
-) + WINDOW_PARAMS + PAGE_PARAMS
+    (
+        SEARCH_TEXT,
+        Param("exe_num", "integer", many=True, minimum=1),
+        Param("stream", "choice", many=True, choices=("stdout", "stderr")),
+        Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default timestamp (oldest first)."),
+    )
+    + WINDOW_PARAMS
+    + PAGE_PARAMS
+)

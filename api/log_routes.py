@@ -4,6 +4,7 @@ Search across executions is in api/log_search_routes.py, the viewer's page in ap
 Following holds a worker for at most settings.follow_max_seconds; an SSE client then reconnects with
 Last-Event-ID and resumes exactly (run gunicorn with a threaded worker class so followers don't starve others).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,23 +31,39 @@ log = logging.getLogger(__name__)
 STREAM_FILTERS = {"stdout": ("stdout",), "stderr": ("stderr",), "combined": None}
 MAX_LINES = 10_000
 # Accept media type -> format, in our order of preference (a tie, or no Accept at all, picks the first).
-FORMAT_OF_MEDIA = {"application/json": "json", "text/plain": "txt", "text/html": "html",
-                   "application/x-ndjson": "ndjson", "text/event-stream": "sse"}
+FORMAT_OF_MEDIA = {
+    "application/json": "json",
+    "text/plain": "txt",
+    "text/html": "html",
+    "application/x-ndjson": "ndjson",
+    "text/event-stream": "sse",
+}
 
 
 class ExecutionLogs:
-    operations = {"GET": Operation(
-        "Log lines of one execution (stdout, stderr or combined), oldest first",
-        query=READ_PARAMS,
-        responses={
-            200: Response("The lines", {"application/json": LINES, "application/x-ndjson": None,
-                                        "text/plain": TEXT, "text/html": TEXT, "text/event-stream": None},
-                          headers=("Link", "X-Next-Cursor")),
-            204: Response("No lines match"),
-            406: json_response(ERROR, "No acceptable format"),
-            503: ERROR_503,
-        },
-        tags=("logs",))}
+    operations = {
+        "GET": Operation(
+            "Log lines of one execution (stdout, stderr or combined), oldest first",
+            query=READ_PARAMS,
+            responses={
+                200: Response(
+                    "The lines",
+                    {
+                        "application/json": LINES,
+                        "application/x-ndjson": None,
+                        "text/plain": TEXT,
+                        "text/html": TEXT,
+                        "text/event-stream": None,
+                    },
+                    headers=("Link", "X-Next-Cursor"),
+                ),
+                204: Response("No lines match"),
+                406: json_response(ERROR, "No acceptable format"),
+                503: ERROR_503,
+            },
+            tags=("logs",),
+        )
+    }
 
     def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, follow_max_seconds: float, clock: Clock):
         self._log_targets = log_targets
@@ -61,8 +78,9 @@ class ExecutionLogs:
         check_window(q["started"], q["ended"])
         fmt_name = q["format"] or FORMAT_OF_MEDIA.get(req.client_prefers(list(FORMAT_OF_MEDIA)) or "")
         if fmt_name is None:
-            raise falcon.HTTPNotAcceptable(description="None of the acceptable media types can be produced: "
-                                           + ", ".join(FORMAT_OF_MEDIA))
+            raise falcon.HTTPNotAcceptable(
+                description="None of the acceptable media types can be produced: " + ", ".join(FORMAT_OF_MEDIA)
+            )
         for name in ("limit", "tail"):
             if q[name] is not None and q[name] > MAX_LINES:
                 raise bad_request(f'Parameter "{name}" must be between 1 and {MAX_LINES}')
@@ -138,8 +156,10 @@ class ExecutionLogs:
         resp.content_type = CONTENT_TYPES[fmt_name]
         resp.set_header("Cache-Control", "no-cache")
         resp.set_header("X-Accel-Buffering", "no")  # proxies must pass events on at once
-        resp.stream = guarded_stream(followed_body(Format(fmt_name, title, follow=True),
-                                                   chain(head, [] if first is None else [first], items)), items)
+        resp.stream = guarded_stream(
+            followed_body(Format(fmt_name, title, follow=True), chain(head, [] if first is None else [first], items)),
+            items,
+        )
 
 
 def next_url(req: falcon.Request, next_cursor: str) -> str:

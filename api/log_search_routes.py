@@ -1,4 +1,5 @@
 """Log search routes: lines across executions (/v6/logs/) and across one job's executions (/v6/jobs/{id}/logs/)."""
+
 from __future__ import annotations
 
 import falcon
@@ -18,9 +19,14 @@ MAX_TEXT = 1_000
 
 
 class LogSearchResource:
-    operations = {"GET": Operation(
-        "Search log lines across executions", query=SEARCH_PARAMS,
-        responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
+    operations = {
+        "GET": Operation(
+            "Search log lines across executions",
+            query=SEARCH_PARAMS,
+            responses={200: json_response(paginated(HIT)), 503: ERROR_503},
+            tags=("logs",),
+        )
+    }
 
     def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
         self._log_targets = log_targets
@@ -36,17 +42,29 @@ class LogSearchResource:
         if q["job_exe_id"] is not None:
             targets = [self._log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
             cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
-        filters = Filters(text=q["q"], cluster_ids=cluster_ids, job_ids=q["job_id"],
-                          job_type_names=q["job_type_name"], streams=q["stream"], nodes=q["node"],
-                          started=q["started"], ended=q["ended"])
+        filters = Filters(
+            text=q["q"],
+            cluster_ids=cluster_ids,
+            job_ids=q["job_id"],
+            job_type_names=q["job_type_name"],
+            streams=q["stream"],
+            nodes=q["node"],
+            started=q["started"],
+            ended=q["ended"],
+        )
         count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] != "timestamp")
         resp.media = envelope(req, page, count, hits)
 
 
 class JobLogs:
-    operations = {"GET": Operation(
-        "Log lines of every execution of one job (searchable like /v6/logs/)", query=JOB_LOG_PARAMS,
-        responses={200: json_response(paginated(HIT)), 503: ERROR_503}, tags=("logs",))}
+    operations = {
+        "GET": Operation(
+            "Log lines of every execution of one job (searchable like /v6/logs/)",
+            query=JOB_LOG_PARAMS,
+            responses={200: json_response(paginated(HIT)), 503: ERROR_503},
+            tags=("logs",),
+        )
+    }
 
     def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
         self._log_targets = log_targets
@@ -64,14 +82,18 @@ class JobLogs:
         if q["exe_num"] is not None:
             targets = [t for t in targets if t.exe_num in q["exe_num"]]
         by_cluster = {t.cluster_id: t for t in targets if t.cluster_id}
-        filters = Filters(text=q["q"], cluster_ids=list(by_cluster), streams=q["stream"],
-                          started=q["started"], ended=q["ended"])
+        filters = Filters(
+            text=q["q"], cluster_ids=list(by_cluster), streams=q["stream"], started=q["started"], ended=q["ended"]
+        )
         count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] == "-timestamp")
         for hit in hits:  # the database knows these better than legacy documents do
             t = by_cluster.get(hit["scale_job_exe"])
             if t is not None:
-                hit.update(job_id=t.job_id, exe_num=t.exe_num,
-                           job_type={"name": t.job_type_name, "version": t.job_type_version})
+                hit.update(
+                    job_id=t.job_id,
+                    exe_num=t.exe_num,
+                    job_type={"name": t.job_type_name, "version": t.job_type_version},
+                )
         resp.media = envelope(req, page, count, hits)
 
 

@@ -1,4 +1,5 @@
 """OpenAPI 3.1 document built from the served routes' own declarations (see api.routing)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,7 +33,9 @@ def build(table: RouteTable, title: str = "Scale job and log search service", ve
 def _operation(template: str, method: str, op: Operation, resource_name: str) -> dict:
     params: list[dict] = []
     for name, converter in path_fields(template):
-        schema: dict[str, Any] = {"type": "integer", "minimum": 1} if converter and converter.startswith("int") else {"type": "string"}
+        schema: dict[str, Any] = (
+            {"type": "integer", "minimum": 1} if converter and converter.startswith("int") else {"type": "string"}
+        )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     for p in op.query:
         entry: dict[str, Any] = {"name": p.name, "in": "query", "required": p.required, "schema": p.schema()}

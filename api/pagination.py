@@ -1,4 +1,5 @@
 """Scale's page-number pagination: {"count", "next", "previous", "results"} with absolute URLs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

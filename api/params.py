@@ -2,6 +2,7 @@
 
 Messages are Scale's own (clients match on them); see ../shared/docs/scale-v6-behaviour.md section 1.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -119,4 +120,3 @@ def parse_query(req: falcon.Request, params: Iterable[Param], now: Callable[[], 
         else:  # a repeated single-valued parameter: the last one wins
             values[param.name] = param.convert(raw[-1], current)
     return values
-

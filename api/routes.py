@@ -1,5 +1,6 @@
 """Every route of the service, wired in one place: which resource serves which URI template, and what each
 resource is given (only the stores and services it uses)."""
+
 from __future__ import annotations
 
 import falcon
@@ -40,17 +41,20 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/input_files/", JobInputFiles(stores.jobs, clock))
     links = ExecutionLinks(settings.kibana_url)
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
-    routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/",
-               ExecutionByNum(stores.executions, links))
+    routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
 
     if logs is not None:
-        routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
-                   ExecutionLogs(stores.log_targets, logs.search, settings.follow_max_seconds, clock))
+        routes.add(
+            f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
+            ExecutionLogs(stores.log_targets, logs.search, settings.follow_max_seconds, clock),
+        )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
         routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))
         routes.add("/viewer/{name}", ViewerAsset())
-        routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/logs/",
-                   ExecutionLogIngest(stores.log_targets, logs.writer, settings, clock))
+        routes.add(
+            f"/v6/job-executions/{{exe_id:{ID}}}/logs/",
+            ExecutionLogIngest(stores.log_targets, logs.writer, settings, clock),
+        )
     return routes

@@ -3,6 +3,7 @@
 A resource class sets `operations = {"GET": Operation(...), ...}`. `RouteTable.add` registers it with
 Falcon and remembers it, so /v6/openapi.json describes exactly the routes that are served.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Named JSON schemas, and responses several routes share, for the route declarations and the OpenAPI document."""
+
 from __future__ import annotations
 
 from api.routing import json_response

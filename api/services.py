@@ -1,6 +1,7 @@
 """What the app serves with, built once from the settings: the stores (SQL) and the log services
 (Elasticsearch). create_app takes these, so tests build the app from stores of their own, and an app without
 log services (tests of the job routes) needs no Elasticsearch at all."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

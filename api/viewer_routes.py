@@ -1,4 +1,5 @@
 """The log viewer: its page for one execution (/logs/{id}) and its static files (/viewer/{name}), from api/viewer/."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,15 +12,23 @@ from api.routing import Operation, Response
 from jobs.log_target_store import LogTargetStore
 
 VIEWER = Path(__file__).resolve().parent / "viewer"
-ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-               ".css": "text/css; charset=utf-8"}
+ASSET_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
 # The viewer runs only its own script and never renders log text as markup; this backs that up.
 VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'"
 
 
 class ViewerPage:
-    operations = {"GET": Operation("The log viewer page of one execution",
-                                   responses={200: Response("HTML page", {"text/html": TEXT})}, tags=("logs",))}
+    operations = {
+        "GET": Operation(
+            "The log viewer page of one execution",
+            responses={200: Response("HTML page", {"text/html": TEXT})},
+            tags=("logs",),
+        )
+    }
 
     def __init__(self, log_targets: LogTargetStore):
         self._log_targets = log_targets

@@ -4,6 +4,7 @@ benchmarks alike, from the settings.
 Two retry policies, because the callers want opposite things: a request the API serves must fail fast (the
 client gets a 503 and retries itself), while shipping and the command line can wait for a busy node.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,5 +27,6 @@ def elasticsearch_client(settings: Settings, *, patient: bool = False) -> Elasti
         retries = {"max_retries": 3, "retry_on_status": BUSY_STATUSES}
     else:
         retries = {"max_retries": 1, "retry_on_timeout": False}
-    return Elasticsearch(settings.elasticsearch_url or DEFAULT_URL, request_timeout=settings.elasticsearch_timeout,
-                         **retries)
+    return Elasticsearch(
+        settings.elasticsearch_url or DEFAULT_URL, request_timeout=settings.elasticsearch_timeout, **retries
+    )

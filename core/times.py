@@ -7,6 +7,7 @@ sorts them as strings) and with as few digits as the value needs (`format_ns_sho
 parameters (`parse_instant`: a datetime with a zone, or a duration meaning "that long ago") and RFC 3339 times
 of log lines (`parse_ns`, nanoseconds kept).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -86,8 +87,14 @@ def parse_ns(text: str) -> int:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24
-            and minute < 60 and second < 60 and FIRST_YEAR <= year <= LAST_YEAR):
+    if not (
+        1 <= month <= 12
+        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and hour < 24
+        and minute < 60
+        and second < 60
+        and FIRST_YEAR <= year <= LAST_YEAR
+    ):
         raise ValueError(text)
     return (calendar.timegm((year, month, day, hour, minute, second)) - offset) * NS + fraction
 

@@ -1,4 +1,5 @@
 """The log pipeline's write side: documents, the spool, the shipper and its command line."""
+
 from __future__ import annotations
 
 

@@ -9,6 +9,7 @@
 summary on stdout. Exit status: 0 all shipped, 1 Elasticsearch refused some lines, 75 lines left spooled
 (Elasticsearch unreachable for --wait seconds; a later ship or drain sends them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper
 
 def origin_and_reserve(args, settings: Settings):
     if args.exe is None:
-        origin = Origin(cluster_id=args.cluster_id, task=args.task or "", node=args.node or "",
-                        host=socket.gethostname())
+        origin = Origin(
+            cluster_id=args.cluster_id, task=args.task or "", node=args.node or "", host=socket.gethostname()
+        )
         return origin, LocalSequence(args.first_order), None
     from core.times import utcnow
     from jobs.stores import Stores
@@ -48,10 +50,16 @@ def origin_and_reserve(args, settings: Settings):
     target = stores.log_targets.execution_for_logs(args.exe)
     if target is None:
         sys.exit(f"unknown job execution {args.exe}")
-    origin = Origin(cluster_id=target.cluster_id, task=args.task or "", node=args.node or target.node or "",
-                    host=socket.gethostname(), job_type=target.job_type_name,
-                    job_type_version=target.job_type_version, job_id=str(target.job_id),
-                    exe_num=str(target.exe_num))
+    origin = Origin(
+        cluster_id=target.cluster_id,
+        task=args.task or "",
+        node=args.node or target.node or "",
+        host=socket.gethostname(),
+        job_type=target.job_type_name,
+        job_type_version=target.job_type_version,
+        job_id=str(target.job_id),
+        exe_num=str(target.exe_num),
+    )
     return origin, (lambda count: stores.log_targets.reserve_log_sequence(args.exe, count)), stores
 
 
@@ -85,14 +93,21 @@ def drain(args, settings: Settings) -> int:
 
 
 def report(shipper: Shipper, drained: bool, **extra) -> int:
-    summary = dict(extra, stored=shipper.stored, duplicates=shipper.duplicates, refused=shipper.error_count,
-                   spooled=shipper.pending_lines if not drained else 0)
+    summary = dict(
+        extra,
+        stored=shipper.stored,
+        duplicates=shipper.duplicates,
+        refused=shipper.error_count,
+        spooled=shipper.pending_lines if not drained else 0,
+    )
     print(json.dumps(summary), flush=True)
     for error in list(shipper.errors)[:20]:
         print(f"refused: {json.dumps(error, default=str)}", file=sys.stderr)
     if not drained:
-        print(f"Elasticsearch unreachable ({shipper.last_failure}); lines left in {shipper.spool.directory}",
-              file=sys.stderr)
+        print(
+            f"Elasticsearch unreachable ({shipper.last_failure}); lines left in {shipper.spool.directory}",
+            file=sys.stderr,
+        )
         return EXIT_SPOOLED
     return EXIT_REFUSED if shipper.error_count else 0
 
@@ -116,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--wait", type=float, default=60.0)
     args = parser.parse_args(argv)
     if args.command == "ship" and args.cluster_id is not None and args.first_order is None:
-        parser.error("--cluster-id needs --first-order (numbers reused for other lines are "
-                     "dropped as duplicates)")
+        parser.error("--cluster-id needs --first-order (numbers reused for other lines are dropped as duplicates)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if args.command == "apply-template":

@@ -4,6 +4,7 @@ Lines are stamped with the time their bytes were read and numbered in that same 
 of the execution: numbers are reserved per batch, under one lock, so they follow capture order exactly
 (and lines read together, which share a timestamp, are still told apart by their numbers).
 """
+
 from __future__ import annotations
 
 import threading

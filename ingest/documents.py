@@ -3,6 +3,7 @@
 A document is written with op_type "create" under an _id made of (cluster_id, scale_order_num), in the
 index of its own @timestamp's UTC day, so writing the same line again answers 409 instead of duplicating.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,14 @@ class Origin:
 
     def fields(self) -> dict[str, str]:
         named = {
-            "scale_job_exe": self.cluster_id, "scale_task": self.task, "scale_node": self.node,
-            "host": self.host, "scale_job_type": self.job_type, "scale_job_version": self.job_type_version,
-            "scale_job_id": self.job_id, "scale_job_exe_num": self.exe_num,
+            "scale_job_exe": self.cluster_id,
+            "scale_task": self.task,
+            "scale_node": self.node,
+            "host": self.host,
+            "scale_job_type": self.job_type,
+            "scale_job_version": self.job_type_version,
+            "scale_job_id": self.job_id,
+            "scale_job_exe_num": self.exe_num,
         }
         return {k: v for k, v in named.items() if v}
 
@@ -61,7 +67,9 @@ def doc_id(cluster_id: str, order: int) -> str:
     return f"{cluster_id}#{order}"
 
 
-def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[CapturedLine]) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+def bulk_pairs(
+    prefix: str, origin: Origin, lines: Iterable[CapturedLine]
+) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """([(action line, source line)], [_id]) ready for the bulk API, serialized once."""
     shared = origin.fields()
     pairs: list[tuple[bytes, bytes]] = []
@@ -76,8 +84,13 @@ def bulk_pairs(prefix: str, origin: Origin, lines: Iterable[CapturedLine]) -> tu
         _id = doc_id(origin.cluster_id, line.order)
         if line.time_ns != last_ns:
             last_ns, last_stamp = line.time_ns, format_ns(line.time_ns)
-        source = {"@timestamp": last_stamp, "scale_order_num": line.order,
-                  "stream": line.stream, "message": line.message, **shared}
+        source = {
+            "@timestamp": last_stamp,
+            "scale_order_num": line.order,
+            "stream": line.stream,
+            "message": line.message,
+            **shared,
+        }
         if line.task:
             source["scale_task"] = line.task
         action = {"create": {"_index": index, "_id": _id}}

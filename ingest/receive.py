@@ -4,6 +4,7 @@ Each line is {"message", "stream", "@timestamp"?, "scale_order_num"?, "scale_tas
 checked before anything is written (a bad line anywhere means nothing of the body is stored), without
 holding it in memory: normalized lines wait in a temporary file that moves to disk past a few MB.
 """
+
 from __future__ import annotations
 
 import errno
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from core.times import parse_ns
 from ingest.capture import Reserve
 from ingest.documents import CapturedLine, Origin, bulk_pairs
-from ingest.shipper import SpoolBatch, Shipper
+from ingest.shipper import Shipper, SpoolBatch
 
 FIELDS = {"message", "stream", "@timestamp", "scale_order_num", "scale_task"}
 STREAMS = ("stdout", "stderr")
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 class BadLine(ValueError):
     def __init__(self, line: int, reason: str, too_large: bool = False):
-        super().__init__(f"CapturedLine {line}: {reason}")
+        super().__init__(f"Line {line}: {reason}")
         self.line = line
         self.too_large = too_large
 
@@ -45,7 +46,7 @@ class Refused(Exception):
     reason: str
 
     def __str__(self) -> str:
-        return f"CapturedLine {self.line}: refused by Elasticsearch: {self.reason}"
+        return f"Line {self.line}: refused by Elasticsearch: {self.reason}"
 
 
 class SpoolFailed(Exception):
@@ -99,8 +100,16 @@ def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
     return [message, stream, time_ns, order, task]
 
 
-def receive(raw_lines: Iterable[bytes], *, shipper: Shipper, origin: Origin, reserve: Reserve,
-            now_ns: Callable[[], int], max_message_bytes: int, wait: float) -> int:
+def receive(
+    raw_lines: Iterable[bytes],
+    *,
+    shipper: Shipper,
+    origin: Origin,
+    reserve: Reserve,
+    now_ns: Callable[[], int],
+    max_message_bytes: int,
+    wait: float,
+) -> int:
     """Validate, number and ship posted lines; returns how many were accepted (stored or durably spooled).
 
     Raises BadLine before anything is written, Refused when Elasticsearch turned a line down, SpoolFailed when

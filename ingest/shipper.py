@@ -8,6 +8,7 @@ client's helpers.streaming_bulk from one background thread.
 - A batch leaves the spool only once every line of it is stored or permanently refused.
 - Segments left behind by a dead process (crash, SIGKILL, Elasticsearch down at exit) are drained too.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def _as_serialized(pair: Any) -> Any:
 def index_of(action: bytes) -> str:
     """The target index of one serialized bulk action line."""
     if action.startswith(_INDEX_START):  # index names never hold a quote or a backslash
-        return action[len(_INDEX_START):action.index(b'"', len(_INDEX_START))].decode()
+        return action[len(_INDEX_START) : action.index(b'"', len(_INDEX_START))].decode()
     return next(iter(json.loads(action).values()))["_index"]
 
 
@@ -251,8 +252,11 @@ class Shipper:
                 self._failed_item(item, where)
         except (TransportError, ApiError) as exc:
             self.last_failure = f"{type(exc).__name__}: {exc}"
-            log.warning("Elasticsearch unavailable, %d lines stay spooled: %s",
-                        sum(len(b.ids) for b in group), self.last_failure)
+            log.warning(
+                "Elasticsearch unavailable, %d lines stay spooled: %s",
+                sum(len(b.ids) for b in group),
+                self.last_failure,
+            )
             return False
         done = [b for b in group if not b.retry]
         with self._cond:

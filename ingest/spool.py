@@ -8,6 +8,7 @@ A record is MAGIC, payload length (4 bytes), CRC-32 of the payload (4 bytes), pa
 being written when the process died is short or fails its CRC; reading stops there. Its append never
 returned, so nothing acknowledged is lost by ignoring it.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -46,7 +47,7 @@ def decode_records(data: bytes) -> tuple[list[bytes], int]:
     while offset + HEADER.size <= len(data):
         magic, length, crc = HEADER.unpack_from(data, offset)
         start = offset + HEADER.size
-        payload = data[start:start + length]
+        payload = data[start : start + length]
         if magic != MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
             break
         records.append(payload)
@@ -186,7 +187,7 @@ class Spool:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _read_all(fd: int) -> bytes:

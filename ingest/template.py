@@ -1,4 +1,5 @@
 """The log index template: loaded from mappings/, put under the configured prefix, only when it changed."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ job_counts holds deltas: the number of jobs of a (job_type_id, status) is sum(n)
 on jobs add rows on every write, so a read sums a few rows instead of counting every job, and folds the rows
 back into one per key (compact) when it sees too many.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,8 +50,12 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     if q.job_types is not None:
         pairs = [and_(JobType.name == name, JobType.version == version) for name, version in q.job_types]
         conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(or_(false(), *pairs))))
-    per_key = (select(func.sum(JobCount.n).label("n"), func.count().label("rows"))
-               .where(*conditions).group_by(*_KEY).subquery())
+    per_key = (
+        select(func.sum(JobCount.n).label("n"), func.count().label("rows"))
+        .where(*conditions)
+        .group_by(*_KEY)
+        .subquery()
+    )
     total, surplus = connection.execute(
         select(func.coalesce(func.sum(per_key.c.n), 0), func.coalesce(func.sum(per_key.c.rows) - func.count(), 0))
     ).one()
@@ -83,14 +88,19 @@ def compact(engine: Engine) -> bool:
 def _folded(rows):
     """(job_type_id, status, sum of n) per key of `rows` (a table or CTE of job_counts rows), 0 sums left out."""
     total = func.sum(rows.c.n)
-    return (select(rows.c.job_type_id, rows.c.status, total)
-            .group_by(rows.c.job_type_id, rows.c.status).having(total != 0))
+    return (
+        select(rows.c.job_type_id, rows.c.status, total).group_by(rows.c.job_type_id, rows.c.status).having(total != 0)
+    )
 
 
 # DELETE ... RETURNING in a CTE, INSERT of its sums: a row deleted by a concurrent compaction is not returned
 # here, so nothing is counted twice; SKIP LOCKED means two compactions never wait on each other.
-_GONE = (delete(JobCount).where(JobCount.id.in_(select(JobCount.id).with_for_update(skip_locked=True)))
-         .returning(JobCount.job_type_id, JobCount.status, JobCount.n).cte("gone"))
+_GONE = (
+    delete(JobCount)
+    .where(JobCount.id.in_(select(JobCount.id).with_for_update(skip_locked=True)))
+    .returning(JobCount.job_type_id, JobCount.status, JobCount.n)
+    .cte("gone")
+)
 _POSTGRES_FOLD = insert(JobCount).from_select(["job_type_id", "status", "n"], _folded(_GONE))
 
 
@@ -103,8 +113,11 @@ def _fold_sqlite(connection: Connection) -> None:
         last = connection.scalar(select(func.max(JobCount.id)))
         if last is not None:
             table = JobCount.__table__
-            connection.execute(insert(JobCount).from_select(
-                ["job_type_id", "status", "n"], _folded(select(table).where(table.c.id <= last).subquery())))
+            connection.execute(
+                insert(JobCount).from_select(
+                    ["job_type_id", "status", "n"], _folded(select(table).where(table.c.id <= last).subquery())
+                )
+            )
             connection.execute(delete(JobCount).where(JobCount.id <= last))
         connection.commit()
     finally:

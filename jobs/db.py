@@ -1,4 +1,5 @@
 """The database: engine creation, schema migration, the readiness ping, and what counts as an outage."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -85,4 +86,5 @@ def ping(engine: Engine) -> None:
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means the database can't be reached right now (down, restarting, connection lost)."""
     return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

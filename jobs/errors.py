@@ -1,5 +1,6 @@
 """What the jobs package raises when a request can't be done; the API maps each to one HTTP status
 (api/errors.py: Invalid 400, NotFound 404, JobStateConflict 409). str(exc) is safe to show a client."""
+
 from __future__ import annotations
 
 

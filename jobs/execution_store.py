@@ -3,6 +3,7 @@ worker and failed (node-lost) when that worker is gone.
 
 State changes are single conditional UPDATEs; rows are locked job first, then execution (as in job_store).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,12 +25,25 @@ from jobs.statuses import END_STATUSES, ErrorCategory, ExecutionStatus, JobStatu
 DEFAULT_ERROR = "algorithm-unknown"
 STALE_ERROR = "node-lost"
 
-_BASE_JOB_TYPE = load_only(JobType.id, JobType.name, JobType.version, JobType.title, JobType.description,
-                           JobType.is_active, JobType.is_paused, JobType.is_system, JobType.is_published,
-                           JobType.icon_code, JobType.unmet_resources)
+_BASE_JOB_TYPE = load_only(
+    JobType.id,
+    JobType.name,
+    JobType.version,
+    JobType.title,
+    JobType.description,
+    JobType.is_active,
+    JobType.is_paused,
+    JobType.is_system,
+    JobType.is_published,
+    JobType.icon_code,
+    JobType.unmet_resources,
+)
 # What an execution's JSON shows besides its own columns.
-EXECUTION_LOAD = (joinedload(JobExecution.node), joinedload(JobExecution.error),
-                  joinedload(JobExecution.job_type).options(_BASE_JOB_TYPE))
+EXECUTION_LOAD = (
+    joinedload(JobExecution.node),
+    joinedload(JobExecution.error),
+    joinedload(JobExecution.job_type).options(_BASE_JOB_TYPE),
+)
 
 
 class ExecutionStore:
@@ -38,23 +52,35 @@ class ExecutionStore:
         self._postgres = db.postgres
         self._clock = clock
 
-    def list_executions(self, job_id: int, q: ExecutionQuery, offset: int, limit: int) -> tuple[int, list[JobExecution]]:
+    def list_executions(
+        self, job_id: int, q: ExecutionQuery, offset: int, limit: int
+    ) -> tuple[int, list[JobExecution]]:
         """A job's executions, newest exe_num first (an unknown job simply has none)."""
         c: list[ColumnElement[bool]] = [JobExecution.job_id == job_id]
-        for values, column in ((q.statuses, JobExecution.status), (q.node_ids, JobExecution.node_id),
-                               (q.error_ids, JobExecution.error_id)):
+        for values, column in (
+            (q.statuses, JobExecution.status),
+            (q.node_ids, JobExecution.node_id),
+            (q.error_ids, JobExecution.error_id),
+        ):
             if values is not None:
                 c.append(column.in_(values))
         if q.error_categories is not None:
             c.append(JobExecution.error_id.in_(select(Error.id).where(Error.category.in_(q.error_categories))))
         with self._sessions() as s:
             count = s.execute(select(func.count()).select_from(JobExecution).where(*c)).scalar_one()
-            rows = s.scalars(select(JobExecution).where(*c).options(*EXECUTION_LOAD)
-                             .order_by(JobExecution.exe_num.desc()).offset(offset).limit(limit)).all()
+            rows = s.scalars(
+                select(JobExecution)
+                .where(*c)
+                .options(*EXECUTION_LOAD)
+                .order_by(JobExecution.exe_num.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
         return count, list(rows)
 
-    def get_execution(self, exe_id: int | None = None, *, job_id: int | None = None,
-                      exe_num: int | None = None) -> JobExecution | None:
+    def get_execution(
+        self, exe_id: int | None = None, *, job_id: int | None = None, exe_num: int | None = None
+    ) -> JobExecution | None:
         """One execution by its id, or by (job_id, exe_num)."""
         stmt = select(JobExecution).options(*EXECUTION_LOAD)
         if exe_id is not None:
@@ -89,44 +115,91 @@ class ExecutionStore:
         now = self._clock()
         lease = now + timedelta(seconds=lease_seconds) if lease_seconds else None
         unpaused = select(JobType.id).where(JobType.is_paused.is_(False))
-        next_id = (select(Job.id).where(Job.status == JobStatus.QUEUED, Job.job_type_id.in_(unpaused))
-                   .order_by(Job.priority, Job.queued, Job.id).limit(1).with_for_update(skip_locked=True))
+        next_id = (
+            select(Job.id)
+            .where(Job.status == JobStatus.QUEUED, Job.job_type_id.in_(unpaused))
+            .order_by(Job.priority, Job.queued, Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
         with self._sessions.begin() as s:
             node_id = self._node_id(s, node, now)
             return self._start(s, Job.id == next_id.scalar_subquery(), node, node_id, now, now, lease)
 
-    def _start(self, s, which, node: str, node_id: int, started: datetime, now: datetime,
-               lease_expires: datetime | None = None) -> ClaimedExecution | None:
+    def _start(
+        self, s, which, node: str, node_id: int, started: datetime, now: datetime, lease_expires: datetime | None = None
+    ) -> ClaimedExecution | None:
         row = s.execute(
-            update(Job).where(which, Job.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, node_id=node_id, started=started, ended=None, error_id=None,
-                    last_status_change=now, last_modified=now)
-            .returning(Job.id, Job.num_exes).execution_options(synchronize_session=False)).first()
+            update(Job)
+            .where(which, Job.status == JobStatus.QUEUED)
+            .values(
+                status=JobStatus.RUNNING,
+                node_id=node_id,
+                started=started,
+                ended=None,
+                error_id=None,
+                last_status_change=now,
+                last_modified=now,
+            )
+            .returning(Job.id, Job.num_exes)
+            .execution_options(synchronize_session=False)
+        ).first()
         if row is None:
             return None
-        job = s.scalar(select(Job).where(Job.id == row.id).options(joinedload(Job.job_type),
-                                                                   joinedload(Job.job_type_rev)))
+        job = s.scalar(
+            select(Job).where(Job.id == row.id).options(joinedload(Job.job_type), joinedload(Job.job_type_rev))
+        )
         manifest = job.job_type_rev.manifest
         configuration = seed.without_secrets(
-            seed.effective_configuration(job.job_type.configuration, job.configuration), manifest)
+            seed.effective_configuration(job.job_type.configuration, job.configuration), manifest
+        )
         execution = JobExecution(
-            job_id=job.id, job_type_id=job.job_type_id, exe_num=row.num_exes,
-            cluster_id=f"scale_job_{job.id}x{row.num_exes}", node_id=node_id, status=ExecutionStatus.RUNNING,
-            timeout=job.timeout, input_file_size=job.input_file_size,
-            resources=seed.job_resources(manifest, job.input_file_size), configuration=configuration,
-            log_seq=0, lease_expires=lease_expires, queued=job.queued, started=started, created=now,
-            last_modified=now)
+            job_id=job.id,
+            job_type_id=job.job_type_id,
+            exe_num=row.num_exes,
+            cluster_id=f"scale_job_{job.id}x{row.num_exes}",
+            node_id=node_id,
+            status=ExecutionStatus.RUNNING,
+            timeout=job.timeout,
+            input_file_size=job.input_file_size,
+            resources=seed.job_resources(manifest, job.input_file_size),
+            configuration=configuration,
+            log_seq=0,
+            lease_expires=lease_expires,
+            queued=job.queued,
+            started=started,
+            created=now,
+            last_modified=now,
+        )
         s.add(execution)
         s.flush()
         return ClaimedExecution(
-            id=execution.id, job_id=job.id, exe_num=execution.exe_num, cluster_id=execution.cluster_id, node=node,
-            job_type_name=job.job_type.name, job_type_version=job.job_type.version,
-            docker_image=job.job_type_rev.docker_image, manifest=manifest, input=job.input,
-            configuration=configuration, timeout=job.timeout, started=started)
+            id=execution.id,
+            job_id=job.id,
+            exe_num=execution.exe_num,
+            cluster_id=execution.cluster_id,
+            node=node,
+            job_type_name=job.job_type.name,
+            job_type_version=job.job_type.version,
+            docker_image=job.job_type_rev.docker_image,
+            manifest=manifest,
+            input=job.input,
+            configuration=configuration,
+            timeout=job.timeout,
+            started=started,
+        )
 
-    def finish_execution(self, exe_id: int, status: str, ended: datetime | None = None, error: dict | None = None,
-                         output: Any = None, task_results: dict | None = None, *,
-                         lease_expired_by: datetime | None = None) -> str:
+    def finish_execution(
+        self,
+        exe_id: int,
+        status: str,
+        ended: datetime | None = None,
+        error: dict | None = None,
+        output: Any = None,
+        task_results: dict | None = None,
+        *,
+        lease_expired_by: datetime | None = None,
+    ) -> str:
         """End a RUNNING execution as COMPLETED, FAILED or CANCELED and move its job; returns the job's new status.
 
         COMPLETED copies `output` (Data) to the job. FAILED records `error` ({"name"} or {"category", "title",
@@ -147,18 +220,30 @@ class ExecutionStore:
             if job_id is None:
                 raise NotFound(f"job execution {exe_id}")
             # Lock the job before the execution, in the same order as cancel does.
-            job = s.execute(select(Job.num_exes, Job.max_tries, Job.started, JobType.name)
-                            .join(JobType, JobType.id == Job.job_type_id)
-                            .where(Job.id == job_id).with_for_update(of=Job)).one()
+            job = s.execute(
+                select(Job.num_exes, Job.max_tries, Job.started, JobType.name)
+                .join(JobType, JobType.id == Job.job_type_id)
+                .where(Job.id == job_id)
+                .with_for_update(of=Job)
+            ).one()
             error_row = self._error(s, error, job.name, now) if status == ExecutionStatus.FAILED else None
             still_running = [JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING]
             if lease_expired_by is not None:
                 still_running.append(JobExecution.lease_expires < lease_expired_by)
             ended_row = s.execute(
-                update(JobExecution).where(*still_running)
-                .values(status=status, ended=ended, error_id=error_row.id if error_row else None, output=output,
-                        task_results=task_results, last_modified=now)
-                .returning(JobExecution.exe_num).execution_options(synchronize_session=False)).first()
+                update(JobExecution)
+                .where(*still_running)
+                .values(
+                    status=status,
+                    ended=ended,
+                    error_id=error_row.id if error_row else None,
+                    output=output,
+                    task_results=task_results,
+                    last_modified=now,
+                )
+                .returning(JobExecution.exe_num)
+                .execution_options(synchronize_session=False)
+            ).first()
             if ended_row is None:
                 current = s.scalar(select(JobExecution.status).where(JobExecution.id == exe_id))
                 if current == ExecutionStatus.RUNNING:
@@ -172,10 +257,23 @@ class ExecutionStore:
             elif error_row is not None:  # FAILED
                 values.update(error_id=error_row.id)
                 if error_row.should_be_retried and job.num_exes < job.max_tries:
-                    values.update(status=JobStatus.QUEUED, num_exes=job.num_exes + 1, queued=now, started=None, ended=None,
-                                  error_id=None, node_id=None)
-            moved = rowcount(s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(**values)
-                              .execution_options(synchronize_session=False)))
+                    values.update(
+                        status=JobStatus.QUEUED,
+                        num_exes=job.num_exes + 1,
+                        queued=now,
+                        started=None,
+                        ended=None,
+                        error_id=None,
+                        node_id=None,
+                    )
+            moved = rowcount(
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if not moved:
                 raise JobStateConflict(f"Job {job_id} is not RUNNING")
             return values["status"]
@@ -186,33 +284,48 @@ class ExecutionStore:
         For a worker restarting after a crash. Returns how many executions it failed.
         """
         with self._sessions() as s:
-            ids = s.scalars(select(JobExecution.id).join(Node, Node.id == JobExecution.node_id)
-                            .where(Node.hostname == node, JobExecution.status == ExecutionStatus.RUNNING)).all()
+            ids = s.scalars(
+                select(JobExecution.id)
+                .join(Node, Node.id == JobExecution.node_id)
+                .where(Node.hostname == node, JobExecution.status == ExecutionStatus.RUNNING)
+            ).all()
         return self._fail_lost(ids)
 
     def renew_lease(self, exe_id: int, seconds: float) -> bool:
         """Extend the lease of a RUNNING execution to now + seconds; False when it is no longer RUNNING."""
         now = self._clock()
         with self._sessions.begin() as s:
-            return rowcount(s.execute(update(JobExecution)
-                             .where(JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING)
-                             .values(lease_expires=now + timedelta(seconds=seconds))
-                             .execution_options(synchronize_session=False))) == 1
+            return (
+                rowcount(
+                    s.execute(
+                        update(JobExecution)
+                        .where(JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING)
+                        .values(lease_expires=now + timedelta(seconds=seconds))
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                == 1
+            )
 
     def fail_expired_leases(self) -> int:
         """Fail (node-lost, requeued if tries remain) every RUNNING execution whose lease ran out: its worker
         died or lost the database for longer than the lease. Returns how many it failed."""
         now = self._clock()
         with self._sessions() as s:
-            ids = s.scalars(select(JobExecution.id).where(JobExecution.status == ExecutionStatus.RUNNING,
-                                                          JobExecution.lease_expires < now)).all()
+            ids = s.scalars(
+                select(JobExecution.id).where(
+                    JobExecution.status == ExecutionStatus.RUNNING, JobExecution.lease_expires < now
+                )
+            ).all()
         return self._fail_lost(ids, lease_expired_by=now)
 
     def _fail_lost(self, exe_ids: Sequence[int], lease_expired_by: datetime | None = None) -> int:
         failed = 0
         for exe_id in exe_ids:
             try:
-                self.finish_execution(exe_id, ExecutionStatus.FAILED, error={"name": STALE_ERROR}, lease_expired_by=lease_expired_by)
+                self.finish_execution(
+                    exe_id, ExecutionStatus.FAILED, error={"name": STALE_ERROR}, lease_expired_by=lease_expired_by
+                )
                 failed += 1
             except JobStateConflict:  # it ended, or its worker renewed the lease, meanwhile
                 pass
@@ -222,23 +335,37 @@ class ExecutionStore:
         if error is None:
             error = {"name": DEFAULT_ERROR}
         if "name" in error:
-            rows = s.scalars(select(Error).where(Error.name == error["name"], (Error.job_type_name == job_type_name)
-                                                 | Error.job_type_name.is_(None))).all()
+            rows = s.scalars(
+                select(Error).where(
+                    Error.name == error["name"], (Error.job_type_name == job_type_name) | Error.job_type_name.is_(None)
+                )
+            ).all()
             if not rows:
-                raise Invalid(f"Unknown error name: \"{error['name']}\"")
+                raise Invalid(f'Unknown error name: "{error["name"]}"')
             return min(rows, key=lambda e: e.job_type_name is None)  # the job type's own error wins
         name = "-".join(error["title"].lower().split())[:50]
         row = s.scalar(select(Error).where(Error.job_type_name == job_type_name, Error.name == name))
         if row is None:
-            row = Error(name=name, title=error["title"][:50], description=error.get("description"),
-                        category=error["category"], is_builtin=False, should_be_retried=error["category"] == ErrorCategory.SYSTEM,
-                        job_type_name=job_type_name, created=now, last_modified=now)
+            row = Error(
+                name=name,
+                title=error["title"][:50],
+                description=error.get("description"),
+                category=error["category"],
+                is_builtin=False,
+                should_be_retried=error["category"] == ErrorCategory.SYSTEM,
+                job_type_name=job_type_name,
+                created=now,
+                last_modified=now,
+            )
             s.add(row)
             s.flush()
         return row
 
     def _node_id(self, s, hostname: str, now: datetime) -> int:
         insert = (postgresql.insert if self._postgres else sqlite.insert)(Node)
-        s.execute(insert.values(hostname=hostname, created=now, last_modified=now)
-                  .on_conflict_do_nothing(index_elements=["hostname"]))
+        s.execute(
+            insert.values(hostname=hostname, created=now, last_modified=now).on_conflict_do_nothing(
+                index_elements=["hostname"]
+            )
+        )
         return s.scalar(select(Node.id).where(Node.hostname == hostname))

@@ -1,4 +1,5 @@
 """The WHERE clause of a JobQuery, shared by the job list, its count, cancel and requeue."""
+
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Connection, select
@@ -10,10 +11,16 @@ from jobs.records import JobQuery
 
 # JobQuery list fields -> the job column their values match (ORed within a field)
 _IN_FILTERS = (
-    ("source_sensor_classes", Job.source_sensor_class), ("source_sensors", Job.source_sensor),
-    ("source_collections", Job.source_collection), ("source_tasks", Job.source_task), ("statuses", Job.status),
-    ("job_ids", Job.id), ("job_type_ids", Job.job_type_id), ("batch_ids", Job.batch_id),
-    ("recipe_ids", Job.recipe_id), ("error_ids", Job.error_id),
+    ("source_sensor_classes", Job.source_sensor_class),
+    ("source_sensors", Job.source_sensor),
+    ("source_collections", Job.source_collection),
+    ("source_tasks", Job.source_task),
+    ("statuses", Job.status),
+    ("job_ids", Job.id),
+    ("job_type_ids", Job.job_type_id),
+    ("batch_ids", Job.batch_id),
+    ("recipe_ids", Job.recipe_id),
+    ("error_ids", Job.error_id),
 )
 
 

@@ -3,6 +3,7 @@
 State changes are single conditional UPDATEs (WHERE status = ...), so two requests racing cannot both apply;
 on PostgreSQL rows are locked job first, then execution, everywhere, so racing writers cannot deadlock.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,13 +51,26 @@ class JobStore:
             execution = None
             if row["status"] in SHOWS_EXECUTION:
                 with self._sessions(bind=c) as s:  # the same connection: one pool checkout per details read
-                    execution = s.scalar(select(JobExecution).where(JobExecution.job_id == job_id)
-                                         .order_by(JobExecution.exe_num.desc()).limit(1).options(*EXECUTION_LOAD))
+                    execution = s.scalar(
+                        select(JobExecution)
+                        .where(JobExecution.job_id == job_id)
+                        .order_by(JobExecution.exe_num.desc())
+                        .limit(1)
+                        .options(*EXECUTION_LOAD)
+                    )
         return JobDetail(row, files, execution, len(versions), max(versions, key=_version_key))
 
-    def create_job(self, job_type_id: int, input: Any, configuration: Any = None, *, recipe_id: int | None = None,
-                   batch_id: int | None = None, superseded_job_id: int | None = None,
-                   event_type: str = "USER") -> int:
+    def create_job(
+        self,
+        job_type_id: int,
+        input: Any,
+        configuration: Any = None,
+        *,
+        recipe_id: int | None = None,
+        batch_id: int | None = None,
+        superseded_job_id: int | None = None,
+        event_type: str = "USER",
+    ) -> int:
         """Queue a new job, checking in Scale's order; raises Invalid (400) or NotFound (404). Returns its id."""
         data = seed.normalized_data(input)
         now = self._clock()
@@ -73,40 +87,66 @@ class JobStore:
             files = {f.id: f for f in s.scalars(select(ScaleFile).where(ScaleFile.id.in_(file_ids)))}
             seed.check_job_data(job_type.manifest, data, set(files))
             configuration = seed.without_secrets(configuration, job_type.manifest)
-            revision_id = s.scalar(select(JobTypeRevision.id).where(
-                JobTypeRevision.job_type_id == job_type.id, JobTypeRevision.revision_num == job_type.revision_num))
-            event = TriggerEvent(type=event_type, description={"user": "API"} if event_type == "USER" else {},
-                                 occurred=now)
+            revision_id = s.scalar(
+                select(JobTypeRevision.id).where(
+                    JobTypeRevision.job_type_id == job_type.id, JobTypeRevision.revision_num == job_type.revision_num
+                )
+            )
+            event = TriggerEvent(
+                type=event_type, description={"user": "API"} if event_type == "USER" else {}, occurred=now
+            )
             s.add(event)
             s.flush()
             merged = seed.effective_configuration(job_type.configuration, configuration)
-            job = Job(job_type_id=job_type.id, job_type_rev_id=revision_id, event_id=event.id, recipe_id=recipe_id,
-                      batch_id=batch_id, is_superseded=False, superseded_job_id=superseded_job_id,
-                      status=JobStatus.QUEUED, max_tries=job_type.max_tries, num_exes=1, priority=merged["priority"],
-                      timeout=job_type.timeout, input=data, configuration=configuration,
-                      input_file_size=sum(f.file_size for f in files.values()) / MIB,
-                      **_source_fields(list(files.values())),
-                      created=now, queued=now, last_status_change=now, last_modified=now)
+            job = Job(
+                job_type_id=job_type.id,
+                job_type_rev_id=revision_id,
+                event_id=event.id,
+                recipe_id=recipe_id,
+                batch_id=batch_id,
+                is_superseded=False,
+                superseded_job_id=superseded_job_id,
+                status=JobStatus.QUEUED,
+                max_tries=job_type.max_tries,
+                num_exes=1,
+                priority=merged["priority"],
+                timeout=job_type.timeout,
+                input=data,
+                configuration=configuration,
+                input_file_size=sum(f.file_size for f in files.values()) / MIB,
+                **_source_fields(list(files.values())),
+                created=now,
+                queued=now,
+                last_status_change=now,
+                last_modified=now,
+            )
             s.add(job)
             s.flush()
             for name, ids in data["files"].items():
                 for file_id in ids:
                     s.add(JobInputFile(job_id=job.id, input_file_id=file_id, job_input=name, created=now))
             if superseded_job_id is not None:
-                s.execute(update(Job).where(Job.id == superseded_job_id)
-                          .values(is_superseded=True, superseded=now, last_modified=now)
-                          .execution_options(synchronize_session=False))
+                s.execute(
+                    update(Job)
+                    .where(Job.id == superseded_job_id)
+                    .values(is_superseded=True, superseded=now, last_modified=now)
+                    .execution_options(synchronize_session=False)
+                )
             return job.id
 
-    def input_files(self, job_id: int, q: InputFileQuery, offset: int, limit: int) -> tuple[int, list[ScaleFile]] | None:
+    def input_files(
+        self, job_id: int, q: InputFileQuery, offset: int, limit: int
+    ) -> tuple[int, list[ScaleFile]] | None:
         """The job's input files, ordered by last_modified; None if the job does not exist."""
         links = select(JobInputFile.input_file_id).where(JobInputFile.job_id == job_id)
         if q.job_inputs is not None:
             links = links.where(JobInputFile.job_input.in_(q.job_inputs))
         conditions: list[ColumnElement[bool]] = [ScaleFile.id.in_(links)]
-        start, end = {"source": (ScaleFile.source_started, ScaleFile.source_ended),
-                      "data": (ScaleFile.data_started, ScaleFile.data_ended),
-                      "last_modified": (ScaleFile.last_modified, ScaleFile.last_modified)}[q.time_field]
+        start, end = {
+            "source": (ScaleFile.source_started, ScaleFile.source_ended),
+            "data": (ScaleFile.data_started, ScaleFile.data_ended),
+            "last_modified": (ScaleFile.last_modified, ScaleFile.last_modified),
+        }[q.time_field]
         if q.started is not None:
             conditions.append(start >= q.started)
         if q.ended is not None:
@@ -117,23 +157,41 @@ class JobStore:
             if s.get(Job, job_id) is None:
                 return None
             count = s.execute(select(func.count()).select_from(ScaleFile).where(*conditions)).scalar_one()
-            rows = s.scalars(select(ScaleFile).where(*conditions).options(joinedload(ScaleFile.workspace))
-                             .order_by(ScaleFile.last_modified, ScaleFile.id).offset(offset).limit(limit)).all()
+            rows = s.scalars(
+                select(ScaleFile)
+                .where(*conditions)
+                .options(joinedload(ScaleFile.workspace))
+                .order_by(ScaleFile.last_modified, ScaleFile.id)
+                .offset(offset)
+                .limit(limit)
+            ).all()
         return count, list(rows)
 
     def cancel_jobs(self, q: JobQuery) -> int:
         """Cancel every matching job not COMPLETED or CANCELED; their running executions end CANCELED."""
         now = self._clock()
         with self._sessions.begin() as s:
-            matched = rowcount(s.execute(
-                update(Job).where(*job_conditions(s, q), Job.status.not_in((JobStatus.COMPLETED, JobStatus.CANCELED)))
-                .values(status=JobStatus.CANCELED, error_id=None, node_id=None, last_status_change=now, last_modified=now)
-                .execution_options(synchronize_session=False)))
+            matched = rowcount(
+                s.execute(
+                    update(Job)
+                    .where(*job_conditions(s, q), Job.status.not_in((JobStatus.COMPLETED, JobStatus.CANCELED)))
+                    .values(
+                        status=JobStatus.CANCELED,
+                        error_id=None,
+                        node_id=None,
+                        last_status_change=now,
+                        last_modified=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
             canceled = select(Job.id).where(Job.status == JobStatus.CANCELED)
-            s.execute(update(JobExecution)
-                      .where(JobExecution.status == ExecutionStatus.RUNNING, JobExecution.job_id.in_(canceled))
-                      .values(status=ExecutionStatus.CANCELED, ended=now, last_modified=now)
-                      .execution_options(synchronize_session=False))
+            s.execute(
+                update(JobExecution)
+                .where(JobExecution.status == ExecutionStatus.RUNNING, JobExecution.job_id.in_(canceled))
+                .values(status=ExecutionStatus.CANCELED, ended=now, last_modified=now)
+                .execution_options(synchronize_session=False)
+            )
         return matched
 
     def requeue_jobs(self, q: JobQuery, priority: int | None = None) -> int:
@@ -141,23 +199,42 @@ class JobStore:
         now = self._clock()
         type_tries = select(JobType.max_tries).where(JobType.id == Job.job_type_id).scalar_subquery()
         values: dict[str, Any] = dict(
-            status=JobStatus.QUEUED, num_exes=Job.num_exes + 1, max_tries=Job.num_exes + type_tries, queued=now,
-            started=None, ended=None, error_id=None, node_id=None, last_status_change=now, last_modified=now)
+            status=JobStatus.QUEUED,
+            num_exes=Job.num_exes + 1,
+            max_tries=Job.num_exes + type_tries,
+            queued=now,
+            started=None,
+            ended=None,
+            error_id=None,
+            node_id=None,
+            last_status_change=now,
+            last_modified=now,
+        )
         if priority is not None:
             values["priority"] = priority
         with self._sessions.begin() as s:
-            return rowcount(s.execute(
-                update(Job).where(*job_conditions(s, q), Job.status.in_((JobStatus.FAILED, JobStatus.CANCELED)),
-                                  Job.is_superseded.is_(False))
-                .values(**values).execution_options(synchronize_session=False)))
+            return rowcount(
+                s.execute(
+                    update(Job)
+                    .where(
+                        *job_conditions(s, q),
+                        Job.status.in_((JobStatus.FAILED, JobStatus.CANCELED)),
+                        Job.is_superseded.is_(False),
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
 
 
 def _source_fields(files: Sequence[ScaleFile]) -> dict:
     """A job's source_* fields from its input files: the widest time range, the first non-null of the others."""
     starts = [f.source_started for f in files if f.source_started]
     ends = [f.source_ended for f in files if f.source_ended]
-    fields: dict[str, Any] = {"source_started": min(starts) if starts else None,
-                              "source_ended": max(ends) if ends else None}
+    fields: dict[str, Any] = {
+        "source_started": min(starts) if starts else None,
+        "source_ended": max(ends) if ends else None,
+    }
     for name in ("source_sensor_class", "source_sensor", "source_collection", "source_task"):
         fields[name] = next((getattr(f, name) for f in files if getattr(f, name)), None)
     return fields

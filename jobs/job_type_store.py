@@ -1,4 +1,5 @@
 """Job types: a Seed image saved as a new job type or a new revision of one, listed and looked up."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,10 +20,18 @@ class JobTypeStore:
         self._sessions = db.sessions
         self._clock = clock
 
-    def save_job_type(self, docker_image: str, manifest: Any, configuration: Any = None, *,
-                      icon_code: str | None = None, max_scheduled: int | None = None,
-                      is_published: bool | None = None, is_active: bool | None = None,
-                      is_paused: bool | None = None) -> tuple[JobType, bool]:
+    def save_job_type(
+        self,
+        docker_image: str,
+        manifest: Any,
+        configuration: Any = None,
+        *,
+        icon_code: str | None = None,
+        max_scheduled: int | None = None,
+        is_published: bool | None = None,
+        is_active: bool | None = None,
+        is_paused: bool | None = None,
+    ) -> tuple[JobType, bool]:
         """Add a Seed image: a new job type, or a new revision of an existing name/version. Returns (row, created)."""
         seed.check_manifest(manifest)
         if configuration is not None:
@@ -32,23 +41,42 @@ class JobTypeStore:
             try:
                 with self._sessions.begin() as s:
                     check_workspaces(s, configuration)
-                    return self._save_job_type(s, docker_image, manifest, configuration, icon_code, max_scheduled,
-                                               is_published, is_active, is_paused)
+                    return self._save_job_type(
+                        s,
+                        docker_image,
+                        manifest,
+                        configuration,
+                        icon_code,
+                        max_scheduled,
+                        is_published,
+                        is_active,
+                        is_paused,
+                    )
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def _save_job_type(self, s, docker_image, manifest, configuration, icon_code, max_scheduled,
-                       is_published, is_active, is_paused) -> tuple[JobType, bool]:
+    def _save_job_type(
+        self, s, docker_image, manifest, configuration, icon_code, max_scheduled, is_published, is_active, is_paused
+    ) -> tuple[JobType, bool]:
         now = self._clock()
         job = manifest["job"]
-        job_type = s.scalar(select(JobType).where(JobType.name == job["name"], JobType.version == job["jobVersion"])
-                            .with_for_update())
+        job_type = s.scalar(
+            select(JobType).where(JobType.name == job["name"], JobType.version == job["jobVersion"]).with_for_update()
+        )
         created = job_type is None
         if created:
-            job_type = JobType(name=job["name"], version=job["jobVersion"], revision_num=1, created=now,
-                               is_active=True, is_paused=False, is_system=False, is_published=False)
+            job_type = JobType(
+                name=job["name"],
+                version=job["jobVersion"],
+                revision_num=1,
+                created=now,
+                is_active=True,
+                is_paused=False,
+                is_system=False,
+                is_published=False,
+            )
             s.add(job_type)
         else:
             job_type.revision_num += 1
@@ -59,8 +87,12 @@ class JobTypeStore:
         job_type.docker_image = docker_image
         job_type.manifest = manifest
         job_type.configuration = configuration
-        for name, value in (("icon_code", icon_code), ("max_scheduled", max_scheduled),
-                            ("is_published", is_published), ("is_active", is_active)):
+        for name, value in (
+            ("icon_code", icon_code),
+            ("max_scheduled", max_scheduled),
+            ("is_published", is_published),
+            ("is_active", is_active),
+        ):
             if value is not None:
                 setattr(job_type, name, value)
         if is_paused is not None and is_paused != job_type.is_paused:
@@ -69,8 +101,15 @@ class JobTypeStore:
         job_type.deprecated = None if job_type.is_active else (job_type.deprecated or now)
         job_type.last_modified = now
         s.flush()
-        s.add(JobTypeRevision(job_type_id=job_type.id, revision_num=job_type.revision_num,
-                              docker_image=docker_image, manifest=manifest, created=now))
+        s.add(
+            JobTypeRevision(
+                job_type_id=job_type.id,
+                revision_num=job_type.revision_num,
+                docker_image=docker_image,
+                manifest=manifest,
+                created=now,
+            )
+        )
         for error in seed.job_errors(manifest):
             row = s.scalar(select(Error).where(Error.job_type_name == job_type.name, Error.name == error["name"]))
             if row is None:
@@ -86,9 +125,11 @@ class JobTypeStore:
         if q.keyword is not None:
             escaped = q.keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
-            conditions.append(func.lower(JobType.name).like(pattern, escape="\\")
-                              | func.lower(JobType.title).like(pattern, escape="\\")
-                              | func.lower(JobType.description).like(pattern, escape="\\"))
+            conditions.append(
+                func.lower(JobType.name).like(pattern, escape="\\")
+                | func.lower(JobType.title).like(pattern, escape="\\")
+                | func.lower(JobType.description).like(pattern, escape="\\")
+            )
         if q.ids is not None:
             conditions.append(JobType.id.in_(q.ids))
         if q.is_active is not None:
@@ -97,8 +138,13 @@ class JobTypeStore:
             conditions.append(JobType.is_system == q.is_system)
         with self._sessions() as s:
             count = s.execute(select(func.count()).select_from(JobType).where(*conditions)).scalar_one()
-            rows = s.scalars(select(JobType).where(*conditions).order_by(JobType.name, JobType.version, JobType.id)
-                             .offset(offset).limit(limit)).all()
+            rows = s.scalars(
+                select(JobType)
+                .where(*conditions)
+                .order_by(JobType.name, JobType.version, JobType.id)
+                .offset(offset)
+                .limit(limit)
+            ).all()
         return count, list(rows)
 
     def get_job_type(self, name: str, version: str) -> JobType | None:

@@ -1,10 +1,11 @@
 """The job list and a job's own row, read with SQLAlchemy Core: one SELECT joining what a job shows.
 
 A job comes as a mapping (SQLAlchemy's RowMapping) of the job's columns under their own names and its
-relations' columns as `<relation>__<column>` (job_type__name, error__category, recipe_type__title, ...), None when the relation is
-absent. The list reads in two steps: the page's ids (filters and ordering on jobs alone, so an index can serve
-them), then those jobs' rows by primary key, so the joins never run over more than one page.
+relations' columns as `<relation>__<column>` (job_type__name, error__category, recipe_type__title, ...), None when
+the relation is absent. The list reads in two steps: the page's ids (filters and ordering on jobs alone, so an
+index can serve them), then those jobs' rows by primary key, so the joins never run over more than one page.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,10 +42,25 @@ def _labelled(table, prefix: str, names: tuple[str, ...]) -> list:
 def _job_select(details: bool):
     j = Job.__table__
     t, rev, event, recipe, recipe_type, batch, node, error = (
-        m.__table__ for m in (JobType, JobTypeRevision, TriggerEvent, Recipe, RecipeType, Batch, Node, Error))
+        m.__table__ for m in (JobType, JobTypeRevision, TriggerEvent, Recipe, RecipeType, Batch, Node, Error)
+    )
     columns = [c for c in j.c if details or c.name not in _JSON]
-    columns += _labelled(t, "job_type", ("name", "version", "title", "description", "is_active", "is_paused",
-                                         "is_system", "is_published", "icon_code", "unmet_resources"))
+    columns += _labelled(
+        t,
+        "job_type",
+        (
+            "name",
+            "version",
+            "title",
+            "description",
+            "is_active",
+            "is_paused",
+            "is_system",
+            "is_published",
+            "icon_code",
+            "unmet_resources",
+        ),
+    )
     columns += _labelled(rev, "job_type_rev", ("revision_num",))
     columns += _labelled(event, "event", ("type", "occurred"))
     columns += _labelled(recipe, "recipe", ("recipe_type_id", "recipe_type_rev_id", "event_id"))
@@ -52,11 +68,16 @@ def _job_select(details: bool):
     columns += _labelled(batch, "batch", ("title", "description", "created"))
     columns += _labelled(node, "node", ("hostname",))
     columns += _labelled(error, "error", ("name", "title", "description", "category"))
-    joined = (j.join(t, t.c.id == j.c.job_type_id).join(rev, rev.c.id == j.c.job_type_rev_id)
-              .outerjoin(event, event.c.id == j.c.event_id).outerjoin(recipe, recipe.c.id == j.c.recipe_id)
-              .outerjoin(recipe_type, recipe_type.c.id == recipe.c.recipe_type_id)
-              .outerjoin(batch, batch.c.id == j.c.batch_id).outerjoin(node, node.c.id == j.c.node_id)
-              .outerjoin(error, error.c.id == j.c.error_id))
+    joined = (
+        j.join(t, t.c.id == j.c.job_type_id)
+        .join(rev, rev.c.id == j.c.job_type_rev_id)
+        .outerjoin(event, event.c.id == j.c.event_id)
+        .outerjoin(recipe, recipe.c.id == j.c.recipe_id)
+        .outerjoin(recipe_type, recipe_type.c.id == recipe.c.recipe_type_id)
+        .outerjoin(batch, batch.c.id == j.c.batch_id)
+        .outerjoin(node, node.c.id == j.c.node_id)
+        .outerjoin(error, error.c.id == j.c.error_id)
+    )
     if details:
         successor = aliased(j)
         columns += _labelled(rev, "job_type_rev", ("docker_image", "created", "manifest"))
@@ -69,9 +90,12 @@ def _job_select(details: bool):
 # Built once: constant statements keep SQLAlchemy's compiled-statement cache warm without rebuilding keys.
 _PAGE_ROWS = _job_select(details=False).where(Job.__table__.c.id.in_(bindparam("ids", expanding=True)))
 _DETAIL_ROW = _job_select(details=True).where(Job.__table__.c.id == bindparam("id"))
-_INPUT_FILES = (select(JobInputFile.job_id, JobInputFile.job_input, ScaleFile.file_name)
-                .join(ScaleFile, ScaleFile.id == JobInputFile.input_file_id)
-                .where(JobInputFile.job_id.in_(bindparam("ids", expanding=True))).order_by(JobInputFile.id))
+_INPUT_FILES = (
+    select(JobInputFile.job_id, JobInputFile.job_input, ScaleFile.file_name)
+    .join(ScaleFile, ScaleFile.id == JobInputFile.input_file_id)
+    .where(JobInputFile.job_id.in_(bindparam("ids", expanding=True)))
+    .order_by(JobInputFile.id)
+)
 
 
 def _in_written_join_order(connection: Connection) -> None:
@@ -93,15 +117,17 @@ def _total(connection: Connection, q: JobQuery, conditions: list[ColumnElement[b
     return connection.execute(select(func.count()).select_from(Job).where(*conditions)).scalar_one()
 
 
-def page_of_jobs(connection: Connection, q: JobQuery, offset: int, limit: int,
-                 postgres: bool) -> tuple[int, list[RowMapping], dict[int, dict[str, list[str]]]]:
+def page_of_jobs(
+    connection: Connection, q: JobQuery, offset: int, limit: int, postgres: bool
+) -> tuple[int, list[RowMapping], dict[int, dict[str, list[str]]]]:
     """(total count, the page's jobs in order, input file names by job id and input)."""
     conditions = job_conditions(connection, q)
     total = _total(connection, q, conditions)
     if offset >= total:
         return total, [], {}
     ids = connection.scalars(
-        order_by(select(Job.id).where(*conditions), q.order, postgres).offset(offset).limit(limit)).all()
+        order_by(select(Job.id).where(*conditions), q.order, postgres).offset(offset).limit(limit)
+    ).all()
     if not ids:
         return total, [], {}
     _in_written_join_order(connection)

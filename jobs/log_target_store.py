@@ -1,4 +1,5 @@
 """What the log pipeline needs of executions: who they are (LogTarget) and their log order numbers."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, update
@@ -25,8 +26,7 @@ class LogTargetStore:
         with self._sessions() as s:
             if s.get(Job, job_id) is None:
                 return None
-            rows = s.execute(_log_targets().where(JobExecution.job_id == job_id)
-                             .order_by(JobExecution.exe_num)).all()
+            rows = s.execute(_log_targets().where(JobExecution.job_id == job_id).order_by(JobExecution.exe_num)).all()
         return [_log_target(r) for r in rows]
 
     def reserve_log_sequence(self, exe_id: int, count: int) -> int:
@@ -37,23 +37,48 @@ class LogTargetStore:
         if count < 1:
             raise Invalid("count must be at least 1")
         with self._sessions.begin() as s:
-            last = s.scalar(update(JobExecution).where(JobExecution.id == exe_id)
-                            .values(log_seq=JobExecution.log_seq + count).returning(JobExecution.log_seq)
-                            .execution_options(synchronize_session=False))
+            last = s.scalar(
+                update(JobExecution)
+                .where(JobExecution.id == exe_id)
+                .values(log_seq=JobExecution.log_seq + count)
+                .returning(JobExecution.log_seq)
+                .execution_options(synchronize_session=False)
+            )
         if last is None:
             raise NotFound(f"job execution {exe_id}")
         return last - count + 1
 
 
 def _log_targets():
-    return (select(JobExecution.id, JobExecution.job_id, JobExecution.exe_num, JobExecution.cluster_id,
-                   JobExecution.status, Node.hostname, JobType.name, JobType.version, JobExecution.started,
-                   JobExecution.ended)
-            .join(JobType, JobType.id == JobExecution.job_type_id)
-            .outerjoin(Node, Node.id == JobExecution.node_id))
+    return (
+        select(
+            JobExecution.id,
+            JobExecution.job_id,
+            JobExecution.exe_num,
+            JobExecution.cluster_id,
+            JobExecution.status,
+            Node.hostname,
+            JobType.name,
+            JobType.version,
+            JobExecution.started,
+            JobExecution.ended,
+        )
+        .join(JobType, JobType.id == JobExecution.job_type_id)
+        .outerjoin(Node, Node.id == JobExecution.node_id)
+    )
 
 
 def _log_target(row) -> LogTarget:
-    return LogTarget(id=row[0], job_id=row[1], exe_num=row[2], cluster_id=row[3], status=row[4], node=row[5],
-                     job_type_name=row[6], job_type_version=row[7], started=row[8], ended=row[9],
-                     is_finished=row[4] != ExecutionStatus.RUNNING)
+    return LogTarget(
+        id=row[0],
+        job_id=row[1],
+        exe_num=row[2],
+        cluster_id=row[3],
+        status=row[4],
+        node=row[5],
+        job_type_name=row[6],
+        job_type_version=row[7],
+        started=row[8],
+        ended=row[9],
+        is_finished=row[4] != ExecutionStatus.RUNNING,
+    )

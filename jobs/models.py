@@ -1,4 +1,5 @@
 """Typed SQLAlchemy models of Scale's job data. Relationships are lazy="raise": reads must eager-load."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -263,9 +264,11 @@ class Job(Base):
     node: Mapped[Node | None] = relationship(lazy="raise")
     error: Mapped[Error | None] = relationship(lazy="raise")
     superseded_job: Mapped[Job | None] = relationship(
-        lazy="raise", remote_side="Job.id", foreign_keys=[superseded_job_id], back_populates="superseded_by_job")
+        lazy="raise", remote_side="Job.id", foreign_keys=[superseded_job_id], back_populates="superseded_by_job"
+    )
     superseded_by_job: Mapped[Job | None] = relationship(
-        lazy="raise", foreign_keys=[superseded_job_id], back_populates="superseded_job", uselist=False)
+        lazy="raise", foreign_keys=[superseded_job_id], back_populates="superseded_job", uselist=False
+    )
     input_files: Mapped[list[JobInputFile]] = relationship(lazy="raise", order_by="JobInputFile.id")
 
 
@@ -274,6 +277,7 @@ class JobCount(Base):
 
     Written only by triggers on jobs (migration 0003); read and compacted by jobs/counts.py.
     """
+
     __tablename__ = "job_counts"
     __table_args__ = (Index("ix_job_counts_status_job_type_id", "status", "job_type_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
 """The job list's `order` fields: job columns, `<relation>__<column>` of its relations, and `duration`."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,7 +29,9 @@ def _orderable(model) -> list[str]:
 
 
 JOB_ORDER_FIELDS: frozenset[str] = frozenset(
-    _orderable(Job) + ["duration"] + list(RELATIONS)
+    _orderable(Job)
+    + ["duration"]
+    + list(RELATIONS)
     + [f"{rel}__{col}" for rel, (model, _) in RELATIONS.items() for col in _orderable(model)]
 )
 

@@ -1,4 +1,5 @@
 """What the stores take and return besides ORM rows: query filters and what an executor or a reader gets."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

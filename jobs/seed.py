@@ -1,4 +1,5 @@
 """Seed manifests, Data and job configuration: their JSON schemas, validation and derived values. No SQL here."""
+
 from __future__ import annotations
 
 import copy
@@ -17,19 +18,31 @@ INT32_MAX = 2**31 - 1  # timeout and priority are 32-bit columns on PostgreSQL
 
 _FILE_IO = {
     "type": "object",
-    "properties": {"name": INPUT_NAME, "required": {"type": "boolean"}, "multiple": {"type": "boolean"},
-                   "mediaTypes": {"type": "array", "items": {"type": "string"}},
-                   "pattern": {"type": "string"}, "mediaType": {"type": "string"}, "partial": {"type": "boolean"}},
+    "properties": {
+        "name": INPUT_NAME,
+        "required": {"type": "boolean"},
+        "multiple": {"type": "boolean"},
+        "mediaTypes": {"type": "array", "items": {"type": "string"}},
+        "pattern": {"type": "string"},
+        "mediaType": {"type": "string"},
+        "partial": {"type": "boolean"},
+    },
     "required": ["name"],
 }
 _JSON_IO = {
     "type": "object",
-    "properties": {"name": INPUT_NAME, "type": {"enum": JSON_TYPES}, "required": {"type": "boolean"},
-                   "key": {"type": "string"}},
+    "properties": {
+        "name": INPUT_NAME,
+        "type": {"enum": JSON_TYPES},
+        "required": {"type": "boolean"},
+        "key": {"type": "string"},
+    },
     "required": ["name", "type"],
 }
-_IO = {"type": "object", "properties": {"files": {"type": "array", "items": _FILE_IO},
-                                        "json": {"type": "array", "items": _JSON_IO}}}
+_IO = {
+    "type": "object",
+    "properties": {"files": {"type": "array", "items": _FILE_IO}, "json": {"type": "array", "items": _JSON_IO}},
+}
 
 MANIFEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -54,22 +67,50 @@ MANIFEST_SCHEMA: dict[str, Any] = {
                         "inputs": _IO,
                         "outputs": _IO,
                         "mounts": {"type": "array"},
-                        "settings": {"type": "array", "items": {
-                            "type": "object", "required": ["name"],
-                            "properties": {"name": {"type": "string", "minLength": 1}, "secret": {"type": "boolean"}}}},
+                        "settings": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1},
+                                    "secret": {"type": "boolean"},
+                                },
+                            },
+                        },
                     },
                 },
-                "resources": {"type": "object", "properties": {"scalar": {"type": "array", "items": {
-                    "type": "object", "required": ["name", "value"],
-                    "properties": {"name": {"type": "string", "minLength": 1},
-                                   "value": {"type": "number", "minimum": 0},
-                                   "inputMultiplier": {"type": "number", "minimum": 0}}}}}},
-                "errors": {"type": "array", "items": {
-                    "type": "object", "required": ["code", "name", "category"],
-                    "properties": {"code": {"type": "integer"}, "name": NAME,
-                                   "title": {"type": "string", "maxLength": 50},
-                                   "description": {"type": "string", "maxLength": 250},
-                                   "category": {"enum": ["job", "data"]}}}},
+                "resources": {
+                    "type": "object",
+                    "properties": {
+                        "scalar": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "value"],
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1},
+                                    "value": {"type": "number", "minimum": 0},
+                                    "inputMultiplier": {"type": "number", "minimum": 0},
+                                },
+                            },
+                        }
+                    },
+                },
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "name", "category"],
+                        "properties": {
+                            "code": {"type": "integer"},
+                            "name": NAME,
+                            "title": {"type": "string", "maxLength": 50},
+                            "description": {"type": "string", "maxLength": 250},
+                            "category": {"enum": ["job", "data"]},
+                        },
+                    },
+                },
             },
         },
     },
@@ -80,8 +121,10 @@ DATA_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "version": {"enum": ["6", "7"]},
-        "files": {"type": "object", "additionalProperties": {
-            "type": "array", "items": {"type": "integer", "minimum": 1}}},
+        "files": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+        },
         "json": {"type": "object"},
     },
 }
@@ -92,9 +135,14 @@ CONFIGURATION_SCHEMA: dict[str, Any] = {
     "properties": {
         "version": {"enum": ["6", "7"]},
         "mounts": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
-        "output_workspaces": {"type": "object", "additionalProperties": False, "properties": {
-            "default": {"type": "string"},
-            "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "output_workspaces": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "default": {"type": "string"},
+                "outputs": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
         "priority": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         "settings": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
     },
@@ -213,8 +261,10 @@ def effective_configuration(job_type_configuration: dict | None, job_configurati
     over = job_configuration or {}
     base_ws = base.get("output_workspaces") or {}
     over_ws = over.get("output_workspaces") or {}
-    workspaces = {"default": over_ws.get("default", base_ws.get("default")),
-                  "outputs": {**(base_ws.get("outputs") or {}), **(over_ws.get("outputs") or {})}}
+    workspaces = {
+        "default": over_ws.get("default", base_ws.get("default")),
+        "outputs": {**(base_ws.get("outputs") or {}), **(over_ws.get("outputs") or {})},
+    }
     if workspaces["default"] is None:
         del workspaces["default"]
     return {
@@ -244,5 +294,12 @@ def job_resources(manifest: dict, input_file_size: float) -> dict:
 
 def job_errors(manifest: dict) -> list[dict]:
     """The manifest's errors as rows of the errors table (category mapped to Scale's)."""
-    return [{"name": e["name"], "title": e.get("title"), "description": e.get("description"),
-             "category": SEED_CATEGORIES[e["category"]]} for e in (manifest["job"].get("errors") or [])]
+    return [
+        {
+            "name": e["name"],
+            "title": e.get("title"),
+            "description": e.get("description"),
+            "category": SEED_CATEGORIES[e["category"]],
+        }
+        for e in (manifest["job"].get("errors") or [])
+    ]

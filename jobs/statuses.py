@@ -1,5 +1,6 @@
 """Scale's status and category names. StrEnums, so a typo fails at import time, while every value still
 compares, stores and serializes as Scale's plain string."""
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -35,5 +36,8 @@ JOB_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 EXE_STATUSES: tuple[str, ...] = tuple(s.value for s in ExecutionStatus)
 ERROR_CATEGORIES: tuple[str, ...] = tuple(c.value for c in ErrorCategory)
 # How an execution (and a job's try) can end.
-END_STATUSES: tuple[str, ...] = (ExecutionStatus.COMPLETED.value, ExecutionStatus.FAILED.value,
-                                 ExecutionStatus.CANCELED.value)
+END_STATUSES: tuple[str, ...] = (
+    ExecutionStatus.COMPLETED.value,
+    ExecutionStatus.FAILED.value,
+    ExecutionStatus.CANCELED.value,
+)

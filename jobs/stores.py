@@ -1,5 +1,6 @@
 """Every store of the jobs package on one database, for the programs that wire them (the API's services,
 the worker, the ingest command line)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

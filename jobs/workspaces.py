@@ -1,4 +1,5 @@
 """Workspaces a configuration names must exist (Scale checks them when a job type or a job is saved)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

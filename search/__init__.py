@@ -1,4 +1,5 @@
 """Reading and searching log lines in Elasticsearch. Every Elasticsearch query of the service lives here."""
+
 from search.errors import LogsUnavailable, SearchRefused
 from search.reads import LogSearch, Window
 

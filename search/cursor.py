@@ -3,6 +3,7 @@
 A key is (@timestamp in epoch nanoseconds, scale_order_num, index name, _seq_no): the last two make it
 unique without sorting on _id (which needs fielddata) or _shard_doc (which only holds within one PIT).
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,7 +29,7 @@ def decode(cursor: str) -> Key:
     """The key in a cursor; InvalidCursor when it is not one of ours."""
     if not cursor.startswith(VERSION):
         raise InvalidCursor("unknown cursor version")
-    body = cursor[len(VERSION):]
+    body = cursor[len(VERSION) :]
     try:
         values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):

@@ -1,5 +1,6 @@
 """What reads and searches raise: Elasticsearch failures (the API answers 503 rather than 500) and searches
 that can't be answered as asked (400)."""
+
 from __future__ import annotations
 
 import time
@@ -40,8 +41,7 @@ def guarded() -> Iterator[None]:
 
 def shards_not_ready(exc: BaseException | None) -> bool:
     """A 503 search_phase_execution_exception: e.g. a daily index just created, its primary not active yet."""
-    return (isinstance(exc, ApiError) and exc.meta.status == 503
-            and exc.error == "search_phase_execution_exception")
+    return isinstance(exc, ApiError) and exc.meta.status == 503 and exc.error == "search_phase_execution_exception"
 
 
 def guarded_read(call: Callable[[], T]) -> T:

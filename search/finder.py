@@ -1,4 +1,5 @@
 """Search across executions: matching lines with their job, paginated by offset, highlighted."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from search.text import text_query
 MAX_WINDOW = 10_000  # offset + page size Elasticsearch serves by default
 HIGHLIGHT = {
     "encoder": "html",  # the fragment is HTML-escaped apart from the <em> tags
-    "pre_tags": ["<em>"], "post_tags": ["</em>"],
+    "pre_tags": ["<em>"],
+    "post_tags": ["</em>"],
     "fields": {"message": {"number_of_fragments": 1, "fragment_size": 300, "no_match_size": 300}},
 }
 
@@ -43,8 +45,9 @@ def search_query(f: Filters) -> dict:
     if f.streams:
         clauses.append(exact("stream", f.streams))
     if f.nodes:
-        clauses.append({"bool": {"minimum_should_match": 1, "should": [
-            exact("scale_node", f.nodes), exact("host", f.nodes)]}})
+        clauses.append(
+            {"bool": {"minimum_should_match": 1, "should": [exact("scale_node", f.nodes), exact("host", f.nodes)]}}
+        )
     span = time_range(ns_of(f.started) if f.started else None, ns_of(f.ended) if f.ended else None)
     if span:
         clauses.append(span)
@@ -54,16 +57,28 @@ def search_query(f: Filters) -> dict:
     return query
 
 
-def search_lines(es: Elasticsearch, index: str, f: Filters, offset: int, size: int,
-                 newest_first: bool = True) -> tuple[int, list[dict]]:
+def search_lines(
+    es: Elasticsearch, index: str, f: Filters, offset: int, size: int, newest_first: bool = True
+) -> tuple[int, list[dict]]:
     """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
     if offset + size > MAX_WINDOW:
         raise SearchRefused(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
-    resp = guarded_read(lambda: es.search(
-        index=index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
-        query=search_query(f), sort=line_sort(descending=newest_first), from_=offset, size=size,
-        source=LINE_SOURCE, track_total_hits=True, highlight=HIGHLIGHT if f.text else None,
-        filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"]))
+    resp = guarded_read(
+        lambda: es.search(
+            index=index,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            expand_wildcards="open",
+            query=search_query(f),
+            sort=line_sort(descending=newest_first),
+            from_=offset,
+            size=size,
+            source=LINE_SOURCE,
+            track_total_hits=True,
+            highlight=HIGHLIGHT if f.text else None,
+            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
+        )
+    )
     hits = resp.get("hits", {})
     return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]
 

@@ -1,4 +1,5 @@
 """Log lines as the API returns them, built from Elasticsearch hits of ours or of legacy Scale indices."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Links to an execution's logs: our API and, when configured, Kibana's Discover."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -19,8 +20,13 @@ def viewer_url(base_url: str, job_exe_id: int) -> str:
     return f"{base_url.rstrip('/')}/logs/{job_exe_id}"
 
 
-def kibana_discover_url(kibana_url: str | None, cluster_id: str | None, started: datetime | None = None,
-                        ended: datetime | None = None, data_view: str = KIBANA_DATA_VIEW) -> str | None:
+def kibana_discover_url(
+    kibana_url: str | None,
+    cluster_id: str | None,
+    started: datetime | None = None,
+    ended: datetime | None = None,
+    data_view: str = KIBANA_DATA_VIEW,
+) -> str | None:
     """Discover on the `data_view` (id) filtered to one execution's lines; None without Kibana or cluster id.
 
     The time range spans the execution (a minute either side; up to now while it runs) or, before it
@@ -35,8 +41,10 @@ def kibana_discover_url(kibana_url: str | None, cluster_id: str | None, started:
         begin, end = "now-30d", "now"
     kql = 'scale_job_exe:"' + cluster_id.replace("\\", "\\\\").replace('"', '\\"') + '"'
     g = f"(time:(from:{begin},to:{end}))"
-    a = (f"(columns:!(stream,message),dataSource:(dataViewId:{_rison(data_view)},type:dataView),"
-         f"query:(language:kuery,query:{_rison(kql)}),sort:!(!('@timestamp',asc)))")
+    a = (
+        f"(columns:!(stream,message),dataSource:(dataViewId:{_rison(data_view)},type:dataView),"
+        f"query:(language:kuery,query:{_rison(kql)}),sort:!(!('@timestamp',asc)))"
+    )
     return f"{kibana_url.rstrip('/')}/app/discover#/?_g={quote(g, safe=_SAFE)}&_a={quote(a, safe=_SAFE)}"
 
 

@@ -1,5 +1,6 @@
 """Query and sort clauses shared by reads and search, valid on our template-mapped indices and on
 legacy Scale indices (dynamic mapping: strings are `text` with a `.keyword` sub-field, `@timestamp` is `date`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,10 +8,22 @@ from typing import Any
 from core.times import format_ns
 
 # Fields a log line is built from (a search's `_source`); legacy documents name the node `host`.
-LINE_SOURCE = {"includes": [
-    "message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "host", "stream",
-    "scale_job_id", "scale_job_exe_num", "scale_job_type", "scale_job_version",
-]}
+LINE_SOURCE = {
+    "includes": [
+        "message",
+        "@timestamp",
+        "scale_order_num",
+        "scale_task",
+        "scale_job_exe",
+        "scale_node",
+        "host",
+        "stream",
+        "scale_job_id",
+        "scale_job_exe_num",
+        "scale_job_type",
+        "scale_job_version",
+    ]
+}
 NANOS_FORMAT = "strict_date_optional_time_nanos"
 LONG_MIN = -(2**63)
 
@@ -20,10 +33,20 @@ def exact(field: str, values: list[str]) -> dict[str, Any]:
 
     A legacy `text` field is never matched directly: its tokens could match a different value.
     """
-    return {"bool": {"minimum_should_match": 1, "should": [
-        {"terms": {f"{field}.keyword": values}},
-        {"bool": {"filter": [{"terms": {field: values}}], "must_not": [{"exists": {"field": f"{field}.keyword"}}]}},
-    ]}}
+    return {
+        "bool": {
+            "minimum_should_match": 1,
+            "should": [
+                {"terms": {f"{field}.keyword": values}},
+                {
+                    "bool": {
+                        "filter": [{"terms": {field: values}}],
+                        "must_not": [{"exists": {"field": f"{field}.keyword"}}],
+                    }
+                },
+            ],
+        }
+    }
 
 
 def time_range(started_ns: int | None = None, ended_ns: int | None = None) -> dict[str, Any] | None:
@@ -47,8 +70,14 @@ def line_sort(descending: bool = False) -> list[dict[str, Any]]:
     order = "desc" if descending else "asc"
     return [
         {"@timestamp": {"order": order, "numeric_type": "date_nanos", "unmapped_type": "date"}},
-        {"scale_order_num": {"order": order, "numeric_type": "long", "unmapped_type": "long",
-                             "missing": "_last" if descending else "_first"}},
+        {
+            "scale_order_num": {
+                "order": order,
+                "numeric_type": "long",
+                "unmapped_type": "long",
+                "missing": "_last" if descending else "_first",
+            }
+        },
         {"_index": {"order": order}},
         {"_seq_no": {"order": order}},
     ]

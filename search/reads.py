@@ -1,4 +1,5 @@
 """Ordered reads of one execution's log lines: pages after a cursor, the tail, the whole log, following."""
+
 from __future__ import annotations
 
 import time
@@ -58,8 +59,9 @@ class LogSearch:
 
     # --- reads -------------------------------------------------------------------------------------
 
-    def page(self, cluster_id: str, window: Window, after: tuple | None = None,
-             limit: int = 1000) -> tuple[list[Line], bool]:
+    def page(
+        self, cluster_id: str, window: Window, after: tuple | None = None, limit: int = 1000
+    ) -> tuple[list[Line], bool]:
         """Up to `limit` lines strictly after `after`, and whether more follow."""
         query = self.query(cluster_id, window)
         hits = self._search(query, line_sort(), min(limit + 1, MAX_PAGE), after)
@@ -75,15 +77,26 @@ class LogSearch:
 
     def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
         """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory)."""
-        pit_id = guarded_read(lambda: self._es.open_point_in_time(
-            index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"))["id"]
+        pit_id = guarded_read(
+            lambda: self._es.open_point_in_time(
+                index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"
+            )
+        )["id"]
         try:
             query, search_after = self.query(cluster_id, window), after
             while True:
-                resp = guarded_read(lambda: self._es.search(
-                    pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, query=query, sort=line_sort(),
-                    size=CHUNK, search_after=list(search_after) if search_after else None,
-                    source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY))
+                resp = guarded_read(
+                    lambda: self._es.search(
+                        pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                        query=query,
+                        sort=line_sort(),
+                        size=CHUNK,
+                        search_after=list(search_after) if search_after else None,
+                        source=LINE_SOURCE,
+                        track_total_hits=False,
+                        filter_path=HITS_ONLY,
+                    )
+                )
                 pit_id = resp.get("pit_id", pit_id)
                 hits = resp.get("hits", {}).get("hits", [])
                 for hit in hits:
@@ -108,8 +121,14 @@ class LogSearch:
                 return
             after = hits[-1]["sort"][:4]
 
-    def follow(self, cluster_id: str, window: Window, after: tuple | None,
-               ended_ago: Callable[[], float | None], max_seconds: float) -> Iterator[Line | str]:
+    def follow(
+        self,
+        cluster_id: str,
+        window: Window,
+        after: tuple | None,
+        ended_ago: Callable[[], float | None],
+        max_seconds: float,
+    ) -> Iterator[Line | str]:
         """Lines after `after`, then new ones as they arrive, until the execution has ended (then ENDED)
         or `max_seconds` have passed. Late lines within the lookback are sent once, out of order.
 
@@ -166,10 +185,21 @@ class LogSearch:
         return {"bool": {"filter": filters}}
 
     def _search(self, query: dict, sort: list, size: int, after=None) -> list[dict]:
-        resp = guarded_read(lambda: self._es.search(
-            index=self._index, ignore_unavailable=True, allow_no_indices=True, expand_wildcards="open",
-            query=query, sort=sort, size=size, search_after=list(after) if after else None,
-            source=LINE_SOURCE, track_total_hits=False, filter_path=HITS_ONLY))
+        resp = guarded_read(
+            lambda: self._es.search(
+                index=self._index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                query=query,
+                sort=sort,
+                size=size,
+                search_after=list(after) if after else None,
+                source=LINE_SOURCE,
+                track_total_hits=False,
+                filter_path=HITS_ONLY,
+            )
+        )
         return resp.get("hits", {}).get("hits", [])
 
 

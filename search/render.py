@@ -2,6 +2,7 @@
 
 Bodies are produced as an iterator of byte chunks, so a whole log streams in bounded memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ def _dumps(obj) -> str:
         return orjson.dumps(obj).decode()
     except TypeError:  # a lone surrogate from an old document: the standard library escapes it
         return _stdlib_dumps(obj)
+
 
 HTML_HEAD = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>

@@ -1,5 +1,6 @@
 """User search text to Elasticsearch queries: only match/match_phrase, so nothing the user types is
 query syntax (no field:, wildcards, regexes or boolean operators)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """`python -m worker`: run the local worker, configured like the service (from the environment)."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,11 @@ log = logging.getLogger("worker")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker")
-    parser.add_argument("--node", default=os.environ.get("WORKER_NODE") or None,
-                        help="node name (default: the host name, or host-N when several workers run here)")
+    parser.add_argument(
+        "--node",
+        default=os.environ.get("WORKER_NODE") or None,
+        help="node name (default: the host name, or host-N when several workers run here)",
+    )
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
     parser.add_argument("--once", action="store_true", help="run at most one job, then exit")
     args = parser.parse_args(argv)
@@ -31,8 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
-    worker = Worker(stores.executions, stores.log_targets, shipper, node, max_line_bytes=settings.max_log_line_bytes,
-                    lease_seconds=settings.worker_lease_seconds)
+    worker = Worker(
+        stores.executions,
+        stores.log_targets,
+        shipper,
+        node,
+        max_line_bytes=settings.max_log_line_bytes,
+        lease_seconds=settings.worker_lease_seconds,
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())

@@ -1,5 +1,6 @@
 """How a job's process is started: its environment (inputs, settings, output directory), its argv from the
 manifest's command (never through a shell), and how its exit code maps to a manifest error."""
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,23 @@ def job_environment(claimed, output_dir: str) -> dict[str, str]:
     for name, value in ((claimed.configuration or {}).get("settings") or {}).items():
         if value is not None:
             env[env_name(name)] = value
-    env.update(OUTPUT_DIR=output_dir, SCALE_JOB_ID=str(claimed.job_id), SCALE_EXE_NUM=str(claimed.exe_num),
-               SCALE_CLUSTER_ID=claimed.cluster_id)
+    env.update(
+        OUTPUT_DIR=output_dir,
+        SCALE_JOB_ID=str(claimed.job_id),
+        SCALE_EXE_NUM=str(claimed.exe_num),
+        SCALE_CLUSTER_ID=claimed.cluster_id,
+    )
     return env
 
 
 def command_argv(command: str, env: dict[str, str]) -> list[str]:
     """Split the command like a shell would, then put values into ${NAME} placeholders of single arguments:
     a value never becomes more than the one argument it stands in (no shell ever sees it)."""
+
     def value(m: re.Match) -> str:
         name = m.group(1) or m.group(2)
         return env.get(name, m.group(0))
+
     return [_PLACEHOLDER.sub(value, arg) for arg in shlex.split(command)]
 
 

@@ -1,4 +1,5 @@
 """The node name a worker runs as, held exclusively through a lock file while the worker lives."""
+
 from __future__ import annotations
 
 import fcntl

@@ -1,5 +1,6 @@
 """The worker loop: claim a QUEUED job, run its process under a lease and a timeout, ship its output, record
 how it ended; and fail the executions other workers left behind (see the package docstring)."""
+
 from __future__ import annotations
 
 import logging
@@ -50,9 +51,17 @@ class Lease:
 
 
 class Worker:
-    def __init__(self, executions: ExecutionStore, log_targets: LogTargetStore, shipper: Shipper, node: str, *,
-                 max_line_bytes: int = 1024 * 1024,
-                 ship_wait: float = 30.0, lease_seconds: float = 60.0):
+    def __init__(
+        self,
+        executions: ExecutionStore,
+        log_targets: LogTargetStore,
+        shipper: Shipper,
+        node: str,
+        *,
+        max_line_bytes: int = 1024 * 1024,
+        ship_wait: float = 30.0,
+        lease_seconds: float = 60.0,
+    ):
         self.executions = executions
         self.log_targets = log_targets
         self.shipper = shipper
@@ -96,12 +105,22 @@ class Worker:
     def run(self, claimed) -> str:
         """Run one started execution to its end; returns the job's new status ("LOST" if its lease was lost)."""
         log.info("running job %s execution %s (%s)", claimed.job_id, claimed.id, claimed.cluster_id)
-        origin = Origin(cluster_id=claimed.cluster_id, task=f"{claimed.cluster_id}_main", node=self.node,
-                        host=socket.gethostname(), job_type=claimed.job_type_name,
-                        job_type_version=claimed.job_type_version, job_id=str(claimed.job_id),
-                        exe_num=str(claimed.exe_num))
-        capture = Capture(self.shipper, origin, lambda n: self.log_targets.reserve_log_sequence(claimed.id, n),
-                          max_line_bytes=self.max_line_bytes)
+        origin = Origin(
+            cluster_id=claimed.cluster_id,
+            task=f"{claimed.cluster_id}_main",
+            node=self.node,
+            host=socket.gethostname(),
+            job_type=claimed.job_type_name,
+            job_type_version=claimed.job_type_version,
+            job_id=str(claimed.job_id),
+            exe_num=str(claimed.exe_num),
+        )
+        capture = Capture(
+            self.shipper,
+            origin,
+            lambda n: self.log_targets.reserve_log_sequence(claimed.id, n),
+            max_line_bytes=self.max_line_bytes,
+        )
         status, error = "FAILED", None
         try:
             with tempfile.TemporaryDirectory(prefix=f"{claimed.cluster_id}-") as workdir:
@@ -129,14 +148,22 @@ class Worker:
             argv = command_argv(interface.get("command") or "", env)
             if not argv:
                 raise ValueError("the manifest has no interface.command")
-            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, cwd=workdir, start_new_session=True)
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=workdir,
+                start_new_session=True,
+            )
         except (OSError, ValueError) as exc:
             capture.feed("stderr", f"could not start the job: {exc}\n".encode())
             return "FAILED", None
         self._child = child
-        killed = self._pump(child, capture, time.monotonic() + claimed.timeout,
-                            Lease(self.executions, claimed.id, self.lease_seconds))
+        killed = self._pump(
+            child, capture, time.monotonic() + claimed.timeout, Lease(self.executions, claimed.id, self.lease_seconds)
+        )
         code = child.wait()
         self._child = None
         if killed == LEASE_LOST:

@@ -1,4 +1,5 @@
 """Alembic environment: uses the connection passed by jobs.db.upgrade, else the URL from alembic.ini/DATABASE_URL."""
+
 from __future__ import annotations
 
 import os

@@ -61,7 +61,7 @@ def test_parse_line_checks_every_field():
     ]:
         with pytest.raises(BadLine) as info:
             parse_line(raw, 7, 100)
-        assert str(info.value).startswith("CapturedLine 7: ") and reason in str(info.value), raw
+        assert str(info.value).startswith("Line 7: ") and reason in str(info.value), raw
     with pytest.raises(BadLine) as info:
         parse_line(json.dumps({"message": "é" * 51, "stream": "stdout"}).encode(), 3, 100)
     assert info.value.too_large

@@ -10,13 +10,14 @@ id. `-duration` reads it forwards; `duration` reads it backwards (ascending, NUL
 of equal duration by id, as the id tie-breaker ascends in both orders. SQLite can't index NULLS FIRST/LAST, so
 there the NULL placement is a leading `IS NULL` key, as orderings.py orders it on SQLite.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
@@ -35,8 +36,8 @@ def keys(dialect: str) -> list[sa.TextClause]:
 
 
 def upgrade() -> None:
-    op.create_index('ix_jobs_duration', 'jobs', keys(op.get_bind().dialect.name), unique=False)
+    op.create_index("ix_jobs_duration", "jobs", keys(op.get_bind().dialect.name), unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_jobs_duration', table_name='jobs')
+    op.drop_index("ix_jobs_duration", table_name="jobs")

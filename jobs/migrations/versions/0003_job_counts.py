@@ -17,13 +17,14 @@ no deadlock), and every write to jobs is counted whoever makes it: the ORM, Core
 - SQLite: row-level triggers adding +1 / -1 rows (an UPDATE only when status or job_type_id changed).
 jobs/counts.py folds the rows back into one per key when a read sees many.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -69,26 +70,30 @@ SQLITE_TRIGGERS = {
 
 
 def upgrade() -> None:
-    op.create_table('job_counts',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('job_type_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('status', sa.String(length=50), nullable=False),
-    sa.Column('n', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "job_counts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("job_type_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index('ix_job_counts_status_job_type_id', 'job_counts', ['status', 'job_type_id'], unique=False)
+    op.create_index("ix_job_counts_status_job_type_id", "job_counts", ["status", "job_type_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         for name, body in POSTGRES_FUNCTIONS.items():
-            op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT "
-                       f"AS $$ BEGIN {body}; RETURN NULL; END $$")
-            op.execute(f"CREATE TRIGGER {name} {POSTGRES_TRIGGERS[name]} "
-                       f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+            op.execute(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT "
+                f"AS $$ BEGIN {body}; RETURN NULL; END $$"
+            )
+            op.execute(f"CREATE TRIGGER {name} {POSTGRES_TRIGGERS[name]} FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
     else:
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
     # Existing jobs (the triggers count every write from here on, in this same transaction).
-    op.execute("INSERT INTO job_counts (job_type_id, status, n) "
-               "SELECT job_type_id, status, count(*) FROM jobs GROUP BY job_type_id, status")
+    op.execute(
+        "INSERT INTO job_counts (job_type_id, status, n) "
+        "SELECT job_type_id, status, count(*) FROM jobs GROUP BY job_type_id, status"
+    )
 
 
 def downgrade() -> None:
@@ -99,5 +104,5 @@ def downgrade() -> None:
     else:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER {name}")
-    op.drop_index('ix_job_counts_status_job_type_id', table_name='job_counts')
-    op.drop_table('job_counts')
+    op.drop_index("ix_job_counts_status_job_type_id", table_name="job_counts")
+    op.drop_table("job_counts")

@@ -18,22 +18,24 @@ On a SQLite database that has planner statistics (someone ran ANALYZE), the new 
 0002's ix_jobs_duration: without them SQLite guesses the new index is selective and may read all jobs
 through it. A database never analyzed is left so.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_jobs_job_type_last_modified', 'jobs', ['job_type_id', 'last_modified', 'id'], unique=False)
-    op.drop_index('ix_jobs_job_type_id', table_name='jobs')
-    op.create_index('ix_jobs_source_class_collection', 'jobs', ['source_sensor_class', 'source_collection'],
-                    unique=False)
+    op.create_index("ix_jobs_job_type_last_modified", "jobs", ["job_type_id", "last_modified", "id"], unique=False)
+    op.drop_index("ix_jobs_job_type_id", table_name="jobs")
+    op.create_index(
+        "ix_jobs_source_class_collection", "jobs", ["source_sensor_class", "source_collection"], unique=False
+    )
     bind = op.get_bind()
     if bind.dialect.name == "sqlite" and sa.inspect(bind).has_table("sqlite_stat1"):
         op.execute("ANALYZE ix_jobs_job_type_last_modified")
@@ -42,6 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('ix_jobs_source_class_collection', table_name='jobs')
-    op.create_index('ix_jobs_job_type_id', 'jobs', ['job_type_id'], unique=False)
-    op.drop_index('ix_jobs_job_type_last_modified', table_name='jobs')
+    op.drop_index("ix_jobs_source_class_collection", table_name="jobs")
+    op.create_index("ix_jobs_job_type_id", "jobs", ["job_type_id"], unique=False)
+    op.drop_index("ix_jobs_job_type_last_modified", table_name="jobs")
