@@ -74,7 +74,8 @@ def assert_lines_exactly_once(docs: list[dict], batches: list[list[str]], what: 
     for batch in batches:
         got = [number_of.get(m) for m in batch]
         assert None not in got, f"{what}: accepted line {batch[got.index(None)]!r} not stored"
-        assert got == list(range(got[0], got[0] + len(batch))), f"{what}: a batch's numbers are not consecutive"
+        assert got == list(range(got[0], got[0] + len(batch))), \
+            f"{what}: a batch's lines are not numbered consecutively in their own order"
 
 
 # --- the database -------------------------------------------------------------------------------------------
