@@ -24,7 +24,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.reliability.checks import (RssSampler, assert_counts_match_count_star,
                                       assert_jobs_and_executions_consistent, assert_lines_exactly_once, count_lines,
                                       mb_per_1000_requests, read_lines)
-from tests.reliability.harness import Gunicorn, ndjson, percentile, read_process, tcp_table, wait_until
+from tests.reliability.harness import Gunicorn, ndjson, percentile, read_process, wait_until
 from tests.reliability.seed import lines, seed_jobs
 
 CLIENTS = 50
@@ -66,6 +66,12 @@ class Soak:
         self.accepted: dict[int, list[list[str]]] = {exe.id: [] for exe in log_exes}
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        # The clients run from start() to finish() on the same kept-alive connections, so each gunicorn worker
+        # serves the same share of them throughout (a worker handed more connections later would fill its pool,
+        # caches and thread arenas later, which would look like a leak). Between loads they hold (go cleared).
+        self.go = threading.Event()
+        self.idle = 0
+        self.threads: list[threading.Thread] = []
 
     def request(self, http, rnd: random.Random, kind: str):
         jobs = self.seeded.job_ids
@@ -103,7 +109,7 @@ class Soak:
         rnd = random.Random(seed)
         kinds, weights = list(MIX), [w for w, _ in MIX.values()]
         http = self.server.client(timeout=60, token=ADMIN_TOKEN)
-        while not self.stop.is_set():
+        while self.hold():
             kind = rnd.choices(kinds, weights)[0]
             try:
                 answer = self.request(http, rnd, kind)
@@ -136,7 +142,7 @@ class Soak:
 
     def ingester(self, exe) -> None:
         http = self.server.client(timeout=60, token=ADMIN_TOKEN)
-        while not self.stop.is_set():
+        while self.hold():
             n = sum(len(b) for b in self.accepted[exe.id]) + 1  # unique messages; words the searches look for
             try:
                 self.post_lines(http, exe, [line["message"] for line in
@@ -150,30 +156,42 @@ class Soak:
             self.resends += http.resends
             self.reconnects += http.reconnects
 
-    def run(self, seconds: float, until: Callable[[], bool] | None = None) -> None:
-        """Load for `seconds`; with `until`, for at least `seconds` and then until until() (checked each second)."""
-        self.stop.clear()
-        threads = [threading.Thread(target=self.client, args=(n,), daemon=True) for n in range(CLIENTS)]
-        threads += [threading.Thread(target=self.ingester, args=(exe,), daemon=True) for exe in self.log_exes]
-        for t in threads:
+    def hold(self) -> bool:
+        """Wait while the load is held; False once the soak is finishing."""
+        if not self.go.is_set():
+            with self.lock:
+                self.idle += 1
+            while not self.go.wait(0.05) and not self.stop.is_set():
+                pass
+            with self.lock:
+                self.idle -= 1
+        return not self.stop.is_set()
+
+    def start(self) -> None:
+        self.threads = [threading.Thread(target=self.client, args=(n,), daemon=True) for n in range(CLIENTS)]
+        self.threads += [threading.Thread(target=self.ingester, args=(exe,), daemon=True) for exe in self.log_exes]
+        for t in self.threads:
             t.start()
+
+    def load(self, seconds: float, until: Callable[[], bool] | None = None) -> None:
+        """Load for `seconds`; with `until`, for at least `seconds` and then until until() (checked each second).
+        Then hold, once no request is in flight any more (the connections stay open)."""
+        self.go.set()
         time.sleep(seconds)
         while until is not None and not until():
             time.sleep(1)
+        self.go.clear()
+        wait_until(lambda: self.idle == len(self.threads), 120, 0.01, "the clients holding")
+
+    def finish(self) -> None:
         self.stop.set()
-        for t in threads:
+        for t in self.threads:
             t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a client hung"
-
-
-def client_connections(port: int) -> int:
-    """Established TCP connections to the server's port (from /proc/net/tcp)."""
-    return sum(1 for row in tcp_table() if row["local_port"] == port and row["state"] == "01")
+        assert not any(t.is_alive() for t in self.threads), "a client hung"
 
 
 def readings(server: Gunicorn, database_url: str) -> dict:
-    # The clients are gone: wait until the server has closed their keep-alive connections before counting fds.
-    wait_until(lambda: client_connections(server.port) == 0, 30, 0.1, "the clients' connections closed")
+    """/proc readings while the clients hold: no request in flight, their connections open."""
     procs = [server.master] + sorted(server.worker_pids())
     found = {pid: read_process(pid, database_url) for pid in procs}
     return {"pids": procs, "rss_mb": round(sum(r.rss for r in found.values()) / 2**20, 1),
@@ -200,34 +218,37 @@ def test_soak(settings, store, es, tmp_path, sized, figures):
         for exe in log_exes:  # readable, so that a log read can only answer 200
             wait_until(lambda: count_lines(es, pattern, exe.cluster_id) == PRELOAD, 60, 0.2, "the pre-load lines")
         warmup, warm_max, duration = sized(8, 45), sized(60, 120), sized(25, 300)
-        warm_began = time.monotonic()
         pids = [server.master] + sorted(server.worker_pids())
-        with RssSampler(pids, lambda: soak.answered) as warming:
+        soak.start()  # the clients connect once, and keep their connections to the end
+        with RssSampler(pids, lambda: soak.answered) as sampler:
+            warm_began = time.monotonic()
+
             def flat() -> bool:
-                recent = mb_per_1000_requests(warming.samples, soak.answered - WARM_WINDOW)
+                recent = mb_per_1000_requests(sampler.samples, soak.answered - WARM_WINDOW)
                 return (time.monotonic() - warm_began > warm_max
-                        or max(recent.values()) <= MAX_MB_PER_1000_REQUESTS / 2)
-            soak.run(warmup, until=flat)  # pools, caches, arenas and indices reach their working size
-        warmed = round(time.monotonic() - warm_began, 1)
-        assert not soak.errors, soak.errors[:5]
-        start = readings(server, settings.database_url)
-        soak.latencies.clear()
-        began_answered = soak.answered
-        began = time.monotonic()
-        with RssSampler(start["pids"], lambda: soak.answered) as sampler:
-            soak.run(duration / 2)
+                        or max(recent.values(), default=float("inf")) <= MAX_MB_PER_1000_REQUESTS / 2)
+            soak.load(warmup, until=flat)  # pools, caches, arenas and indices reach their working size
+            warmed = round(time.monotonic() - warm_began, 1)
+            assert not soak.errors, soak.errors[:5]
+            start = readings(server, settings.database_url)
+            soak.latencies.clear()
+            began_answered = soak.answered
+            began = time.monotonic()
+            soak.load(duration / 2)
             paused = time.monotonic()
             mid = readings(server, settings.database_url)
             mid_answered = soak.answered
             paused = time.monotonic() - paused
-            soak.run(duration / 2)
-        elapsed = time.monotonic() - began - paused
-        end = readings(server, settings.database_url)
+            soak.load(duration / 2)
+            elapsed = time.monotonic() - began - paused
+            end = readings(server, settings.database_url)
+        soak.finish()
         # Every accepted line reaches Elasticsearch while the API runs (its shippers send them).
         expected = {exe.cluster_id: sum(len(b) for b in soak.accepted[exe.id]) for exe in log_exes}
         wait_until(lambda: all(count_lines(es, pattern, cid) >= n for cid, n in expected.items()), 120, 0.5,
                    f"every accepted line in Elasticsearch ({expected})")
     finally:
+        soak.stop.set()
         server.stop()
 
     found = {}
