@@ -40,7 +40,8 @@ PRELOAD = 500  # lines per log execution before the load
 # answered (all workers), fitted over the second half of the measured run, in MB per 1,000 requests. With two
 # workers each answers about half: a leak of L KB per request a worker answers shows as L/2 MB per 1,000, so
 # this bound is exceeded by any leak above 2 KB per request (an injected 4 KB leak measured 2.1-2.4). A steady
-# state measures -0.1..+0.2 (RSS moves by a MB or two as malloc's arenas grow and trim).
+# state measured -0.1..+0.5 in short runs and +0.03 in the 5-minute one (RSS moves by a MB or two as
+# malloc's arenas grow and trim).
 MAX_MB_PER_1000_REQUESTS = 1.0
 # The warm-up lasts until every process's RSS has stopped growing (slope over its last WARM_WINDOW requests at
 # most half the bound) or WARM_MAX seconds have passed: SQLAlchemy's compiled cache, the drivers' prepared
