@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import os
 import platform
+import select
 import signal
 import socket
 import subprocess
@@ -170,18 +171,41 @@ def rss_mb(pid: int, field: str = "VmHWM") -> float:
     return float("nan")
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
+def connection_dropped(conn: http.client.HTTPConnection) -> bool:
+    """An idle kept-alive connection the server has closed (keep-alive timeout) or written to unasked."""
+    if conn.sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([conn.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
 class Client:
-    """One keep-alive HTTP/1.1 connection, as a real client (or a proxy) holds it."""
+    """One keep-alive HTTP/1.1 connection, as a real client (or a proxy) holds it.
+
+    Before reusing the connection it checks the server has not closed it (then it opens a new one: nothing was
+    sent). A request that still gets no answer on a reused connection is sent again only if it is a GET or HEAD,
+    counted in `resends` (reported); a POST is never sent twice: it could store its lines twice.
+    """
 
     def __init__(self, url: str, timeout: float = 120):
         host, port = url.removeprefix("http://").split(":")
         self.host, self.port, self.timeout = host, int(port), timeout
         self.conn: http.client.HTTPConnection | None = None
+        self.resends = 0
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
                 sink: bool = False) -> tuple[int, bytes | int]:
         """(status, body); with sink=True the body is read in chunks and only its size returned."""
+        if self.conn is not None and connection_dropped(self.conn):
+            self.close()
         for attempt in (0, 1):
+            reused = self.conn is not None
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             try:
@@ -198,9 +222,10 @@ class Client:
                     self.close()
                 return resp.status, data
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.close()  # the server closed an idle keep-alive connection: once more on a new one
-                if attempt:
+                self.close()
+                if attempt or not reused or method not in IDEMPOTENT:
                     raise
+                self.resends += 1
         raise AssertionError("unreachable")
 
     def get(self, path: str, **kw) -> tuple[int, bytes | int]:

@@ -3,9 +3,16 @@
 - ours: each execution's raw output goes through ingest.capture.Capture (split, decode, number, build and
   serialize documents) into one ingest.shipper.Shipper (fsync'd spool, then streaming_bulk from its thread),
   timed from the first raw byte to the last line counted.
-- raw: the official client's bare helpers.streaming_bulk with the same documents (as action dicts) and the
-  shipper's settings (chunk_size 5000, max_chunk_bytes 8 MiB).
-- http: the same lines as NDJSON bodies POSTed to /v6/job-executions/{id}/logs/ of the API under gunicorn.
+- raw: the official client's bare helpers.streaming_bulk of the very bytes our path sends (the same
+  (action, source) pairs from ingest.documents.bulk_pairs, serialized before the timer starts), passed through
+  as they are, with yield_ok=False and the shipper's chunk settings (chunk_size 5000, max_chunk_bytes 8 MiB):
+  the same requests, and nothing else. One stream, as one Shipper sends.
+- http: the same lines as NDJSON bodies POSTed to /v6/job-executions/{id}/logs/ of the API under gunicorn with
+  2 workers, each shipping from its own Shipper: up to 2 bulk streams at once. Its raw is `raw_2_streams`: the
+  same pairs split in two by execution, sent by 2 streaming_bulks in parallel threads.
+
+Every run's result is checked, ours against raw: the documents stored (count), the sum of their order numbers
+and the number of executions must be the same for ours, raw and http, and equal what was sent.
 
 (This folds in the ingest engineer's ingest/benchmark.py.)
 """
@@ -40,25 +47,33 @@ def outputs(lines: data.Lines, executions: int, per_exe: int) -> list[bytes]:
     return [lines.raw_output(exe * per_exe, per_exe) for exe in range(executions)]
 
 
-def bare_actions(prefix: str, raw_outputs: list[bytes]) -> list[dict]:
-    """The very documents our path writes (same index, _id and source), as the client's action dicts."""
+def bare_pairs(prefix: str, raw_outputs: list[bytes]) -> list[list[tuple[bytes, bytes]]]:
+    """Per execution, the very (action, source) bytes our path sends (same index, _id and source)."""
     from ingest.documents import CapturedLine, bulk_pairs
 
-    actions = []
+    out = []
     for exe, raw in enumerate(raw_outputs):
         messages = raw.decode().split("\n")[:-1]
         lines = [CapturedLine(m, "stdout", data.BASE_NS, i + 1) for i, m in enumerate(messages)]
         pairs, _ = bulk_pairs(prefix, origin(exe), lines)
-        for action, source in pairs:
-            meta = json.loads(action)["create"]
-            actions.append({"_op_type": "create", "_index": meta["_index"], "_id": meta["_id"],
-                            "_source": json.loads(source)})
-    return actions
+        out.append(pairs)
+    return out
 
 
 def refreshed_count(es: Elasticsearch, prefix: str) -> int:
     es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
     return es.count(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)["count"]
+
+
+def stored(es: Elasticsearch, prefix: str) -> dict:
+    """What a run left in Elasticsearch, to compare ours with raw: documents, the sum of their order numbers
+    (each execution's lines numbered 1..n once each), and how many executions."""
+    es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    resp = es.search(index=f"{prefix}-*", size=0, track_total_hits=True, ignore_unavailable=True,
+                     allow_no_indices=True, aggs={"order_sum": {"sum": {"field": "scale_order_num"}},
+                                                  "executions": {"cardinality": {"field": "scale_job_exe"}}})
+    return {"docs": resp["hits"]["total"]["value"], "order_sum": int(resp["aggregations"]["order_sum"]["value"]),
+            "executions": resp["aggregations"]["executions"]["value"]}
 
 
 def drop(es: Elasticsearch, prefix: str) -> None:
@@ -90,13 +105,27 @@ def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Pa
     return elapsed
 
 
-def run_bare(es: Elasticsearch, prefix: str, actions: list[dict]) -> float:
+def run_bare(es: Elasticsearch, prefix: str, pairs_per_exe: list[list[tuple[bytes, bytes]]], streams: int) -> float:
+    """streams parallel streaming_bulks, each over its share of the executions, of pre-serialized pairs."""
+    shares = [[pair for pairs in pairs_per_exe[k::streams] for pair in pairs] for k in range(streams)]
+    failed: list = []
+
+    def send(share: list[tuple[bytes, bytes]]) -> None:
+        for _ok, item in streaming_bulk(es, share, expand_action_callback=lambda pair: pair, chunk_size=CHUNK_SIZE,
+                                        max_chunk_bytes=MAX_CHUNK_BYTES, raise_on_error=False, yield_ok=False):
+            failed.append(item)
+
     start = time.perf_counter()
-    stored = sum(ok for ok, _ in streaming_bulk(es, actions, chunk_size=CHUNK_SIZE, max_chunk_bytes=MAX_CHUNK_BYTES))
+    threads = [threading.Thread(target=send, args=(share,)) for share in shares]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     counted = refreshed_count(es, prefix)
     elapsed = time.perf_counter() - start
-    if counted != len(actions) or stored != len(actions):
-        raise RuntimeError(f"bare stored {counted} of {len(actions)}")
+    expected = sum(len(share) for share in shares)
+    if counted != expected or failed:
+        raise RuntimeError(f"bare ({streams} streams) stored {counted} of {expected}, errors {failed[:3]}")
     return elapsed
 
 
@@ -127,8 +156,12 @@ def run_http(es: Elasticsearch, api_url: str, prefix: str, exe_ids: list[int],
                 if not queue or failures:
                     break
                 exe, body, n = queue.pop()
-            status, answer = client.request("POST", f"/v6/job-executions/{exe_ids[exe]}/logs/", body=body,
-                                            headers=headers)
+            try:  # a POST is never sent twice (it would store its lines twice): a failure ends the run
+                status, answer = client.request("POST", f"/v6/job-executions/{exe_ids[exe]}/logs/", body=body,
+                                                headers=headers)
+            except Exception as exc:
+                failures.append(f"{exc!r}")
+                break
             if status != 202 or json.loads(answer)["accepted"] != n:
                 failures.append(f"{status} {answer[:300]!r}")
         client.close()
@@ -147,7 +180,10 @@ def run_http(es: Elasticsearch, api_url: str, prefix: str, exe_ids: list[int],
         if time.monotonic() > deadline:
             raise RuntimeError(f"HTTP ingest: {counted} of {expected} lines stored")
         time.sleep(0.05)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if counted != expected:  # more than sent: a body stored twice
+        raise RuntimeError(f"HTTP ingest: {counted} lines stored, {expected} sent")
+    return elapsed
 
 
 def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repeat: int, work: Path,
@@ -160,15 +196,17 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
     total = executions * per_exe
     mean_bytes = round(sum(len(r) for r in raw_outputs) / total - 1, 1)
     log(f"ingest: {total:,} lines over {executions} executions, mean {mean_bytes} bytes per message")
-    rates: dict[str, list[float]] = {"ours": [], "raw": [], "http": []}
+    rates: dict[str, list[float]] = {"ours": [], "raw": [], "raw_2_streams": [], "http": []}
     bodies = http_bodies(raw_outputs, 5000) if http else []
+    expected = {"docs": total, "order_sum": executions * per_exe * (per_exe + 1) // 2, "executions": executions}
+    checks: dict[str, list[dict]] = {name: [] for name in rates}
     began = time.monotonic()
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break  # every round has ours, raw and http: fewer rounds, never an unpaired figure
-        order = ["ours", "raw", "http"] if round_ % 2 == 0 else ["raw", "ours", "http"]
+        order = ["ours", "raw", "http", "raw_2_streams"] if round_ % 2 == 0 else ["raw", "ours", "raw_2_streams", "http"]
         for name in order:
-            if name == "http" and not http:
+            if name in ("http", "raw_2_streams") and not http:
                 continue
             prefix = http["prefix"] if name == "http" else f"{run_id}-ing-{uuid.uuid4().hex[:6]}"
             ensure_template(es, prefix)  # the same mapping for every run
@@ -176,13 +214,18 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
                 if name == "ours":
                     spool = work / f"spool-{uuid.uuid4().hex[:6]}"
                     seconds = run_ours(es, prefix, raw_outputs, spool)
-                elif name == "raw":
-                    actions = bare_actions(prefix, raw_outputs)
-                    seconds = run_bare(es, prefix, actions)
-                    del actions
+                elif name.startswith("raw"):
+                    pairs = bare_pairs(prefix, raw_outputs)  # serialized before the timer, as ours is not
+                    seconds = run_bare(es, prefix, pairs, 2 if name == "raw_2_streams" else 1)
+                    del pairs
                 else:
                     seconds = run_http(es, http["api_url"], prefix, http["exe_ids"], bodies, http["clients"],
                                        http["token"])
+                # Ours against raw: the same documents stored (count, order numbers, executions).
+                found = stored(es, prefix)
+                checks[name].append(found)
+                if found != expected:
+                    raise RuntimeError(f"ingest {name} stored {found}, expected {expected}")
             finally:
                 drop(es, prefix)
                 if name != "http":
@@ -192,13 +235,16 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
     ours, raw = median(rates["ours"]), median(rates["raw"])
     out = {
         "lines": total, "executions": executions, "mean_message_bytes": mean_bytes, "repeats": len(rates["ours"]),
-        "ours_lines_per_s": round(ours), "raw_lines_per_s": round(raw),
+        "ours_lines_per_s": round(ours), "raw_lines_per_s": round(raw), "raw_streams": 1,
         "ratio": paired_ratio(rates["ours"], rates["raw"]), "ratio_of_medians": ratio(ours, raw),
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items() if vs},
+        "cross_check": {"expected": expected, "stored_per_run": {k: v for k, v in checks.items() if v},
+                        "matched": all(found == expected for found_list in checks.values() for found in found_list)},
     }
     if http:
-        h = median(rates["http"])
-        out["http"] = {"ours_lines_per_s": round(h), "raw_lines_per_s": round(raw),
-                       "ratio": paired_ratio(rates["http"], rates["raw"]), "ratio_of_medians": ratio(h, raw),
-                       "clients": http["clients"], "body_lines": 5000}
+        h, raw2 = median(rates["http"]), median(rates["raw_2_streams"])
+        out["http"] = {"ours_lines_per_s": round(h), "raw_lines_per_s": round(raw2), "raw_streams": 2,
+                       "ratio": paired_ratio(rates["http"], rates["raw_2_streams"]), "ratio_of_medians": ratio(h, raw2),
+                       "clients": http["clients"], "gunicorn_workers": 2, "body_lines": 5000,
+                       "raw_1_stream_ratio": paired_ratio(rates["http"], rates["raw"])}
     return out

@@ -164,12 +164,12 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
     sampler.start()
     rates: dict[str, list[float]] = {"json": [], "txt": [], "raw": []}
     sizes: dict[str, int] = {}
-    began = time.monotonic()
+    began = time.monotonic()  # for the budget; each read has its own timer below
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break
         for name in (["json", "raw", "txt"] if round_ % 2 == 0 else ["txt", "raw", "json"]):
-            began = time.perf_counter()
+            read_began = time.perf_counter()
             if name == "raw":
                 got, size = bare_read(es, index, cluster_id)
             else:
@@ -178,10 +178,16 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
                     got = seps + 1
                 else:
                     size, got = _count_sink(client, f"{base}?format=json", b'{"message":')
-            seconds = time.perf_counter() - began
+            seconds = time.perf_counter() - read_began
             if got != lines:
                 raise RuntimeError(f"log read {name}: {got} lines, expected {lines}")
-            sizes[name] = size
+            if sizes.setdefault(name, size) != size:
+                raise RuntimeError(f"log read {name}: {size} bytes, {sizes[name]} in an earlier round")
+            # Ours against raw: the text is every message raw read, one per line (the generated messages are
+            # ASCII, so raw's characters are the text's bytes).
+            if "txt" in sizes and "raw" in sizes and sizes["txt"] != sizes["raw"] + lines - 1:
+                raise RuntimeError(f"log read txt: {sizes['txt']} bytes, raw's messages {sizes['raw']} + "
+                                   f"{lines - 1} newlines")
             rates[name].append(lines / seconds)
             log(f"read round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
     stop.set()
@@ -196,6 +202,8 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
         "txt": {"ours_lines_per_s": round(median(rates["txt"])), "raw_lines_per_s": round(raw),
                 "ratio": paired_ratio(rates["txt"], rates["raw"]),
                 "ratio_of_medians": ratio(median(rates["txt"]), raw), "body_bytes": sizes.get("txt")},
+        "cross_check": {"lines_expected": lines, "lines_read_by_each": lines, "raw_message_bytes": sizes.get("raw"),
+                        "txt_bytes_equal_raw_messages_plus_newlines": True},
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
         "worker_rss_before_mb": max(before.values()) if before else None,
         "worker_peak_rss_mb": hwm, "worker_peak_rss_sampled_mb": max(peaks) if peaks else None,
@@ -212,23 +220,42 @@ def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int
     out = {}
     for name, path, order, size in (("first_1000", f"{base}?limit=1000", "asc", 1000),
                                     ("tail_100", f"{base}?tail=100", "desc", 100)):
+        ours_bodies: dict[int, bytes] = {}
+        raw_seen: set[tuple] = set()
+
         def ours():
             status, body = client.get(path)
             if status != 200:
                 raise RuntimeError(f"{path}: {status}")
+            ours_bodies.setdefault(hash(body), body)
 
         def bare():
             hits = es.search(index=index, query=query, sort=sort(order), size=size, source=SOURCE,
                              track_total_hits=False, filter_path=["hits.hits._source", "hits.hits.sort"])
-            if len(hits["hits"]["hits"]) != size:
+            found = hits["hits"]["hits"]
+            if len(found) != size:
                 raise RuntimeError("bare first page short")
+            raw_seen.add(tuple((h["_source"]["scale_order_num"], h["_source"]["message"]) for h in found))
 
         samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=5, budget_s=budget_s)
+        # Ours against raw: the same lines (order numbers and messages), in order (oldest first for the tail).
+        if len(raw_seen) != 1:
+            raise RuntimeError(f"{name}: raw answered {len(raw_seen)} different pages")
+        expected = list(next(iter(raw_seen)))
+        if order == "desc":
+            expected.reverse()
+        for body in ours_bodies.values():
+            got = [(line["scale_order_num"], line["message"]) for line in json.loads(body)]
+            if got != expected:
+                raise RuntimeError(f"{name}: ours returned {len(got)} lines {got[:2]}.., raw {expected[:2]}..")
         o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
         out[name] = {"path": path, "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
                      "target_p50_ms": round(1.5 * r["p50_ms"] + 5, 2),
-                     "met": o["p50_ms"] <= 1.5 * r["p50_ms"] + 5}
+                     "met": o["p50_ms"] <= 1.5 * r["p50_ms"] + 5,
+                     "cross_check": {"lines": size, "lines_equal_raw": True,
+                                     "distinct_ours_bodies": len(ours_bodies)}}
         log(f"{name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms")
+    out["client_resends"] = client.resends
     client.close()
     return out
 
@@ -240,25 +267,43 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
     out: dict = {"indexed_lines": indexed}
     for name, word in (("rare_word", data.RARE_WORD), ("common_word", data.COMMON_WORD)):
         path = "/v6/logs/?" + urlencode({"q": word})
-        seen = {}
+        ours_bodies: dict[int, bytes] = {}
+        raw_seen: set[tuple] = set()
 
         def ours():
             status, body = client.get(path)
             if status != 200:
                 raise RuntimeError(f"{path}: {status} {body[:300]!r}")
-            seen["count"] = json.loads(body)["count"]
+            ours_bodies.setdefault(hash(body), body)
 
-        def bare():
+        def bare():  # the same sort as ours (newest first, then order number, index, sequence), no highlight
             resp = es.search(index=index, query={"match": {"message": {"query": word, "operator": "and"}}},
-                             sort=[{"@timestamp": {"order": "desc"}}], size=100, track_total_hits=True,
+                             sort=sort("desc"), size=100, track_total_hits=True,
                              filter_path=["hits.total", "hits.hits._source"])
-            seen["raw_count"] = resp["hits"]["total"]["value"]
+            hits = resp.get("hits", {}).get("hits", [])
+            raw_seen.add((resp["hits"]["total"]["value"],
+                          tuple((h["_source"]["scale_job_exe"], h["_source"]["scale_order_num"]) for h in hits)))
 
         samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=2, budget_s=budget_s,
                                         min_repeat=3)
+        # Ours against raw: the same number of matches, and the same lines on the first page, in order.
+        if len(raw_seen) != 1:
+            raise RuntimeError(f"search {name}: raw answered {len(raw_seen)} different results")
+        raw_count, raw_page = next(iter(raw_seen))
+        ours_counts = set()
+        for body in ours_bodies.values():
+            doc = json.loads(body)
+            page = tuple((h["scale_job_exe"], h["scale_order_num"]) for h in doc["results"])
+            ours_counts.add(doc["count"])
+            if doc["count"] != raw_count or page != raw_page:
+                raise RuntimeError(f"search {name}: ours {doc['count']} matches, page {page[:2]}..; "
+                                   f"raw {raw_count}, page {raw_page[:2]}..")
         o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
-        out[name] = {"path": path, "matched": seen.get("count"), "raw_matched": seen.get("raw_count"),
+        out[name] = {"path": path, "matched": sorted(ours_counts), "raw_matched": raw_count,
+                     "cross_check": {"counts_equal": True, "page_lines": len(raw_page), "page_equal": True,
+                                     "distinct_ours_bodies": len(ours_bodies)},
                      "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"])}
-        log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {seen.get('count')} hits")
+        log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {raw_count} hits")
+    out["client_resends"] = client.resends
     client.close()
     return out

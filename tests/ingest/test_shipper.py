@@ -65,8 +65,10 @@ def test_lines_spooled_while_elasticsearch_is_down_are_shipped_by_the_next_proce
     with open(files[-1], "ab") as f:
         f.write(b"SLR1\x00\x00\x10\x00garbage")
     up = Shipper(es, log_prefix, settings.spool_dir)  # adopts the dead writer's segments at once
-    assert up.pending_lines == 2000
+    # Adopted at construction (not at the next orphan scan, 30 s later): the flush waits for them, and this
+    # shipper stored all 2,000 (pending_lines is not read: the shipper's thread may have shipped some already).
     assert up.flush(30)
+    assert (up.stored, up.duplicates, up.error_count) == (2000, 0, 0)
     up.close()
     got = read_lines(es, f"{log_prefix}-*", "scale_job_3x1")
     assert [d["message"] for d in got] == [f"spooled {i}" for i in range(1, 2001)]

@@ -21,12 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PY = shlex.quote(sys.executable)
 
 INTERLEAVED = r'''
-import sys, time
+import array, fcntl, sys, termios, time
 out, err = sys.stdout.buffer, sys.stderr.buffer
+def unread(stream):
+    n = array.array("i", [0])
+    fcntl.ioctl(stream.fileno(), termios.FIONREAD, n, True)  # bytes in the pipe not read yet
+    return n[0]
 def w(stream, data):
     stream.write(data)
     stream.flush()
-    time.sleep(0.05)  # two pipes: only a pause makes "which stream came first" observable
+    # Two pipes: "which stream came first" is only defined once the worker has read these bytes. So wait until
+    # the pipe is empty before writing to the other one (no pause could guarantee that on a loaded machine).
+    deadline = time.monotonic() + 60
+    while unread(stream) and time.monotonic() < deadline:
+        time.sleep(0.001)
 w(out, b"first out\n")
 w(err, b"first err\n")
 w(out, b"\n")
@@ -97,7 +105,7 @@ def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings):
                                        timeout=1))
     began = time.monotonic()
     Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < 30  # about time: killed near its 1 s timeout, not after its 60 s sleep
     job = job_of(stores, job_id)
     assert (job["status"], job["error__name"]) == ("FAILED", "timeout")
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
@@ -164,9 +172,35 @@ def test_a_worker_killed_mid_job_is_recovered_by_its_successor(stores, es, setti
     assert_second_try_completed(stores, es, settings, job_id)
 
 
+def lease_ran_out(stores, job_id: int) -> bool:
+    """The first execution's lease is over, by the same comparison the store's reaper makes."""
+    from sqlalchemy import func, select
+
+    from core.times import utcnow
+    from jobs.models import JobExecution
+
+    with stores.db.engine.connect() as c:
+        return c.scalar(select(func.count()).select_from(JobExecution).where(
+            JobExecution.job_id == job_id, JobExecution.exe_num == 1, JobExecution.lease_expires < utcnow())) == 1
+
+
+def lease_expiry(stores, job_id: int):
+    from sqlalchemy import select
+
+    from jobs.models import JobExecution
+
+    with stores.db.engine.connect() as c:
+        return c.scalar(select(JobExecution.lease_expires).where(JobExecution.job_id == job_id,
+                                                                 JobExecution.exe_num == 1))
+
+
 def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(stores, es, settings, tmp_path):
     job_id = crash_first_try(stores, es, settings, tmp_path, "vanished-node", lease_seconds=1)
-    time.sleep(1.2)  # the lease runs out; that node never comes back
+    # The lease runs out (seen in the database); that node never comes back.
+    deadline = time.monotonic() + 30
+    while not lease_ran_out(stores, job_id):
+        assert time.monotonic() < deadline, "the lease never ran out"
+        time.sleep(0.05)
     other = worker_process(settings, "--node", "other-node", "--once", lease_seconds=1)
     _, err = other.communicate(timeout=60)
     assert other.returncode == 0, err.decode()
@@ -175,35 +209,58 @@ def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_o
 
 
 def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp_path):
-    job_id = queue_job(stores, manifest(command=script(tmp_path, "import time; time.sleep(6)")))
-    # Renewed every second; a renewal may come up to two seconds late (a loaded machine) without losing it.
-    worker = Worker(stores.executions, stores.log_targets, shipper, "node-long", lease_seconds=3)
+    """A 4 s lease, renewed every third of it, while another worker reaps expired leases every 50 ms. The job runs
+    until the test has seen its lease renewed four times and twice its length has passed (so a worker that did not
+    renew would have lost it, at 4 s), then it is told to end. A renewal may come up to 2.7 s late (a loaded
+    machine) without losing the lease."""
+    go = tmp_path / "go"
+    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
+        import os, time
+        deadline = time.monotonic() + 60
+        while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    '''), timeout=120))
+    lease = 4
+    worker = Worker(stores.executions, stores.log_targets, shipper, "node-long", lease_seconds=lease)
     runner = threading.Thread(target=worker.run_forever, kwargs={"once": True})
     runner.start()
-    reaped = 0
+    reaped, expiries, began = 0, set(), None
     while runner.is_alive():  # another worker reaping all along
         reaped += stores.executions.fail_expired_leases()
+        expiry = lease_expiry(stores, job_id)
+        if expiry is not None:
+            began = began or time.monotonic()
+            expiries.add(expiry)
+            if len(expiries) >= 5 and time.monotonic() - began > 2 * lease:
+                go.touch()  # renewed four times (five expiries seen), ran two leases: the job may end
         time.sleep(0.05)
     runner.join()
     assert reaped == 0
+    assert len(expiries) >= 5, f"the lease was renewed {len(expiries) - 1} times"
     assert job_of(stores, job_id)["status"] == "COMPLETED"
 
 
 def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(stores, shipper, tmp_path):
-    job_id = queue_job(stores, manifest(command=script(tmp_path, "import time; time.sleep(60)"), timeout=120))
+    started = tmp_path / "started"
+    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
+        import time
+        open({str(started)!r}, "w").close()
+        time.sleep(60)
+    '''), timeout=120))
     worker = Worker(stores.executions, stores.log_targets, shipper, "node-cut-off", lease_seconds=1.5)  # it looks every half second
     result: list[str] = []
     runner = threading.Thread(target=lambda: result.append(worker.run(stores.executions.claim_next_queued("node-cut-off", 1.5))))
     runner.start()
-    exe = None
-    while exe is None:
-        exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    deadline = time.monotonic() + 30
+    while not started.exists():  # the job runs
+        assert time.monotonic() < deadline and runner.is_alive(), "the job did not start"
         time.sleep(0.05)
-    time.sleep(0.3)
+    exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
     # What another worker does when this one's lease ran out (it was cut off from the database, say).
     assert stores.executions.finish_execution(exe.id, "FAILED", error={"name": "node-lost"}) == "QUEUED"
     began = time.monotonic()
-    runner.join(timeout=30)
+    runner.join(timeout=60)
     assert not runner.is_alive()
-    assert result == ["LOST"] and time.monotonic() - began < 5  # killed, not left to sleep its minute
+    # About time: killed within seconds (it looks every half second), not left to sleep its minute.
+    assert result == ["LOST"] and time.monotonic() - began < 30
     assert job_of(stores, job_id)["status"] == "QUEUED"  # as the other worker left it

@@ -192,12 +192,19 @@ def test_trailing_slash_redirect_alias_and_405(api, auth, jobs):
     assert (r.status_code, r.json) == (405, {"detail": 'Method "DELETE" not allowed.'})
 
 
-def test_list_item_shape(api, jobs):
+def test_list_item_shape(api, jobs, stores):
+    from sqlalchemy import select
+
+    from jobs.models import JobTypeRevision
+
+    with stores.db.engine.connect() as c:  # alpha's first revision, read from the database
+        rev_id = c.scalar(select(JobTypeRevision.id).where(JobTypeRevision.job_type_id == jobs["alpha"],
+                                                           JobTypeRevision.revision_num == 1))
     item = api.simulate_get("/v6/jobs/", query_string=f"job_id={jobs['queued']}").json["results"][0]
     assert item["batch"] == {"id": jobs["batch"], "title": "My Batch", "description": "batch of recipes",
                              "created": "2020-01-01T00:00:00Z"}
     assert item["recipe"]["recipe_type"]["name"] == "my-recipe" and item["recipe"]["id"] == jobs["recipe"]
-    assert item["job_type_rev"] == {"id": item["job_type_rev"]["id"], "job_type": {"id": jobs["alpha"]},
+    assert item["job_type_rev"] == {"id": rev_id, "job_type": {"id": jobs["alpha"]},
                                     "revision_num": 1}
     assert (item["source_sensor_class"], item["source_started"]) == ("A", "2019-01-01T00:00:00Z")
     assert item["input_files"] == {"f": ["one.dat"]} and item["ingest_event"] is None and item["max_tries"] == 3

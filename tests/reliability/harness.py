@@ -8,10 +8,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -59,15 +62,48 @@ class Answer:
         return json.loads(self.body)
 
 
+# Methods whose request can be sent again without changing anything more than the first one did.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def connection_dropped(conn: http.client.HTTPConnection) -> bool:
+    """True when an idle kept-alive connection can't be used: the server closed it (its keep-alive timeout, or
+    its worker died) or sent something unasked. Nothing was sent on it yet, so opening a new one is safe."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)  # an idle HTTP/1.1 connection has nothing to read: EOF, a reset, or garbage
+
+
 class Http:
-    """One keep-alive connection to 127.0.0.1:port; reconnects after a failure (as a browser would)."""
+    """One keep-alive connection to 127.0.0.1:port.
+
+    A request is never sent twice behind the test's back where that could change something:
+    - before reusing the kept-alive connection it checks that the server has not closed it; if it has, it opens
+      a new one. Nothing had been sent, so this is no re-send (counted in `reconnects`);
+    - a request that still gets no answer on a reused connection (the server closed it in the instant between
+      that check and the send, or its worker died mid-request) is sent once more on a new connection only if
+      its method is idempotent (GET, HEAD), and counted in `resends`. Any other method (a POST: log ingest,
+      cancel, requeue) raises, since the server may have processed it.
+    Tests assert a bound on `resends`: zero, unless the test kills a worker on purpose.
+    """
 
     def __init__(self, port: int, timeout: float = 30.0, token: str | None = None):
         self.port = port
         self.timeout = timeout
         self.token = token
-        self.retries = 0  # requests sent again after a reused keep-alive connection turned out closed
+        self.resends = 0     # idempotent requests sent again after a reused connection gave no answer
+        self.reconnects = 0  # kept-alive connections found closed by the server before a request was sent
         self._conn: http.client.HTTPConnection | None = None
+
+    def _send(self, method: str, path: str, body, hdrs: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+        self._conn.request(method, path, body=body, headers=hdrs)
+        resp = self._conn.getresponse()
+        return resp, resp.read()
 
     def request(self, method: str, path: str, body: bytes | dict | list | None = None,
                 headers: dict[str, str] | None = None, token: str | None = None) -> Answer:
@@ -79,25 +115,22 @@ class Http:
         if bearer:
             hdrs.setdefault("Authorization", f"Bearer {bearer}")
         started = time.perf_counter()
+        if self._conn is not None and connection_dropped(self._conn):
+            self.close()
+            self.reconnects += 1
         reused = self._conn is not None
         if self._conn is None:
             self._conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=self.timeout)
         try:
-            self._conn.request(method, path, body=body, headers=hdrs)
-            resp = self._conn.getresponse()
-            data = resp.read()
+            resp, data = self._send(method, path, body, hdrs)
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             self.close()
-            if not reused:
+            if not reused or method.upper() not in IDEMPOTENT:
                 raise
-            # The keep-alive race every HTTP client handles: the server closed an idle connection (timeout,
-            # or its worker is gone) as we reused it; nothing was answered, so send once more on a new one.
-            self.retries += 1
+            self.resends += 1
             self._conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=self.timeout)
             try:
-                self._conn.request(method, path, body=body, headers=hdrs)
-                resp = self._conn.getresponse()
-                data = resp.read()
+                resp, data = self._send(method, path, body, hdrs)
             except Exception:
                 self.close()
                 raise
@@ -166,7 +199,7 @@ def open_fds(pid: int) -> list[str]:
     return out
 
 
-def _tcp_table() -> list[dict]:
+def tcp_table() -> list[dict]:
     rows = []
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -190,13 +223,13 @@ def socket_inodes(pid: int) -> set[str]:
 def tcp_connections_to(pid: int, remote_port: int) -> int:
     """Established TCP connections of the process to remote_port (from /proc/<pid>/fd and /proc/net/tcp)."""
     inodes = socket_inodes(pid)
-    return sum(1 for row in _tcp_table()
+    return sum(1 for row in tcp_table()
                if row["inode"] in inodes and row["remote_port"] == remote_port and row["state"] == "01")
 
 
 def pid_serving(client_port: int, candidates: list[int]) -> int | None:
     """Which of the candidate processes holds the server side of the connection from client_port."""
-    server_inodes = {row["inode"] for row in _tcp_table() if row["remote_port"] == client_port}
+    server_inodes = {row["inode"] for row in tcp_table() if row["remote_port"] == client_port}
     for pid in candidates:
         if socket_inodes(pid) & server_inodes:
             return pid
@@ -332,13 +365,14 @@ def kill_processes_mentioning(marker: str) -> int:
 
 # --- a PostgreSQL cluster of our own ------------------------------------------------------------------------
 
-@dataclass
 class PostgresCluster:
-    """scripts/postgres with PG_DIR/PG_PORT of our own: stop and start it without touching the shared one."""
+    """scripts/postgres with a PG_DIR and PG_PORT of this run's own (a new directory under /tmp, a free port): it
+    can be stopped and started without touching the suite's cluster, nor the cluster of a run going on beside."""
 
-    directory: Path = Path("/tmp/rel-pg")
-    port: int = 55433
-    database: str = "scale_test"
+    def __init__(self, directory: Path | None = None, port: int | None = None, database: str = "scale_test"):
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="rel-pg-"))
+        self.port = port or free_port()
+        self.database = database
 
     def _run(self, command: str) -> str:
         env = dict(os.environ, PG_DIR=str(self.directory), PG_PORT=str(self.port), PG_DB=self.database)
@@ -352,6 +386,11 @@ class PostgresCluster:
 
     def stop(self) -> None:
         self._run("stop")
+
+    def remove(self) -> None:
+        """Stop it and delete its directory (at the end of the tests that use it)."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def fresh_schema_url(self, base: str) -> tuple[str, str]:
         from sqlalchemy import create_engine, text
