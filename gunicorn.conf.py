@@ -3,6 +3,7 @@
 gthread workers: a followed log (`follow=true`) holds one thread, not a whole worker, and each follow
 ends after FOLLOW_MAX_SECONDS, so long-lived readers can never starve the job routes.
 """
+
 from settings import Settings
 
 _settings = Settings.from_env()

@@ -4,6 +4,7 @@ Starts what it needs: a real Elasticsearch (ELASTICSEARCH_URL, else our launcher
 server when it is PostgreSQL, else our own throwaway cluster when PostgreSQL is installed), and the API under
 gunicorn with gunicorn.conf.py. Prints the JSON on stdout and writes it to bench/results/latest.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,30 +18,57 @@ import traceback
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from bench.harness import ROOT, Gunicorn, elasticsearch, log, machine, postgres
 
 MEASURES = ("job_listing", "ingest", "log_read", "first_page", "throughput", "search")
 
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     # Sizes are the issue's; the *_budget_s bound how long repeats go on (the machine is shared and slow).
     "full": {
-        "jobs": 1_000_000, "job_repeat": 60, "job_budget_s": 20,
-        "ingest_executions": 100, "ingest_lines_per_exe": 10_000, "ingest_repeat": 3, "ingest_budget_s": 450,
+        "jobs": 1_000_000,
+        "job_repeat": 60,
+        "job_budget_s": 20,
+        "ingest_executions": 100,
+        "ingest_lines_per_exe": 10_000,
+        "ingest_repeat": 3,
+        "ingest_budget_s": 450,
         "http_clients": 4,
-        "read_lines": 1_000_000, "read_repeat": 3, "read_budget_s": 200,
-        "page_repeat": 200, "page_budget_s": 40,
-        "throughput_seconds": 15, "throughput_max_requests": 200_000, "throughput_repeat": 2,
-        "search_lines": 10_000_000, "search_index_budget_s": 660, "search_repeat": 40, "search_budget_s": 40,
+        "read_lines": 1_000_000,
+        "read_repeat": 3,
+        "read_budget_s": 200,
+        "page_repeat": 200,
+        "page_budget_s": 40,
+        "throughput_seconds": 15,
+        "throughput_max_requests": 200_000,
+        "throughput_repeat": 2,
+        "search_lines": 10_000_000,
+        "search_index_budget_s": 660,
+        "search_repeat": 40,
+        "search_budget_s": 40,
     },
     "quick": {
-        "jobs": 20_000, "job_repeat": 15, "job_budget_s": 1.5,
-        "ingest_executions": 10, "ingest_lines_per_exe": 2_000, "ingest_repeat": 1, "ingest_budget_s": 0,
+        "jobs": 20_000,
+        "job_repeat": 15,
+        "job_budget_s": 1.5,
+        "ingest_executions": 10,
+        "ingest_lines_per_exe": 2_000,
+        "ingest_repeat": 1,
+        "ingest_budget_s": 0,
         "http_clients": 2,
-        "read_lines": 30_000, "read_repeat": 1, "read_budget_s": 0,
-        "page_repeat": 30, "page_budget_s": 3,
-        "throughput_seconds": 2, "throughput_max_requests": 20_000, "throughput_repeat": 1,
-        "search_lines": 150_000, "search_index_budget_s": 15, "search_repeat": 10, "search_budget_s": 3,
+        "read_lines": 30_000,
+        "read_repeat": 1,
+        "read_budget_s": 0,
+        "page_repeat": 30,
+        "page_budget_s": 3,
+        "throughput_seconds": 2,
+        "throughput_max_requests": 20_000,
+        "throughput_repeat": 1,
+        "search_lines": 150_000,
+        "search_index_budget_s": 15,
+        "search_repeat": 10,
+        "search_budget_s": 3,
     },
 }
 TOKEN = "bench-admin-token"
@@ -48,9 +76,15 @@ TOKEN = "bench-admin-token"
 
 def api_env(work: Path, es_url: str, prefix: str, database_url: str) -> dict:
     """The environment of an API server: production settings, only the places changed."""
-    return {"DATABASE_URL": database_url, "ELASTICSEARCH_URL": es_url, "LOG_INDEX_PREFIX": prefix,
-            "LOG_LEGACY_INDICES": "", "API_TOKEN": TOKEN, "DATA_DIR": str(work / "data"),
-            "SPOOL_DIR": str(work / f"spool-{prefix}")}
+    return {
+        "DATABASE_URL": database_url,
+        "ELASTICSEARCH_URL": es_url,
+        "LOG_INDEX_PREFIX": prefix,
+        "LOG_LEGACY_INDICES": "",
+        "API_TOKEN": TOKEN,
+        "DATA_DIR": str(work / "data"),
+        "SPOOL_DIR": str(work / f"spool-{prefix}"),
+    }
 
 
 def logs_database(url: str, executions: int) -> tuple[list[int], int, int]:
@@ -128,33 +162,56 @@ def targets(m: dict, requested: list[str]) -> dict:
     for measure in requested:
         why = _not_measured(m, measure, None)
         unmatched = [] if why else _unmatched(m[measure])
-        ok(f"{measure}_matched_raw", not why and not unmatched, **({"not_measured": why} if why else {}),
-           **({"unmatched": unmatched} if unmatched else {}))
+        ok(
+            f"{measure}_matched_raw",
+            not why and not unmatched,
+            **({"not_measured": why} if why else {}),
+            **({"unmatched": unmatched} if unmatched else {}),
+        )
 
     ing = m.get("ingest", {})
     if "ratio" in ing:
         ok("ingest_shipper_ratio_ge_0.9", ing["ratio"] >= 0.9, ratio=ing["ratio"], raw_streams=1)
     if "http" in ing:
-        ok("ingest_http_ratio_ge_0.6", ing["http"]["ratio"] >= 0.6, ratio=ing["http"]["ratio"],
-           raw_streams=ing["http"]["raw_streams"])
+        ok(
+            "ingest_http_ratio_ge_0.6",
+            ing["http"]["ratio"] >= 0.6,
+            ratio=ing["http"]["ratio"],
+            raw_streams=ing["http"]["raw_streams"],
+        )
     rd = m.get("log_read", {})
     if "json" in rd:
         for fmt in ("json", "txt"):
             ok(f"log_read_{fmt}_ratio_ge_0.8", rd[fmt]["ratio"] >= 0.8, ratio=rd[fmt]["ratio"])
-        ok("log_read_worker_peak_rss_lt_150mb", rd["worker_peak_rss_mb"] < 150, peak_rss_mb=rd["worker_peak_rss_mb"],
-           lines=rd["lines"])
+        ok(
+            "log_read_worker_peak_rss_lt_150mb",
+            rd["worker_peak_rss_mb"] < 150,
+            peak_rss_mb=rd["worker_peak_rss_mb"],
+            lines=rd["lines"],
+        )
     for name, fig in m.get("first_page", {}).items():
         if isinstance(fig, dict) and "met" in fig:
-            ok(f"first_page_{name}_p50_le_1.5x_raw_plus_5ms", fig["met"], ours_p50_ms=fig["ours"]["p50_ms"],
-               limit_ms=fig["target_p50_ms"])
+            ok(
+                f"first_page_{name}_p50_le_1.5x_raw_plus_5ms",
+                fig["met"],
+                ours_p50_ms=fig["ours"]["p50_ms"],
+                limit_ms=fig["target_p50_ms"],
+            )
     for backend, fig in m.get("job_listing", {}).items():
         if not isinstance(fig, dict) or "requests" not in fig:
             continue
-        ok(f"job_listing_{backend}_p50_le_2x_bare", fig["worst_ratio_p50"] <= 2,
-           ratios={k: v["ratio_p50"] for k, v in fig["requests"].items()})
+        ok(
+            f"job_listing_{backend}_p50_le_2x_bare",
+            fig["worst_ratio_p50"] <= 2,
+            ratios={k: v["ratio_p50"] for k, v in fig["requests"].items()},
+        )
         if backend == "postgresql":
-            ok("job_listing_postgresql_p50_lt_20ms", fig["worst_ours_p50_ms"] < 20,
-               p50_ms={k: v["ours"]["p50_ms"] for k, v in fig["requests"].items()}, jobs=fig["jobs"])
+            ok(
+                "job_listing_postgresql_p50_lt_20ms",
+                fig["worst_ours_p50_ms"] < 20,
+                p50_ms={k: v["ours"]["p50_ms"] for k, v in fig["requests"].items()},
+                jobs=fig["jobs"],
+            )
     for name, (measure, backend) in TARGETS.items():
         if measure in requested and name not in t:
             t[name] = {"met": False, "not_measured": _not_measured(m, measure, backend) or "no figures"}
@@ -184,6 +241,7 @@ def main() -> int:
     m = result["measures"]
     if args.profile:
         from bench import profiling
+
         profiling.enable(ROOT / "data" / "bench" / "profiles")  # raw stacks; summaries go into the JSON
 
     def attempt(name: str, fn) -> None:
@@ -205,9 +263,13 @@ def main() -> int:
         es_url = stack.enter_context(elasticsearch(work / "es"))
         es = Elasticsearch(es_url, request_timeout=300)
         info = es.info()
-        result["elasticsearch"] = {"version": info["version"]["number"], "lucene": info["version"].get("lucene_version"),
-                                   "node": "ELASTICSEARCH_URL" if os.environ.get("ELASTICSEARCH_URL") else
-                                   f"scripts/elasticsearch, heap {os.environ.get('ES_HEAP', '2g')}"}
+        result["elasticsearch"] = {
+            "version": info["version"]["number"],
+            "lucene": info["version"].get("lucene_version"),
+            "node": "ELASTICSEARCH_URL"
+            if os.environ.get("ELASTICSEARCH_URL")
+            else f"scripts/elasticsearch, heap {os.environ.get('ES_HEAP', '2g')}",
+        }
         # One database per size, so a quick run never wipes the million jobs of the full one.
         pg_url = stack.enter_context(postgres(f"scale_bench_{size['jobs']}")) if "job_listing" in only else None
         stack.callback(lambda: _drop_indices(es, run_id))
@@ -217,7 +279,7 @@ def main() -> int:
             from bench import job_listing as jl
 
             out = {}
-            backends = {"sqlite": f"sqlite:///{cache / ('jobs-%d.db' % size['jobs'])}"}
+            backends = {"sqlite": f"sqlite:///{cache / ('jobs-' + str(size['jobs']) + '.db')}"}
             if pg_url:
                 backends["postgresql"] = pg_url
             else:
@@ -227,8 +289,11 @@ def main() -> int:
                     env = api_env(work, es_url, f"{run_id}-jobs", url)
                     out[backend] = jl.measure(url, size["jobs"], env, size["job_repeat"], size["job_budget_s"], work)
                     if backend == "postgresql":
-                        out[backend]["server"] = "DATABASE_URL" if os.environ.get("DATABASE_URL", "").startswith(
-                            "postgresql") else "scripts/postgres (throwaway cluster)"
+                        out[backend]["server"] = (
+                            "DATABASE_URL"
+                            if os.environ.get("DATABASE_URL", "").startswith("postgresql")
+                            else "scripts/postgres (throwaway cluster)"
+                        )
                 except Exception as exc:
                     traceback.print_exc()
                     out[backend] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
@@ -262,11 +327,24 @@ def main() -> int:
 
             prefix = f"{run_id}-http"
             with Gunicorn(api_env(work, es_url, prefix, logs_db), workers=2, log_dir=work) as api:
-                http = {"api_url": api.url, "prefix": prefix, "exe_ids": ingest_exes,
-                        "clients": size["http_clients"], "token": TOKEN}
+                http = {
+                    "api_url": api.url,
+                    "prefix": prefix,
+                    "exe_ids": ingest_exes,
+                    "clients": size["http_clients"],
+                    "token": TOKEN,
+                }
                 with _profiled(args.profile, "ingest", api, also_self=True):
-                    return ingest_bench.measure(es, run_id, size["ingest_executions"], size["ingest_lines_per_exe"],
-                                                size["ingest_repeat"], work, http, size["ingest_budget_s"])
+                    return ingest_bench.measure(
+                        es,
+                        run_id,
+                        size["ingest_executions"],
+                        size["ingest_lines_per_exe"],
+                        size["ingest_repeat"],
+                        work,
+                        http,
+                        size["ingest_budget_s"],
+                    )
 
         attempt("ingest", ingest)
 
@@ -277,8 +355,16 @@ def main() -> int:
             write_read_log()
             with Gunicorn(api_env(work, es_url, read_prefix, logs_db), workers=2, log_dir=work) as api:
                 with _profiled(args.profile, "log_read", api):
-                    out = log_bench.measure_read(es, api, read_index, read_exe, read_cluster, state["read_written"],
-                                                 size["read_repeat"], size["read_budget_s"])
+                    out = log_bench.measure_read(
+                        es,
+                        api,
+                        read_index,
+                        read_exe,
+                        read_cluster,
+                        state["read_written"],
+                        size["read_repeat"],
+                        size["read_budget_s"],
+                    )
             out["index_seconds"] = state.get("read_index_seconds")
             return out
 
@@ -290,8 +376,9 @@ def main() -> int:
             write_read_log()
             with Gunicorn(api_env(work, es_url, read_prefix, logs_db), workers=2, log_dir=work) as api:
                 with _profiled(args.profile, "first_page", api):
-                    out = log_bench.measure_first_page(es, api, read_index, read_exe, read_cluster,
-                                                       size["page_repeat"], size["page_budget_s"])
+                    out = log_bench.measure_first_page(
+                        es, api, read_index, read_exe, read_cluster, size["page_repeat"], size["page_budget_s"]
+                    )
             out["log_lines"] = state["read_written"]
             return out
 
@@ -304,17 +391,27 @@ def main() -> int:
             write_read_log()
             env = api_env(work, es_url, read_prefix, logs_db)
             job_ids = list(range(1, size["ingest_executions"] + 2))
-            with Gunicorn(env, workers=4, log_dir=work) as api, \
-                    Gunicorn(dict(env, BENCH_INDEX=read_index), workers=4, app="bench.bare_app:app",
-                             log_dir=work) as bare:
+            with (
+                Gunicorn(env, workers=4, log_dir=work) as api,
+                Gunicorn(dict(env, BENCH_INDEX=read_index), workers=4, app="bench.bare_app:app", log_dir=work) as bare,
+            ):
                 targets_ = {
                     "job_details": ([f"/v6/jobs/{i}/" for i in job_ids], [f"/job/{i}" for i in job_ids]),
-                    "first_log_page": ([f"/v6/job-executions/{read_exe}/logs/combined/?limit=1000"],
-                                       [f"/logs/{read_cluster}"]),
+                    "first_log_page": (
+                        [f"/v6/job-executions/{read_exe}/logs/combined/?limit=1000"],
+                        [f"/logs/{read_cluster}"],
+                    ),
                 }
                 with _profiled(args.profile, "throughput", api):
-                    out = tp.measure(api.url, bare.url, targets_, size["throughput_seconds"],
-                                     size["throughput_max_requests"], size["throughput_repeat"], (2, 8))
+                    out = tp.measure(
+                        api.url,
+                        bare.url,
+                        targets_,
+                        size["throughput_seconds"],
+                        size["throughput_max_requests"],
+                        size["throughput_repeat"],
+                        (2, 8),
+                    )
             out["gunicorn_workers"] = 4
             return out
 
@@ -329,8 +426,16 @@ def main() -> int:
             want = max(0, size["search_lines"] - state["read_written"])
             per_exe = 10_000
             step = int(10 * 86400 * data.NS / max(want, 1)) + 37  # the corpus spans ten daily indices
-            jobs = [(100_000 + k, per_exe, data.BASE_NS + 86400 * data.NS + k * per_exe * step, step,
-                     10_000_000 + k * per_exe) for k in range(-(-want // per_exe))]
+            jobs = [
+                (
+                    100_000 + k,
+                    per_exe,
+                    data.BASE_NS + 86400 * data.NS + k * per_exe * step,
+                    step,
+                    10_000_000 + k * per_exe,
+                )
+                for k in range(-(-want // per_exe))
+            ]
             t0 = time.monotonic()
             written = Writer(es, read_prefix).write(jobs, deadline=time.monotonic() + size["search_index_budget_s"])
             seconds = time.monotonic() - t0
@@ -339,29 +444,37 @@ def main() -> int:
             with Gunicorn(api_env(work, es_url, read_prefix, logs_db), workers=2, log_dir=work) as api:
                 with _profiled(args.profile, "search", api):
                     out = measure_search(es, api, read_index, indexed, size["search_repeat"], size["search_budget_s"])
-            out.update(target_lines=size["search_lines"], corpus_index_seconds=round(seconds, 1),
-                       corpus_lines_per_s=round(written / seconds) if seconds else None,
-                       daily_indices=len(es.indices.get(index=read_index)))
+            out.update(
+                target_lines=size["search_lines"],
+                corpus_index_seconds=round(seconds, 1),
+                corpus_lines_per_s=round(written / seconds) if seconds else None,
+                daily_indices=len(es.indices.get(index=read_index)),
+            )
             return out
 
         attempt("search", search)
 
     if args.profile:
         from bench import profiling
+
         result["profiles"] = profiling.SUMMARIES
     result["targets"] = targets(m, only)
     result["targets_missed"] = [k for k, v in result["targets"].items() if not v["met"]]
     # What makes the run fail: a measure that errored, was skipped or did not match raw (any mode), and in a
     # full run also a target missed on its figures.
-    result["not_measured_or_unmatched"] = [k for k, v in result["targets"].items()
-                                           if not v["met"] and ("not_measured" in v or k.endswith("_matched_raw")
-                                                                or "unmatched" in v)]
+    result["not_measured_or_unmatched"] = [
+        k
+        for k, v in result["targets"].items()
+        if not v["met"] and ("not_measured" in v or k.endswith("_matched_raw") or "unmatched" in v)
+    ]
     failing = result["not_measured_or_unmatched"] if mode == "quick" else result["targets_missed"]
     result["exit_status"] = 1 if failing else 0
     if mode == "quick":
-        result["targets_note"] = ("the targets are set for the issue's sizes (make bench); at quick sizes fixed "
-                                  "per-request costs outweigh the tiny raw figures, so misses on figures here are "
-                                  "expected and do not fail the run; a measure not measured or not matching raw does")
+        result["targets_note"] = (
+            "the targets are set for the issue's sizes (make bench); at quick sizes fixed "
+            "per-request costs outweigh the tiny raw figures, so misses on figures here are "
+            "expected and do not fail the run; a measure not measured or not matching raw does"
+        )
     result["duration_s"] = round(time.monotonic() - began, 1)
     result["machine"]["load_avg_at_end"] = list(os.getloadavg())
     text = json.dumps(result, indent=2)

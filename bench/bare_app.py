@@ -6,9 +6,11 @@ around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf
 
 Environment: DATABASE_URL, ELASTICSEARCH_URL, BENCH_INDEX (index pattern of the lines).
 """
+
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import orjson
 from elasticsearch import Elasticsearch
@@ -23,24 +25,44 @@ _index = os.environ["BENCH_INDEX"]
 _jobs = Job.__table__
 _types = JobType.__table__
 _exes = JobExecution.__table__
-_SORT = [{"@timestamp": {"order": "asc", "numeric_type": "date_nanos"}}, {"scale_order_num": "asc"},
-         {"_index": "asc"}, {"_seq_no": "asc"}]
+_SORT: list[Any] = [
+    {"@timestamp": {"order": "asc", "numeric_type": "date_nanos"}},
+    {"scale_order_num": "asc"},
+    {"_index": "asc"},
+    {"_seq_no": "asc"},
+]
 
 
 def _job(job_id: int) -> bytes | None:
     with _engine.connect() as c:
-        job = c.execute(select(_jobs, _types.c.name, _types.c.version).join(_types, _types.c.id == _jobs.c.job_type_id)
-                        .where(_jobs.c.id == job_id)).mappings().first()
+        job = (
+            c.execute(
+                select(_jobs, _types.c.name, _types.c.version)
+                .join(_types, _types.c.id == _jobs.c.job_type_id)
+                .where(_jobs.c.id == job_id)
+            )
+            .mappings()
+            .first()
+        )
         if job is None:
             return None
-        exe = c.execute(select(_exes).where(_exes.c.job_id == job_id).order_by(_exes.c.exe_num.desc())
-                        .limit(1)).mappings().first()
+        exe = (
+            c.execute(select(_exes).where(_exes.c.job_id == job_id).order_by(_exes.c.exe_num.desc()).limit(1))
+            .mappings()
+            .first()
+        )
     return orjson.dumps({**job, "execution": dict(exe) if exe else None}, default=str)
 
 
 def _logs(cluster_id: str) -> bytes:
-    resp = _es.search(index=_index, query={"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}},
-                      sort=_SORT, size=1000, track_total_hits=False, filter_path=["hits.hits._source"])
+    resp = _es.search(
+        index=_index,
+        query={"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}},
+        sort=_SORT,
+        size=1000,
+        track_total_hits=False,
+        filter_path=["hits.hits._source"],
+    )
     return orjson.dumps([h["_source"] for h in resp["hits"]["hits"]])
 
 

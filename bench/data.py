@@ -2,6 +2,7 @@
 
 Everything comes from random.Random(seed), so two runs (and ours/raw within one run) see the same data.
 """
+
 from __future__ import annotations
 
 import random
@@ -20,7 +21,7 @@ _LEVELS = ["INFO", "INFO", "INFO", "DEBUG", "WARNING", "ERROR"]
 
 
 def _vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
-    words = set()
+    words: set[str] = set()
     while len(words) < size:
         words.add("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))))
     words.discard(COMMON_WORD)
@@ -85,8 +86,15 @@ def iso_ns(ns: int) -> str:
 # --- jobs ----------------------------------------------------------------------------------------------------
 
 JOB_TYPES = 20  # names, with 1-3 versions each
-STATUS_WEIGHTS = (("COMPLETED", 70), ("FAILED", 10), ("QUEUED", 8), ("RUNNING", 5), ("CANCELED", 4),
-                  ("PENDING", 2), ("BLOCKED", 1))
+STATUS_WEIGHTS = (
+    ("COMPLETED", 70),
+    ("FAILED", 10),
+    ("QUEUED", 8),
+    ("RUNNING", 5),
+    ("CANCELED", 4),
+    ("PENDING", 2),
+    ("BLOCKED", 1),
+)
 SENSOR_CLASSES = [f"class-{i}" for i in range(5)]
 SENSORS = [f"sensor-{i:02d}" for i in range(20)]
 COLLECTIONS = [f"collection-{i}" for i in range(10)]
@@ -96,15 +104,30 @@ JOBS_SPAN_DAYS = 180
 
 
 def manifest(name: str, version: str) -> dict:
-    return {"seedVersion": "1.0.0", "job": {
-        "name": name, "jobVersion": version, "packageVersion": "1.0.0", "title": name.replace("-", " ").title(),
-        "description": f"Benchmark job type {name}", "timeout": 3600,
-        "interface": {"command": "run", "inputs": {"json": [{"name": "x", "type": "integer", "required": False}]}},
-        "errors": [{"code": 1, "name": f"{name}-bad-input", "title": "Bad input", "category": "data"}]}}
+    return {
+        "seedVersion": "1.0.0",
+        "job": {
+            "name": name,
+            "jobVersion": version,
+            "packageVersion": "1.0.0",
+            "title": name.replace("-", " ").title(),
+            "description": f"Benchmark job type {name}",
+            "timeout": 3600,
+            "interface": {"command": "run", "inputs": {"json": [{"name": "x", "type": "integer", "required": False}]}},
+            "errors": [{"code": 1, "name": f"{name}-bad-input", "title": "Bad input", "category": "data"}],
+        },
+    }
 
 
-def job_rows(count: int, type_revs: list[tuple[int, int]], node_ids: list[int], error_ids: list[int],
-             event_ids: list[int], batch_ids: list[int], seed: int = 60) -> Iterator[dict]:
+def job_rows(
+    count: int,
+    type_revs: list[tuple[int, int]],
+    node_ids: list[int],
+    error_ids: list[int],
+    event_ids: list[int],
+    batch_ids: list[int],
+    seed: int = 60,
+) -> Iterator[dict]:
     """`count` jobs rows for jobs.models.Job.__table__ (no id: the database numbers them 1..count)."""
     rng = random.Random(seed)
     statuses = [s for s, w in STATUS_WEIGHTS for _ in range(w)]
@@ -126,18 +149,35 @@ def job_rows(count: int, type_revs: list[tuple[int, int]], node_ids: list[int], 
         has_source = rng.random() < 0.3
         src_start = created - timedelta(hours=rng.randint(1, 48)) if has_source else None
         yield {
-            "job_type_id": job_type_id, "job_type_rev_id": rev_id, "event_id": event_ids[i % len(event_ids)],
-            "recipe_id": None, "batch_id": batch_ids[i % len(batch_ids)] if i % 10 == 0 else None,
-            "is_superseded": False, "superseded_job_id": None, "superseded": None, "status": status,
-            "node_id": node, "error_id": error, "max_tries": 3, "num_exes": 1 if started else 0,
-            "priority": rng.choice((100, 100, 100, 50, 200)), "timeout": 3600,
-            "input": {"files": {}, "json": {"x": i}}, "input_file_size": round(rng.random() * 100, 3),
-            "output": {"files": {}, "json": {}} if status == "COMPLETED" else None, "configuration": None,
-            "source_started": src_start, "source_ended": src_start + timedelta(hours=1) if has_source else None,
+            "job_type_id": job_type_id,
+            "job_type_rev_id": rev_id,
+            "event_id": event_ids[i % len(event_ids)],
+            "recipe_id": None,
+            "batch_id": batch_ids[i % len(batch_ids)] if i % 10 == 0 else None,
+            "is_superseded": False,
+            "superseded_job_id": None,
+            "superseded": None,
+            "status": status,
+            "node_id": node,
+            "error_id": error,
+            "max_tries": 3,
+            "num_exes": 1 if started else 0,
+            "priority": rng.choice((100, 100, 100, 50, 200)),
+            "timeout": 3600,
+            "input": {"files": {}, "json": {"x": i}},
+            "input_file_size": round(rng.random() * 100, 3),
+            "output": {"files": {}, "json": {}} if status == "COMPLETED" else None,
+            "configuration": None,
+            "source_started": src_start,
+            "source_ended": src_start + timedelta(hours=1) if src_start is not None else None,
             "source_sensor_class": rng.choice(SENSOR_CLASSES) if has_source else None,
             "source_sensor": rng.choice(SENSORS) if has_source else None,
             "source_collection": rng.choice(COLLECTIONS) if has_source else None,
             "source_task": rng.choice(TASKS) if has_source else None,
-            "created": created, "queued": queued, "started": started, "ended": ended,
-            "last_status_change": last, "last_modified": last,
+            "created": created,
+            "queued": queued,
+            "started": started,
+            "ended": ended,
+            "last_status_change": last,
+            "last_modified": last,
         }

@@ -1,4 +1,5 @@
 """What a benchmark run needs: machine facts, a real Elasticsearch, PostgreSQL, the API under gunicorn."""
+
 from __future__ import annotations
 
 import http.client
@@ -11,9 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.client import HTTPResponse
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +29,13 @@ def log(*parts) -> None:
 def machine() -> dict:
     mem_kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    return {"cores": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1), "cpu": cpu,
-            "python": platform.python_version(), "load_avg_at_start": list(os.getloadavg())}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_avg_at_start": list(os.getloadavg()),
+    }
 
 
 def free_port() -> int:
@@ -37,6 +45,7 @@ def free_port() -> int:
 
 
 # --- Elasticsearch -----------------------------------------------------------------------------------------
+
 
 @contextmanager
 def elasticsearch(home: Path) -> Iterator[str]:
@@ -85,8 +94,7 @@ def postgres(database: str = BENCH_DB) -> Iterator[str | None]:
     script = str(ROOT / "scripts" / "postgres")
     log("starting PostgreSQL on port", port)
     try:
-        url = subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.PIPE,
-                             text=True).stdout.strip()
+        url = subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     except subprocess.CalledProcessError as exc:
         log(f"PostgreSQL did not start ({exc}); measuring SQLite only")
         yield None
@@ -113,6 +121,7 @@ def _bench_database(url: str, database: str) -> str:
 
 # --- the API under gunicorn --------------------------------------------------------------------------------
 
+
 class Gunicorn:
     """An app as production runs it (gunicorn -c gunicorn.conf.py, gthread), on a free loopback port."""
 
@@ -123,8 +132,13 @@ class Gunicorn:
         # Files, not pipes: a full pipe would block the server.
         self.log_path = (log_dir or Path("/tmp")) / f"gunicorn-{self.port}.log"
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
-                                     cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=self._log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
         self.workers = workers
         deadline = time.time() + 90
         while True:
@@ -185,6 +199,16 @@ def connection_dropped(conn: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
+T = TypeVar("T")
+
+
+def _drain(resp: HTTPResponse) -> int:
+    size = 0
+    while chunk := resp.read(1 << 16):
+        size += len(chunk)
+    return size
+
+
 class Client:
     """One keep-alive HTTP/1.1 connection, as a real client (or a proxy) holds it.
 
@@ -199,9 +223,22 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
         self.resends = 0
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-                sink: bool = False) -> tuple[int, bytes | int]:
-        """(status, body); with sink=True the body is read in chunks and only its size returned."""
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes]:
+        """(status, body)."""
+        return self._exchange(method, path, body, headers, lambda resp: resp.read())
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self.request("GET", path)
+
+    def get_size(self, path: str) -> tuple[int, int]:
+        """(status, body size): the body is read in chunks and dropped."""
+        return self._exchange("GET", path, None, None, _drain)
+
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict | None, read: Callable[[HTTPResponse], T]
+    ) -> tuple[int, T]:
         if self.conn is not None and connection_dropped(self.conn):
             self.close()
         for attempt in (0, 1):
@@ -211,13 +248,7 @@ class Client:
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
                 resp = self.conn.getresponse()
-                if sink:
-                    size = 0
-                    while chunk := resp.read(1 << 16):
-                        size += len(chunk)
-                    data: bytes | int = size
-                else:
-                    data = resp.read()
+                data = read(resp)
                 if resp.will_close:
                     self.close()
                 return resp.status, data
@@ -227,9 +258,6 @@ class Client:
                     raise
                 self.resends += 1
         raise AssertionError("unreachable")
-
-    def get(self, path: str, **kw) -> tuple[int, bytes | int]:
-        return self.request("GET", path, **kw)
 
     def close(self) -> None:
         if self.conn is not None:

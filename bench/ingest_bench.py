@@ -16,6 +16,7 @@ and the number of executions must be the same for ours, raw and http, and equal 
 
 (This folds in the ingest engineer's ingest/benchmark.py.)
 """
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
@@ -39,8 +41,16 @@ FEED_BYTES = 1 << 16
 def origin(exe: int):
     from ingest.documents import Origin
 
-    return Origin(cluster_id=f"scale_job_{exe}x1", task=f"scale_job_{exe}x1_main", node="node-01", host="node-01",
-                  job_type="type-01", job_type_version="1.0.0", job_id=str(exe), exe_num="1")
+    return Origin(
+        cluster_id=f"scale_job_{exe}x1",
+        task=f"scale_job_{exe}x1_main",
+        node="node-01",
+        host="node-01",
+        job_type="type-01",
+        job_type_version="1.0.0",
+        job_id=str(exe),
+        exe_num="1",
+    )
 
 
 def outputs(lines: data.Lines, executions: int, per_exe: int) -> list[bytes]:
@@ -69,11 +79,22 @@ def stored(es: Elasticsearch, prefix: str) -> dict:
     """What a run left in Elasticsearch, to compare ours with raw: documents, the sum of their order numbers
     (each execution's lines numbered 1..n once each), and how many executions."""
     es.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    resp = es.search(index=f"{prefix}-*", size=0, track_total_hits=True, ignore_unavailable=True,
-                     allow_no_indices=True, aggs={"order_sum": {"sum": {"field": "scale_order_num"}},
-                                                  "executions": {"cardinality": {"field": "scale_job_exe"}}})
-    return {"docs": resp["hits"]["total"]["value"], "order_sum": int(resp["aggregations"]["order_sum"]["value"]),
-            "executions": resp["aggregations"]["executions"]["value"]}
+    resp = es.search(
+        index=f"{prefix}-*",
+        size=0,
+        track_total_hits=True,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+        aggs={
+            "order_sum": {"sum": {"field": "scale_order_num"}},
+            "executions": {"cardinality": {"field": "scale_job_exe"}},
+        },
+    )
+    return {
+        "docs": resp["hits"]["total"]["value"],
+        "order_sum": int(resp["aggregations"]["order_sum"]["value"]),
+        "executions": resp["aggregations"]["executions"]["value"],
+    }
 
 
 def drop(es: Elasticsearch, prefix: str) -> None:
@@ -92,7 +113,7 @@ def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Pa
     for exe, raw in enumerate(raw_outputs):
         capture = Capture(shipper, origin(exe), LocalSequence(), clock_ns=lambda: data.BASE_NS)
         for offset in range(0, len(raw), FEED_BYTES):
-            capture.feed("stdout", raw[offset:offset + FEED_BYTES])
+            capture.feed("stdout", raw[offset : offset + FEED_BYTES])
         capture.close()
         expected += capture.accepted
     if not shipper.flush(timeout=1800):
@@ -105,14 +126,27 @@ def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Pa
     return elapsed
 
 
+def _as_serialized(pair: Any) -> Any:
+    return pair
+
+
 def run_bare(es: Elasticsearch, prefix: str, pairs_per_exe: list[list[tuple[bytes, bytes]]], streams: int) -> float:
     """streams parallel streaming_bulks, each over its share of the executions, of pre-serialized pairs."""
     shares = [[pair for pairs in pairs_per_exe[k::streams] for pair in pairs] for k in range(streams)]
     failed: list = []
 
     def send(share: list[tuple[bytes, bytes]]) -> None:
-        for _ok, item in streaming_bulk(es, share, expand_action_callback=lambda pair: pair, chunk_size=CHUNK_SIZE,
-                                        max_chunk_bytes=MAX_CHUNK_BYTES, raise_on_error=False, yield_ok=False):
+        # Pairs serialized already, as the shipper sends them (the client's types expect actions to expand).
+        actions: list[Any] = list(share)
+        for _ok, item in streaming_bulk(
+            es,
+            actions,
+            expand_action_callback=_as_serialized,
+            chunk_size=CHUNK_SIZE,
+            max_chunk_bytes=MAX_CHUNK_BYTES,
+            raise_on_error=False,
+            yield_ok=False,
+        ):
             failed.append(item)
 
     start = time.perf_counter()
@@ -135,14 +169,21 @@ def http_bodies(raw_outputs: list[bytes], body_lines: int) -> list[tuple[int, by
     for exe, raw in enumerate(raw_outputs):
         messages = raw.decode().split("\n")[:-1]
         for start in range(0, len(messages), body_lines):
-            part = messages[start:start + body_lines]
+            part = messages[start : start + body_lines]
             body = "".join(json.dumps({"message": m, "stream": "stdout"}) + "\n" for m in part).encode()
             bodies.append((exe, body, len(part)))
     return bodies
 
 
-def run_http(es: Elasticsearch, api_url: str, prefix: str, exe_ids: list[int],
-             bodies: list[tuple[int, bytes, int]], clients: int, token: str) -> float:
+def run_http(
+    es: Elasticsearch,
+    api_url: str,
+    prefix: str,
+    exe_ids: list[int],
+    bodies: list[tuple[int, bytes, int]],
+    clients: int,
+    token: str,
+) -> float:
     expected = sum(n for _, _, n in bodies)
     queue = list(reversed(bodies))
     lock = threading.Lock()
@@ -157,8 +198,9 @@ def run_http(es: Elasticsearch, api_url: str, prefix: str, exe_ids: list[int],
                     break
                 exe, body, n = queue.pop()
             try:  # a POST is never sent twice (it would store its lines twice): a failure ends the run
-                status, answer = client.request("POST", f"/v6/job-executions/{exe_ids[exe]}/logs/", body=body,
-                                                headers=headers)
+                status, answer = client.request(
+                    "POST", f"/v6/job-executions/{exe_ids[exe]}/logs/", body=body, headers=headers
+                )
             except Exception as exc:
                 failures.append(f"{exc!r}")
                 break
@@ -186,8 +228,16 @@ def run_http(es: Elasticsearch, api_url: str, prefix: str, exe_ids: list[int],
     return elapsed
 
 
-def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repeat: int, work: Path,
-            http: dict | None, budget_s: float = float("inf")) -> dict:
+def measure(
+    es: Elasticsearch,
+    run_id: str,
+    executions: int,
+    per_exe: int,
+    repeat: int,
+    work: Path,
+    http: dict[str, Any],
+    budget_s: float = float("inf"),
+) -> dict:
     """http: {"api_url", "prefix", "exe_ids", "clients", "token"} of an API server writing under prefix."""
     from ingest.template import ensure_template
 
@@ -204,7 +254,9 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break  # every round has ours, raw and http: fewer rounds, never an unpaired figure
-        order = ["ours", "raw", "http", "raw_2_streams"] if round_ % 2 == 0 else ["raw", "ours", "raw_2_streams", "http"]
+        order = (
+            ["ours", "raw", "http", "raw_2_streams"] if round_ % 2 == 0 else ["raw", "ours", "raw_2_streams", "http"]
+        )
         for name in order:
             if name in ("http", "raw_2_streams") and not http:
                 continue
@@ -219,8 +271,9 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
                     seconds = run_bare(es, prefix, pairs, 2 if name == "raw_2_streams" else 1)
                     del pairs
                 else:
-                    seconds = run_http(es, http["api_url"], prefix, http["exe_ids"], bodies, http["clients"],
-                                       http["token"])
+                    seconds = run_http(
+                        es, http["api_url"], prefix, http["exe_ids"], bodies, http["clients"], http["token"]
+                    )
                 # Ours against raw: the same documents stored (count, order numbers, executions).
                 found = stored(es, prefix)
                 checks[name].append(found)
@@ -234,17 +287,33 @@ def measure(es: Elasticsearch, run_id: str, executions: int, per_exe: int, repea
             log(f"ingest round {round_ + 1} {name}: {total / seconds:,.0f} lines/s")
     ours, raw = median(rates["ours"]), median(rates["raw"])
     out = {
-        "lines": total, "executions": executions, "mean_message_bytes": mean_bytes, "repeats": len(rates["ours"]),
-        "ours_lines_per_s": round(ours), "raw_lines_per_s": round(raw), "raw_streams": 1,
-        "ratio": paired_ratio(rates["ours"], rates["raw"]), "ratio_of_medians": ratio(ours, raw),
+        "lines": total,
+        "executions": executions,
+        "mean_message_bytes": mean_bytes,
+        "repeats": len(rates["ours"]),
+        "ours_lines_per_s": round(ours),
+        "raw_lines_per_s": round(raw),
+        "raw_streams": 1,
+        "ratio": paired_ratio(rates["ours"], rates["raw"]),
+        "ratio_of_medians": ratio(ours, raw),
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items() if vs},
-        "cross_check": {"expected": expected, "stored_per_run": {k: v for k, v in checks.items() if v},
-                        "matched": all(found == expected for found_list in checks.values() for found in found_list)},
+        "cross_check": {
+            "expected": expected,
+            "stored_per_run": {k: v for k, v in checks.items() if v},
+            "matched": all(found == expected for found_list in checks.values() for found in found_list),
+        },
     }
     if http:
         h, raw2 = median(rates["http"]), median(rates["raw_2_streams"])
-        out["http"] = {"ours_lines_per_s": round(h), "raw_lines_per_s": round(raw2), "raw_streams": 2,
-                       "ratio": paired_ratio(rates["http"], rates["raw_2_streams"]), "ratio_of_medians": ratio(h, raw2),
-                       "clients": http["clients"], "gunicorn_workers": 2, "body_lines": 5000,
-                       "raw_1_stream_ratio": paired_ratio(rates["http"], rates["raw"])}
+        out["http"] = {
+            "ours_lines_per_s": round(h),
+            "raw_lines_per_s": round(raw2),
+            "raw_streams": 2,
+            "ratio": paired_ratio(rates["http"], rates["raw_2_streams"]),
+            "ratio_of_medians": ratio(h, raw2),
+            "clients": http["clients"],
+            "gunicorn_workers": 2,
+            "body_lines": 5000,
+            "raw_1_stream_ratio": paired_ratio(rates["http"], rates["raw"]),
+        }
     return out

@@ -14,15 +14,17 @@ page (every distinct body ours returned is compared); count(*) must equal the co
 The job database is built with Core executemany straight into jobs.models' tables, and kept between runs
 (keyed by its size and the generator's version) since building a million jobs takes minutes.
 """
+
 from __future__ import annotations
 
 import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, ColumnElement, Engine, Integer, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.orm import aliased
 
 from bench import data
@@ -31,8 +33,9 @@ from bench.stats import interleaved_latencies, median, ratio, summary_ms
 
 GENERATOR_VERSION = 3
 _meta = MetaData()
-DATASET = Table("bench_dataset", _meta, Column("jobs", Integer), Column("version", Integer),
-                Column("note", String(200)))
+DATASET = Table(
+    "bench_dataset", _meta, Column("jobs", Integer), Column("version", Integer), Column("note", String(200))
+)
 
 
 def _signature(engine: Engine) -> tuple | None:
@@ -49,7 +52,7 @@ def _wipe(engine: Engine) -> None:
             c.execute(text("DROP SCHEMA public CASCADE"))
             c.execute(text("CREATE SCHEMA public"))
     else:
-        path = Path(engine.url.database)
+        path = Path(engine.url.database or "")
         engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -82,29 +85,35 @@ def build(url: str, count: int) -> dict:
             type_revs.append(row.id)
     with engine.begin() as c:
         from jobs.models import JobTypeRevision
-        revs = dict(c.execute(select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id))
-                              .group_by(JobTypeRevision.job_type_id)).all())
+
+        revs: dict[int, int] = dict(
+            c.execute(
+                select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id)).group_by(JobTypeRevision.job_type_id)
+            ).tuples()
+        )
         now = data.JOBS_BASE
-        c.execute(insert(Node), [{"hostname": f"node-{i:02d}", "created": now, "last_modified": now}
-                                 for i in range(20)])
-        c.execute(insert(TriggerEvent), [{"type": "PARSE", "description": {"n": i}, "occurred": now}
-                                         for i in range(1000)])
+        c.execute(
+            insert(Node), [{"hostname": f"node-{i:02d}", "created": now, "last_modified": now} for i in range(20)]
+        )
+        c.execute(
+            insert(TriggerEvent), [{"type": "PARSE", "description": {"n": i}, "occurred": now} for i in range(1000)]
+        )
         c.execute(insert(Batch), [{"title": f"batch {i}", "created": now, "last_modified": now} for i in range(50)])
         node_ids = list(c.scalars(select(Node.id)))
         event_ids = list(c.scalars(select(TriggerEvent.id)))
         batch_ids = list(c.scalars(select(Batch.id)))
         error_ids = list(c.scalars(select(Error.id)))
-    rows, chunk = [], 20_000
-    table = Job.__table__
-    for row in data.job_rows(count, [(t, revs[t]) for t in type_revs], node_ids, error_ids, event_ids, batch_ids):
-        rows.append(row)
+    rows: list[dict[str, Any]] = []
+    chunk = 20_000
+    for job_row in data.job_rows(count, [(t, revs[t]) for t in type_revs], node_ids, error_ids, event_ids, batch_ids):
+        rows.append(job_row)
         if len(rows) == chunk:
             with engine.begin() as c:
-                c.execute(insert(table), rows)
+                c.execute(insert(Job), rows)
             rows = []
     if rows:
         with engine.begin() as c:
-            c.execute(insert(table), rows)
+            c.execute(insert(Job), rows)
     # psycopg's executemany runs one INSERT per row, so PostgreSQL's count triggers left a counter row per job.
     counts.compact(engine)
     with engine.begin() as c:
@@ -132,8 +141,11 @@ def requests() -> dict[str, dict]:
     return {
         "no_filter": {},
         "status": {"status": "FAILED"},
-        "job_type_name_and_window": {"job_type_name": "type-03", "started": _iso(WINDOW_START),
-                                     "ended": _iso(WINDOW_END)},
+        "job_type_name_and_window": {
+            "job_type_name": "type-03",
+            "started": _iso(WINDOW_START),
+            "ended": _iso(WINDOW_END),
+        },
         "source_filters": {"source_sensor_class": "class-1", "source_collection": "collection-3"},
         "order_duration": {"order": "-duration"},
     }
@@ -154,14 +166,18 @@ def bare_query(name: str, postgres: bool):
     from jobs.models import Batch, Error, Job, JobCount, JobType, JobTypeRevision, Node, TriggerEvent
 
     j = Job.__table__
-    where, counter_where = [], []
+    where: list[ColumnElement[bool]] = []
+    counter_where: list[ColumnElement[bool]] = []
     order = [j.c.last_modified.asc(), j.c.id.asc()]
     if name == "status":
         where.append(j.c.status.in_(["FAILED"]))
         counter_where.append(JobCount.__table__.c.status.in_(["FAILED"]))
     elif name == "job_type_name_and_window":
-        where += [j.c.last_modified >= WINDOW_START, j.c.last_modified <= WINDOW_END,
-                  j.c.job_type_id.in_(select(JobType.__table__.c.id).where(JobType.__table__.c.name.in_(["type-03"])))]
+        where += [
+            j.c.last_modified >= WINDOW_START,
+            j.c.last_modified <= WINDOW_END,
+            j.c.job_type_id.in_(select(JobType.__table__.c.id).where(JobType.__table__.c.name.in_(["type-03"]))),
+        ]
     elif name == "source_filters":
         where += [j.c.source_sensor_class.in_(["class-1"]), j.c.source_collection.in_(["collection-3"])]
     elif name == "order_duration":
@@ -174,16 +190,48 @@ def bare_query(name: str, postgres: bool):
     t, r, e, n, err, b = (aliased(m.__table__) for m in (JobType, JobTypeRevision, TriggerEvent, Node, Error, Batch))
     count_star = select(func.count()).select_from(j).where(*where)
     counters = JobCount.__table__
-    count = (select(func.coalesce(func.sum(counters.c.n), 0)).where(*counter_where)
-             if name in COUNTED_BY_COUNTERS else count_star)
-    page = (select(j, t.c.name, t.c.version, t.c.title, t.c.description, t.c.is_active, t.c.is_paused,
-                   t.c.is_system, t.c.is_published, t.c.icon_code, t.c.unmet_resources, r.c.revision_num,
-                   e.c.type, e.c.occurred, n.c.hostname, err.c.name, err.c.title, err.c.description, err.c.category,
-                   b.c.title, b.c.description, b.c.created)
-            .select_from(j.join(t, t.c.id == j.c.job_type_id).join(r, r.c.id == j.c.job_type_rev_id)
-                         .outerjoin(e, e.c.id == j.c.event_id).outerjoin(n, n.c.id == j.c.node_id)
-                         .outerjoin(err, err.c.id == j.c.error_id).outerjoin(b, b.c.id == j.c.batch_id))
-            .where(*where).order_by(*order).limit(100))
+    count = (
+        select(func.coalesce(func.sum(counters.c.n), 0)).where(*counter_where)
+        if name in COUNTED_BY_COUNTERS
+        else count_star
+    )
+    page = (
+        select(
+            j,
+            t.c.name,
+            t.c.version,
+            t.c.title,
+            t.c.description,
+            t.c.is_active,
+            t.c.is_paused,
+            t.c.is_system,
+            t.c.is_published,
+            t.c.icon_code,
+            t.c.unmet_resources,
+            r.c.revision_num,
+            e.c.type,
+            e.c.occurred,
+            n.c.hostname,
+            err.c.name,
+            err.c.title,
+            err.c.description,
+            err.c.category,
+            b.c.title,
+            b.c.description,
+            b.c.created,
+        )
+        .select_from(
+            j.join(t, t.c.id == j.c.job_type_id)
+            .join(r, r.c.id == j.c.job_type_rev_id)
+            .outerjoin(e, e.c.id == j.c.event_id)
+            .outerjoin(n, n.c.id == j.c.node_id)
+            .outerjoin(err, err.c.id == j.c.error_id)
+            .outerjoin(b, b.c.id == j.c.batch_id)
+        )
+        .where(*where)
+        .order_by(*order)
+        .limit(100)
+    )
     return count, count_star, page
 
 
@@ -214,7 +262,7 @@ def measure(url: str, count: int, env: dict, repeat: int, budget_s: float, log_d
             def bare():
                 with engine.connect() as c:
                     t0 = time.perf_counter()
-                    total = c.execute(count_stmt).scalar()
+                    total = c.execute(count_stmt).scalar_one()
                     t1 = time.perf_counter()
                     if postgres:  # plan the joins in written order, as the API does (see jobs/listing.py):
                         c.exec_driver_sql("SET LOCAL join_collapse_limit = 1")  # else planning is ~90 % of it
@@ -235,8 +283,10 @@ def measure(url: str, count: int, env: dict, repeat: int, budget_s: float, log_d
                 got = [item["id"] for item in doc["results"]]
                 ours_counts.add(doc["count"])
                 if doc["count"] != total or got != list(ids):
-                    raise RuntimeError(f"jobs {name}: ours count {doc['count']} ids {got[:5]}.., "
-                                       f"bare count {total} ids {list(ids)[:5]}..")
+                    raise RuntimeError(
+                        f"jobs {name}: ours count {doc['count']} ids {got[:5]}.., "
+                        f"bare count {total} ids {list(ids)[:5]}.."
+                    )
             star = []
             for _ in range(3 if name in COUNTED_BY_COUNTERS else 0):  # informational, and a check of the counters
                 with engine.connect() as c:
@@ -247,15 +297,27 @@ def measure(url: str, count: int, env: dict, repeat: int, budget_s: float, log_d
                     raise RuntimeError(f"jobs {name}: count(*) {counted} != counters {total}")
             o, b = summary_ms(samples["ours"]), summary_ms(samples["bare"])
             out["requests"][name] = {
-                "path": path, "matched": total, "ours": o, "raw": b,
+                "path": path,
+                "matched": total,
+                "ours": o,
+                "raw": b,
                 "raw_count_from": "job_counts" if name in COUNTED_BY_COUNTERS else "count(*)",
                 "raw_parts_p50_ms": {k: round(median(v), 2) for k, v in parts.items()},
                 "raw_count_star_p50_ms": round(median(star), 2) if star else None,
-                "cross_check": {"ours_count": sorted(ours_counts), "raw_count": total, "page_ids_equal": True,
-                                "page_rows": len(ids), "distinct_ours_bodies": len(ours_bodies)},
-                "ratio_p50": ratio(o["p50_ms"], b["p50_ms"]), "ratio_p99": ratio(o["p99_ms"], b["p99_ms"])}
-            log(f"jobs {engine.dialect.name} {name}: ours p50 {o['p50_ms']} ms, bare p50 {b['p50_ms']} ms, "
-                f"{total} matched")
+                "cross_check": {
+                    "ours_count": sorted(ours_counts),
+                    "raw_count": total,
+                    "page_ids_equal": True,
+                    "page_rows": len(ids),
+                    "distinct_ours_bodies": len(ours_bodies),
+                },
+                "ratio_p50": ratio(o["p50_ms"], b["p50_ms"]),
+                "ratio_p99": ratio(o["p99_ms"], b["p99_ms"]),
+            }
+            log(
+                f"jobs {engine.dialect.name} {name}: ours p50 {o['p50_ms']} ms, bare p50 {b['p50_ms']} ms, "
+                f"{total} matched"
+            )
         out["client_resends"] = client.resends
         client.close()
     engine.dispose()

@@ -4,12 +4,14 @@ Lines are written for these measures with pre-serialized bulk requests (setup, n
 documents' shape (ingest.documents) under a prefix the API under test reads.
 (This folds in bench/log_stream.py.)
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from elasticsearch import Elasticsearch
@@ -19,16 +21,33 @@ from bench.harness import Client, Gunicorn, log, rss_mb
 from bench.stats import interleaved_latencies, median, paired_ratio, ratio, summary_ms
 
 # What a bare reader asks for: the fields of a line, in the same order as the API's sort.
-SOURCE = ["message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "host", "stream",
-          "scale_job_id", "scale_job_exe_num", "scale_job_type", "scale_job_version"]
+SOURCE = [
+    "message",
+    "@timestamp",
+    "scale_order_num",
+    "scale_task",
+    "scale_job_exe",
+    "scale_node",
+    "host",
+    "stream",
+    "scale_job_id",
+    "scale_job_exe_num",
+    "scale_job_type",
+    "scale_job_version",
+]
 
 
 def sort(order: str = "asc") -> list[dict]:
-    return [{"@timestamp": {"order": order, "numeric_type": "date_nanos"}}, {"scale_order_num": order},
-            {"_index": order}, {"_seq_no": order}]
+    return [
+        {"@timestamp": {"order": order, "numeric_type": "date_nanos"}},
+        {"scale_order_num": order},
+        {"_index": order},
+        {"_seq_no": order},
+    ]
 
 
 # --- writing lines (setup) ---------------------------------------------------------------------------------
+
 
 class Writer:
     """Pre-serialized bulk bodies, sent by a few threads: as fast as Elasticsearch takes them."""
@@ -53,21 +72,28 @@ class Writer:
 
     def body(self, exe: int, first_order: int, count: int, first_ns: int, step_ns: int, n0: int) -> bytes:
         cid = f"scale_job_{exe}x1"
-        shared = (f'"scale_job_exe":"{cid}","scale_task":"{cid}_main","scale_node":"node-{exe % 20:02d}",'
-                  f'"host":"node-{exe % 20:02d}","scale_job_type":"type-{exe % 20:02d}","scale_job_version":"1.0.0",'
-                  f'"scale_job_id":"{exe}","scale_job_exe_num":"1"')
+        shared = (
+            f'"scale_job_exe":"{cid}","scale_task":"{cid}_main","scale_node":"node-{exe % 20:02d}",'
+            f'"host":"node-{exe % 20:02d}","scale_job_type":"type-{exe % 20:02d}","scale_job_version":"1.0.0",'
+            f'"scale_job_id":"{exe}","scale_job_exe_num":"1"'
+        )
         parts = []
         for i in range(count):
             order = first_order + i
             ns = first_ns + i * step_ns
             n = n0 + i
             message = self.lines.message(n)
-            msg = json.dumps(message) if n % data.RARE_EVERY == 7 else \
-                self.pool_json[(n * 2654435761) % len(self.lines.pool)][:-1] + f' n={n}"'
+            msg = (
+                json.dumps(message)
+                if n % data.RARE_EVERY == 7
+                else self.pool_json[(n * 2654435761) % len(self.lines.pool)][:-1] + f' n={n}"'
+            )
             day = time.strftime("%Y.%m.%d", time.gmtime(ns // data.NS))
-            parts.append(f'{{"create":{{"_index":"{self.prefix}-{day}","_id":"{cid}#{order}"}}}}\n'
-                         f'{{"@timestamp":"{self._time(ns)}","scale_order_num":{order},'
-                         f'"stream":"{"stderr" if n % 5 == 0 else "stdout"}","message":{msg},{shared}}}\n')
+            parts.append(
+                f'{{"create":{{"_index":"{self.prefix}-{day}","_id":"{cid}#{order}"}}}}\n'
+                f'{{"@timestamp":"{self._time(ns)}","scale_order_num":{order},'
+                f'"stream":"{"stderr" if n % 5 == 0 else "stdout"}","message":{msg},{shared}}}\n'
+            )
         return "".join(parts).encode()
 
     def write(self, jobs: list[tuple[int, int, int, int, int]], deadline: float | None = None) -> int:
@@ -86,7 +112,9 @@ class Writer:
         def send(task) -> int:
             if deadline is not None and time.monotonic() > deadline:
                 return 0
-            resp = self.es.bulk(operations=self.body(*task), filter_path="errors,items.*.error")
+            resp = self.es.bulk(
+                operations=cast(Any, self.body(*task)), filter_path="errors,items.*.error"
+            )  # NDJSON bytes
             if resp.get("errors"):
                 raise RuntimeError(f"bulk errors: {str(resp)[:500]}")
             with lock:
@@ -102,11 +130,13 @@ class Writer:
 
 # --- 2. the full log read ----------------------------------------------------------------------------------
 
+
 def _count_sink(client: Client, path: str, separator: bytes) -> tuple[int, int]:
     """(bytes, separators) of a streamed body, counted chunk by chunk (a separator may straddle two chunks:
     the last len-1 bytes are carried over, too short to hold a whole one, so none is counted twice)."""
     size = 0
     import http.client
+
     conn = http.client.HTTPConnection(client.host, client.port, timeout=900)
     conn.request("GET", path)
     resp = conn.getresponse()
@@ -129,9 +159,16 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
     count, size, after = 0, 0, None
     try:
         while True:
-            resp = es.search(pit={"id": pit, "keep_alive": "2m"}, query=query, sort=sort(), size=2000,
-                             search_after=after, track_total_hits=False, source=SOURCE,
-                             filter_path=["hits.hits._source", "hits.hits.sort", "pit_id"])
+            resp = es.search(
+                pit={"id": pit, "keep_alive": "2m"},
+                query=query,
+                sort=sort(),
+                size=2000,
+                search_after=after,
+                track_total_hits=False,
+                source={"includes": SOURCE},
+                filter_path=["hits.hits._source", "hits.hits.sort", "pit_id"],
+            )
             pit = resp.get("pit_id", pit)
             hits = resp.get("hits", {}).get("hits", [])
             count += len(hits)
@@ -144,8 +181,16 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
     return count, size
 
 
-def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, cluster_id: str, lines: int,
-                 repeat: int, budget_s: float = float("inf")) -> dict:
+def measure_read(
+    es: Elasticsearch,
+    api: Gunicorn,
+    index: str,
+    exe_id: int,
+    cluster_id: str,
+    lines: int,
+    repeat: int,
+    budget_s: float = float("inf"),
+) -> dict:
     client = Client(api.url)
     base = f"/v6/job-executions/{exe_id}/logs/combined/"
     peaks: list[float] = []
@@ -168,7 +213,7 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break
-        for name in (["json", "raw", "txt"] if round_ % 2 == 0 else ["txt", "raw", "json"]):
+        for name in ["json", "raw", "txt"] if round_ % 2 == 0 else ["txt", "raw", "json"]:
             read_began = time.perf_counter()
             if name == "raw":
                 got, size = bare_read(es, index, cluster_id)
@@ -186,8 +231,9 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
             # Ours against raw: the text is every message raw read, one per line (the generated messages are
             # ASCII, so raw's characters are the text's bytes).
             if "txt" in sizes and "raw" in sizes and sizes["txt"] != sizes["raw"] + lines - 1:
-                raise RuntimeError(f"log read txt: {sizes['txt']} bytes, raw's messages {sizes['raw']} + "
-                                   f"{lines - 1} newlines")
+                raise RuntimeError(
+                    f"log read txt: {sizes['txt']} bytes, raw's messages {sizes['raw']} + {lines - 1} newlines"
+                )
             rates[name].append(lines / seconds)
             log(f"read round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
     stop.set()
@@ -195,31 +241,49 @@ def measure_read(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, clus
     hwm = max(rss_mb(p) for p in api.worker_pids())
     raw = median(rates["raw"])
     return {
-        "lines": lines, "repeats": len(rates["json"]),
-        "json": {"ours_lines_per_s": round(median(rates["json"])), "raw_lines_per_s": round(raw),
-                 "ratio": paired_ratio(rates["json"], rates["raw"]),
-                 "ratio_of_medians": ratio(median(rates["json"]), raw), "body_bytes": sizes.get("json")},
-        "txt": {"ours_lines_per_s": round(median(rates["txt"])), "raw_lines_per_s": round(raw),
-                "ratio": paired_ratio(rates["txt"], rates["raw"]),
-                "ratio_of_medians": ratio(median(rates["txt"]), raw), "body_bytes": sizes.get("txt")},
-        "cross_check": {"lines_expected": lines, "lines_read_by_each": lines, "raw_message_bytes": sizes.get("raw"),
-                        "txt_bytes_equal_raw_messages_plus_newlines": True},
+        "lines": lines,
+        "repeats": len(rates["json"]),
+        "json": {
+            "ours_lines_per_s": round(median(rates["json"])),
+            "raw_lines_per_s": round(raw),
+            "ratio": paired_ratio(rates["json"], rates["raw"]),
+            "ratio_of_medians": ratio(median(rates["json"]), raw),
+            "body_bytes": sizes.get("json"),
+        },
+        "txt": {
+            "ours_lines_per_s": round(median(rates["txt"])),
+            "raw_lines_per_s": round(raw),
+            "ratio": paired_ratio(rates["txt"], rates["raw"]),
+            "ratio_of_medians": ratio(median(rates["txt"]), raw),
+            "body_bytes": sizes.get("txt"),
+        },
+        "cross_check": {
+            "lines_expected": lines,
+            "lines_read_by_each": lines,
+            "raw_message_bytes": sizes.get("raw"),
+            "txt_bytes_equal_raw_messages_plus_newlines": True,
+        },
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
         "worker_rss_before_mb": max(before.values()) if before else None,
-        "worker_peak_rss_mb": hwm, "worker_peak_rss_sampled_mb": max(peaks) if peaks else None,
+        "worker_peak_rss_mb": hwm,
+        "worker_peak_rss_sampled_mb": max(peaks) if peaks else None,
     }
 
 
 # --- 3. first page and tail --------------------------------------------------------------------------------
 
-def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, cluster_id: str,
-                       repeat: int, budget_s: float) -> dict:
+
+def measure_first_page(
+    es: Elasticsearch, api: Gunicorn, index: str, exe_id: int, cluster_id: str, repeat: int, budget_s: float
+) -> dict:
     client = Client(api.url)
     base = f"/v6/job-executions/{exe_id}/logs/combined/"
     query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
-    out = {}
-    for name, path, order, size in (("first_1000", f"{base}?limit=1000", "asc", 1000),
-                                    ("tail_100", f"{base}?tail=100", "desc", 100)):
+    out: dict[str, Any] = {}
+    for name, path, order, size in (
+        ("first_1000", f"{base}?limit=1000", "asc", 1000),
+        ("tail_100", f"{base}?tail=100", "desc", 100),
+    ):
         ours_bodies: dict[int, bytes] = {}
         raw_seen: set[tuple] = set()
 
@@ -230,8 +294,15 @@ def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int
             ours_bodies.setdefault(hash(body), body)
 
         def bare():
-            hits = es.search(index=index, query=query, sort=sort(order), size=size, source=SOURCE,
-                             track_total_hits=False, filter_path=["hits.hits._source", "hits.hits.sort"])
+            hits = es.search(
+                index=index,
+                query=query,
+                sort=sort(order),
+                size=size,
+                source={"includes": SOURCE},
+                track_total_hits=False,
+                filter_path=["hits.hits._source", "hits.hits.sort"],
+            )
             found = hits["hits"]["hits"]
             if len(found) != size:
                 raise RuntimeError("bare first page short")
@@ -249,11 +320,15 @@ def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int
             if got != expected:
                 raise RuntimeError(f"{name}: ours returned {len(got)} lines {got[:2]}.., raw {expected[:2]}..")
         o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
-        out[name] = {"path": path, "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
-                     "target_p50_ms": round(1.5 * r["p50_ms"] + 5, 2),
-                     "met": o["p50_ms"] <= 1.5 * r["p50_ms"] + 5,
-                     "cross_check": {"lines": size, "lines_equal_raw": True,
-                                     "distinct_ours_bodies": len(ours_bodies)}}
+        out[name] = {
+            "path": path,
+            "ours": o,
+            "raw": r,
+            "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
+            "target_p50_ms": round(1.5 * r["p50_ms"] + 5, 2),
+            "met": o["p50_ms"] <= 1.5 * r["p50_ms"] + 5,
+            "cross_check": {"lines": size, "lines_equal_raw": True, "distinct_ours_bodies": len(ours_bodies)},
+        }
         log(f"{name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms")
     out["client_resends"] = client.resends
     client.close()
@@ -261,6 +336,7 @@ def measure_first_page(es: Elasticsearch, api: Gunicorn, index: str, exe_id: int
 
 
 # --- 6. search -----------------------------------------------------------------------------------------------
+
 
 def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, repeat: int, budget_s: float) -> dict:
     client = Client(api.url)
@@ -277,15 +353,23 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
             ours_bodies.setdefault(hash(body), body)
 
         def bare():  # the same sort as ours (newest first, then order number, index, sequence), no highlight
-            resp = es.search(index=index, query={"match": {"message": {"query": word, "operator": "and"}}},
-                             sort=sort("desc"), size=100, track_total_hits=True,
-                             filter_path=["hits.total", "hits.hits._source"])
+            resp = es.search(
+                index=index,
+                query={"match": {"message": {"query": word, "operator": "and"}}},
+                sort=sort("desc"),
+                size=100,
+                track_total_hits=True,
+                filter_path=["hits.total", "hits.hits._source"],
+            )
             hits = resp.get("hits", {}).get("hits", [])
-            raw_seen.add((resp["hits"]["total"]["value"],
-                          tuple((h["_source"]["scale_job_exe"], h["_source"]["scale_order_num"]) for h in hits)))
+            raw_seen.add(
+                (
+                    resp["hits"]["total"]["value"],
+                    tuple((h["_source"]["scale_job_exe"], h["_source"]["scale_order_num"]) for h in hits),
+                )
+            )
 
-        samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=2, budget_s=budget_s,
-                                        min_repeat=3)
+        samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=2, budget_s=budget_s, min_repeat=3)
         # Ours against raw: the same number of matches, and the same lines on the first page, in order.
         if len(raw_seen) != 1:
             raise RuntimeError(f"search {name}: raw answered {len(raw_seen)} different results")
@@ -296,13 +380,25 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
             page = tuple((h["scale_job_exe"], h["scale_order_num"]) for h in doc["results"])
             ours_counts.add(doc["count"])
             if doc["count"] != raw_count or page != raw_page:
-                raise RuntimeError(f"search {name}: ours {doc['count']} matches, page {page[:2]}..; "
-                                   f"raw {raw_count}, page {raw_page[:2]}..")
+                raise RuntimeError(
+                    f"search {name}: ours {doc['count']} matches, page {page[:2]}..; "
+                    f"raw {raw_count}, page {raw_page[:2]}.."
+                )
         o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
-        out[name] = {"path": path, "matched": sorted(ours_counts), "raw_matched": raw_count,
-                     "cross_check": {"counts_equal": True, "page_lines": len(raw_page), "page_equal": True,
-                                     "distinct_ours_bodies": len(ours_bodies)},
-                     "ours": o, "raw": r, "ratio_p50": ratio(o["p50_ms"], r["p50_ms"])}
+        out[name] = {
+            "path": path,
+            "matched": sorted(ours_counts),
+            "raw_matched": raw_count,
+            "cross_check": {
+                "counts_equal": True,
+                "page_lines": len(raw_page),
+                "page_equal": True,
+                "distinct_ours_bodies": len(ours_bodies),
+            },
+            "ours": o,
+            "raw": r,
+            "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
+        }
         log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {raw_count} hits")
     out["client_resends"] = client.resends
     client.close()

@@ -3,6 +3,7 @@
 py-spy writes collapsed stacks (`--format raw`); `top()` sums them into the functions with the most samples,
 by self time and inclusive of what they call.
 """
+
 from __future__ import annotations
 
 import collections
@@ -35,9 +36,28 @@ def record(name: str, pids: list[int], rate: int = 97) -> Iterator[None]:
     procs = []
     for pid in pids:
         path = _out / f"{name}-{pid}.txt"
-        procs.append((path, subprocess.Popen(
-            [_py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--nonblocking",
-             "-o", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        procs.append(
+            (
+                path,
+                subprocess.Popen(
+                    [
+                        _py_spy(),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--rate",
+                        str(rate),
+                        "--format",
+                        "raw",
+                        "--nonblocking",
+                        "-o",
+                        str(path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+        )
     try:
         yield
     finally:
@@ -66,18 +86,34 @@ def top(files: list[Path], n: int = 15) -> dict:
             c = int(count)
             frames = [fr for fr in stack.split(";") if fr]
             leaf = frames[-1] if frames else ""
-            if any(w in leaf for w in ("wait (threading", "select (", "poll (", "accept (", "_recv_into", "recv_into (",
-                                       "read (socket", "readinto (socket", "sleep", "epoll")):
+            if any(
+                w in leaf
+                for w in (
+                    "wait (threading",
+                    "select (",
+                    "poll (",
+                    "accept (",
+                    "_recv_into",
+                    "recv_into (",
+                    "read (socket",
+                    "readinto (socket",
+                    "sleep",
+                    "epoll",
+                )
+            ):
                 idle += c
                 continue
             busy += c
             own[_short(leaf)] += c
-            for fr in set(_short(x) for x in frames):
+            for fr in {_short(x) for x in frames}:
                 incl[fr] += c
     share = lambda k, v: (k, round(v / busy, 3)) if busy else (k, 0)  # noqa: E731
-    return {"busy_samples": busy, "idle_samples": idle,
-            "self": [share(k, v) for k, v in own.most_common(n)],
-            "inclusive": [share(k, v) for k, v in incl.most_common(n + 15) if not k.startswith("<module>")][:n + 10]}
+    return {
+        "busy_samples": busy,
+        "idle_samples": idle,
+        "self": [share(k, v) for k, v in own.most_common(n)],
+        "inclusive": [share(k, v) for k, v in incl.most_common(n + 15) if not k.startswith("<module>")][: n + 10],
+    }
 
 
 def _short(frame: str) -> str:

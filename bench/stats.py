@@ -1,4 +1,5 @@
 """Small numeric helpers for benchmark figures."""
+
 from __future__ import annotations
 
 import statistics
@@ -17,8 +18,7 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def summary_ms(samples: list[float]) -> dict:
-    return {"p50_ms": round(percentile(samples, 50), 2), "p99_ms": round(percentile(samples, 99), 2),
-            "n": len(samples)}
+    return {"p50_ms": round(percentile(samples, 50), 2), "p99_ms": round(percentile(samples, 99), 2), "n": len(samples)}
 
 
 def ratio(ours: float, raw: float) -> float | None:
@@ -36,8 +36,13 @@ def timed(call: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def interleaved_latencies(calls: dict[str, Callable[[], object]], repeat: int, warmup: int = 3,
-                          budget_s: float | None = None, min_repeat: int = 5) -> dict[str, list[float]]:
+def interleaved_latencies(
+    calls: dict[str, Callable[[], object]],
+    repeat: int,
+    warmup: int = 3,
+    budget_s: float | None = None,
+    min_repeat: int = 5,
+) -> dict[str, list[float]]:
     """Latencies (ms) of each call, the calls taking turns (their order rotating) so that noise from other
     work on the machine falls on all of them alike. Stops early after budget_s (keeping >= min_repeat)."""
     names = list(calls)
@@ -47,7 +52,7 @@ def interleaved_latencies(calls: dict[str, Callable[[], object]], repeat: int, w
     out: dict[str, list[float]] = {name: [] for name in names}
     began = time.monotonic()
     for i in range(repeat):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             out[name].append(timed(calls[name]))
         if budget_s is not None and i + 1 >= min_repeat and time.monotonic() - began > budget_s:
             break

@@ -9,6 +9,7 @@ Bodies are checked, ours against raw: before the load every path is fetched once
 (the same job and latest execution; the same 1,000 log lines), and the size of each checked body is recorded;
 under the load a 200 whose body size differs from its path's checked size counts as an error, not as ok.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,16 @@ from bench.harness import Client, log
 from bench.stats import median, paired_ratio
 
 
-def _worker(url: str, paths: list[str], sizes: dict[str, int], connections: int, seconds: float,
-            max_requests: int, offset: int, out) -> None:
+def _worker(
+    url: str,
+    paths: list[str],
+    sizes: dict[str, int],
+    connections: int,
+    seconds: float,
+    max_requests: int,
+    offset: int,
+    out,
+) -> None:
     lock = threading.Lock()
     counts = {"ok": 0, "errors": 0, "sent": 0, "wrong_body": 0, "resends": 0}
     deadline = time.monotonic() + seconds
@@ -37,7 +46,7 @@ def _worker(url: str, paths: list[str], sizes: dict[str, int], connections: int,
             path = paths[i % len(paths)]
             wrong = False
             try:
-                status, size = client.get(path, sink=True)
+                status, size = client.get_size(path)
                 wrong = status == 200 and size != sizes[path]
                 ok = status == 200 and not wrong
             except OSError:
@@ -59,12 +68,23 @@ def _worker(url: str, paths: list[str], sizes: dict[str, int], connections: int,
     out.put(counts)
 
 
-def load(url: str, paths: list[str], sizes: dict[str, int], seconds: float, max_requests: int, processes: int = 2,
-         connections: int = 8) -> dict:
+def load(
+    url: str,
+    paths: list[str],
+    sizes: dict[str, int],
+    seconds: float,
+    max_requests: int,
+    processes: int = 2,
+    connections: int = 8,
+) -> dict:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, paths, sizes, connections, seconds, max_requests // processes,
-                                                 p * 1000, out)) for p in range(processes)]
+    procs = [
+        ctx.Process(
+            target=_worker, args=(url, paths, sizes, connections, seconds, max_requests // processes, p * 1000, out)
+        )
+        for p in range(processes)
+    ]
     began = time.perf_counter()
     for p in procs:
         p.start()
@@ -74,9 +94,14 @@ def load(url: str, paths: list[str], sizes: dict[str, int], seconds: float, max_
     elapsed = time.perf_counter() - began
     ok = sum(r["ok"] for r in results)
     errors = sum(r["errors"] for r in results)
-    return {"requests_per_s": round(ok / elapsed, 1), "ok": ok, "errors": errors,
-            "wrong_bodies": sum(r["wrong_body"] for r in results), "resends": sum(r["resends"] for r in results),
-            "seconds": round(elapsed, 1)}
+    return {
+        "requests_per_s": round(ok / elapsed, 1),
+        "ok": ok,
+        "errors": errors,
+        "wrong_bodies": sum(r["wrong_body"] for r in results),
+        "resends": sum(r["resends"] for r in results),
+        "seconds": round(elapsed, 1),
+    }
 
 
 def checked_sizes(ours_url: str, raw_url: str, name: str, ours_paths: list[str], raw_paths: list[str]) -> dict:
@@ -90,11 +115,16 @@ def checked_sizes(ours_url: str, raw_url: str, name: str, ours_paths: list[str],
                 raise RuntimeError(f"throughput {name}: {ours_path} {o_status}, {raw_path} {r_status}")
             o, r = json.loads(o_body), json.loads(r_body)
             if name == "job_details":  # the same job, type and latest execution
-                same = (o["id"], o["status"], o["job_type"]["name"], (o.get("execution") or {}).get("exe_num")) == \
-                       (r["id"], r["status"], r["name"], (r.get("execution") or {}).get("exe_num"))
+                same = (o["id"], o["status"], o["job_type"]["name"], (o.get("execution") or {}).get("exe_num")) == (
+                    r["id"],
+                    r["status"],
+                    r["name"],
+                    (r.get("execution") or {}).get("exe_num"),
+                )
             else:  # the same lines, in order
-                same = len(o) == 1000 and [(x["scale_order_num"], x["message"]) for x in o] == \
-                       [(x["scale_order_num"], x["message"]) for x in r]
+                same = len(o) == 1000 and [(x["scale_order_num"], x["message"]) for x in o] == [
+                    (x["scale_order_num"], x["message"]) for x in r
+                ]
             if not same:
                 raise RuntimeError(f"throughput {name}: ours {ours_path} differs from raw {raw_path}")
             sizes[ours_path], sizes[raw_path] = len(o_body), len(r_body)
@@ -107,33 +137,55 @@ def checked_sizes(ours_url: str, raw_url: str, name: str, ours_paths: list[str],
     return sizes
 
 
-def measure(ours_url: str, raw_url: str, targets: dict[str, tuple[list[str], list[str]]], seconds: float,
-            max_requests: int, repeat: int, concurrency: tuple[int, int]) -> dict:
+def measure(
+    ours_url: str,
+    raw_url: str,
+    targets: dict[str, tuple[list[str], list[str]]],
+    seconds: float,
+    max_requests: int,
+    repeat: int,
+    concurrency: tuple[int, int],
+) -> dict:
     """targets: name -> (our paths, raw paths)."""
-    out: dict = {"concurrency": concurrency[0] * concurrency[1], "seconds_per_run": seconds,
-                 "max_requests_per_run": max_requests, "repeats": repeat}
+    out: dict = {
+        "concurrency": concurrency[0] * concurrency[1],
+        "seconds_per_run": seconds,
+        "max_requests_per_run": max_requests,
+        "repeats": repeat,
+    }
     for name, (ours_paths, raw_paths) in targets.items():
         sizes = checked_sizes(ours_url, raw_url, name, ours_paths, raw_paths)
         runs: dict[str, list[dict]] = {"ours": [], "raw": []}
         for round_ in range(repeat):
-            for side in (["ours", "raw"] if round_ % 2 == 0 else ["raw", "ours"]):
+            for side in ["ours", "raw"] if round_ % 2 == 0 else ["raw", "ours"]:
                 url, paths = (ours_url, ours_paths) if side == "ours" else (raw_url, raw_paths)
                 if round_ == 0:
                     load(url, paths[:50], sizes, 0.5, 200, *concurrency)  # warm the workers' connections and caches
                 result = load(url, paths, sizes, seconds, max_requests, *concurrency)
                 runs[side].append(result)
-                log(f"throughput {name} {side}: {result['requests_per_s']} req/s, {result['errors']} errors "
-                    f"({result['wrong_bodies']} wrong bodies)")
+                log(
+                    f"throughput {name} {side}: {result['requests_per_s']} req/s, {result['errors']} errors "
+                    f"({result['wrong_bodies']} wrong bodies)"
+                )
         o = median([r["requests_per_s"] for r in runs["ours"]])
         r = median([r["requests_per_s"] for r in runs["raw"]])
-        out[name] = {"path_example": ours_paths[0], "ours_requests_per_s": o, "raw_requests_per_s": r,
-                     "ratio": paired_ratio([x["requests_per_s"] for x in runs["ours"]],
-                                                [x["requests_per_s"] for x in runs["raw"]]), "ours_errors": sum(x["errors"] for x in runs["ours"]),
-                     "raw_errors": sum(x["errors"] for x in runs["raw"]),
-                     "cross_check": {"paths_compared": len(ours_paths), "bodies_equal_raw": True,
-                                     "ours_wrong_bodies": sum(x["wrong_bodies"] for x in runs["ours"]),
-                                     "raw_wrong_bodies": sum(x["wrong_bodies"] for x in runs["raw"])},
-                     "runs": runs}
+        out[name] = {
+            "path_example": ours_paths[0],
+            "ours_requests_per_s": o,
+            "raw_requests_per_s": r,
+            "ratio": paired_ratio(
+                [x["requests_per_s"] for x in runs["ours"]], [x["requests_per_s"] for x in runs["raw"]]
+            ),
+            "ours_errors": sum(x["errors"] for x in runs["ours"]),
+            "raw_errors": sum(x["errors"] for x in runs["raw"]),
+            "cross_check": {
+                "paths_compared": len(ours_paths),
+                "bodies_equal_raw": True,
+                "ours_wrong_bodies": sum(x["wrong_bodies"] for x in runs["ours"]),
+                "raw_wrong_bodies": sum(x["wrong_bodies"] for x in runs["raw"]),
+            },
+            "runs": runs,
+        }
         # An error or a wrong body on either side makes the comparison meaningless: the measure is not matched.
         out[name]["cross_check"]["matched"] = out[name]["ours_errors"] + out[name]["raw_errors"] == 0
     return out

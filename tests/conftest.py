@@ -3,6 +3,7 @@
 Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs PostgreSQL
 `postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a node.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,7 @@ def log_prefix(es) -> str:
     # Deleted by name: clusters refuse wildcard deletes unless action.destructive_requires_name is off.
     names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all"))
     for start in range(0, len(names), 50):  # in chunks: a URL has a length limit
-        es.indices.delete(index=",".join(names[start:start + 50]))
+        es.indices.delete(index=",".join(names[start : start + 50]))
     templates = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}*")
     for template in templates.get("index_templates", []):
         es.indices.delete_index_template(name=template["name"])
@@ -88,15 +89,24 @@ def sql_settings(tmp_path, database_url) -> Settings:
     engine = make_engine(database_url)
     upgrade(engine)
     engine.dispose()
-    return Settings(data_dir=tmp_path, database_url=database_url, elasticsearch_url=None, api_token=ADMIN_TOKEN,
-                    spool_dir=tmp_path / "spool")
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        elasticsearch_url=None,
+        api_token=ADMIN_TOKEN,
+        spool_dir=tmp_path / "spool",
+    )
 
 
 @pytest.fixture
 def settings(sql_settings, elasticsearch_url, log_prefix) -> Settings:
     """sql_settings plus the test node and this test's own log indices."""
-    return replace(sql_settings, elasticsearch_url=elasticsearch_url, log_index_prefix=log_prefix,
-                   legacy_log_indices=(f"{log_prefix}-legacy-*",))
+    return replace(
+        sql_settings,
+        elasticsearch_url=elasticsearch_url,
+        log_index_prefix=log_prefix,
+        legacy_log_indices=(f"{log_prefix}-legacy-*",),
+    )
 
 
 @pytest.fixture
@@ -120,9 +130,11 @@ def refs(stores, clock) -> ReferenceData:
 @pytest.fixture
 def start_execution(stores):
     """Start a new job of the "log-test" job type on a node; returns its ClaimedExecution (RUNNING)."""
+
     def start(node: str = "node-1"):
         job_type, _ = stores.job_types.save_job_type("img:1", manifest("log-test", command="run"))
         return stores.executions.start_execution(stores.jobs.create_job(job_type.id, {}), node)
+
     return start
 
 
@@ -159,14 +171,19 @@ def auth() -> dict:
 
 def pytest_addoption(parser) -> None:
     # Registered here, at the root, so `make test PYTEST_ARGS=--long` works too.
-    parser.addoption("--long", action="store_true", default=False,
-                     help="reliability suite: long variants (5-minute soak, more fuzzing, more lines)")
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="reliability suite: long variants (5-minute soak, more fuzzing, more lines)",
+    )
 
 
 def pytest_report_header(config) -> list[str]:
-    return [f"DATABASE_URL: {os.environ.get('DATABASE_URL', '(SQLite per test)')}",
-            f"ELASTICSEARCH_URL: {os.environ.get('ELASTICSEARCH_URL', '(testcontainers or launcher)')}"]
-
+    return [
+        f"DATABASE_URL: {os.environ.get('DATABASE_URL', '(SQLite per test)')}",
+        f"ELASTICSEARCH_URL: {os.environ.get('ELASTICSEARCH_URL', '(testcontainers or launcher)')}",
+    ]
 
 
 # Fixtures that start or reach Elasticsearch: a test using any of them (directly or through another) is `es`.
@@ -181,4 +198,3 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.es)
         if item.path.is_relative_to(RELIABILITY):
             item.add_marker(pytest.mark.reliability)
-

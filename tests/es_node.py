@@ -1,4 +1,5 @@
 """Finding a real Elasticsearch for the tests: ELASTICSEARCH_URL, else testcontainers, else our launcher."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The foundation: a real Elasticsearch node, readiness, and the cross-cutting HTTP rules."""
+
 from __future__ import annotations
 
 import falcon
@@ -11,16 +12,31 @@ def test_node_is_real_elasticsearch(es, log_prefix):
     """An environment guard, not a product test: the node the suite runs against is a real Elasticsearch (bulk
     writes, date_nanos sorting with a tie-breaker, its version), so no test can pass against a stand-in."""
     index = f"{log_prefix}-real"
-    es.indices.create(index=index, mappings={"properties": {
-        "@timestamp": {"type": "date_nanos"}, "n": {"type": "long"}, "message": {"type": "text"}}})
-    docs = ({"_index": index, "_id": str(i), "_op_type": "create", "n": i, "message": f"line {i}",
-             "@timestamp": f"2024-05-01T00:00:00.00000000{i % 3}Z"} for i in range(30))
+    es.indices.create(
+        index=index,
+        mappings={
+            "properties": {"@timestamp": {"type": "date_nanos"}, "n": {"type": "long"}, "message": {"type": "text"}}
+        },
+    )
+    docs = (
+        {
+            "_index": index,
+            "_id": str(i),
+            "_op_type": "create",
+            "n": i,
+            "message": f"line {i}",
+            "@timestamp": f"2024-05-01T00:00:00.00000000{i % 3}Z",
+        }
+        for i in range(30)
+    )
     ok, errors = helpers.bulk(es, docs, refresh="wait_for")
     assert (ok, errors) == (30, [])
 
     hits = es.search(index=index, size=30, sort=[{"@timestamp": "desc"}, {"n": "asc"}])["hits"]["hits"]
     got = [(h["_source"]["@timestamp"], h["_source"]["n"]) for h in hits]
-    expected = sorted(((f"2024-05-01T00:00:00.00000000{i % 3}Z", i) for i in range(30)), key=lambda t: (-int(t[0][-2]), t[1]))
+    expected = sorted(
+        ((f"2024-05-01T00:00:00.00000000{i % 3}Z", i) for i in range(30)), key=lambda t: (-int(t[0][-2]), t[1])
+    )
     assert got == expected
     assert es.info()["version"]["number"].startswith(("8.", "9."))
 
@@ -74,7 +90,9 @@ def test_read_token_mode_guards_reads(make_client, auth):
     assert client.simulate_get("/v6/jobs/", headers=auth).status_code == 200
     assert client.simulate_get("/readyz").status_code == 200
     # The read token never allows writes.
-    assert client.simulate_post("/v6/jobs/cancel/", json={}, headers={"Authorization": "Bearer reader"}).status_code == 403
+    assert (
+        client.simulate_post("/v6/jobs/cancel/", json={}, headers={"Authorization": "Bearer reader"}).status_code == 403
+    )
 
 
 def test_settings_defaults_and_generated_token(tmp_path):

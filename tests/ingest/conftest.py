@@ -1,4 +1,5 @@
 """Fixtures of the ingest tests: a shipper on the test's spool, and queueing a job of a manifest."""
+
 from __future__ import annotations
 
 import pytest

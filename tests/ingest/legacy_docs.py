@@ -6,6 +6,7 @@ template, so Elasticsearch mapped every string as `text` with a `.keyword` sub-f
 tie or come out of order by it); the job fields were strings. Use an index that no template matches (our
 template covers `<prefix>-2*` only), e.g. `<prefix>-legacy-2019.01.01`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -14,9 +15,19 @@ from datetime import UTC, datetime, timedelta
 from elasticsearch import Elasticsearch, helpers
 
 
-def legacy_doc(cluster_id: str, message: str, stream: str, at: datetime, nanos: int, *, job_id: int = 1,
-               exe_num: int = 1, job_type: str = "legacy-job", job_version: str = "1.0.0",
-               host: str = "scale-node-1") -> dict:
+def legacy_doc(
+    cluster_id: str,
+    message: str,
+    stream: str,
+    at: datetime,
+    nanos: int,
+    *,
+    job_id: int = 1,
+    exe_num: int = 1,
+    job_type: str = "legacy-job",
+    job_version: str = "1.0.0",
+    host: str = "scale-node-1",
+) -> dict:
     return {
         "message": message,
         "stream": stream,
@@ -32,8 +43,16 @@ def legacy_doc(cluster_id: str, message: str, stream: str, at: datetime, nanos: 
     }
 
 
-def write_legacy_docs(es: Elasticsearch, index: str, cluster_id: str, lines: Iterable[tuple[str, str]],
-                      start: datetime, *, step: timedelta = timedelta(milliseconds=1), **fields) -> list[dict]:
+def write_legacy_docs(
+    es: Elasticsearch,
+    index: str,
+    cluster_id: str,
+    lines: Iterable[tuple[str, str]],
+    start: datetime,
+    *,
+    step: timedelta = timedelta(milliseconds=1),
+    **fields,
+) -> list[dict]:
     """Write (stream, message) lines as Scale's Fluentd did, one `step` apart from `start`; returns the
     documents in their true order. Auto-generated _ids and refresh, as Fluentd's bulk "index" wrote them."""
     docs = []

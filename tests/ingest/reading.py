@@ -6,6 +6,7 @@ visible before its primary shard is active; a search reaching it then fails as a
 search_phase_execution_exception. So a read first waits until the indices' primaries are active, and is tried
 again on that one error (an index may be created between the wait and the search) until a deadline.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,8 @@ def scale_query(cluster_id: str, stream: str | None = None) -> dict:
 def wait_for_primaries(es, index: str, timeout: float) -> None:
     """Until every index matching `index` has its primaries active (an index pattern matching nothing is ready)."""
     health = es.options(request_timeout=timeout + 10).cluster.health(
-        index=index, wait_for_status="yellow", timeout=f"{max(1, int(timeout))}s")
+        index=index, wait_for_status="yellow", timeout=f"{max(1, int(timeout))}s"
+    )
     assert not health["timed_out"], f"the primaries of {index} are not active after {timeout} s: {health}"
 
 
@@ -37,8 +39,7 @@ def read_lines(es, index: str, cluster_id: str, stream: str | None = None) -> li
         try:
             return _read(es, index, cluster_id, stream)
         except ApiError as exc:
-            if exc.meta.status != 503 or exc.error != "search_phase_execution_exception" \
-                    or time.monotonic() > deadline:
+            if exc.meta.status != 503 or exc.error != "search_phase_execution_exception" or time.monotonic() > deadline:
                 raise
         time.sleep(0.1)
 
@@ -52,8 +53,13 @@ def _read(es, index: str, cluster_id: str, stream: str | None) -> list[dict]:
     out, after = [], None
     try:
         while True:
-            resp = es.search(pit={"id": pit, "keep_alive": "1m"}, query=scale_query(cluster_id, stream), sort=sort,
-                             size=5000, search_after=after)
+            resp = es.search(
+                pit={"id": pit, "keep_alive": "1m"},
+                query=scale_query(cluster_id, stream),
+                sort=sort,
+                size=5000,
+                search_after=after,
+            )
             pit = resp.get("pit_id", pit)
             page = resp["hits"]["hits"]
             out += [{**h["_source"], "_id": h["_id"], "_index": h["_index"]} for h in page]

@@ -1,4 +1,5 @@
 """Elasticsearch stopped while lines are being shipped, then started again: every line exactly once."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """POST /v6/job-executions/{id}/logs/: NDJSON lines from remote executors."""
+
 from __future__ import annotations
 
 import json
@@ -13,18 +14,28 @@ def ndjson(*items) -> bytes:
 
 
 def post(client, auth, exe_id, body: bytes, **kw):
-    return client.simulate_post(f"/v6/job-executions/{exe_id}/logs/", body=body,
-                                headers={**auth, "Content-Type": "application/x-ndjson"}, **kw)
+    return client.simulate_post(
+        f"/v6/job-executions/{exe_id}/logs/", body=body, headers={**auth, "Content-Type": "application/x-ndjson"}, **kw
+    )
 
 
 def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, settings, execution):
     frozen = datetime(2024, 3, 5, 6, 7, 8, 123456, tzinfo=UTC)
     client = make_client(clock=lambda: frozen)
     exe = execution
-    body = ndjson({"message": "hello", "stream": "stdout"},
-                  {"message": "", "stream": "stderr", "scale_task": "t-1"},
-                  {"message": "given", "stream": "stdout", "@timestamp": "2024-03-05T06:07:09.000000001Z",
-                   "scale_order_num": 99}) + b"\n"
+    body = (
+        ndjson(
+            {"message": "hello", "stream": "stdout"},
+            {"message": "", "stream": "stderr", "scale_task": "t-1"},
+            {
+                "message": "given",
+                "stream": "stdout",
+                "@timestamp": "2024-03-05T06:07:09.000000001Z",
+                "scale_order_num": 99,
+            },
+        )
+        + b"\n"
+    )
     resp = post(client, auth, exe.id, body)
     assert resp.status_code == 202, resp.text
     assert resp.json == {"accepted": 3}
@@ -36,7 +47,8 @@ def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, set
     ]
     assert got[1]["scale_task"] == "t-1"
     assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"]) for d in got} == {
-        ("node-1", str(exe.job_id), "1")}
+        ("node-1", str(exe.job_id), "1")
+    }
     assert {d["_index"] for d in got} == {f"{settings.log_index_prefix}-2024.03.05"}
     # The same body again: numbered lines are replays (409, nothing added); unnumbered ones get new numbers.
     assert post(client, auth, exe.id, body).json == {"accepted": 3}
@@ -46,8 +58,9 @@ def test_posted_lines_are_numbered_stamped_and_stored(make_client, auth, es, set
 
 def test_two_concurrent_posts_never_share_an_order_number(client, auth, es, settings, execution):
     exe = execution
-    bodies = {name: ndjson(*({"message": f"{name} {i}", "stream": "stdout"} for i in range(400)))
-              for name in ("a", "b")}
+    bodies = {
+        name: ndjson(*({"message": f"{name} {i}", "stream": "stdout"} for i in range(400))) for name in ("a", "b")
+    }
     results = {}
     start = threading.Barrier(2)
 
@@ -73,8 +86,11 @@ def test_two_concurrent_posts_never_share_an_order_number(client, auth, es, sett
 
 def test_a_bad_line_is_named_and_nothing_is_written(client, auth, es, settings, execution):
     exe = execution
-    body = ndjson({"message": "fine", "stream": "stdout"}, {"message": "fine", "stream": "stdout"}) \
-        + b'{"message": 5, "stream": "stdout"}\n' + ndjson({"message": "after", "stream": "stdout"})
+    body = (
+        ndjson({"message": "fine", "stream": "stdout"}, {"message": "fine", "stream": "stdout"})
+        + b'{"message": 5, "stream": "stdout"}\n'
+        + ndjson({"message": "after", "stream": "stdout"})
+    )
     resp = post(client, auth, exe.id, body)
     assert resp.status_code == 400
     assert resp.json == {"detail": 'Line 3: "message" must be a string'}
@@ -99,7 +115,9 @@ def test_too_large_bodies_and_lines_are_413(make_client, auth, execution):
     resp = post(small, auth, exe.id, ndjson(*({"message": "y" * 50, "stream": "stdout"} for _ in range(30))))
     assert resp.status_code == 413 and "1000 bytes" in resp.json["detail"]
     short = make_client(max_log_line_bytes=10)
-    resp = post(short, auth, exe.id, ndjson({"message": "ok", "stream": "stdout"}, {"message": "z" * 11, "stream": "stdout"}))
+    resp = post(
+        short, auth, exe.id, ndjson({"message": "ok", "stream": "stdout"}, {"message": "z" * 11, "stream": "stdout"})
+    )
     assert resp.status_code == 413
     assert resp.json["detail"] == 'Line 2: "message" is longer than 10 bytes'
 

@@ -1,4 +1,5 @@
 """The index template, the Kibana data view, and documents as Scale's Fluentd wrote them."""
+
 from __future__ import annotations
 
 import json
@@ -30,25 +31,50 @@ def test_template_is_put_once_and_shapes_only_daily_indices(es, log_prefix):
     assert props["message"] == {"type": "text"}
     for name in ("stream", "scale_job_exe"):
         assert props[name] == {"type": "keyword", "fields": {"keyword": {"type": "keyword"}}}
-    for name in ("scale_task", "scale_node", "host", "scale_job_type", "scale_job_version", "scale_job_id",
-                 "scale_job_exe_num"):
+    for name in (
+        "scale_task",
+        "scale_node",
+        "host",
+        "scale_job_type",
+        "scale_job_version",
+        "scale_job_id",
+        "scale_job_exe_num",
+    ):
         assert props[name] == {"type": "keyword"}, name
     other = es.indices.get_mapping(index=f"{log_prefix}-legacy-2019.01.01")[f"{log_prefix}-legacy-2019.01.01"]
     assert other["mappings"] == {}
 
 
 def test_apply_template_command(es, settings):
-    env = dict(os.environ, ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               DATA_DIR=str(settings.data_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT))
-    outputs = [subprocess.run([sys.executable, "-m", "ingest", "apply-template"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
+    env = dict(
+        os.environ,
+        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        LOG_INDEX_PREFIX=settings.log_index_prefix,
+        DATA_DIR=str(settings.data_dir),
+        API_TOKEN="unused",
+        PYTHONPATH=str(ROOT),
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "ingest", "apply-template"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
     assert outputs == ["template applied", "template already current"]
     assert es.indices.get_index_template(name=template_name(settings.log_index_prefix))["index_templates"]
 
 
 def test_long_lines_whole_and_event_sequence_searchable(es, shipper, log_prefix):
     long_message = "x" * 100_000 + " needle"
-    lines = [CapturedLine("short", "stdout", 1_700_000_000 * NS, 1), CapturedLine(long_message, "stderr", 1_700_000_000 * NS, 2)]
+    lines = [
+        CapturedLine("short", "stdout", 1_700_000_000 * NS, 1),
+        CapturedLine(long_message, "stderr", 1_700_000_000 * NS, 2),
+    ]
     shipper.submit(*bulk_pairs(log_prefix, Origin("scale_job_9x1"), lines))
     assert shipper.flush(30)
     es.indices.refresh(index=f"{log_prefix}-*")
@@ -62,16 +88,23 @@ def test_kibana_data_view_names_the_indices_and_time_field():
     lines = (ROOT / "mappings" / "kibana-data-view.ndjson").read_text().splitlines()
     views = [json.loads(line) for line in lines if line.strip()]
     assert [(v["type"], v["attributes"]["title"], v["attributes"]["timeFieldName"]) for v in views] == [
-        ("index-pattern", "scalelogs-*", "@timestamp")]
+        ("index-pattern", "scalelogs-*", "@timestamp")
+    ]
 
 
 def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper, log_prefix):
     cluster_id = "scale_job_42x1"
     start = datetime(2019, 6, 1, 23, 59, 59, 999_000, tzinfo=UTC)  # crosses a second (and a day)
     legacy_index = f"{log_prefix}-legacy-2019.06.01"
-    legacy = write_legacy_docs(es, legacy_index, cluster_id,
-                               [("stdout" if i % 3 else "stderr", f"old {i}") for i in range(12)],
-                               start, step=timedelta(microseconds=250), job_id=42)
+    legacy = write_legacy_docs(
+        es,
+        legacy_index,
+        cluster_id,
+        [("stdout" if i % 3 else "stderr", f"old {i}") for i in range(12)],
+        start,
+        step=timedelta(microseconds=250),
+        job_id=42,
+    )
     # Dynamic mapping, as Scale had it: strings are text + .keyword, the time a millisecond date.
     mapping = es.indices.get_mapping(index=legacy_index)[legacy_index]["mappings"]["properties"]
     assert mapping["scale_job_exe"]["type"] == "text" and mapping["scale_job_exe"]["fields"]["keyword"]
@@ -94,8 +127,14 @@ def test_scale_fluentd_documents_and_ours_answer_the_same_read_query(es, shipper
 def test_the_service_reads_legacy_and_posted_lines_of_one_execution_in_order(client, auth, es, settings, execution):
     exe = execution
     legacy_index = f"{settings.log_index_prefix}-legacy-2019.06.01"
-    write_legacy_docs(es, legacy_index, exe.cluster_id, [("stdout", "legacy 1"), ("stderr", "legacy 2")],
-                      exe.started + timedelta(milliseconds=1), job_id=exe.job_id)
+    write_legacy_docs(
+        es,
+        legacy_index,
+        exe.cluster_id,
+        [("stdout", "legacy 1"), ("stderr", "legacy 2")],
+        exe.started + timedelta(milliseconds=1),
+        job_id=exe.job_id,
+    )
     body = b"".join(json.dumps({"message": f"posted {i}", "stream": "stdout"}).encode() + b"\n" for i in (1, 2))
     resp = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", body=body, headers=auth)
     assert resp.status_code == 202
@@ -104,4 +143,8 @@ def test_the_service_reads_legacy_and_posted_lines_of_one_execution_in_order(cli
     assert resp.status_code == 200, resp.text
     assert isinstance(resp.json, list), resp.json  # a log read answers a JSON list of lines
     assert [(line["message"], line["stream"]) for line in resp.json] == [
-        ("legacy 1", "stdout"), ("legacy 2", "stderr"), ("posted 1", "stdout"), ("posted 2", "stdout")]
+        ("legacy 1", "stdout"),
+        ("legacy 2", "stderr"),
+        ("posted 1", "stdout"),
+        ("posted 2", "stdout"),
+    ]

@@ -1,4 +1,5 @@
 """The shipper against the real node: replays, refusals, the spool across outages and crashes."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,9 @@ def test_a_refused_line_is_surfaced_and_the_others_stored(es, shipper, log_prefi
     batch = shipper.submit(pairs, ids)
     assert shipper.flush(30)
     assert (batch.stored, batch.duplicates) == (2, 0)
-    assert [(e["line"], e["status"], e["error"]["type"]) for e in batch.errors] == [(2, 400, "document_parsing_exception")]
+    assert [(e["line"], e["status"], e["error"]["type"]) for e in batch.errors] == [
+        (2, 400, "document_parsing_exception")
+    ]
     assert shipper.error_count == 1
     assert [d["message"] for d in read_lines(es, f"{log_prefix}-*", "scale_job_2x1")] == ["line 1", "line 3"]
 
@@ -77,11 +80,24 @@ def test_lines_spooled_while_elasticsearch_is_down_are_shipped_by_the_next_proce
 
 
 def ship_process(settings, url: str, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, ELASTICSEARCH_URL=url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               SPOOL_DIR=str(settings.spool_dir), DATA_DIR=str(settings.data_dir), PYTHONPATH=str(ROOT),
-               DATABASE_URL=settings.database_url, API_TOKEN="unused")
-    return subprocess.Popen([sys.executable, "-m", "ingest", *args], cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = dict(
+        os.environ,
+        ELASTICSEARCH_URL=url,
+        LOG_INDEX_PREFIX=settings.log_index_prefix,
+        SPOOL_DIR=str(settings.spool_dir),
+        DATA_DIR=str(settings.data_dir),
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=settings.database_url,
+        API_TOKEN="unused",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def accepted_after(proc: subprocess.Popen, at_least: int) -> int:
@@ -96,12 +112,11 @@ def accepted_after(proc: subprocess.Popen, at_least: int) -> int:
 
 
 def kill_mid_run_then_drain(es, settings, url: str, cluster_id: str) -> None:
-    proc = ship_process(settings, url, "ship", "--cluster-id", cluster_id, "--first-order", "1",
-                        "--progress", "-")
+    proc = ship_process(settings, url, "ship", "--cluster-id", cluster_id, "--first-order", "1", "--progress", "-")
     sent = 0
     try:
         # Feed in bursts; each burst is accepted (spooled) before the next, then kill without warning.
-        for burst in range(4):
+        for _burst in range(4):
             proc.stdin.write(b"".join(b"kill test %d\n" % i for i in range(sent + 1, sent + 4001)))
             proc.stdin.flush()
             sent += 4000
@@ -112,7 +127,7 @@ def kill_mid_run_then_drain(es, settings, url: str, cluster_id: str) -> None:
         proc.stdin.close()
     assert accepted == sent == 16000
     drain = ship_process(settings, es.transport.node_pool.get().base_url, "drain", "--wait", "60")
-    out, err = drain.communicate(timeout=120)
+    _out, err = drain.communicate(timeout=120)
     assert drain.returncode == 0, err
     got = read_lines(es, f"{settings.log_index_prefix}-*", cluster_id)
     # Everything it had accepted, once each, in order.
@@ -132,8 +147,18 @@ def test_cli_ships_a_file_and_replaying_it_adds_nothing(es, settings, elasticsea
     path = tmp_path / "out.log"
     path.write_bytes(b"first\n\nthird \xff\xfe\n" + b"x" * 100_000 + b"\nno newline at the end")
     for expected in ({"lines": 5, "stored": 5, "duplicates": 0}, {"lines": 5, "stored": 0, "duplicates": 5}):
-        proc = ship_process(settings, elasticsearch_url, "ship", "--cluster-id", "scale_job_6x1",
-                            "--first-order", "1", "--stream", "stderr", str(path))
+        proc = ship_process(
+            settings,
+            elasticsearch_url,
+            "ship",
+            "--cluster-id",
+            "scale_job_6x1",
+            "--first-order",
+            "1",
+            "--stream",
+            "stderr",
+            str(path),
+        )
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         summary = json.loads(out)
@@ -143,15 +168,20 @@ def test_cli_ships_a_file_and_replaying_it_adds_nothing(es, settings, elasticsea
     assert {d["stream"] for d in got} == {"stderr"}
 
 
-def test_cli_ship_for_an_execution_takes_numbers_and_fields_from_the_database(es, settings, elasticsearch_url,
-                                                                              execution):
+def test_cli_ship_for_an_execution_takes_numbers_and_fields_from_the_database(
+    es, settings, elasticsearch_url, execution
+):
     exe = execution
     for stream, text in (("stdout", b"out 1\nout 2\n"), ("stderr", b"err 1\n")):
         proc = ship_process(settings, elasticsearch_url, "ship", "--exe", str(exe.id), "--stream", stream, "-")
-        out, err = proc.communicate(text, timeout=60)
+        _out, err = proc.communicate(text, timeout=60)
         assert proc.returncode == 0, err
     got = read_lines(es, f"{settings.log_index_prefix}-*", exe.cluster_id)
     assert [(d["scale_order_num"], d["stream"], d["message"]) for d in got] == [
-        (1, "stdout", "out 1"), (2, "stdout", "out 2"), (3, "stderr", "err 1")]
+        (1, "stdout", "out 1"),
+        (2, "stdout", "out 2"),
+        (3, "stderr", "err 1"),
+    ]
     assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"]) for d in got} == {
-        ("node-1", str(exe.job_id), "1")}
+        ("node-1", str(exe.job_id), "1")
+    }

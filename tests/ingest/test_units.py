@@ -1,4 +1,5 @@
 """Pure functions of the pipeline: ids, times, index names, posted-line parsing, line cutting, the spool format."""
+
 from __future__ import annotations
 
 import json
@@ -40,18 +41,31 @@ def test_bulk_pairs_are_create_actions_with_scale_fields():
     action, source = (json.loads(x) for x in pairs[0])
     assert action == {"create": {"_index": "p-1970.01.01", "_id": "scale_job_3x2#9"}}
     assert ids == ["scale_job_3x2#9"]
-    assert source == {"@timestamp": "1970-01-01T00:00:05.000000000Z", "scale_order_num": 9, "stream": "stderr",
-                      "message": "", "scale_job_exe": "scale_job_3x2", "scale_node": "n1", "scale_task": "t1",
-                      "host": "h", "scale_job_type": "t", "scale_job_id": "3", "scale_job_exe_num": "2"}
+    assert source == {
+        "@timestamp": "1970-01-01T00:00:05.000000000Z",
+        "scale_order_num": 9,
+        "stream": "stderr",
+        "message": "",
+        "scale_job_exe": "scale_job_3x2",
+        "scale_node": "n1",
+        "scale_task": "t1",
+        "host": "h",
+        "scale_job_type": "t",
+        "scale_job_id": "3",
+        "scale_job_exe_num": "2",
+    }
 
 
 def test_parse_line_checks_every_field():
     assert parse_line(b'{"message": "hi", "stream": "stdout"}\n', 1, 100) == ["hi", "stdout", None, None, None]
     assert parse_line(b"  \n", 2, 100) is None
-    full = b'{"message":"m","stream":"stderr","@timestamp":"1970-01-01T00:00:01.5Z","scale_order_num":4,"scale_task":"x"}'
+    full = (
+        b'{"message":"m","stream":"stderr","@timestamp":"1970-01-01T00:00:01.5Z","scale_order_num":4,"scale_task":"x"}'
+    )
     assert parse_line(full, 1, 100) == ["m", "stderr", 1_500_000_000, 4, "x"]
     for raw, reason in [
-        (b"[1]", "not a JSON object"), (b"{nope", "not a JSON object"),
+        (b"[1]", "not a JSON object"),
+        (b"{nope", "not a JSON object"),
         (b'{"stream": "stdout"}', '"message" must be a string'),
         (b'{"message": "m", "stream": "stdin"}', '"stream"'),
         (b'{"message": "m", "stream": "stdout", "scale_order_num": 0}', '"scale_order_num"'),

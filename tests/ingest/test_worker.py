@@ -1,5 +1,6 @@
 """The local worker: real subprocesses, their output in Elasticsearch in capture order, exit codes,
 timeouts, no shell, and recovery after the worker itself is killed."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ from worker.runner import Worker
 ROOT = Path(__file__).resolve().parents[2]
 PY = shlex.quote(sys.executable)
 
-INTERLEAVED = r'''
+INTERLEAVED = r"""
 import array, fcntl, sys, termios, time
 out, err = sys.stdout.buffer, sys.stderr.buffer
 def unread(stream):
@@ -42,10 +43,19 @@ w(err, b"x" * 100_000 + b"\n")
 w(out, b"bad \xff\xfe bytes\n")
 w(err, b"burst 1\nburst 2\n\nburst 4\n")
 w(out, b"no newline at the end")
-'''
-EXPECTED = [("stdout", "first out"), ("stderr", "first err"), ("stdout", ""), ("stderr", "x" * 100_000),
-            ("stdout", "bad \ufffd\ufffd bytes"), ("stderr", "burst 1"), ("stderr", "burst 2"), ("stderr", ""),
-            ("stderr", "burst 4"), ("stdout", "no newline at the end")]
+"""
+EXPECTED = [
+    ("stdout", "first out"),
+    ("stderr", "first err"),
+    ("stdout", ""),
+    ("stderr", "x" * 100_000),
+    ("stdout", "bad \ufffd\ufffd bytes"),
+    ("stderr", "burst 1"),
+    ("stderr", "burst 2"),
+    ("stderr", ""),
+    ("stderr", "burst 4"),
+    ("stdout", "no newline at the end"),
+]
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -70,10 +80,12 @@ def test_job_output_arrives_exactly_in_capture_order(stores, shipper, es, settin
     burst = [d["@timestamp"] for d in got[5:9]]
     assert len(set(burst)) == 1 and burst[0] > got[4]["@timestamp"]
     assert {(d["scale_node"], d["scale_job_id"], d["scale_job_exe_num"], d["scale_task"]) for d in got} == {
-        ("node-w", str(job_id), "1", f"scale_job_{job_id}x1_main")}
+        ("node-w", str(job_id), "1", f"scale_job_{job_id}x1_main")
+    }
     # Both streams read back on their own, as Scale's stdout/stderr logs did.
-    assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1",
-                                             "stdout")] == [m for s, m in EXPECTED if s == "stdout"]
+    assert [
+        d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1", "stdout")
+    ] == [m for s, m in EXPECTED if s == "stdout"]
 
 
 def test_inputs_and_settings_reach_the_job_without_a_shell(stores, shipper, es, settings, tmp_path):
@@ -97,12 +109,16 @@ def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     worker.run_forever(once=True)
     worker.run_forever(once=True)
     assert (job_of(stores, mapped)["status"], job_of(stores, mapped)["error__name"]) == ("FAILED", "bad-input")
-    assert (job_of(stores, unmapped)["status"], job_of(stores, unmapped)["error__name"]) == ("FAILED", "algorithm-unknown")
+    assert (job_of(stores, unmapped)["status"], job_of(stores, unmapped)["error__name"]) == (
+        "FAILED",
+        "algorithm-unknown",
+    )
 
 
 def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings):
-    job_id = queue_job(stores, manifest(command=f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'",
-                                       timeout=1))
+    job_id = queue_job(
+        stores, manifest(command=f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'", timeout=1)
+    )
     began = time.monotonic()
     Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
     assert time.monotonic() - began < 30  # about time: killed near its 1 s timeout, not after its 60 s sleep
@@ -113,32 +129,55 @@ def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings):
 
 
 def worker_process(settings, *args: str, lease_seconds: float = 60) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir),
-               ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               SPOOL_DIR=str(settings.spool_dir), API_TOKEN="unused", PYTHONPATH=str(ROOT),
-               WORKER_LEASE_SECONDS=str(lease_seconds))
-    return subprocess.Popen([sys.executable, "-m", "worker", "--poll", "0.1", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(
+        os.environ,
+        DATABASE_URL=settings.database_url,
+        DATA_DIR=str(settings.data_dir),
+        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        LOG_INDEX_PREFIX=settings.log_index_prefix,
+        SPOOL_DIR=str(settings.spool_dir),
+        API_TOKEN="unused",
+        PYTHONPATH=str(ROOT),
+        WORKER_LEASE_SECONDS=str(lease_seconds),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "worker", "--poll", "0.1", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def crash_first_try(stores, es, settings, tmp_path, node: str, lease_seconds: float) -> int:
     """A job whose first try hangs, run by a worker process SIGKILLed once the try's first line is stored.
     Returns the job's id; the job is left RUNNING on `node`."""
     pid_file = tmp_path / "child.pid"
-    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
+    job_id = queue_job(
+        stores,
+        manifest(
+            command=script(
+                tmp_path,
+                f"""
         import os, time
         if os.environ["SCALE_EXE_NUM"] == "1":
             print("first try", flush=True)
             open({str(pid_file)!r}, "w").write(str(os.getpid()))
             time.sleep(60)
         print("second try")
-    ''')))
+    """,
+            )
+        ),
+    )
     first = worker_process(settings, "--node", node, lease_seconds=lease_seconds)
     try:
         deadline = time.monotonic() + 30
         # Running, and its first line accepted (the worker sends lines on within 0.2 s).
-        while not (pid_file.exists() and pid_file.read_text()
-                   and read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")):
+        while not (
+            pid_file.exists()
+            and pid_file.read_text()
+            and read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
+        ):
             assert time.monotonic() < deadline and first.poll() is None, first.stderr.read().decode()
             time.sleep(0.05)
         first.send_signal(signal.SIGKILL)
@@ -158,9 +197,11 @@ def assert_second_try_completed(stores, es, settings, job_id: int) -> None:
     first_exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
     assert (first_exe.status, first_exe.error.name) == ("FAILED", "node-lost")
     assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")] == [
-        "first try"]
+        "first try"
+    ]
     assert [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x2")] == [
-        "second try"]
+        "second try"
+    ]
 
 
 def test_a_worker_killed_mid_job_is_recovered_by_its_successor(stores, es, settings, tmp_path):
@@ -180,8 +221,14 @@ def lease_ran_out(stores, job_id: int) -> bool:
     from jobs.models import JobExecution
 
     with stores.db.engine.connect() as c:
-        return c.scalar(select(func.count()).select_from(JobExecution).where(
-            JobExecution.job_id == job_id, JobExecution.exe_num == 1, JobExecution.lease_expires < utcnow())) == 1
+        return (
+            c.scalar(
+                select(func.count())
+                .select_from(JobExecution)
+                .where(JobExecution.job_id == job_id, JobExecution.exe_num == 1, JobExecution.lease_expires < utcnow())
+            )
+            == 1
+        )
 
 
 def lease_expiry(stores, job_id: int):
@@ -190,8 +237,9 @@ def lease_expiry(stores, job_id: int):
     from jobs.models import JobExecution
 
     with stores.db.engine.connect() as c:
-        return c.scalar(select(JobExecution.lease_expires).where(JobExecution.job_id == job_id,
-                                                                 JobExecution.exe_num == 1))
+        return c.scalar(
+            select(JobExecution.lease_expires).where(JobExecution.job_id == job_id, JobExecution.exe_num == 1)
+        )
 
 
 def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(stores, es, settings, tmp_path):
@@ -214,12 +262,21 @@ def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp
     renew would have lost it, at 4 s), then it is told to end. A renewal may come up to 2.7 s late (a loaded
     machine) without losing the lease."""
     go = tmp_path / "go"
-    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
+    job_id = queue_job(
+        stores,
+        manifest(
+            command=script(
+                tmp_path,
+                f"""
         import os, time
         deadline = time.monotonic() + 60
         while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:
             time.sleep(0.05)
-    '''), timeout=120))
+    """,
+            ),
+            timeout=120,
+        ),
+    )
     lease = 4
     worker = Worker(stores.executions, stores.log_targets, shipper, "node-long", lease_seconds=lease)
     runner = threading.Thread(target=worker.run_forever, kwargs={"once": True})
@@ -242,14 +299,27 @@ def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp
 
 def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(stores, shipper, tmp_path):
     started = tmp_path / "started"
-    job_id = queue_job(stores, manifest(command=script(tmp_path, f'''
+    job_id = queue_job(
+        stores,
+        manifest(
+            command=script(
+                tmp_path,
+                f"""
         import time
         open({str(started)!r}, "w").close()
         time.sleep(60)
-    '''), timeout=120))
-    worker = Worker(stores.executions, stores.log_targets, shipper, "node-cut-off", lease_seconds=1.5)  # it looks every half second
+    """,
+            ),
+            timeout=120,
+        ),
+    )
+    worker = Worker(
+        stores.executions, stores.log_targets, shipper, "node-cut-off", lease_seconds=1.5
+    )  # it looks every half second
     result: list[str] = []
-    runner = threading.Thread(target=lambda: result.append(worker.run(stores.executions.claim_next_queued("node-cut-off", 1.5))))
+    runner = threading.Thread(
+        target=lambda: result.append(worker.run(stores.executions.claim_next_queued("node-cut-off", 1.5)))
+    )
     runner.start()
     deadline = time.monotonic() + 30
     while not started.exists():  # the job runs

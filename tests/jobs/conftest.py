@@ -1,5 +1,6 @@
 """Fixtures of the job tests: a frozen clock, and contract-checked clients of an app without log services, so
 these tests need no Elasticsearch."""
+
 from __future__ import annotations
 
 from dataclasses import replace

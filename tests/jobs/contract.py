@@ -1,4 +1,5 @@
 """Validates HTTP responses against the served OpenAPI document (used for every response of tests/jobs)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Small builders for the job tests."""
+
 from __future__ import annotations
 
 from tests import factories
@@ -12,8 +13,9 @@ def manifest(name: str = "test-job", version: str = "1.0.0", *, files=({"name": 
 
 
 def add_job_type(client, auth, m: dict | None = None, **fields) -> dict:
-    r = client.simulate_post("/v6/job-types/", json={"docker_image": "img:1", "manifest": m or manifest(), **fields},
-                             headers=auth)
+    r = client.simulate_post(
+        "/v6/job-types/", json={"docker_image": "img:1", "manifest": m or manifest(), **fields}, headers=auth
+    )
     assert r.status_code in (200, 201), r.json
     return r.json
 

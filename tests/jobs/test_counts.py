@@ -3,6 +3,7 @@
 Runs on the configured database: SQLite per test by default, a PostgreSQL schema per test with DATABASE_URL.
 No Elasticsearch: the stores work on the test database directly.
 """
+
 from __future__ import annotations
 
 import random
@@ -83,13 +84,18 @@ def queries(types) -> list[JobQuery]:
     ids = [i for i, _, _ in types]
     names = sorted({name for _, name, _ in types})
     statuses = list(JOB_STATUSES) + ["NOT-A-STATUS"]
-    out = [JobQuery(), JobQuery(statuses=[]), JobQuery(job_type_ids=[]), JobQuery(job_types=[]),
-           JobQuery(statuses=["QUEUED", "RUNNING"], job_type_ids=ids[:2]),
-           JobQuery(statuses=["FAILED", "CANCELED"], job_type_names=names[:1]),
-           JobQuery(job_types=[TYPES[0], TYPES[2], ("nope", "1.0.0"), (TYPES[2][0], "9.9.9")]),
-           JobQuery(job_type_ids=ids[:1], job_type_names=names[1:], job_types=[TYPES[0]]),  # ANDed: nothing
-           JobQuery(job_type_ids=ids[:2], job_type_names=names[:1], statuses=["QUEUED"]),
-           JobQuery(statuses=["COMPLETED"], order=(OrderKey("id", descending=True),))]
+    out = [
+        JobQuery(),
+        JobQuery(statuses=[]),
+        JobQuery(job_type_ids=[]),
+        JobQuery(job_types=[]),
+        JobQuery(statuses=["QUEUED", "RUNNING"], job_type_ids=ids[:2]),
+        JobQuery(statuses=["FAILED", "CANCELED"], job_type_names=names[:1]),
+        JobQuery(job_types=[TYPES[0], TYPES[2], ("nope", "1.0.0"), (TYPES[2][0], "9.9.9")]),
+        JobQuery(job_type_ids=ids[:1], job_type_names=names[1:], job_types=[TYPES[0]]),  # ANDed: nothing
+        JobQuery(job_type_ids=ids[:2], job_type_names=names[:1], statuses=["QUEUED"]),
+        JobQuery(statuses=["COMPLETED"], order=(OrderKey("id", descending=True),)),
+    ]
     out += [JobQuery(statuses=[s]) for s in statuses]
     out += [JobQuery(job_type_ids=[i]) for i in ids + [10**9]]
     out += [JobQuery(job_type_names=[n]) for n in names + ["nope"]]
@@ -112,15 +118,24 @@ def counter_rows(engine) -> int:
 
 def keys_of_jobs(engine) -> dict[tuple[int, str], int]:
     with engine.connect() as c:
-        return {(t, s): n for t, s, n in c.execute(
-            select(Job.job_type_id, Job.status, func.count()).group_by(Job.job_type_id, Job.status))}
+        return {
+            (t, s): n
+            for t, s, n in c.execute(
+                select(Job.job_type_id, Job.status, func.count()).group_by(Job.job_type_id, Job.status)
+            )
+        }
 
 
 def counter_keys(engine) -> dict[tuple[int, str], int]:
     with engine.connect() as c:
-        return {(t, s): int(n) for t, s, n in c.execute(
-            select(JobCount.job_type_id, JobCount.status, func.sum(JobCount.n))
-            .group_by(JobCount.job_type_id, JobCount.status).having(func.sum(JobCount.n) != 0))}
+        return {
+            (t, s): int(n)
+            for t, s, n in c.execute(
+                select(JobCount.job_type_id, JobCount.status, func.sum(JobCount.n))
+                .group_by(JobCount.job_type_id, JobCount.status)
+                .having(func.sum(JobCount.n) != 0)
+            )
+        }
 
 
 def test_counts_match_count_star_after_a_mix_of_writes(stores, clock, engine):
@@ -136,13 +151,26 @@ def test_counts_match_count_star_after_a_mix_of_writes(stores, clock, engine):
         assert count_jobs(c, JobQuery(job_types=[("nope", "1.0.0")])) == 0  # an unknown pair matches nothing
 
 
-@pytest.mark.parametrize("q", [
-    JobQuery(statuses=["QUEUED"], is_superseded=False), JobQuery(job_ids=[1]), JobQuery(batch_ids=[1]),
-    JobQuery(recipe_ids=[1]), JobQuery(error_ids=[1]), JobQuery(error_categories=["SYSTEM"]),
-    JobQuery(started=T0), JobQuery(ended=T0), JobQuery(source_started=T0), JobQuery(source_ended=T0),
-    JobQuery(source_sensor_classes=["x"]), JobQuery(source_sensors=["x"]), JobQuery(source_collections=["x"]),
-    JobQuery(source_tasks=["x"]), JobQuery(is_superseded=True, job_type_ids=[1]),
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        JobQuery(statuses=["QUEUED"], is_superseded=False),
+        JobQuery(job_ids=[1]),
+        JobQuery(batch_ids=[1]),
+        JobQuery(recipe_ids=[1]),
+        JobQuery(error_ids=[1]),
+        JobQuery(error_categories=["SYSTEM"]),
+        JobQuery(started=T0),
+        JobQuery(ended=T0),
+        JobQuery(source_started=T0),
+        JobQuery(source_ended=T0),
+        JobQuery(source_sensor_classes=["x"]),
+        JobQuery(source_sensors=["x"]),
+        JobQuery(source_collections=["x"]),
+        JobQuery(source_tasks=["x"]),
+        JobQuery(is_superseded=True, job_type_ids=[1]),
+    ],
+)
 def test_other_filters_are_left_to_count_star(engine, q):
     with engine.connect() as c:
         assert count_jobs(c, q) is None
@@ -150,16 +178,32 @@ def test_other_filters_are_left_to_count_star(engine, q):
 
 def bulk_rows(types, revisions, count: int) -> list[dict]:
     statuses = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")
-    return [{"job_type_id": types[i % len(types)][0], "job_type_rev_id": revisions[types[i % len(types)][0]],
-             "is_superseded": False, "status": statuses[i // 4 % 4], "max_tries": 3, "num_exes": 0, "priority": 100,
-             "timeout": 60, "input": {"files": {}, "json": {"i": i}}, "input_file_size": 0.0,
-             "created": T0, "last_modified": T0} for i in range(count)]
+    return [
+        {
+            "job_type_id": types[i % len(types)][0],
+            "job_type_rev_id": revisions[types[i % len(types)][0]],
+            "is_superseded": False,
+            "status": statuses[i // 4 % 4],
+            "max_tries": 3,
+            "num_exes": 0,
+            "priority": 100,
+            "timeout": 60,
+            "input": {"files": {}, "json": {"i": i}},
+            "input_file_size": 0.0,
+            "created": T0,
+            "last_modified": T0,
+        }
+        for i in range(count)
+    ]
 
 
 def revisions_of(engine) -> dict[int, int]:
     with engine.connect() as c:
-        return dict(c.execute(select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id))
-                              .group_by(JobTypeRevision.job_type_id)).all())
+        return dict(
+            c.execute(
+                select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id)).group_by(JobTypeRevision.job_type_id)
+            ).all()
+        )
 
 
 def test_core_bulk_writes_and_raw_sql_are_counted(stores, clock, engine):
@@ -170,10 +214,12 @@ def test_core_bulk_writes_and_raw_sql_are_counted(stores, clock, engine):
         c.execute(insert(Job.__table__), bulk_rows(types, revisions_of(engine), 3000))  # executemany
     assert mismatches(engine, types) == []
     with engine.begin() as c:
-        moved = c.execute(update(Job).where(Job.status == "QUEUED", Job.job_type_id == a)
-                          .values(status="CANCELED")).rowcount
-        retyped = c.execute(update(Job).where(Job.status == "RUNNING", Job.job_type_id == a)
-                            .values(job_type_id=b)).rowcount
+        moved = c.execute(
+            update(Job).where(Job.status == "QUEUED", Job.job_type_id == a).values(status="CANCELED")
+        ).rowcount
+        retyped = c.execute(
+            update(Job).where(Job.status == "RUNNING", Job.job_type_id == a).values(job_type_id=b)
+        ).rowcount
     assert moved > 150 and retyped > 150
     assert mismatches(engine, types) == []
     before = counter_rows(engine)
@@ -195,7 +241,7 @@ def test_writers_outside_the_app_are_counted(stores, clock, engine, database_url
         other = make_engine(make_url(database_url).difference_update_query(["options"]).render_as_string(False))
         with other.begin() as c:
             assert c.scalar(text("SHOW search_path")) != schema
-            c.execute(text(f'UPDATE "{schema}".jobs SET status = \'BLOCKED\' WHERE id <= :id'), {"id": jobs[5]})
+            c.execute(text(f"UPDATE \"{schema}\".jobs SET status = 'BLOCKED' WHERE id <= :id"), {"id": jobs[5]})
             c.execute(text(f'DELETE FROM "{schema}".jobs WHERE id = :id'), {"id": jobs[-1]})
         other.dispose()
     else:
@@ -230,8 +276,9 @@ def flip_statuses(engine, job_ids: list[int], times: int) -> None:
     """Many small statements: each adds counter rows (two per changed job) on both databases."""
     with engine.begin() as c:
         for n in range(times):
-            c.execute(update(Job).where(Job.id == job_ids[n % len(job_ids)])
-                      .values(status=("BLOCKED", "PENDING")[n % 2]))
+            c.execute(
+                update(Job).where(Job.id == job_ids[n % len(job_ids)]).values(status=("BLOCKED", "PENDING")[n % 2])
+            )
 
 
 def test_a_read_compacts_and_keeps_totals(stores, clock, engine):
@@ -244,7 +291,8 @@ def test_a_read_compacts_and_keeps_totals(stores, clock, engine):
     other_type = types[2][0]
     with engine.connect() as c:  # few rows summed: no compaction
         assert count_jobs(c, JobQuery(job_type_ids=[other_type])) == reference(
-            c, JobQuery(job_type_ids=[other_type]), types)
+            c, JobQuery(job_type_ids=[other_type]), types
+        )
     assert counter_rows(engine) == rows
     with engine.connect() as c:  # sums the flipped rows: compacts
         assert count_jobs(c, JobQuery()) == 41
@@ -311,8 +359,12 @@ def test_migration_backfills_existing_jobs_and_downgrades(database_url, clock):
         with engine.connect() as c:
             assert not engine.dialect.has_table(c, "job_counts")
             if engine.dialect.name == "postgresql":
-                left = c.scalar(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'job_counts%' "
-                                     "AND pronamespace = current_schema()::regnamespace"))
+                left = c.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_proc WHERE proname LIKE 'job_counts%' "
+                        "AND pronamespace = current_schema()::regnamespace"
+                    )
+                )
             else:
                 left = c.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"))
             assert left == 0
@@ -418,8 +470,10 @@ def test_concurrent_writers_readers_and_compactions(stores, clock, engine):
         t.join()
     assert errors == []
     assert wrong == []
-    assert enough(), (f"in {CAP_SECONDS} s: {writes[0]} writes, {reads[0]} reads, "
-                      f"{compactions.count(True)} of {len(compactions)} compactions done")
+    assert enough(), (
+        f"in {CAP_SECONDS} s: {writes[0]} writes, {reads[0]} reads, "
+        f"{compactions.count(True)} of {len(compactions)} compactions done"
+    )
     assert mismatches(engine, types) == []
     assert counter_keys(engine) == keys_of_jobs(engine)
     assert counts.compact(engine) is True

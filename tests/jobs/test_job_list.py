@@ -1,4 +1,5 @@
 """GET /v6/jobs/: every filter alone and combined, ordering, pagination links and parameter errors."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -13,14 +14,39 @@ D = lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)  # noqa: E731
 @pytest.fixture
 def jobs(api, auth, stores, clock, refs) -> dict[str, int]:
     """Five jobs; the comments give the frozen clock's time at each step."""
-    alpha = add_job_type(api, auth, manifest("alpha", files=[{"name": "f", "required": False}],
-                                             errors=[{"code": 1, "name": "bad-data", "category": "data"}]))
+    alpha = add_job_type(
+        api,
+        auth,
+        manifest(
+            "alpha",
+            files=[{"name": "f", "required": False}],
+            errors=[{"code": 1, "name": "bad-data", "category": "data"}],
+        ),
+    )
     beta = add_job_type(api, auth, manifest("beta", "2.0.0", files=[{"name": "f", "required": False}]))
     ws = refs.add_workspace("ws")
-    f1 = refs.add_file(ws, "one.dat", MIB, source_sensor_class="A", source_sensor="1", source_collection="c1",
-                        source_task="t1", source_started=D("2019-01-01"), source_ended=D("2019-01-02"))
-    f2 = refs.add_file(ws, "two.dat", 2 * MIB, source_sensor_class="B", source_sensor="2", source_collection="c2",
-                        source_task="t2", source_started=D("2019-02-01"), source_ended=D("2019-02-02"))
+    f1 = refs.add_file(
+        ws,
+        "one.dat",
+        MIB,
+        source_sensor_class="A",
+        source_sensor="1",
+        source_collection="c1",
+        source_task="t1",
+        source_started=D("2019-01-01"),
+        source_ended=D("2019-01-02"),
+    )
+    f2 = refs.add_file(
+        ws,
+        "two.dat",
+        2 * MIB,
+        source_sensor_class="B",
+        source_sensor="2",
+        source_collection="c2",
+        source_task="t2",
+        source_started=D("2019-02-01"),
+        source_ended=D("2019-02-02"),
+    )
     batch = refs.add_batch("My Batch", "batch of recipes")
     recipe = refs.add_recipe("my-recipe", batch_id=batch)
     out = {"alpha": alpha["id"], "beta": beta["id"], "batch": batch, "recipe": recipe}
@@ -57,42 +83,56 @@ def test_default_order_is_last_modified_then_id(api, jobs):
     assert listed(api) == [jobs[n] for n in ("queued", "completed", "canceled", "failed", "new")]
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("started=2020-01-01T00:13:00Z", {"canceled", "failed", "new"}),
-    ("ended=2020-01-01T00:12:00Z", {"queued", "completed"}),
-    ("started=2020-01-01T00:12:00Z&ended=2020-01-01T00:15:00Z", {"completed", "canceled"}),
-    ("source_started=2019-01-15T00:00:00Z", {"completed"}),
-    ("source_ended=2019-01-15T00:00:00Z", {"queued"}),
-    ("source_sensor_class=A", {"queued"}),
-    ("source_sensor_class=A&source_sensor_class=B", {"queued", "completed"}),
-    ("source_sensor=2", {"completed"}),
-    ("source_collection=c1", {"queued"}),
-    ("source_task=t2", {"completed"}),
-    ("source_tasks=t1", {"queued"}),
-    ("source_task=t1&source_tasks=t2", {"queued", "completed"}),
-    ("status=QUEUED", {"queued", "new"}),
-    ("status=COMPLETED&status=CANCELED", {"completed", "canceled"}),
-    ("status=PENDING", set()),
-    ("job_type_name=beta", {"completed", "canceled"}),
-    ("is_superseded=true", {"failed"}),
-    ("is_superseded=false", {"queued", "completed", "canceled", "new"}),
-    ("error_category=DATA", {"failed"}),
-    ("error_category=SYSTEM", set()),
-    ("status=QUEUED&job_type_name=alpha&is_superseded=false", {"queued", "new"}),
-    ("status=QUEUED&source_sensor_class=A", {"queued"}),
-    ("job_type_name=beta&started=2020-01-01T00:13:00Z", {"canceled"}),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("started=2020-01-01T00:13:00Z", {"canceled", "failed", "new"}),
+        ("ended=2020-01-01T00:12:00Z", {"queued", "completed"}),
+        ("started=2020-01-01T00:12:00Z&ended=2020-01-01T00:15:00Z", {"completed", "canceled"}),
+        ("source_started=2019-01-15T00:00:00Z", {"completed"}),
+        ("source_ended=2019-01-15T00:00:00Z", {"queued"}),
+        ("source_sensor_class=A", {"queued"}),
+        ("source_sensor_class=A&source_sensor_class=B", {"queued", "completed"}),
+        ("source_sensor=2", {"completed"}),
+        ("source_collection=c1", {"queued"}),
+        ("source_task=t2", {"completed"}),
+        ("source_tasks=t1", {"queued"}),
+        ("source_task=t1&source_tasks=t2", {"queued", "completed"}),
+        ("status=QUEUED", {"queued", "new"}),
+        ("status=COMPLETED&status=CANCELED", {"completed", "canceled"}),
+        ("status=PENDING", set()),
+        ("job_type_name=beta", {"completed", "canceled"}),
+        ("is_superseded=true", {"failed"}),
+        ("is_superseded=false", {"queued", "completed", "canceled", "new"}),
+        ("error_category=DATA", {"failed"}),
+        ("error_category=SYSTEM", set()),
+        ("status=QUEUED&job_type_name=alpha&is_superseded=false", {"queued", "new"}),
+        ("status=QUEUED&source_sensor_class=A", {"queued"}),
+        ("job_type_name=beta&started=2020-01-01T00:13:00Z", {"canceled"}),
+    ],
+)
 def test_filters(api, jobs, query, expected):
     assert set(listed(api, query)) == {jobs[n] for n in expected}
 
 
-@pytest.mark.parametrize("param, names", [
-    ("job_id", ("queued", "new")), ("job_type_id", ("beta",)), ("batch_id", ("batch",)),
-    ("recipe_id", ("recipe",)), ("error_id", ("error",)),
-])
+@pytest.mark.parametrize(
+    "param, names",
+    [
+        ("job_id", ("queued", "new")),
+        ("job_type_id", ("beta",)),
+        ("batch_id", ("batch",)),
+        ("recipe_id", ("recipe",)),
+        ("error_id", ("error",)),
+    ],
+)
 def test_id_filters(api, jobs, param, names):
-    expected = {"job_id": {"queued", "new"}, "job_type_id": {"completed", "canceled"}, "batch_id": {"queued"},
-                "recipe_id": {"queued"}, "error_id": {"failed"}}[param]
+    expected = {
+        "job_id": {"queued", "new"},
+        "job_type_id": {"completed", "canceled"},
+        "batch_id": {"queued"},
+        "recipe_id": {"queued"},
+        "error_id": {"failed"},
+    }[param]
     query = "&".join(f"{param}={jobs[n]}" for n in names)
     assert set(listed(api, query)) == {jobs[n] for n in expected}
     assert listed(api, f"{param}=987654") == []
@@ -105,16 +145,19 @@ def test_duration_is_now_minus(api, jobs, clock):
     assert set(listed(api, "ended=P1D")) == set()
 
 
-@pytest.mark.parametrize("order, expected", [
-    ("order=-last_modified", ["failed", "new", "canceled", "completed", "queued"]),  # tie: id
-    ("order=-created", ["new", "canceled", "failed", "completed", "queued"]),
-    ("order=status", ["canceled", "completed", "failed", "queued", "new"]),
-    ("order=job_type__name&order=-id", ["new", "failed", "queued", "canceled", "completed"]),
-    ("order=-job_type__version&order=created", ["completed", "canceled", "queued", "failed", "new"]),
-    ("order=-duration&order=id", ["queued", "canceled", "new", "completed", "failed"]),  # NULLs first
-    ("order=duration", ["failed", "completed", "queued", "canceled", "new"]),
-    ("order=error__category&order=-id", ["failed", "new", "canceled", "completed", "queued"]),
-])
+@pytest.mark.parametrize(
+    "order, expected",
+    [
+        ("order=-last_modified", ["failed", "new", "canceled", "completed", "queued"]),  # tie: id
+        ("order=-created", ["new", "canceled", "failed", "completed", "queued"]),
+        ("order=status", ["canceled", "completed", "failed", "queued", "new"]),
+        ("order=job_type__name&order=-id", ["new", "failed", "queued", "canceled", "completed"]),
+        ("order=-job_type__version&order=created", ["completed", "canceled", "queued", "failed", "new"]),
+        ("order=-duration&order=id", ["queued", "canceled", "new", "completed", "failed"]),  # NULLs first
+        ("order=duration", ["failed", "completed", "queued", "canceled", "new"]),
+        ("order=error__category&order=-id", ["failed", "new", "canceled", "completed", "queued"]),
+    ],
+)
 def test_order(api, jobs, order, expected):
     assert listed(api, order) == [jobs[n] for n in expected]
 
@@ -129,13 +172,22 @@ def test_unknown_order_field_is_400_naming_it(api, jobs):
 def test_next_and_previous_links(api, jobs):
     r = api.simulate_get("/v6/jobs/", query_string="status=QUEUED&status=CANCELED&page_size=1&order=id")
     assert list(r.json) == ["count", "next", "previous", "results"]
-    assert r.json["next"] == "http://falconframework.org/v6/jobs/?order=id&page=2&page_size=1&status=QUEUED&status=CANCELED"
+    assert (
+        r.json["next"]
+        == "http://falconframework.org/v6/jobs/?order=id&page=2&page_size=1&status=QUEUED&status=CANCELED"
+    )
     assert r.json["previous"] is None
     r = api.simulate_get("/v6/jobs/", query_string="page_size=1&page=3&status=QUEUED&status=CANCELED&order=id")
     assert r.json["next"] is None
-    assert r.json["previous"] == "http://falconframework.org/v6/jobs/?order=id&page=2&page_size=1&status=QUEUED&status=CANCELED"
-    r = api.simulate_get("/v6/jobs/", query_string="page=2&page_size=2",
-                         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "scale.example.com"})
+    assert (
+        r.json["previous"]
+        == "http://falconframework.org/v6/jobs/?order=id&page=2&page_size=1&status=QUEUED&status=CANCELED"
+    )
+    r = api.simulate_get(
+        "/v6/jobs/",
+        query_string="page=2&page_size=2",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "scale.example.com"},
+    )
     assert ids(r) == [jobs["canceled"], jobs["failed"]]
     assert r.json["previous"] == "https://scale.example.com/v6/jobs/?page_size=2"
     assert r.json["next"] == "https://scale.example.com/v6/jobs/?page=3&page_size=2"
@@ -158,23 +210,32 @@ def test_empty_first_page_is_fine(api):
     assert r.json == {"count": 0, "next": None, "previous": None, "results": []}
 
 
-@pytest.mark.parametrize("query, detail", [
-    ("status=DONE", "Parameter \"status\" values must be one of: ['PENDING', 'BLOCKED', 'QUEUED', 'RUNNING', "
-                    "'FAILED', 'COMPLETED', 'CANCELED']"),
-    ("error_category=USER", "Parameter \"error_category\" values must be one of: ['SYSTEM', 'DATA', 'ALGORITHM']"),
-    ("job_id=", 'Parameter must be a valid integer: "job_id"'),
-    ("job_type_id=one", 'Parameter must be a valid integer: "job_type_id"'),
-    ("batch_id=1.5", 'Parameter must be a valid integer: "batch_id"'),
-    ("recipe_id=x", 'Parameter must be a valid integer: "recipe_id"'),
-    ("error_id=x", 'Parameter must be a valid integer: "error_id"'),
-    ("is_superseded=maybe", 'Parameter must be a valid boolean: "is_superseded"'),
-    ("started=yesterday", "Invalid ISO timestamp format for parameter: started"),
-    ("ended=2020-01-01T00:00:00", "Invalid ISO timestamp format for parameter: ended"),
-    ("source_started=P1Y", "Invalid ISO timestamp format for parameter: source_started"),
-    ("started=2020-01-01T00:00:00Z&ended=2020-01-01T00:00:00Z", "Start and end values must be different"),
-    ("started=2020-01-02T00:00:00Z&ended=2020-01-01T00:00:00Z", "Start time must come before end time"),
-    ("source_started=2020-01-02T00:00:00Z&source_ended=2020-01-01T00:00:00Z", "Start time must come before end time"),
-])
+@pytest.mark.parametrize(
+    "query, detail",
+    [
+        (
+            "status=DONE",
+            "Parameter \"status\" values must be one of: ['PENDING', 'BLOCKED', 'QUEUED', 'RUNNING', "
+            "'FAILED', 'COMPLETED', 'CANCELED']",
+        ),
+        ("error_category=USER", "Parameter \"error_category\" values must be one of: ['SYSTEM', 'DATA', 'ALGORITHM']"),
+        ("job_id=", 'Parameter must be a valid integer: "job_id"'),
+        ("job_type_id=one", 'Parameter must be a valid integer: "job_type_id"'),
+        ("batch_id=1.5", 'Parameter must be a valid integer: "batch_id"'),
+        ("recipe_id=x", 'Parameter must be a valid integer: "recipe_id"'),
+        ("error_id=x", 'Parameter must be a valid integer: "error_id"'),
+        ("is_superseded=maybe", 'Parameter must be a valid boolean: "is_superseded"'),
+        ("started=yesterday", "Invalid ISO timestamp format for parameter: started"),
+        ("ended=2020-01-01T00:00:00", "Invalid ISO timestamp format for parameter: ended"),
+        ("source_started=P1Y", "Invalid ISO timestamp format for parameter: source_started"),
+        ("started=2020-01-01T00:00:00Z&ended=2020-01-01T00:00:00Z", "Start and end values must be different"),
+        ("started=2020-01-02T00:00:00Z&ended=2020-01-01T00:00:00Z", "Start time must come before end time"),
+        (
+            "source_started=2020-01-02T00:00:00Z&source_ended=2020-01-01T00:00:00Z",
+            "Start time must come before end time",
+        ),
+    ],
+)
 def test_bad_parameters_are_400(api, query, detail):
     r = api.simulate_get("/v6/jobs/", query_string=query)
     assert (r.status_code, r.json) == (400, {"detail": detail})
@@ -198,13 +259,19 @@ def test_list_item_shape(api, jobs, stores):
     from jobs.models import JobTypeRevision
 
     with stores.db.engine.connect() as c:  # alpha's first revision, read from the database
-        rev_id = c.scalar(select(JobTypeRevision.id).where(JobTypeRevision.job_type_id == jobs["alpha"],
-                                                           JobTypeRevision.revision_num == 1))
+        rev_id = c.scalar(
+            select(JobTypeRevision.id).where(
+                JobTypeRevision.job_type_id == jobs["alpha"], JobTypeRevision.revision_num == 1
+            )
+        )
     item = api.simulate_get("/v6/jobs/", query_string=f"job_id={jobs['queued']}").json["results"][0]
-    assert item["batch"] == {"id": jobs["batch"], "title": "My Batch", "description": "batch of recipes",
-                             "created": "2020-01-01T00:00:00Z"}
+    assert item["batch"] == {
+        "id": jobs["batch"],
+        "title": "My Batch",
+        "description": "batch of recipes",
+        "created": "2020-01-01T00:00:00Z",
+    }
     assert item["recipe"]["recipe_type"]["name"] == "my-recipe" and item["recipe"]["id"] == jobs["recipe"]
-    assert item["job_type_rev"] == {"id": rev_id, "job_type": {"id": jobs["alpha"]},
-                                    "revision_num": 1}
+    assert item["job_type_rev"] == {"id": rev_id, "job_type": {"id": jobs["alpha"]}, "revision_num": 1}
     assert (item["source_sensor_class"], item["source_started"]) == ("A", "2019-01-01T00:00:00Z")
     assert item["input_files"] == {"f": ["one.dat"]} and item["ingest_event"] is None and item["max_tries"] == 3

@@ -4,6 +4,7 @@ job counters against count(*), job and execution states, and each process's memo
 Nothing here goes through the API under test: Elasticsearch is read with the official client, the database
 with plain SQLAlchemy statements written here (mirroring tests/jobs/test_counts.py's reference oracle).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -24,7 +25,8 @@ INDEX_NOT_READY = "search_phase_execution_exception"
 def wait_for_shards(es: Elasticsearch, pattern: str, timeout: float = 60) -> None:
     """Wait until every index matching pattern has its primaries active (a pattern matching nothing is ready)."""
     health = es.options(request_timeout=timeout + 10).cluster.health(
-        index=pattern, wait_for_status="yellow", timeout=f"{int(timeout)}s")
+        index=pattern, wait_for_status="yellow", timeout=f"{int(timeout)}s"
+    )
     assert not health["timed_out"], f"indices {pattern} not allocated within {timeout} s: {health}"
 
 
@@ -45,20 +47,30 @@ def patiently(es: Elasticsearch, pattern: str, call: Callable, timeout: float = 
 def count_lines(es: Elasticsearch, pattern: str, cluster_id: str) -> int:
     def count() -> int:
         es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
-        return es.count(index=pattern, query={"term": {"scale_job_exe": cluster_id}}, ignore_unavailable=True,
-                        allow_no_indices=True)["count"]
+        return es.count(
+            index=pattern, query={"term": {"scale_job_exe": cluster_id}}, ignore_unavailable=True, allow_no_indices=True
+        )["count"]
+
     return patiently(es, pattern, count)
 
 
 def read_lines(es: Elasticsearch, pattern: str, cluster_id: str) -> list[dict]:
     """Every document of the execution (duplicates included: a scroll, not a sorted page walk that could skip
     equal sort values), sorted by scale_order_num."""
+
     def read() -> list[dict]:
         es.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
-        hits = helpers.scan(es, index=pattern, query={"query": {"term": {"scale_job_exe": cluster_id}}}, size=5000,
-                            _source=["message", "stream", "scale_order_num"], ignore_unavailable=True,
-                            allow_no_indices=True)
+        hits = helpers.scan(
+            es,
+            index=pattern,
+            query={"query": {"term": {"scale_job_exe": cluster_id}}},
+            size=5000,
+            _source=["message", "stream", "scale_order_num"],
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
         return [h["_source"] for h in hits]
+
     return sorted(patiently(es, pattern, read), key=lambda d: (d["scale_order_num"], d["message"]))
 
 
@@ -74,11 +86,13 @@ def assert_lines_exactly_once(docs: list[dict], batches: list[list[str]], what: 
     for batch in batches:
         got = [number_of.get(m) for m in batch]
         assert None not in got, f"{what}: accepted line {batch[got.index(None)]!r} not stored"
-        assert got == list(range(got[0], got[0] + len(batch))), \
+        assert got == list(range(got[0], got[0] + len(batch))), (
             f"{what}: a batch's lines are not numbered consecutively in their own order"
+        )
 
 
 # --- the database -------------------------------------------------------------------------------------------
+
 
 @contextmanager
 def snapshot(engine):
@@ -121,11 +135,20 @@ def assert_counts_match_count_star(engine) -> int:
             got = count_jobs(c, q)
             if got != expected:
                 wrong.append((q, got, expected))
-        jobs = {(t, s): n for t, s, n in c.execute(
-            select(Job.job_type_id, Job.status, func.count()).group_by(Job.job_type_id, Job.status))}
-        counters = {(t, s): int(n) for t, s, n in c.execute(
-            select(JobCount.job_type_id, JobCount.status, func.sum(JobCount.n))
-            .group_by(JobCount.job_type_id, JobCount.status).having(func.sum(JobCount.n) != 0))}
+        jobs = {
+            (t, s): n
+            for t, s, n in c.execute(
+                select(Job.job_type_id, Job.status, func.count()).group_by(Job.job_type_id, Job.status)
+            )
+        }
+        counters = {
+            (t, s): int(n)
+            for t, s, n in c.execute(
+                select(JobCount.job_type_id, JobCount.status, func.sum(JobCount.n))
+                .group_by(JobCount.job_type_id, JobCount.status)
+                .having(func.sum(JobCount.n) != 0)
+            )
+        }
     assert wrong == [], f"job counters differ from count(*): {wrong[:5]}"
     assert counters == jobs, f"job_counts {counters} != jobs {jobs}"
     return len(queries)
@@ -161,6 +184,7 @@ def assert_jobs_and_executions_consistent(engine) -> dict:
 
 
 # --- memory -------------------------------------------------------------------------------------------------
+
 
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
@@ -202,7 +226,7 @@ class RssSampler:
 def theil_sen(points: list[tuple[float, float]]) -> float:
     """The median of the slopes between every two points of different x (Theil-Sen): exact for steady growth,
     and not moved by a single step (a cache or pool reaching its size), as a least-squares fit would be."""
-    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
+    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1 :] if x2 != x1]
     return statistics.median(slopes) if slopes else 0.0
 
 

@@ -4,6 +4,7 @@
 Every test records its figures (requests fuzzed, faults injected and survived, lines shipped vs found, soak
 latencies); they are printed at the end of the run and written to tests/reliability/last_figures.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,6 +50,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("reliability figures" + (" (long)" if is_long(config) else " (short)"))
     for area, values in found.items():
         terminalreporter.write_line(f"{area}: {json.dumps(values, sort_keys=True, default=str)}")
-    found_with_variant = {"variant": "long" if is_long(config) else "short",
-                          "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1], **found}
+    found_with_variant = {
+        "variant": "long" if is_long(config) else "short",
+        "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1],
+        **found,
+    }
     (HERE / "last_figures.json").write_text(json.dumps(found_with_variant, indent=2, sort_keys=True, default=str))

@@ -3,6 +3,7 @@ own, plain HTTP on loopback, and /proc readings (RSS, open files, database conne
 
 Everything here talks to 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -27,8 +28,19 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
 # Bits of text an error body must never show: tracebacks, driver names, where things run.
-LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "elastic_transport", "urllib3",
-         "OperationalError", "/work/", "site-packages", socket.gethostname())
+LEAKS = (
+    "Traceback",
+    'File "',
+    "sqlalchemy",
+    "psycopg",
+    "sqlite3",
+    "elastic_transport",
+    "urllib3",
+    "OperationalError",
+    "/work/",
+    "site-packages",
+    socket.gethostname(),
+)
 
 
 def free_port() -> int:
@@ -49,6 +61,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
 
 
 # --- HTTP on loopback ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Answer:
@@ -96,7 +109,7 @@ class Http:
         self.port = port
         self.timeout = timeout
         self.token = token
-        self.resends = 0     # idempotent requests sent again after a reused connection gave no answer
+        self.resends = 0  # idempotent requests sent again after a reused connection gave no answer
         self.reconnects = 0  # kept-alive connections found closed by the server before a request was sent
         self._conn: http.client.HTTPConnection | None = None
 
@@ -105,8 +118,14 @@ class Http:
         resp = self._conn.getresponse()
         return resp, resp.read()
 
-    def request(self, method: str, path: str, body: bytes | dict | list | None = None,
-                headers: dict[str, str] | None = None, token: str | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict | list | None = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Answer:
         hdrs = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
@@ -137,8 +156,7 @@ class Http:
         except Exception:
             self.close()
             raise
-        answer = Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data,
-                        time.perf_counter() - started)
+        answer = Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, time.perf_counter() - started)
         if resp.will_close:
             self.close()
         return answer
@@ -165,13 +183,16 @@ def assert_clean_error(answer_or_body, status: int | None = None, echoed: str = 
     body = answer_or_body.body if isinstance(answer_or_body, Answer) else answer_or_body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     for leak in LEAKS:
-        assert leak not in text or leak in echoed, f"error body{f' ({status})' if status else ''} leaks {leak!r}: {text[:300]}"
+        assert leak not in text or leak in echoed, (
+            f"error body{f' ({status})' if status else ''} leaks {leak!r}: {text[:300]}"
+        )
     if text.strip():
         parsed = json.loads(text)
         assert isinstance(parsed, dict) and set(parsed) == {"detail"}, text[:300]
 
 
 # --- /proc ----------------------------------------------------------------------------------------------
+
 
 def children(pid: int) -> list[int]:
     try:
@@ -208,23 +229,31 @@ def tcp_table() -> list[dict]:
                 for line in f:
                     parts = line.split()
                     local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
-                    rows.append({"local_port": int(local.rsplit(":", 1)[1], 16),
-                                 "remote_port": int(remote.rsplit(":", 1)[1], 16),
-                                 "state": state, "inode": inode})
+                    rows.append(
+                        {
+                            "local_port": int(local.rsplit(":", 1)[1], 16),
+                            "remote_port": int(remote.rsplit(":", 1)[1], 16),
+                            "state": state,
+                            "inode": inode,
+                        }
+                    )
         except FileNotFoundError:
             pass
     return rows
 
 
 def socket_inodes(pid: int) -> set[str]:
-    return {t[len("socket:["):-1] for t in open_fds(pid) if t.startswith("socket:[")}
+    return {t[len("socket:[") : -1] for t in open_fds(pid) if t.startswith("socket:[")}
 
 
 def tcp_connections_to(pid: int, remote_port: int) -> int:
     """Established TCP connections of the process to remote_port (from /proc/<pid>/fd and /proc/net/tcp)."""
     inodes = socket_inodes(pid)
-    return sum(1 for row in tcp_table()
-               if row["inode"] in inodes and row["remote_port"] == remote_port and row["state"] == "01")
+    return sum(
+        1
+        for row in tcp_table()
+        if row["inode"] in inodes and row["remote_port"] == remote_port and row["state"] == "01"
+    )
 
 
 def pid_serving(client_port: int, candidates: list[int]) -> int | None:
@@ -255,6 +284,7 @@ def read_process(pid: int, database_url: str) -> ProcessReading:
 
 # --- gunicorn -----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py api.wsgi:app` (the production configuration) on a free loopback port."""
@@ -271,10 +301,18 @@ class Gunicorn:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(HOST=LOOPBACK, PORT=str(self.port), WORKERS=str(self.workers), DATA_DIR=str(self.data_dir),
-                   DATABASE_URL=self.database_url, ELASTICSEARCH_URL=self.elasticsearch_url,
-                   LOG_INDEX_PREFIX=self.log_prefix, LOG_LEGACY_INDICES=f"{self.log_prefix}-legacy-*",
-                   API_TOKEN=self.token, SPOOL_DIR=str(self.data_dir / "spool"))
+        env.update(
+            HOST=LOOPBACK,
+            PORT=str(self.port),
+            WORKERS=str(self.workers),
+            DATA_DIR=str(self.data_dir),
+            DATABASE_URL=self.database_url,
+            ELASTICSEARCH_URL=self.elasticsearch_url,
+            LOG_INDEX_PREFIX=self.log_prefix,
+            LOG_LEGACY_INDICES=f"{self.log_prefix}-legacy-*",
+            API_TOKEN=self.token,
+            SPOOL_DIR=str(self.data_dir / "spool"),
+        )
         env.update(self.extra_env)
         return env
 
@@ -282,9 +320,14 @@ class Gunicorn:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.data_dir / f"gunicorn-{self.port}.log", "ab")
-        self.proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "api.wsgi:app"],
-                                     cwd=ROOT, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "api.wsgi:app"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         probe = Http(self.port, timeout=5)
 
         def up() -> bool:
@@ -331,14 +374,28 @@ class Gunicorn:
 
 # --- the local worker --------------------------------------------------------------------------------------
 
-def start_worker(node: str, data_dir: Path, database_url: str, elasticsearch_url: str, log_prefix: str,
-                 log_file: Path) -> subprocess.Popen:
-    env = dict(os.environ, DATA_DIR=str(data_dir), DATABASE_URL=database_url, ELASTICSEARCH_URL=elasticsearch_url,
-               LOG_INDEX_PREFIX=log_prefix, SPOOL_DIR=str(data_dir / "worker-spool"), API_TOKEN="unused-by-worker")
+
+def start_worker(
+    node: str, data_dir: Path, database_url: str, elasticsearch_url: str, log_prefix: str, log_file: Path
+) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        ELASTICSEARCH_URL=elasticsearch_url,
+        LOG_INDEX_PREFIX=log_prefix,
+        SPOOL_DIR=str(data_dir / "worker-spool"),
+        API_TOKEN="unused-by-worker",
+    )
     out = open(log_file, "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "worker", "--node", node, "--poll", "0.2"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker", "--node", node, "--poll", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     finally:
         out.close()
 
@@ -365,6 +422,7 @@ def kill_processes_mentioning(marker: str) -> int:
 
 # --- a PostgreSQL cluster of our own ------------------------------------------------------------------------
 
+
 class PostgresCluster:
     """scripts/postgres with a PG_DIR and PG_PORT of this run's own (a new directory under /tmp, a free port): it
     can be stopped and started without touching the suite's cluster, nor the cluster of a run going on beside."""
@@ -376,8 +434,9 @@ class PostgresCluster:
 
     def _run(self, command: str) -> str:
         env = dict(os.environ, PG_DIR=str(self.directory), PG_PORT=str(self.port), PG_DB=self.database)
-        done = subprocess.run([str(ROOT / "scripts" / "postgres"), command], env=env, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "postgres"), command], env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, f"scripts/postgres {command}: {done.stderr}"
         return done.stdout.strip()
 

@@ -1,4 +1,5 @@
 """Data for the reliability tests: job types, jobs in every state, executions with log lines."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ def seed_jobs(stores, types: int = 2, jobs: int = 12, running: int = 3, finished
         out.job_ids.append(stores.jobs.create_job(out.job_type_ids[n % types], {"files": {}, "json": {}}))
     for job_id in out.job_ids[:running]:
         out.running.append(stores.executions.start_execution(job_id, "rel-node-1"))
-    for i, job_id in enumerate(out.job_ids[running:running + finished]):
+    for i, job_id in enumerate(out.job_ids[running : running + finished]):
         claimed = stores.executions.start_execution(job_id, "rel-node-2")
         stores.executions.finish_execution(claimed.id, "COMPLETED" if i % 2 else "FAILED")
         out.finished_exe_ids.append(claimed.id)

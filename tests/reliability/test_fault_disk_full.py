@@ -2,6 +2,7 @@
 appending fails with a clear error, the records spooled before (and after space comes back) stay readable,
 and the ingest route answers 507 (out of space, as specified; 503 is for other disk errors) instead of a 500,
 and keeps every line it acknowledged with a 202."""
+
 from __future__ import annotations
 
 import errno
@@ -67,16 +68,19 @@ def test_spool_on_a_full_disk_refuses_clearly_and_keeps_every_acknowledged_recor
         acknowledged.append(payload)
     spool.close()  # as at exit with Elasticsearch down: the segments stay for the next process
     recovered = [payload for _seg, payloads in Spool(tiny_disk / "spool").take_orphans() for payload in payloads]
-    figures.setdefault("faults", {})["spool_disk_full"] = {"acknowledged": len(acknowledged),
-                                                          "recovered": len(recovered)}
-    assert recovered == acknowledged, (f"{len(acknowledged)} records acknowledged, {len(recovered)} readable after "
-                                       "a restart: the record torn by ENOSPC hides every record appended after it")
+    figures.setdefault("faults", {})["spool_disk_full"] = {
+        "acknowledged": len(acknowledged),
+        "recovered": len(recovered),
+    }
+    assert recovered == acknowledged, (
+        f"{len(acknowledged)} records acknowledged, {len(recovered)} readable after "
+        "a restart: the record torn by ENOSPC hides every record appended after it"
+    )
 
 
 def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, stores, tiny_disk):
     dead_elasticsearch = f"http://127.0.0.1:{free_port()}"  # nothing listens: every line stays spooled
-    client = make_client(spool_dir=tiny_disk / "spool", elasticsearch_url=dead_elasticsearch,
-                         elasticsearch_timeout=0.2)
+    client = make_client(spool_dir=tiny_disk / "spool", elasticsearch_url=dead_elasticsearch, elasticsearch_timeout=0.2)
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     path = f"/v6/job-executions/{exe.id}/logs/"
     ballast = fill(tiny_disk, leave=64 * 1024)
@@ -103,5 +107,6 @@ def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, stores, 
         records, _torn = decode_records(segment.read_bytes())
         for payload in records:
             spooled += [json.loads(source)["message"] for _, source in SpoolBatch.from_payload(payload, None).pairs]
-    assert sorted(spooled) == sorted(acknowledged), \
+    assert sorted(spooled) == sorted(acknowledged), (
         f"{len(acknowledged)} lines acknowledged, {len(spooled)} in the spool"
+    )

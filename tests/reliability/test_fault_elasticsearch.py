@@ -2,6 +2,7 @@
 running a job) and clients read logs: log routes answer 503 while it is down and, once it is back, 200 with the
 lines (never 204: the execution has lines from before the outage); job routes answer throughout; no request is
 re-sent; at the end every accepted line is in Elasticsearch exactly once."""
+
 from __future__ import annotations
 
 import sys
@@ -25,17 +26,27 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
     prefix = settings.log_index_prefix
     es = Elasticsearch(own_node.url, request_timeout=30)
     seeded = seed_jobs(stores, types=1, jobs=4, running=2, finished=0)
-    server = Gunicorn(tmp_path / "api", settings.database_url, own_node.url, prefix, ADMIN_TOKEN, workers=2,
-                      extra_env={"ELASTICSEARCH_TIMEOUT": str(ES_TIMEOUT)}).start()
+    server = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        own_node.url,
+        prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env={"ELASTICSEARCH_TIMEOUT": str(ES_TIMEOUT)},
+    ).start()
     # A job for the local worker that prints through the whole outage.
     worker_lines = sized(2500, 12000)
-    command = (f"{sys.executable} -u -c \"import time\nfor i in range(1, {worker_lines} + 1):\n"
-               f"    print('worker line', i)\n    time.sleep(0.008)\"")
+    command = (
+        f'{sys.executable} -u -c "import time\nfor i in range(1, {worker_lines} + 1):\n'
+        f"    print('worker line', i)\n    time.sleep(0.008)\""
+    )
     job_type, _ = stores.job_types.save_job_type("rel/printer:1", manifest(command=command, timeout=600))
     worker_job = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node_name = f"rel-es-{uuid.uuid4().hex[:6]}"
-    worker = start_worker(node_name, tmp_path / "worker", settings.database_url, own_node.url, prefix,
-                          tmp_path / "worker.log")
+    worker = start_worker(
+        node_name, tmp_path / "worker", settings.database_url, own_node.url, prefix, tmp_path / "worker.log"
+    )
 
     log: list[tuple[float, str, int]] = []
     accepted = {exe.id: [] for exe in seeded.running}  # batches of messages accepted (202) per execution
@@ -68,8 +79,11 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
     def post(http, exe) -> None:
         batch = len(accepted[exe.id]) + 1
         messages = [f"api e{exe.id} b{batch} l{i}" for i in range(50)]
-        a = http.post(f"/v6/job-executions/{exe.id}/logs/", ndjson([{"message": m, "stream": "stdout"} for m in messages]),
-                      headers={"Content-Type": "application/x-ndjson"})
+        a = http.post(
+            f"/v6/job-executions/{exe.id}/logs/",
+            ndjson([{"message": m, "stream": "stdout"} for m in messages]),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
         record("ingest", "", a)
         if a.status == 202 and a.json == {"accepted": 50}:
             accepted[exe.id].append(messages)
@@ -103,10 +117,18 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         with lock:
             return sum(1 for t, k, s in log if k == kind and s == status and t > after)
 
-    log_paths = [f"/v6/job-executions/{exe.id}/logs/combined/?limit=50", "/v6/logs/?q=api&page_size=10",
-                 f"/v6/jobs/{exe.job_id}/logs/?page_size=10", f"/v6/job-executions/{exe.id}/logs/stdout/?tail=20"]
-    job_paths = ["/v6/jobs/?page_size=10", f"/v6/jobs/{exe.job_id}/", f"/v6/jobs/{exe.job_id}/executions/",
-                 "/v6/job-types/"]
+    log_paths = [
+        f"/v6/job-executions/{exe.id}/logs/combined/?limit=50",
+        "/v6/logs/?q=api&page_size=10",
+        f"/v6/jobs/{exe.job_id}/logs/?page_size=10",
+        f"/v6/job-executions/{exe.id}/logs/stdout/?tail=20",
+    ]
+    job_paths = [
+        "/v6/jobs/?page_size=10",
+        f"/v6/jobs/{exe.job_id}/",
+        f"/v6/jobs/{exe.job_id}/executions/",
+        "/v6/job-types/",
+    ]
     threads = [threading.Thread(target=shipper, args=(e,), daemon=True) for e in seeded.running]
     threads += [threading.Thread(target=reader, args=(log_paths, "logs"), daemon=True) for _ in range(2)]
     threads += [threading.Thread(target=reader, args=(job_paths, "jobs"), daemon=True)]
@@ -121,8 +143,12 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         for t in threads:
             t.start()
         # Steady state seen: posts accepted, logs and jobs read, before the fault.
-        wait_until(lambda: min(seen("ingest", 202), seen("logs", 200), seen("jobs", 200)) >= 10, 60, 0.2,
-                   "steady traffic before the fault")
+        wait_until(
+            lambda: min(seen("ingest", 202), seen("logs", 200), seen("jobs", 200)) >= 10,
+            60,
+            0.2,
+            "steady traffic before the fault",
+        )
         down_begin = time.monotonic()
         own_node.stop()
         down_end = time.monotonic()
@@ -135,8 +161,12 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         own_node.start()
         up_end = time.monotonic()
         # Recovery seen: log reads and posts succeed again, past the reconnect grace.
-        wait_until(lambda: seen("logs", 200, up_end + GRACE) >= 20 and seen("ingest", 202, up_end + GRACE) >= 10,
-                   120, 0.2, "log reads and posts succeeding after the restart")
+        wait_until(
+            lambda: seen("logs", 200, up_end + GRACE) >= 20 and seen("ingest", 202, up_end + GRACE) >= 10,
+            120,
+            0.2,
+            "log reads and posts succeeding after the restart",
+        )
     finally:
         stop.set()
         for t in threads:
@@ -163,8 +193,14 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         expected = {e.cluster_id: accepted[e.id] for e in seeded.running}
         worker_cluster = f"scale_job_{worker_job}x1"
         expected[worker_cluster] = [[f"worker line {i}" for i in range(1, worker_lines + 1)]]
-        wait_until(lambda: all(count_lines(es, f"{prefix}-*", cid) >= sum(len(b) for b in batches)
-                               for cid, batches in expected.items()), 120, 1, "every accepted line in Elasticsearch")
+        wait_until(
+            lambda: all(
+                count_lines(es, f"{prefix}-*", cid) >= sum(len(b) for b in batches) for cid, batches in expected.items()
+            ),
+            120,
+            1,
+            "every accepted line in Elasticsearch",
+        )
         found_total = 0
         for cid, batches in expected.items():
             docs = read_lines(es, f"{prefix}-*", cid)
@@ -173,13 +209,19 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
             # stream captured in order) numbered consecutively in their own order.
             assert_lines_exactly_once(docs, batches, cid)
         figures.setdefault("faults", {})["elasticsearch_restart"] = {
-            "restarts": 1, "down_seconds": round(up_end - down_begin, 1),
+            "restarts": 1,
+            "down_seconds": round(up_end - down_begin, 1),
             "seconds_to_first_log_read": round(first_ok - up_end, 2),
             "lines_accepted": sum(len(b) for batches in expected.values() for b in batches),
-            "lines_found": found_total, "api_lines_accepted_while_down": shipped_during, "worker_lines": worker_lines,
-            "log_reads_503_while_down": len(outage), "log_reads_200_after": len(recovered),
-            "job_requests": sum(1 for e in log if e[1] == "jobs"), "job_request_errors": len(job_errors),
-            "resends": sum(resends)}
+            "lines_found": found_total,
+            "api_lines_accepted_while_down": shipped_during,
+            "worker_lines": worker_lines,
+            "log_reads_503_while_down": len(outage),
+            "log_reads_200_after": len(recovered),
+            "job_requests": sum(1 for e in log if e[1] == "jobs"),
+            "job_request_errors": len(job_errors),
+            "resends": sum(resends),
+        }
     finally:
         worker.terminate()
         worker.wait(timeout=60)

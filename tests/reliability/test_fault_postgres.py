@@ -3,6 +3,7 @@ suite's): requests fail cleanly (503, never 500, never unanswered) while it is d
 same gunicorn workers' pools recover once it is back, and the data is consistent afterwards: the job counters
 equal count(*), and jobs and executions are in consistent states after the cancels and requeues the outage cut
 off."""
+
 from __future__ import annotations
 
 import random
@@ -119,20 +120,22 @@ def test_postgres_restart_under_load_fails_cleanly_and_the_pool_recovers(pg_serv
     hung = [e for e in log if e[2] is None]
     assert not hung, f"requests that did not get an answer: {hung[:3]}"
     failed_clean, during, recovered_after = 0, 0, []
-    for n, (down_begin, down_end, up_begin, up_end) in enumerate(windows):
+    for n, (_down_begin, down_end, up_begin, up_end) in enumerate(windows):
         outage = [e for e in log if down_end + 0.5 < e[0] < up_begin]
         during += len(outage)
-        assert outage and all(e[2] == 503 for e in outage), \
+        assert outage and all(e[2] == 503 for e in outage), (
             f"requests with the database down not answered 503: {sorted({e[2] for e in outage})}"
+        )
         next_down = windows[n + 1][0] if n + 1 < len(windows) else float("inf")
         after = [e for e in log if up_end < e[0] < next_down]
         firsts = [e[0] for e in after if e[2] in (200, 202)]
         assert firsts, "nothing succeeded after the restart"
         recovered_after.append(round(firsts[0] - up_end, 2))
         late = [e for e in after if e[0] > up_end + GRACE]
-        assert late and all(e[2] in (200, 202) for e in late), \
-            f"still failing {GRACE} s after PostgreSQL was back: " \
+        assert late and all(e[2] in (200, 202) for e in late), (
+            f"still failing {GRACE} s after PostgreSQL was back: "
             f"{[(e[1], e[2]) for e in late if e[2] not in (200, 202)][:5]}"
+        )
     # Whatever the outage cut off, a failure is a clean 503 (the database is down: clients may retry), never a
     # 500 (an unclassified exception, e.g. a disconnect in the middle of a transaction).
     for _, kind, status, body in log:
@@ -149,10 +152,16 @@ def test_postgres_restart_under_load_fails_cleanly_and_the_pool_recovers(pg_serv
     finally:
         engine.dispose()
     figures.setdefault("faults", {})["postgres_restart"] = {
-        "restarts": len(windows), "requests": len(log), "requests_while_down": during,
-        "clean_failures": failed_clean, "seconds_to_first_success": recovered_after,
-        "statuses_while_down": sorted({e[2] for e in log if e[2] and e[2] >= 500}), "resends": sum(resends),
-        "count_queries_checked": counts_checked, "job_states": job_states}
+        "restarts": len(windows),
+        "requests": len(log),
+        "requests_while_down": during,
+        "clean_failures": failed_clean,
+        "seconds_to_first_success": recovered_after,
+        "statuses_while_down": sorted({e[2] for e in log if e[2] and e[2] >= 500}),
+        "resends": sum(resends),
+        "count_queries_checked": counts_checked,
+        "job_states": job_states,
+    }
 
 
 def assert_clean_error_like_readyz(body: dict, port: int) -> None:

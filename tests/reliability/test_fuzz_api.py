@@ -3,6 +3,7 @@
 Every operation of the document, positive and negative data: no 5xx, every status code, content type, header
 and JSON body as the document says, and every error body clean ({"detail"} only, nothing internal).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import assert_clean_error, ndjson
 from tests.reliability.seed import lines, seed_jobs
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -40,13 +46,17 @@ def _ndjson(ctx, value) -> bytes:
 
 # schemathesis's own strategies use `random` inside (its warning, not ours).
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
-def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, stores, es, settings, sized, long_run, figures):
+def test_every_operation_fuzzed_without_5xx_and_as_documented(
+    make_client, stores, es, settings, sized, long_run, figures
+):
     client = make_client(follow_max_seconds=0.5, elasticsearch_timeout=5.0)
     seeded = seed_jobs(stores, types=2, jobs=10, running=3, finished=3)
     for exe_id in seeded.exe_ids:
-        r = client.simulate_post(f"/v6/job-executions/{exe_id}/logs/", body=ndjson(lines(30, prefix="fuzz word")),
-                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}",
-                                          "Content-Type": "application/x-ndjson"})
+        r = client.simulate_post(
+            f"/v6/job-executions/{exe_id}/logs/",
+            body=ndjson(lines(30, prefix="fuzz word")),
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/x-ndjson"},
+        )
         assert r.status_code == 202, r.text
     es.indices.refresh(index=f"{settings.log_index_prefix}-*")
 
@@ -61,8 +71,14 @@ def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, store
         operations.append(operation.label)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             # Short runs are reproducible (same cases every time); long runs explore new ones.
-            @hsettings(max_examples=examples, deadline=None, database=None, derandomize=not long_run,
-                       suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+            @hsettings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=not long_run,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate],
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def fuzz(case) -> None:
                 counts[operation.label] += 1
@@ -82,13 +98,22 @@ def test_every_operation_fuzzed_without_5xx_and_as_documented(make_client, store
                 # No negative data exists for an operation without parameters or body (e.g. GET /healthz).
                 assert mode is GenerationMode.NEGATIVE, operation.label
     # Schemathesis leaves out the document's own route; every other documented operation was fuzzed.
-    documented = {f"{method.upper()} {path}" for path, item in client.simulate_get("/v6/openapi.json").json["paths"].items()
-                  for method in item} - {"GET /v6/openapi.json"}
+    documented = {
+        f"{method.upper()} {path}"
+        for path, item in client.simulate_get("/v6/openapi.json").json["paths"].items()
+        for method in item
+    } - {"GET /v6/openapi.json"}
     assert set(operations) == documented
     total = sum(counts.values())
-    figures["fuzz"] = {"requests": total, "operations": len(operations), "examples_per_mode": examples,
-                       "statuses": dict(sorted(statuses.items())), "failing_operations": len(failures)}
+    figures["fuzz"] = {
+        "requests": total,
+        "operations": len(operations),
+        "examples_per_mode": examples,
+        "statuses": dict(sorted(statuses.items())),
+        "failing_operations": len(failures),
+    }
     print(f"\nschemathesis: {total} generated requests over {len(operations)} operations; statuses {dict(statuses)}")
     assert not [op for op in operations if counts[op] == 0], "operations never exercised"
-    assert not failures, "\n\n".join(f"== {op}: {len(msgs)} failing requests, first:\n{msgs[0]}"
-                                     for op, msgs in failures.items())
+    assert not failures, "\n\n".join(
+        f"== {op}: {len(msgs)} failing requests, first:\n{msgs[0]}" for op, msgs in failures.items()
+    )

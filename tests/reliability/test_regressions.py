@@ -1,4 +1,5 @@
 """Small, deterministic reproductions of what the fuzzing and property tests found (each was a 500)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,17 @@ def seeded(stores):
     return seed_jobs(stores, types=1, jobs=2, running=1, finished=0)
 
 
-@pytest.mark.parametrize("path", ["/v6/job-types/", "/v6/jobs/", "/v6/jobs/{job}/executions/",
-                                  "/v6/jobs/{job}/input_files/", "/v6/logs/", "/v6/jobs/{job}/logs/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v6/job-types/",
+        "/v6/jobs/",
+        "/v6/jobs/{job}/executions/",
+        "/v6/jobs/{job}/input_files/",
+        "/v6/logs/",
+        "/v6/jobs/{job}/logs/",
+    ],
+)
 @pytest.mark.parametrize("page,size", [(INT64_MAX, 100), (2**62, 1000), (92233720368547758, 1000)])
 def test_a_page_far_past_the_end_is_404_not_500(make_client, seeded, path, page, size):
     """page and page_size are valid integers (the document allows up to 2**63-1), but their offset is not."""
@@ -65,9 +75,11 @@ def test_an_integer_beyond_64_bits_in_job_input_is_400_not_500(make_client, seed
     false): always 400, and nothing stored; it was a 500 whose body could not be serialized."""
     client = make_client()
     before = client.simulate_get("/v6/jobs/").json["count"]
-    r = client.simulate_post("/v6/jobs/", json={"job_type_id": seeded.job_type_ids[0],
-                                                "input": {"files": {}, "json": {}}, "configuration": {"x": 2**70}},
-                             headers=ADMIN)
+    r = client.simulate_post(
+        "/v6/jobs/",
+        json={"job_type_id": seeded.job_type_ids[0], "input": {"files": {}, "json": {}}, "configuration": {"x": 2**70}},
+        headers=ADMIN,
+    )
     assert r.status_code == 400, r.text
     assert_clean_error(r.content, 400)
     assert client.simulate_get("/v6/jobs/").json["count"] == before
@@ -106,16 +118,23 @@ def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, st
                 failures.append(f"{path} {exc!r}")
                 return
 
-    paths = ["/v6/logs/?q=x", f"/v6/job-executions/{exe.id}/logs/combined/?limit=10",
-             f"/v6/jobs/{exe.job_id}/logs/", "/v6/logs/"]
+    paths = [
+        "/v6/logs/?q=x",
+        f"/v6/job-executions/{exe.id}/logs/combined/?limit=10",
+        f"/v6/jobs/{exe.job_id}/logs/",
+        "/v6/logs/",
+    ]
     threads = [threading.Thread(target=reader, args=(p,)) for p in paths]
     for t in threads:
         t.start()
     try:
         for day in range(1, 9):  # eight new daily indices
             line = {"message": "x", "stream": "stdout", "@timestamp": f"2031-03-{day:02d}T00:00:00Z"}
-            r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", body=(json.dumps(line) + "\n").encode(),
-                                     headers={**ADMIN, "Content-Type": "application/x-ndjson"})
+            r = client.simulate_post(
+                f"/v6/job-executions/{exe.id}/logs/",
+                body=(json.dumps(line) + "\n").encode(),
+                headers={**ADMIN, "Content-Type": "application/x-ndjson"},
+            )
             assert r.status_code == 202, r.text
             time.sleep(0.3)
     finally:
@@ -126,11 +145,16 @@ def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, st
     assert not failures, f"{len(failures)} of {reads[0]} reads failed, e.g. {failures[:3]}"
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/v6/jobs/{job}/executions/2147483648/", 404), ("/v6/jobs/{job}/executions/654587159148894/", 404),
-    ("/v6/jobs/{job}/executions/?node_id=60896050905", 200),
-    ("/v6/jobs/{job}/executions/?error_id=9223372036854775807", 200),
-    ("/v6/jobs/?job_type_id=9223372036854775807&error_id=9223372036854775807", 200)])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/v6/jobs/{job}/executions/2147483648/", 404),
+        ("/v6/jobs/{job}/executions/654587159148894/", 404),
+        ("/v6/jobs/{job}/executions/?node_id=60896050905", 200),
+        ("/v6/jobs/{job}/executions/?error_id=9223372036854775807", 200),
+        ("/v6/jobs/?job_type_id=9223372036854775807&error_id=9223372036854775807", 200),
+    ],
+)
 def test_ids_beyond_the_column_range_are_404_or_empty_not_500(make_client, seeded, path, status):
     """The routes accept ids up to 2**63-1; PostgreSQL's 32-bit columns (exe_num, ...) must not turn that into a 500.
     An execution number no execution has is 404; a filter no row matches is an empty list."""
@@ -143,10 +167,17 @@ def test_ids_beyond_the_column_range_are_404_or_empty_not_500(make_client, seede
         assert_clean_error(r.content, status)
 
 
-@pytest.mark.parametrize("query, name", [
-    ("/v6/jobs/?job_type_name=a%00b", "job_type_name"), ("/v6/jobs/?source_task=a%00b", "source_task"),
-    ("/v6/jobs/?source_sensor=a%00b", "source_sensor"), ("/v6/jobs/?status=QUEUED%00", "status"),
-    ("/v6/jobs/?order=id%00", "order"), ("/v6/job-types/?keyword=a%00b", "keyword")])
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("/v6/jobs/?job_type_name=a%00b", "job_type_name"),
+        ("/v6/jobs/?source_task=a%00b", "source_task"),
+        ("/v6/jobs/?source_sensor=a%00b", "source_sensor"),
+        ("/v6/jobs/?status=QUEUED%00", "status"),
+        ("/v6/jobs/?order=id%00", "order"),
+        ("/v6/job-types/?keyword=a%00b", "keyword"),
+    ],
+)
 def test_a_nul_character_in_a_query_parameter_is_400_not_500(make_client, seeded, query, name):
     """PostgreSQL text cannot hold NUL: a %00 from a client must not reach it as a query value (it did: 500).
     Every parameter refuses it, naming the parameter."""

@@ -6,6 +6,7 @@
 - HTML output is escaped; request bodies and NDJSON lines are size-limited (413);
 - error bodies are {"detail"} and never show a stack trace, a driver name or a host name.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,15 @@ def operations(client, methods: set[str]) -> list[tuple[str, str]]:
 
 def concrete(path: str, seeded) -> str:
     exe = seeded.running[0]
-    values = {"job_id": exe.job_id, "exe_id": exe.id, "job_exe_id": exe.id, "exe_num": exe.exe_num,
-              "stream": "combined", "name": "index.html", "version": "1.0.0"}
+    values = {
+        "job_id": exe.job_id,
+        "exe_id": exe.id,
+        "job_exe_id": exe.id,
+        "exe_num": exe.exe_num,
+        "stream": "combined",
+        "name": "index.html",
+        "version": "1.0.0",
+    }
     if "{name}" in path and "{version}" in path:
         values["name"] = seeded.job_type_names[0]
     return re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), path)
@@ -47,6 +55,7 @@ def seeded(stores):
 
 # --- writes need the admin token ---------------------------------------------------------------------------
 
+
 def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, seeded, figures):
     client = make_client(read_token=READ_TOKEN)
     writes = operations(client, WRITE_METHODS)
@@ -55,17 +64,22 @@ def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, see
     refused = 0
     for method, template in writes:
         for prefix in ("/v6/", "/v7/"):
-            path = prefix + concrete(template, seeded)[len("/v6/"):]
+            path = prefix + concrete(template, seeded)[len("/v6/") :]
             body = b'{"job_ids": []}' if "logs" not in path else b'{"message": "x", "stream": "stdout"}\n'
-            for headers, status in (({}, 401), ({"Authorization": "Basic dGVzdDp0ZXN0"}, 401),
-                                    ({"Authorization": "Bearer"}, 401), ({"Authorization": "Bearer   "}, 401),
-                                    ({"Authorization": "Bearer wrong"}, 403),
-                                    ({"Authorization": f"Bearer {ADMIN_TOKEN}x"}, 403),
-                                    ({"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"}, 403),
-                                    ({"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"}, 403),
-                                    ({"Authorization": f"Bearer {READ_TOKEN}"}, 403)):
-                r = client.simulate_request(method, path, body=body,
-                                            headers={"Content-Type": "application/json", **headers})
+            for headers, status in (
+                ({}, 401),
+                ({"Authorization": "Basic dGVzdDp0ZXN0"}, 401),
+                ({"Authorization": "Bearer"}, 401),
+                ({"Authorization": "Bearer   "}, 401),
+                ({"Authorization": "Bearer wrong"}, 403),
+                ({"Authorization": f"Bearer {ADMIN_TOKEN}x"}, 403),
+                ({"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"}, 403),
+                ({"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"}, 403),
+                ({"Authorization": f"Bearer {READ_TOKEN}"}, 403),
+            ):
+                r = client.simulate_request(
+                    method, path, body=body, headers={"Content-Type": "application/json", **headers}
+                )
                 assert r.status_code == status, (method, path, headers, r.status_code, r.text)
                 assert_clean_error(r.content, r.status_code)
                 if status == 401:
@@ -81,12 +95,19 @@ def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, see
 
 # --- read-token mode ----------------------------------------------------------------------------------------
 
+
 def test_read_token_mode_guards_every_read_operation(make_client, seeded, figures):
     client = make_client(read_token=READ_TOKEN)
     reads = operations(client, {"get"})
     paths = {template for _, template in reads}
-    for needed in ("/v6/logs/", "/v6/jobs/{job_id}/logs/", "/v6/job-executions/{exe_id}/logs/{stream}/",
-                   "/logs/{job_exe_id}", "/viewer/{name}", "/v6/jobs/"):
+    for needed in (
+        "/v6/logs/",
+        "/v6/jobs/{job_id}/logs/",
+        "/v6/job-executions/{exe_id}/logs/{stream}/",
+        "/logs/{job_exe_id}",
+        "/viewer/{name}",
+        "/v6/jobs/",
+    ):
         assert needed in paths, f"{needed} is not in the OpenAPI document"
     checked = 0
     for _, template in reads:
@@ -95,8 +116,11 @@ def test_read_token_mode_guards_every_read_operation(make_client, seeded, figure
             assert client.simulate_get(path).status_code == 200, path
             continue
         for method in ("GET", "HEAD"):
-            for headers, status in (({}, 401), ({"Authorization": "Bearer nope"}, 403),
-                                    ({"Authorization": f"Basic {READ_TOKEN}"}, 401)):
+            for headers, status in (
+                ({}, 401),
+                ({"Authorization": "Bearer nope"}, 403),
+                ({"Authorization": f"Basic {READ_TOKEN}"}, 401),
+            ):
                 r = client.simulate_request(method, path, headers=headers)
                 assert r.status_code == status, (method, path, headers, r.status_code)
                 if method == "GET":
@@ -109,7 +133,8 @@ def test_read_token_mode_guards_every_read_operation(make_client, seeded, figure
                     assert r.status_code == expected, (method, path, token, r.status_code, r.text[:200])
                 else:  # HEAD: as GET, or not offered on the route (405 naming GET); never refused or failed
                     assert r.status_code == expected or (
-                        r.status_code == 405 and "GET" in r.headers.get("Allow", "")), (method, path, r.status_code)
+                        r.status_code == 405 and "GET" in r.headers.get("Allow", "")
+                    ), (method, path, r.status_code)
                 checked += 1
     # The /v7 alias and a path that does not exist are guarded the same way.
     assert client.simulate_get("/v7/jobs/").status_code == 401
@@ -126,13 +151,55 @@ def test_reads_are_public_without_a_read_token(make_client, seeded):
 
 # --- user text is never query syntax -------------------------------------------------------------------------
 
-MESSAGES = ["alpha beta", "gamma", "alpha OR gamma", "top secret", "message:secret", "needle <script>alert(1)</script> &amp;",
-            "percent 100% done", "under_score value", "quote \" inside", "backslash \\ here", "O'Brien said hi"]
-HOSTILE = ["*", "*:*", "?", "message:*", "message:secret", "alpha OR gamma", "alpha AND NOT gamma", "alpha || gamma",
-           "(alpha", "alpha)", "[* TO *]", "{* TO *}", "/.*/", "alp*", "alpha~2", "alpha^5", "\"unclosed", "\\",
-           "\"\"", "' OR '1'='1", "%", "_", "NOT gamma", "+alpha -beta", "_exists_:message", "@timestamp:[* TO *]",
-           '{"script": {"source": "Math.random()"}}', "doc['message'].value", "\x00", "\u202e", "a" * 1000,
-           "a" * 1001, "", "   "]
+MESSAGES = [
+    "alpha beta",
+    "gamma",
+    "alpha OR gamma",
+    "top secret",
+    "message:secret",
+    "needle <script>alert(1)</script> &amp;",
+    "percent 100% done",
+    "under_score value",
+    'quote " inside',
+    "backslash \\ here",
+    "O'Brien said hi",
+]
+HOSTILE = [
+    "*",
+    "*:*",
+    "?",
+    "message:*",
+    "message:secret",
+    "alpha OR gamma",
+    "alpha AND NOT gamma",
+    "alpha || gamma",
+    "(alpha",
+    "alpha)",
+    "[* TO *]",
+    "{* TO *}",
+    "/.*/",
+    "alp*",
+    "alpha~2",
+    "alpha^5",
+    '"unclosed',
+    "\\",
+    '""',
+    "' OR '1'='1",
+    "%",
+    "_",
+    "NOT gamma",
+    "+alpha -beta",
+    "_exists_:message",
+    "@timestamp:[* TO *]",
+    '{"script": {"source": "Math.random()"}}',
+    "doc['message'].value",
+    "\x00",
+    "\u202e",
+    "a" * 1000,
+    "a" * 1001,
+    "",
+    "   ",
+]
 
 
 def words(text: str) -> list[str]:
@@ -143,8 +210,11 @@ def test_hostile_search_text_is_literal_and_never_a_500(make_client, stores, es,
     client = make_client()
     seeded = seed_jobs(stores, types=1, jobs=1, running=1, finished=0)
     exe = seeded.running[0]
-    r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
-                             body=ndjson([{"message": m, "stream": "stdout"} for m in MESSAGES]))
+    r = client.simulate_post(
+        f"/v6/job-executions/{exe.id}/logs/",
+        headers=NDJSON,
+        body=ndjson([{"message": m, "stream": "stdout"} for m in MESSAGES]),
+    )
     assert r.status_code == 202, r.text
     es.indices.refresh(index=f"{settings.log_index_prefix}-*")
     statuses = {}
@@ -159,21 +229,23 @@ def test_hostile_search_text_is_literal_and_never_a_500(make_client, stores, es,
             found = [hit["message"] for hit in r.json["results"]]
             for message in found:  # only literal matches: every word of q is a word of the line
                 assert set(words(q)) <= set(words(message)) and words(q), (q, message)
+
     # The ones query_string or a LIKE would have widened:
     def search(q):
         return sorted(h["message"] for h in client.simulate_get("/v6/logs/", params={"q": q}).json["results"])
+
     assert search("alpha OR gamma") == ["alpha OR gamma"]
     assert search("message:secret") == ["message:secret"]
     assert search("*") == [] and search("*:*") == [] and search("alp*") == [] and search("/.*/") == []
     assert search("alpha AND NOT gamma") == []
-    assert search("\"alpha beta\"") == ["alpha beta"]
+    assert search('"alpha beta"') == ["alpha beta"]
     assert client.simulate_get("/v6/logs/", params={"q": "a" * 1001}).status_code == 400
     figures.setdefault("security", {})["hostile_queries"] = {"values": len(HOSTILE), "statuses": statuses}
 
 
 def test_sql_looking_filters_match_literally(make_client, seeded):
     client = make_client()
-    for name in ("x' OR '1'='1", "x\" OR \"1\"=\"1", "'; DROP TABLE job; --", "%", "_", "\\", "\x00"):
+    for name in ("x' OR '1'='1", 'x" OR "1"="1', "'; DROP TABLE job; --", "%", "_", "\\", "\x00"):
         for param in ("job_type_name", "source_sensor", "source_collection", "source_task"):
             r = client.simulate_get("/v6/jobs/", params={param: name})
             assert r.status_code in (200, 400), (param, name, r.text)
@@ -193,12 +265,16 @@ def test_job_type_keyword_matches_literally_not_as_a_like_pattern(make_client, s
 
 # --- HTML is escaped -----------------------------------------------------------------------------------------
 
+
 def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, settings):
     client = make_client()
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     evil = ["needle <script>alert(1)</script>", "<img src=x onerror=alert(2)> needle", "needle & </div><b>bold</b>"]
-    r = client.simulate_post(f"/v6/job-executions/{exe.id}/logs/", headers=NDJSON,
-                             body=ndjson([{"message": m, "stream": s} for m, s in zip(evil, ["stdout", "stderr", "stdout"])]))
+    r = client.simulate_post(
+        f"/v6/job-executions/{exe.id}/logs/",
+        headers=NDJSON,
+        body=ndjson([{"message": m, "stream": s} for m, s in zip(evil, ["stdout", "stderr", "stdout"])]),
+    )
     assert r.status_code == 202, r.text
     es.indices.refresh(index=f"{settings.log_index_prefix}-*")
     page = client.simulate_get(f"/v6/job-executions/{exe.id}/logs/combined/", params={"format": "html"})
@@ -223,6 +299,7 @@ def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, set
 
 # --- size limits (413) ---------------------------------------------------------------------------------------
 
+
 def test_ndjson_bodies_and_lines_over_the_limits_are_413(make_client, seeded, es, settings):
     client = make_client(max_body_bytes=8192, max_log_line_bytes=100)
     exe = seeded.running[0]
@@ -238,10 +315,17 @@ def test_ndjson_bodies_and_lines_over_the_limits_are_413(make_client, seeded, es
     for r in (long_line, multibyte, big):
         assert_clean_error(r.content, 413)
     # Nothing of a refused body was stored, nor used up an order number: the next accepted line is number 2.
-    assert client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "z", "stream": "stdout"}])).status_code == 202
+    assert (
+        client.simulate_post(path, headers=NDJSON, body=ndjson([{"message": "z", "stream": "stdout"}])).status_code
+        == 202
+    )
     index = f"{settings.log_index_prefix}-*"
-    stored = wait_until(lambda: len(read_lines(es, index, exe.cluster_id)) >= 2 and read_lines(es, index, exe.cluster_id),
-                        30, 0.1, "the accepted lines in Elasticsearch")
+    stored = wait_until(
+        lambda: len(read_lines(es, index, exe.cluster_id)) >= 2 and read_lines(es, index, exe.cluster_id),
+        30,
+        0.1,
+        "the accepted lines in Elasticsearch",
+    )
     assert [(d["scale_order_num"], d["message"]) for d in stored] == [(1, "x" * 100), (2, "z")]
 
 
@@ -249,14 +333,20 @@ def test_ndjson_bodies_and_lines_over_the_limits_are_413(make_client, seeded, es
 def test_json_bodies_over_the_limit_are_413(make_client, seeded, route):
     """MAX_BODY_BYTES is documented as the request body limit (README); the JSON write routes must honour it."""
     client = make_client(max_body_bytes=2048)
-    body = {"job_ids": [1] * 2000, "docker_image": "x" * 4000, "input": {"json": {"pad": "p" * 4000}},
-            "job_type_id": seeded.job_type_ids[0], "manifest": {"pad": "m" * 4000}}
+    body = {
+        "job_ids": [1] * 2000,
+        "docker_image": "x" * 4000,
+        "input": {"json": {"pad": "p" * 4000}},
+        "job_type_id": seeded.job_type_ids[0],
+        "manifest": {"pad": "m" * 4000},
+    }
     r = client.simulate_post(route, json=body, headers=ADMIN)
     assert r.status_code == 413, (route, r.status_code, r.text[:200])
     assert_clean_error(r.content, 413)
 
 
 # --- error bodies ----------------------------------------------------------------------------------------------
+
 
 def test_error_bodies_show_nothing_internal(make_client, seeded):
     client = make_client()
@@ -270,8 +360,12 @@ def test_error_bodies_show_nothing_internal(make_client, seeded):
         ("POST", "/v6/jobs/", b"{not json", {**ADMIN, "Content-Type": "application/json"}),
         ("POST", "/v6/jobs/", b"<xml/>", {**ADMIN, "Content-Type": "application/xml"}),
         ("POST", "/v6/jobs/", b'{"job_type_id": 999999, "input": {}}', {**ADMIN, "Content-Type": "application/json"}),
-        ("PATCH", f"/v6/job-executions/{seeded.finished_exe_ids[0]}/", b'{"status": "COMPLETED"}',
-         {**ADMIN, "Content-Type": "application/json"}),
+        (
+            "PATCH",
+            f"/v6/job-executions/{seeded.finished_exe_ids[0]}/",
+            b'{"status": "COMPLETED"}',
+            {**ADMIN, "Content-Type": "application/json"},
+        ),
         ("POST", f"/v6/job-executions/{seeded.running[0].id}/logs/", b'{"message": 1}\n', NDJSON),
         ("GET", f"/v6/job-executions/{seeded.running[0].id}/logs/combined/?after=garbage", None, {}),
         ("GET", "/v6/logs/?page_size=1000&page=11", None, {}),

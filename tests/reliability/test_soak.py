@@ -8,6 +8,7 @@ mixing job listings, details, cancels/requeues and log reads while lines are ing
 - memory: each process on its own, the slope of its RSS over the requests answered in the second half of the
   run is at most MAX_MB_PER_1000_REQUESTS (see below);
 - the latency distribution is printed and written to tests/reliability/last_soak.json."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,14 @@ CLIENTS = 50
 # kind -> (weight, statuses that are not errors). Both log executions hold 500 lines before the load starts, so
 # their reads must answer 200 with lines (checked in Soak.check_body), never 204.
 MIX = {
-    "list": (25, {200}), "details": (15, {200}), "executions": (8, {200}), "cancel": (6, {202}),
-    "requeue": (6, {202}), "log_page": (15, {200}), "log_tail": (8, {200}), "search": (9, {200}),
+    "list": (25, {200}),
+    "details": (15, {200}),
+    "executions": (8, {200}),
+    "cancel": (6, {202}),
+    "requeue": (6, {202}),
+    "log_page": (15, {200}),
+    "log_tail": (8, {200}),
+    "search": (9, {200}),
     "job_logs": (8, {200}),
 }
 PRELOAD = 500  # lines per log execution before the load
@@ -119,8 +126,11 @@ class Soak:
             kind = rnd.choices(kinds, weights)[0]
             try:
                 answer = self.request(http, rnd, kind)
-                wrong = (f"{answer.status} {answer.body[:200]!r}" if answer.status not in MIX[kind][1]
-                         else self.check_body(kind, answer.body))
+                wrong = (
+                    f"{answer.status} {answer.body[:200]!r}"
+                    if answer.status not in MIX[kind][1]
+                    else self.check_body(kind, answer.body)
+                )
                 with self.lock:
                     self.answered += 1
                     self.latencies[kind].append(answer.seconds)
@@ -135,9 +145,11 @@ class Soak:
             self.reconnects += http.reconnects
 
     def post_lines(self, http, exe, messages: list[str]) -> None:
-        answer = http.post(f"/v6/job-executions/{exe.id}/logs/",
-                           ndjson([{"message": m, "stream": "stdout"} for m in messages]),
-                           headers={"Content-Type": "application/x-ndjson"})
+        answer = http.post(
+            f"/v6/job-executions/{exe.id}/logs/",
+            ndjson([{"message": m, "stream": "stdout"} for m in messages]),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
         with self.lock:
             self.answered += 1
             self.latencies["ingest"].append(answer.seconds)
@@ -151,8 +163,11 @@ class Soak:
         while self.hold():
             n = sum(len(b) for b in self.accepted[exe.id]) + 1  # unique messages; words the searches look for
             try:
-                self.post_lines(http, exe, [line["message"] for line in
-                                            lines(100, start=n, prefix=f"soak {n // 100 % 50 + 1} line")])
+                self.post_lines(
+                    http,
+                    exe,
+                    [line["message"] for line in lines(100, start=n, prefix=f"soak {n // 100 % 50 + 1} line")],
+                )
             except Exception as exc:  # never re-sent: the server may have stored it
                 with self.lock:
                     self.errors.append(f"ingest {exc!r}")
@@ -200,10 +215,15 @@ def readings(server: Gunicorn, database_url: str) -> dict:
     """/proc readings while the clients hold: no request in flight, their connections open."""
     procs = [server.master] + sorted(server.worker_pids())
     found = {pid: read_process(pid, database_url) for pid in procs}
-    return {"pids": procs, "rss_mb": round(sum(r.rss for r in found.values()) / 2**20, 1),
-            "fds": sum(r.fds for r in found.values()), "db_connections": sum(r.db_connections for r in found.values()),
-            "per_process": {pid: {"rss_mb": round(r.rss / 2**20, 1), "fds": r.fds, "db": r.db_connections}
-                            for pid, r in found.items()}}
+    return {
+        "pids": procs,
+        "rss_mb": round(sum(r.rss for r in found.values()) / 2**20, 1),
+        "fds": sum(r.fds for r in found.values()),
+        "db_connections": sum(r.db_connections for r in found.values()),
+        "per_process": {
+            pid: {"rss_mb": round(r.rss / 2**20, 1), "fds": r.fds, "db": r.db_connections} for pid, r in found.items()
+        },
+    }
 
 
 def test_soak(settings, stores, es, tmp_path, sized, figures):
@@ -211,8 +231,9 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
     # Executions whose logs are written and read; their jobs are kept out of cancel/requeue.
     log_exes = seeded.running[:2]
     seeded.job_ids = [j for j in seeded.job_ids if j not in {e.job_id for e in log_exes}]
-    server = Gunicorn(tmp_path / "api", settings.database_url, settings.elasticsearch_url, settings.log_index_prefix,
-                      ADMIN_TOKEN).start()  # the production gunicorn.conf.py, default WORKERS
+    server = Gunicorn(
+        tmp_path / "api", settings.database_url, settings.elasticsearch_url, settings.log_index_prefix, ADMIN_TOKEN
+    ).start()  # the production gunicorn.conf.py, default WORKERS
     soak = Soak(server, seeded, log_exes)
     pattern = f"{settings.log_index_prefix}-*"
     try:
@@ -231,8 +252,11 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
 
             def flat() -> bool:
                 recent = mb_per_1000_requests(sampler.samples, soak.answered - WARM_WINDOW)
-                return (time.monotonic() - warm_began > warm_max
-                        or max(recent.values(), default=float("inf")) <= MAX_MB_PER_1000_REQUESTS / 2)
+                return (
+                    time.monotonic() - warm_began > warm_max
+                    or max(recent.values(), default=float("inf")) <= MAX_MB_PER_1000_REQUESTS / 2
+                )
+
             soak.load(warmup, until=flat)  # pools, caches, arenas and indices reach their working size
             warmed = round(time.monotonic() - warm_began, 1)
             assert not soak.errors, soak.errors[:5]
@@ -251,8 +275,12 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
         soak.finish()
         # Every accepted line reaches Elasticsearch while the API runs (its shippers send them).
         expected = {exe.cluster_id: sum(len(b) for b in soak.accepted[exe.id]) for exe in log_exes}
-        wait_until(lambda: all(count_lines(es, pattern, cid) >= n for cid, n in expected.items()), 120, 0.5,
-                   f"every accepted line in Elasticsearch ({expected})")
+        wait_until(
+            lambda: all(count_lines(es, pattern, cid) >= n for cid, n in expected.items()),
+            120,
+            0.5,
+            f"every accepted line in Elasticsearch ({expected})",
+        )
     finally:
         soak.stop.set()
         server.stop()
@@ -273,38 +301,81 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
 
     def dist(values: list[float]) -> dict:
         values = sorted(values)
-        return {"count": len(values), "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-                "p95_ms": round(percentile(values, 0.95) * 1000, 1), "p99_ms": round(percentile(values, 0.99) * 1000, 1),
-                "max_ms": round(values[-1] * 1000, 1) if values else 0.0}
+        return {
+            "count": len(values),
+            "p50_ms": round(percentile(values, 0.50) * 1000, 1),
+            "p95_ms": round(percentile(values, 0.95) * 1000, 1),
+            "p99_ms": round(percentile(values, 0.99) * 1000, 1),
+            "max_ms": round(values[-1] * 1000, 1) if values else 0.0,
+        }
 
-    report = {"variant": "long" if duration > 60 else "short", "seconds": round(elapsed, 1), "clients": CLIENTS,
-              "database": "sqlite" if settings.database_url.startswith("sqlite") else "postgresql",
-              "workers": len(start["pids"]) - 1, "requests": requests, "errors": len(soak.errors),
-              "requests_per_second": round(requests / elapsed, 1), "warm_up_seconds": warmed, "resends": soak.resends,
-              "reconnects": soak.reconnects, "lines_accepted": sum(expected.values()),
-              "lines_found": sum(found.values()), "count_queries_checked": counts_checked, "job_states": job_states,
-              "mb_per_1000_requests": slope_second_half, "mb_per_1000_requests_whole_run": slope_whole,
-              "max_mb_per_1000_requests": MAX_MB_PER_1000_REQUESTS, "overall": dist(every),
-              "by_kind": {kind: dist(values) for kind, values in sorted(soak.latencies.items())},
-              "start": start, "middle": mid, "end": end,
-              "rss_samples": [(n, {roles[pid]: round(v, 2) for pid, v in rss.items()}) for n, rss in sampler.samples]}
+    report = {
+        "variant": "long" if duration > 60 else "short",
+        "seconds": round(elapsed, 1),
+        "clients": CLIENTS,
+        "database": "sqlite" if settings.database_url.startswith("sqlite") else "postgresql",
+        "workers": len(start["pids"]) - 1,
+        "requests": requests,
+        "errors": len(soak.errors),
+        "requests_per_second": round(requests / elapsed, 1),
+        "warm_up_seconds": warmed,
+        "resends": soak.resends,
+        "reconnects": soak.reconnects,
+        "lines_accepted": sum(expected.values()),
+        "lines_found": sum(found.values()),
+        "count_queries_checked": counts_checked,
+        "job_states": job_states,
+        "mb_per_1000_requests": slope_second_half,
+        "mb_per_1000_requests_whole_run": slope_whole,
+        "max_mb_per_1000_requests": MAX_MB_PER_1000_REQUESTS,
+        "overall": dist(every),
+        "by_kind": {kind: dist(values) for kind, values in sorted(soak.latencies.items())},
+        "start": start,
+        "middle": mid,
+        "end": end,
+        "rss_samples": [(n, {roles[pid]: round(v, 2) for pid, v in rss.items()}) for n, rss in sampler.samples],
+    }
     OUT.write_text(json.dumps(report, indent=2, default=str))
-    print(f"\nsoak: {requests} requests in {elapsed:.0f} s ({report['requests_per_second']}/s), "
-          f"{len(soak.errors)} errors, {soak.resends} re-sent; p50 {report['overall']['p50_ms']} ms, "
-          f"p95 {report['overall']['p95_ms']} ms, p99 {report['overall']['p99_ms']} ms, max {report['overall']['max_ms']} ms")
+    print(
+        f"\nsoak: {requests} requests in {elapsed:.0f} s ({report['requests_per_second']}/s), "
+        f"{len(soak.errors)} errors, {soak.resends} re-sent; p50 {report['overall']['p50_ms']} ms, "
+        f"p95 {report['overall']['p95_ms']} ms, p99 {report['overall']['p99_ms']} ms, max {report['overall']['max_ms']} ms"
+    )
     for kind, d in report["by_kind"].items():
         print(f"  {kind:<10} n={d['count']:<6} p50={d['p50_ms']:>7} p95={d['p95_ms']:>7} p99={d['p99_ms']:>7} ms")
-    print(f"  lines accepted {report['lines_accepted']}, found {report['lines_found']}; "
-          f"MB per 1,000 requests (second half) {slope_second_half}, whole run {slope_whole}")
-    print(f"  start: {start['rss_mb']} MB, {start['fds']} fds, {start['db_connections']} db; "
-          f"middle: {mid['rss_mb']} MB; end: {end['rss_mb']} MB, {end['fds']} fds, {end['db_connections']} db")
-    figures["soak"] = {k: report[k] for k in ("seconds", "warm_up_seconds", "requests", "errors", "requests_per_second", "lines_accepted",
-                                              "lines_found", "database", "resends", "reconnects",
-                                              "mb_per_1000_requests", "max_mb_per_1000_requests")}
-    figures["soak"].update(p50_ms=report["overall"]["p50_ms"], p95_ms=report["overall"]["p95_ms"],
-                           p99_ms=report["overall"]["p99_ms"],
-                           rss_mb=[start["rss_mb"], mid["rss_mb"], end["rss_mb"]], fds=[start["fds"], end["fds"]],
-                           db_connections=[start["db_connections"], end["db_connections"]])
+    print(
+        f"  lines accepted {report['lines_accepted']}, found {report['lines_found']}; "
+        f"MB per 1,000 requests (second half) {slope_second_half}, whole run {slope_whole}"
+    )
+    print(
+        f"  start: {start['rss_mb']} MB, {start['fds']} fds, {start['db_connections']} db; "
+        f"middle: {mid['rss_mb']} MB; end: {end['rss_mb']} MB, {end['fds']} fds, {end['db_connections']} db"
+    )
+    figures["soak"] = {
+        k: report[k]
+        for k in (
+            "seconds",
+            "warm_up_seconds",
+            "requests",
+            "errors",
+            "requests_per_second",
+            "lines_accepted",
+            "lines_found",
+            "database",
+            "resends",
+            "reconnects",
+            "mb_per_1000_requests",
+            "max_mb_per_1000_requests",
+        )
+    }
+    figures["soak"].update(
+        p50_ms=report["overall"]["p50_ms"],
+        p95_ms=report["overall"]["p95_ms"],
+        p99_ms=report["overall"]["p99_ms"],
+        rss_mb=[start["rss_mb"], mid["rss_mb"], end["rss_mb"]],
+        fds=[start["fds"], end["fds"]],
+        db_connections=[start["db_connections"], end["db_connections"]],
+    )
 
     assert not soak.errors, f"{len(soak.errors)} errors, first: {soak.errors[:5]}"
     assert soak.resends == 0, f"{soak.resends} requests got no answer on a kept-alive connection (re-sent)"
@@ -323,5 +394,6 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
     # Memory: no process grows with the requests it answers (see MAX_MB_PER_1000_REQUESTS).
     assert mid_answered - began_answered > sized(500, 5000), "too few requests for a memory slope"
     for role, slope in slope_second_half.items():
-        assert slope <= MAX_MB_PER_1000_REQUESTS, \
+        assert slope <= MAX_MB_PER_1000_REQUESTS, (
             f"{role} grows {slope} MB per 1,000 requests (bound {MAX_MB_PER_1000_REQUESTS}): {slope_second_half}"
+        )

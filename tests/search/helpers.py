@@ -1,5 +1,6 @@
 """Writing log documents straight into Elasticsearch for the read tests: ours (through the ingest template,
 _id from cluster id and order number) and legacy Scale-shaped ones (dynamic mapping, Fluentd's fields)."""
+
 from __future__ import annotations
 
 import time
@@ -22,25 +23,49 @@ def day(ns: int) -> str:
 
 
 def our_doc(cluster_id: str, ns: int, order: int, message: str, stream: str = "stdout", **extra) -> dict:
-    return {"@timestamp": iso(ns), "scale_order_num": order, "stream": stream, "message": message,
-            "scale_job_exe": cluster_id, "scale_task": f"{cluster_id}_main", "scale_node": "node-1",
-            "host": "node-1", **extra}
+    return {
+        "@timestamp": iso(ns),
+        "scale_order_num": order,
+        "stream": stream,
+        "message": message,
+        "scale_job_exe": cluster_id,
+        "scale_task": f"{cluster_id}_main",
+        "scale_node": "node-1",
+        "host": "node-1",
+        **extra,
+    }
 
 
 def legacy_doc(cluster_id: str, ns: int, message: str, stream: str = "stdout", **extra) -> dict:
     """As Scale's Fluentd wrote it: order number = the nanosecond fraction, ids as strings, node as host."""
-    return {"@timestamp": iso(ns).replace("Z", "+00:00"), "scale_order_num": ns % NS, "stream": stream,
-            "message": message, "scale_job_exe": cluster_id, "host": "legacy-node",
-            "scale_job_type": "legacy-type", "scale_job_version": "1.0.0", "scale_job_id": "77",
-            "scale_job_exe_num": "1", **extra}
+    return {
+        "@timestamp": iso(ns).replace("Z", "+00:00"),
+        "scale_order_num": ns % NS,
+        "stream": stream,
+        "message": message,
+        "scale_job_exe": cluster_id,
+        "host": "legacy-node",
+        "scale_job_type": "legacy-type",
+        "scale_job_version": "1.0.0",
+        "scale_job_id": "77",
+        "scale_job_exe_num": "1",
+        **extra,
+    }
 
 
 def index_ours(es: Elasticsearch, prefix: str, docs: list[dict], refresh: bool = True) -> None:
     from ingest.template import ensure_template
 
     ensure_template(es, prefix)
-    actions = ({"_op_type": "create", "_index": f"{prefix}-{day(parse_ns(d['@timestamp']))}",
-                "_id": f"{d['scale_job_exe']}#{d['scale_order_num']}", "_source": d} for d in docs)
+    actions = (
+        {
+            "_op_type": "create",
+            "_index": f"{prefix}-{day(parse_ns(d['@timestamp']))}",
+            "_id": f"{d['scale_job_exe']}#{d['scale_order_num']}",
+            "_source": d,
+        }
+        for d in docs
+    )
     _bulk(es, actions, refresh)
 
 
@@ -50,6 +75,7 @@ def index_legacy(es: Elasticsearch, prefix: str, docs: list[dict], refresh: bool
 
 
 def _bulk(es: Elasticsearch, actions, refresh: bool) -> None:
-    ok, errors = helpers.bulk(es.options(request_timeout=120), actions, chunk_size=5000,
-                              refresh=refresh, raise_on_error=True)
+    _ok, errors = helpers.bulk(
+        es.options(request_timeout=120), actions, chunk_size=5000, refresh=refresh, raise_on_error=True
+    )
     assert not errors

@@ -1,4 +1,5 @@
 """The log routes through the app, against the real Elasticsearch and database."""
+
 from __future__ import annotations
 
 import json
@@ -18,10 +19,20 @@ def url(exe, stream="combined") -> str:
 
 def write(es, log_prefix, exe, lines, start_order=1, start_ns=BASE_NS):
     """Index (message, stream) pairs as lines of exe, one millisecond apart."""
-    docs = [our_doc(exe.cluster_id, start_ns + i * 1_000_000, start_order + i, message, stream,
-                    scale_job_id=str(exe.job_id), scale_job_exe_num=str(exe.exe_num), scale_job_type="log-test",
-                    scale_job_version="1.0.0")
-            for i, (message, stream) in enumerate(lines)]
+    docs = [
+        our_doc(
+            exe.cluster_id,
+            start_ns + i * 1_000_000,
+            start_order + i,
+            message,
+            stream,
+            scale_job_id=str(exe.job_id),
+            scale_job_exe_num=str(exe.exe_num),
+            scale_job_type="log-test",
+            scale_job_version="1.0.0",
+        )
+        for i, (message, stream) in enumerate(lines)
+    ]
     index_ours(es, log_prefix, docs)
 
 
@@ -29,9 +40,17 @@ def write(es, log_prefix, exe, lines, start_order=1, start_ns=BASE_NS):
 def six(es, log_prefix, execution):
     """Six lines, streams interleaved, two pairs sharing a timestamp, one with markup."""
     t = BASE_NS
-    docs = [our_doc(execution.cluster_id, ns, order, msg, stream) for ns, order, msg, stream in [
-        (t, 1, "one", "stdout"), (t + 1, 3, "three", "stdout"), (t + 1, 2, "two <script>alert(1)</script>", "stderr"),
-        (t + 2, 4, "four", "stderr"), (t + 2, 5, "five", "stdout"), (t + 3, 6, "six", "stderr")]]
+    docs = [
+        our_doc(execution.cluster_id, ns, order, msg, stream)
+        for ns, order, msg, stream in [
+            (t, 1, "one", "stdout"),
+            (t + 1, 3, "three", "stdout"),
+            (t + 1, 2, "two <script>alert(1)</script>", "stderr"),
+            (t + 2, 4, "four", "stderr"),
+            (t + 2, 5, "five", "stdout"),
+            (t + 3, 6, "six", "stderr"),
+        ]
+    ]
     index_ours(es, log_prefix, docs)
     return ["one", "two <script>alert(1)</script>", "three", "four", "five", "six"]
 
@@ -40,8 +59,15 @@ def test_json_lines_in_order_for_each_stream(client, execution, six):
     r = client.simulate_get(url(execution))
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert [line["message"] for line in r.json] == six
-    assert set(r.json[0]) == {"message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe",
-                              "scale_node", "stream"}
+    assert set(r.json[0]) == {
+        "message",
+        "@timestamp",
+        "scale_order_num",
+        "scale_task",
+        "scale_job_exe",
+        "scale_node",
+        "stream",
+    }
     assert r.json[1]["@timestamp"] == "2023-11-14T22:13:20.000000001Z"
     out = client.simulate_get(url(execution, "stdout")).json
     assert [line["message"] for line in out] == ["one", "three", "five"]
@@ -51,21 +77,24 @@ def test_json_lines_in_order_for_each_stream(client, execution, six):
     assert client.simulate_get(f"/v7/job-executions/{execution.id}/logs/stdout/").json == out
 
 
-@pytest.mark.parametrize("query, accept, media, kind", [
-    ({}, None, "application/json", "json"),
-    ({"format": "json"}, "image/png", "application/json", "json"),  # the format parameter wins
-    ({"format": "txt"}, None, "text/plain", "txt"),
-    ({"format": "html"}, None, "text/html", "html"),
-    ({"format": "ndjson"}, None, "application/x-ndjson", "ndjson"),
-    ({}, "application/json", "application/json", "json"),
-    ({}, "text/plain", "text/plain", "txt"),
-    ({}, "text/html,application/xhtml+xml,*/*;q=0.8", "text/html", "html"),
-    ({}, "application/x-ndjson", "application/x-ndjson", "ndjson"),
-    ({}, "text/event-stream", "text/event-stream", "sse"),
-    ({}, "*/*", "application/json", "json"),
-    ({}, "text/*", "text/plain", "txt"),
-    ({}, "application/json;q=0, text/html;q=0.5, */*;q=0.1", "text/html", "html"),
-])
+@pytest.mark.parametrize(
+    "query, accept, media, kind",
+    [
+        ({}, None, "application/json", "json"),
+        ({"format": "json"}, "image/png", "application/json", "json"),  # the format parameter wins
+        ({"format": "txt"}, None, "text/plain", "txt"),
+        ({"format": "html"}, None, "text/html", "html"),
+        ({"format": "ndjson"}, None, "application/x-ndjson", "ndjson"),
+        ({}, "application/json", "application/json", "json"),
+        ({}, "text/plain", "text/plain", "txt"),
+        ({}, "text/html,application/xhtml+xml,*/*;q=0.8", "text/html", "html"),
+        ({}, "application/x-ndjson", "application/x-ndjson", "ndjson"),
+        ({}, "text/event-stream", "text/event-stream", "sse"),
+        ({}, "*/*", "application/json", "json"),
+        ({}, "text/*", "text/plain", "txt"),
+        ({}, "application/json;q=0, text/html;q=0.5, */*;q=0.1", "text/html", "html"),
+    ],
+)
 def test_formats(client, execution, six, query, accept, media, kind):
     headers = {"Accept": accept} if accept else {}
     r = client.simulate_get(url(execution), params=query, headers=headers)
@@ -86,26 +115,35 @@ def test_formats(client, execution, six, query, accept, media, kind):
         assert events[-1]["event"] == "end" and all(e["id"] for e in events[:-1])
 
 
-NOT_ACCEPTABLE = ("None of the acceptable media types can be produced: application/json, text/plain, text/html, "
-                  "application/x-ndjson, text/event-stream")
+NOT_ACCEPTABLE = (
+    "None of the acceptable media types can be produced: application/json, text/plain, text/html, "
+    "application/x-ndjson, text/event-stream"
+)
 
 
-@pytest.mark.parametrize("query, accept, status, detail", [
-    ({"format": "xml"}, None, 400, "Parameter \"format\" values must be one of: ['json', 'txt', 'html', 'ndjson']"),
-    ({}, "image/png", 406, NOT_ACCEPTABLE),
-    ({}, "application/json;q=0", 406, NOT_ACCEPTABLE),
-    ({"limit": "0"}, None, 400, 'Parameter must be a valid integer: "limit"'),
-    ({"limit": "10001"}, None, 400, 'Parameter "limit" must be between 1 and 10000'),
-    ({"limit": "ten"}, None, 400, 'Parameter must be a valid integer: "limit"'),
-    ({"tail": "10001"}, None, 400, 'Parameter "tail" must be between 1 and 10000'),
-    ({"after": "forged"}, None, 400, "Invalid cursor for parameter: after"),
-    ({"tail": "2", "limit": "5"}, None, 400, 'Parameter "tail" cannot be combined with "after" or "limit"'),
-    ({"follow": "maybe"}, None, 400, 'Parameter must be a valid boolean: "follow"'),
-    ({"follow": "true", "limit": "5"}, None, 400, 'Parameter "limit" cannot be combined with "follow"'),
-    ({"started": "2020-01-01T00:00:00Z", "ended": "2020-01-01T00:00:00Z"}, None, 400,
-     "Start and end values must be different"),
-    ({"started": "yesterday"}, None, 400, "Invalid ISO timestamp format for parameter: started"),
-])
+@pytest.mark.parametrize(
+    "query, accept, status, detail",
+    [
+        ({"format": "xml"}, None, 400, "Parameter \"format\" values must be one of: ['json', 'txt', 'html', 'ndjson']"),
+        ({}, "image/png", 406, NOT_ACCEPTABLE),
+        ({}, "application/json;q=0", 406, NOT_ACCEPTABLE),
+        ({"limit": "0"}, None, 400, 'Parameter must be a valid integer: "limit"'),
+        ({"limit": "10001"}, None, 400, 'Parameter "limit" must be between 1 and 10000'),
+        ({"limit": "ten"}, None, 400, 'Parameter must be a valid integer: "limit"'),
+        ({"tail": "10001"}, None, 400, 'Parameter "tail" must be between 1 and 10000'),
+        ({"after": "forged"}, None, 400, "Invalid cursor for parameter: after"),
+        ({"tail": "2", "limit": "5"}, None, 400, 'Parameter "tail" cannot be combined with "after" or "limit"'),
+        ({"follow": "maybe"}, None, 400, 'Parameter must be a valid boolean: "follow"'),
+        ({"follow": "true", "limit": "5"}, None, 400, 'Parameter "limit" cannot be combined with "follow"'),
+        (
+            {"started": "2020-01-01T00:00:00Z", "ended": "2020-01-01T00:00:00Z"},
+            None,
+            400,
+            "Start and end values must be different",
+        ),
+        ({"started": "yesterday"}, None, 400, "Invalid ISO timestamp format for parameter: started"),
+    ],
+)
 def test_bad_requests(client, execution, six, query, accept, status, detail):
     r = client.simulate_get(url(execution), params=query, headers={"Accept": accept} if accept else {})
     assert r.status_code == status
@@ -127,7 +165,7 @@ def test_limit_after_link_and_cursor_headers(client, execution, six):
     cursor = r.headers["x-next-cursor"]
     link = r.headers["link"]
     assert link.startswith("<http://") and link.endswith('>; rel="next"')
-    next_url = urlsplit(link[1:link.index(">")])
+    next_url = urlsplit(link[1 : link.index(">")])
     assert parse_qs(next_url.query) == {"after": [cursor], "format": ["json"], "limit": ["4"]}
     r = client.simulate_get(next_url.path, query_string=next_url.query)
     assert [line["message"] for line in r.json] == six[4:]
@@ -143,8 +181,9 @@ def test_tail_and_time_window(es, log_prefix, client, execution):
     assert [line["message"] for line in r.json] == ["second 3", "second 4"]
     r = client.simulate_get(url(execution, "stdout"), params={"tail": "2", "format": "txt"})
     assert r.text == "second 2\nsecond 4"
-    r = client.simulate_get(url(execution), params={"started": "2023-11-14T22:13:20.001Z",
-                                                    "ended": "2023-11-14T22:13:20.003Z"})
+    r = client.simulate_get(
+        url(execution), params={"started": "2023-11-14T22:13:20.001Z", "ended": "2023-11-14T22:13:20.003Z"}
+    )
     assert [line["message"] for line in r.json] == ["second 1", "second 2", "second 3"]  # both ends inclusive
     r = client.simulate_get(url(execution), params={"ended": "2023-11-14T23:13:20+01:00"})
     assert [line["message"] for line in r.json] == ["second 0"]
@@ -156,8 +195,16 @@ def test_tail_and_time_window(es, log_prefix, client, execution):
 def test_fifty_thousand_lines_by_pages_and_in_one_request(es, log_prefix, client, execution):
     total = 50_000
     # Timestamps repeat in runs of 7 so the order number and tie-breaker matter too.
-    docs = [our_doc(execution.cluster_id, BASE_NS + (i // 7) * 1000, i + 1, f"line {i + 1}",
-                    "stderr" if i % 3 == 0 else "stdout") for i in range(total)]
+    docs = [
+        our_doc(
+            execution.cluster_id,
+            BASE_NS + (i // 7) * 1000,
+            i + 1,
+            f"line {i + 1}",
+            "stderr" if i % 3 == 0 else "stdout",
+        )
+        for i in range(total)
+    ]
     index_ours(es, log_prefix, docs)
     del docs
     expected = [f"line {i}" for i in range(1, total + 1)]
@@ -199,8 +246,14 @@ def test_follow_gets_lines_written_later_and_ends_with_the_execution(es, log_pre
 
     def later():
         time.sleep(1.0)
-        write(es, log_prefix, execution, [("after 1", "stdout"), ("after 2", "stderr")], start_order=3,
-              start_ns=BASE_NS + 10 * NS)
+        write(
+            es,
+            log_prefix,
+            execution,
+            [("after 1", "stdout"), ("after 2", "stderr")],
+            start_order=3,
+            start_ns=BASE_NS + 10 * NS,
+        )
         time.sleep(0.8)
         write(es, log_prefix, execution, [("after 3", "stdout")], start_order=5, start_ns=BASE_NS + 11 * NS)
         stores.executions.finish_execution(execution.id, "COMPLETED")
@@ -219,11 +272,17 @@ def test_follow_gets_lines_written_later_and_ends_with_the_execution(es, log_pre
 
     # Resume after the second event: exactly the rest, the URL's own cursor overridden by Last-Event-ID.
     second = events[1]["id"]
-    r = client.simulate_get(url(execution), params={"follow": "true", "after": events[3]["id"]},
-                            headers={"Accept": "text/event-stream", "Last-Event-ID": second})
+    r = client.simulate_get(
+        url(execution),
+        params={"follow": "true", "after": events[3]["id"]},
+        headers={"Accept": "text/event-stream", "Last-Event-ID": second},
+    )
     events = sse_events(r.text)
     assert [json.loads(e["data"])["message"] for e in events if e["event"] == "message"] == [
-        "after 1", "after 2", "after 3"]
+        "after 1",
+        "after 2",
+        "after 3",
+    ]
     assert events[-1]["event"] == "end"
     # Following as NDJSON, and as text, on the finished execution.
     r = client.simulate_get(url(execution, "stdout"), params={"follow": "true", "tail": "2"})
@@ -240,8 +299,12 @@ def test_follow_is_bounded_by_follow_max_seconds(es, log_prefix, make_client, ex
     began = time.monotonic()
     # The execution never ends: only FOLLOW_MAX_SECONDS ends this follow. In a thread, so that a follow that
     # is not bounded fails the test instead of hanging it; the bound is generous (this is about time).
-    follower = threading.Thread(target=lambda: answers.append(client.simulate_get(
-        url(execution), params={"follow": "true"}, headers={"Accept": "text/event-stream"})), daemon=True)
+    follower = threading.Thread(
+        target=lambda: answers.append(
+            client.simulate_get(url(execution), params={"follow": "true"}, headers={"Accept": "text/event-stream"})
+        ),
+        daemon=True,
+    )
     follower.start()
     follower.join(timeout=30)
     assert not follower.is_alive(), "the follow did not end after FOLLOW_MAX_SECONDS"
@@ -252,9 +315,15 @@ def test_follow_is_bounded_by_follow_max_seconds(es, log_prefix, make_client, ex
 
 def test_legacy_documents_through_the_api(es, log_prefix, client, execution):
     t = BASE_NS + 7_000_000
-    index_legacy(es, log_prefix, [legacy_doc(execution.cluster_id, t + 2, "legacy second", "stderr"),
-                                  legacy_doc(execution.cluster_id, t + 1, "legacy first"),
-                                  legacy_doc(execution.cluster_id, t + NS, "legacy third")])
+    index_legacy(
+        es,
+        log_prefix,
+        [
+            legacy_doc(execution.cluster_id, t + 2, "legacy second", "stderr"),
+            legacy_doc(execution.cluster_id, t + 1, "legacy first"),
+            legacy_doc(execution.cluster_id, t + NS, "legacy third"),
+        ],
+    )
     r = client.simulate_get(url(execution))
     assert [line["message"] for line in r.json] == ["legacy first", "legacy second", "legacy third"]
     assert r.json[0]["@timestamp"] == "2023-11-14T22:13:20.007000001Z"
@@ -264,8 +333,12 @@ def test_legacy_documents_through_the_api(es, log_prefix, client, execution):
 
 def test_search_routes(es, log_prefix, client, start_execution, execution):
     other = start_execution()
-    write(es, log_prefix, execution, [("disk is full", "stderr"), ("all good", "stdout"),
-                                      ("the disk is almost full", "stdout")])
+    write(
+        es,
+        log_prefix,
+        execution,
+        [("disk is full", "stderr"), ("all good", "stdout"), ("the disk is almost full", "stdout")],
+    )
     write(es, log_prefix, other, [("disk is full again", "stdout")], start_ns=BASE_NS + NS)
 
     r = client.simulate_get("/v6/logs/", params={"q": '"disk is full"', "page_size": "1"})
@@ -273,8 +346,14 @@ def test_search_routes(es, log_prefix, client, start_execution, execution):
     assert r.json["count"] == 2 and r.json["previous"] is None and "page=2" in r.json["next"]
     hit = r.json["results"][0]  # newest first
     assert hit["message"] == "disk is full again" and hit["highlight"] == "<em>disk is full</em> again"
-    assert (hit["job_id"], hit["exe_num"], hit["job_type"]) == (other.job_id, 1, {"name": "log-test", "version": "1.0.0"})
-    r = client.simulate_get("/v6/logs/", params={"q": "disk full", "job_exe_id": str(execution.id), "order": "timestamp"})
+    assert (hit["job_id"], hit["exe_num"], hit["job_type"]) == (
+        other.job_id,
+        1,
+        {"name": "log-test", "version": "1.0.0"},
+    )
+    r = client.simulate_get(
+        "/v6/logs/", params={"q": "disk full", "job_exe_id": str(execution.id), "order": "timestamp"}
+    )
     assert [h["message"] for h in r.json["results"]] == ["disk is full", "the disk is almost full"]
     r = client.simulate_get("/v6/logs/", params={"q": "disk", "stream": "stderr", "job_id": str(execution.job_id)})
     assert [h["message"] for h in r.json["results"]] == ["disk is full"]
@@ -297,8 +376,17 @@ def test_search_routes(es, log_prefix, client, start_execution, execution):
 def test_openapi_documents_the_log_routes(client):
     paths = client.simulate_get("/v6/openapi.json").json["paths"]
     logs = paths["/v6/job-executions/{exe_id}/logs/{stream}/"]["get"]
-    assert {p["name"] for p in logs["parameters"]} >= {"format", "limit", "after", "tail", "follow", "started",
-                                                        "ended", "exe_id", "stream"}
+    assert {p["name"] for p in logs["parameters"]} >= {
+        "format",
+        "limit",
+        "after",
+        "tail",
+        "follow",
+        "started",
+        "ended",
+        "exe_id",
+        "stream",
+    }
     assert {"200", "204", "400", "404", "406", "503"} <= set(logs["responses"])
     assert "q" in {p["name"] for p in paths["/v6/logs/"]["get"]["parameters"]}
     assert "/v6/jobs/{job_id}/logs/" in paths and "/logs/{job_exe_id}" in paths

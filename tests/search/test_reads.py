@@ -1,4 +1,5 @@
 """search/ against the real Elasticsearch: order, streams, paging, tail, windows, legacy documents."""
+
 from __future__ import annotations
 
 import threading
@@ -46,8 +47,15 @@ def test_exact_order_and_stream_filters(log_search, mixed):
     stderr, _ = log_search.page(EXE, Window(("stderr",)), limit=100)
     assert messages(stderr) == ["two", "five", "six"]
     first = everything[0].fields
-    assert first == {"message": "one", "@timestamp": "2023-11-14T22:13:19.123456789Z", "scale_order_num": 1,
-                     "scale_task": f"{EXE}_main", "scale_job_exe": EXE, "scale_node": "node-1", "stream": "stdout"}
+    assert first == {
+        "message": "one",
+        "@timestamp": "2023-11-14T22:13:19.123456789Z",
+        "scale_order_num": 1,
+        "scale_task": f"{EXE}_main",
+        "scale_job_exe": EXE,
+        "scale_node": "node-1",
+        "stream": "stdout",
+    }
 
 
 def test_pages_after_cursors_are_exclusive_and_complete(log_search, mixed):
@@ -78,13 +86,17 @@ def test_tail_and_time_window(log_search, mixed):
 
 def test_legacy_documents_merge_in_order_with_ours(es, log_prefix, log_search):
     t = BASE_NS + 500_000_000
-    index_legacy(es, log_prefix, [
-        legacy_doc(EXE, t + 250_001, "legacy b"),  # same millisecond as "legacy a": the fraction orders them
-        legacy_doc(EXE, t + 250_000, "legacy a", "stderr"),
-        legacy_doc(EXE, t + 900_000_000, "legacy c"),
-        legacy_doc(EXE, t + 900_000_000, "legacy c twin"),  # identical key but for the document: both kept
-        legacy_doc("scale_job_9x1", t, "someone else's"),
-    ])
+    index_legacy(
+        es,
+        log_prefix,
+        [
+            legacy_doc(EXE, t + 250_001, "legacy b"),  # same millisecond as "legacy a": the fraction orders them
+            legacy_doc(EXE, t + 250_000, "legacy a", "stderr"),
+            legacy_doc(EXE, t + 900_000_000, "legacy c"),
+            legacy_doc(EXE, t + 900_000_000, "legacy c twin"),  # identical key but for the document: both kept
+            legacy_doc("scale_job_9x1", t, "someone else's"),
+        ],
+    )
     index_ours(es, log_prefix, [our_doc(EXE, t + 400_000_000, 1, "ours in between")])
     lines = list(log_search.stream(EXE, Window()))
     assert messages(lines)[:3] == ["legacy a", "legacy b", "ours in between"]
@@ -106,12 +118,23 @@ def test_legacy_documents_merge_in_order_with_ours(es, log_prefix, log_search):
 
 def test_search_phrases_filters_highlights_and_hostile_text(es, log_prefix, log_search):
     t = BASE_NS
-    index_ours(es, log_prefix, [
-        our_doc(EXE, t, 1, "disk is full on /data", scale_job_id="1", scale_job_type="ingest"),
-        our_doc(EXE, t + 1_000_000, 2, "full disk warning <script>alert(1)</script>", "stderr", scale_job_id="1",
-                scale_job_type="ingest"),
-        our_doc("scale_job_2x1", t + 2_000_000, 1, "the disk is full", scale_job_id="2", scale_job_type="other"),
-    ])
+    index_ours(
+        es,
+        log_prefix,
+        [
+            our_doc(EXE, t, 1, "disk is full on /data", scale_job_id="1", scale_job_type="ingest"),
+            our_doc(
+                EXE,
+                t + 1_000_000,
+                2,
+                "full disk warning <script>alert(1)</script>",
+                "stderr",
+                scale_job_id="1",
+                scale_job_type="ingest",
+            ),
+            our_doc("scale_job_2x1", t + 2_000_000, 1, "the disk is full", scale_job_id="2", scale_job_type="other"),
+        ],
+    )
     index_legacy(es, log_prefix, [legacy_doc("scale_job_3x1", t + 3_000_000, "legacy disk is full")])
 
     def found(**kw):
@@ -119,12 +142,17 @@ def test_search_phrases_filters_highlights_and_hostile_text(es, log_prefix, log_
         assert count == len(hits)
         return [h["message"] for h in hits], hits
 
-    assert found(text="disk full")[0] == ["disk is full on /data", "full disk warning <script>alert(1)</script>",
-                                          "the disk is full", "legacy disk is full"]
+    assert found(text="disk full")[0] == [
+        "disk is full on /data",
+        "full disk warning <script>alert(1)</script>",
+        "the disk is full",
+        "legacy disk is full",
+    ]
     assert found(text='"disk is full"')[0] == ["disk is full on /data", "the disk is full", "legacy disk is full"]
     assert found(text='"disk is full" data')[0] == ["disk is full on /data"]
     assert found(text="disk", cluster_ids=[EXE], streams=["stderr"])[0] == [
-        "full disk warning <script>alert(1)</script>"]
+        "full disk warning <script>alert(1)</script>"
+    ]
     assert found(text="disk", job_ids=[2])[0] == ["the disk is full"]
     assert found(text="disk", job_type_names=["legacy-type"])[0] == ["legacy disk is full"]
     assert found(text="disk", nodes=["legacy-node"])[0] == ["legacy disk is full"]
@@ -133,7 +161,10 @@ def test_search_phrases_filters_highlights_and_hostile_text(es, log_prefix, log_
     assert hits[0]["job_id"] == 1 and hits[0]["job_type"]["name"] == "ingest"
     legacy = found(text="legacy")[1][0]
     assert (legacy["job_id"], legacy["exe_num"], legacy["job_type"]) == (
-        77, 1, {"name": "legacy-type", "version": "1.0.0"})
+        77,
+        1,
+        {"name": "legacy-type", "version": "1.0.0"},
+    )
     # Query syntax is just text: no match-all, no regex, no error on an unbalanced quote.
     for hostile in ("*:*", "message:/.*/", "field:/.*/", 'disk" OR "*', "(", "\\", "a AND NOT b", "d?sk~", "/.*/"):
         assert found(text=hostile)[0] == [], hostile
@@ -145,8 +176,12 @@ def test_search_phrases_filters_highlights_and_hostile_text(es, log_prefix, log_
 
 def test_unreachable_elasticsearch_raises_logs_unavailable():
     dead = LogSearch(Elasticsearch("http://127.0.0.1:9", request_timeout=2, max_retries=0), ("x-*",))
-    for read in (lambda: dead.page(EXE, Window()), lambda: dead.tail(EXE, Window(), 5),
-                 lambda: next(dead.stream(EXE, Window())), lambda: dead.search(Filters(text="x"), 0, 10)):
+    for read in (
+        lambda: dead.page(EXE, Window()),
+        lambda: dead.tail(EXE, Window(), 5),
+        lambda: next(dead.stream(EXE, Window())),
+        lambda: dead.search(Filters(text="x"), 0, 10),
+    ):
         with pytest.raises(LogsUnavailable) as caught:
             read()
         assert "unavailable" in caught.value.detail
@@ -155,8 +190,16 @@ def test_unreachable_elasticsearch_raises_logs_unavailable():
 def test_cursor_round_trip_and_rejects_forgeries():
     key = (BASE_NS, 7, "scalelogs-2023.11.14", 42)
     assert cursor.decode(cursor.encode(key)) == key
-    for bad in ("", "x", "1", "1!!!", cursor.encode(key)[:-3], "1" + "W10",  # "[]"
-                cursor.encode((1, 2, 3, 4)), cursor.encode((True, 2, "a", 4))):
+    for bad in (
+        "",
+        "x",
+        "1",
+        "1!!!",
+        cursor.encode(key)[:-3],
+        "1" + "W10",  # "[]"
+        cursor.encode((1, 2, 3, 4)),
+        cursor.encode((True, 2, "a", 4)),
+    ):
         with pytest.raises(ValueError):
             cursor.decode(bad)
 
@@ -188,8 +231,9 @@ def test_follow_sends_late_lines_once_and_ends_after_the_grace(es, log_prefix, l
     assert got[-1] == ENDED
     # Resuming after B (as Last-Event-ID would) skips C: it sorts before B, and B's cursor is exact.
     ended["ago"] = 60.0  # long over: no grace
-    resumed = [x for x in log_search.follow(EXE, Window(), lines[1].key, lambda: ended["ago"], 30)
-               if not isinstance(x, str)]
+    resumed = [
+        x for x in log_search.follow(EXE, Window(), lines[1].key, lambda: ended["ago"], 30) if not isinstance(x, str)
+    ]
     assert messages(resumed) == ["D"]
 
 

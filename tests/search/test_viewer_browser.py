@@ -1,4 +1,5 @@
 """The viewer page in headless Chromium (Debian's chromium + chromium-driver), served by the real app."""
+
 from __future__ import annotations
 
 import threading
@@ -42,9 +43,18 @@ def served(make_client):
 def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     yield driver
@@ -56,9 +66,15 @@ def doc(exe, seconds: int, order: int, message: str, stream: str) -> dict:
 
 
 def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, execution, served, browser):
-    index_ours(es, log_prefix, [doc(execution, 0, 1, "hello from stdout", "stdout"),
-                                doc(execution, 1, 2, "oops on stderr", "stderr"),
-                                doc(execution, 2, 3, "<b>not bold</b><img src=x onerror=alert(1)>", "stdout")])
+    index_ours(
+        es,
+        log_prefix,
+        [
+            doc(execution, 0, 1, "hello from stdout", "stdout"),
+            doc(execution, 1, 2, "oops on stderr", "stderr"),
+            doc(execution, 2, 3, "<b>not bold</b><img src=x onerror=alert(1)>", "stdout"),
+        ],
+    )
     wait = WebDriverWait(browser, 15)
     browser.get(f"{served}/logs/{execution.id}")
     log = browser.find_element(By.ID, "log")
@@ -73,8 +89,14 @@ def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, 
     browser.find_element(By.ID, "follow").click()
     status = browser.find_element(By.ID, "status")
     wait.until(lambda _: status.text.startswith("Following"))
-    index_ours(es, log_prefix, [doc(execution, 3, 4, "a followed line", "stderr"),
-                                doc(execution, 3, 5, "followed stdout stays hidden", "stdout")])
+    index_ours(
+        es,
+        log_prefix,
+        [
+            doc(execution, 3, 4, "a followed line", "stderr"),
+            doc(execution, 3, 5, "followed stdout stays hidden", "stdout"),
+        ],
+    )
     wait.until(lambda _: "a followed line" in log.text)
     assert "followed stdout stays hidden" not in log.text
     stores.executions.finish_execution(execution.id, "COMPLETED")
