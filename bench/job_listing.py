@@ -89,7 +89,9 @@ def build(url: str, count: int) -> dict:
         revs: dict[int, int] = dict(
             c.execute(
                 select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id)).group_by(JobTypeRevision.job_type_id)
-            ).tuples()
+            )
+            .tuples()
+            .all()
         )
         now = data.JOBS_BASE
         c.execute(
