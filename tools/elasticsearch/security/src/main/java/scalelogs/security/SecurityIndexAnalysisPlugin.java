@@ -32,7 +32,10 @@ public class SecurityIndexAnalysisPlugin extends Plugin implements AnalysisPlugi
 
     @Override
     public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
-        return Map.of("pattern_capture", PatternCaptureFactory::new, "unique", UniqueFactory::new);
+        return Map.of(
+            "pattern_capture", AnalysisPlugin.requiresAnalysisSettings(PatternCaptureFactory::new),
+            "unique", UniqueFactory::new
+        );
     }
 
     @Override

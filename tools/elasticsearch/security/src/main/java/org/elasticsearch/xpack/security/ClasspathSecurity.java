@@ -1,6 +1,5 @@
 package org.elasticsearch.xpack.security;
 
-import java.nio.file.Path;
 import java.util.List;
 
 import org.apache.logging.log4j.LogManager;
@@ -23,10 +22,6 @@ public class ClasspathSecurity extends Security {
     private static final Logger logger = LogManager.getLogger(ClasspathSecurity.class);
 
     public ClasspathSecurity(Settings settings) {
-        super(settings);
-    }
-
-    public ClasspathSecurity(Settings settings, Path configPath) {
         super(settings);
     }
 
