@@ -29,12 +29,14 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  *   <li>{@code scalelogs.node.name}: node.name (default "embedded");</li>
  *   <li>{@code scalelogs.transport.port}: transport.port (default 0, any free port);</li>
  *   <li>{@code scalelogs.seed.hosts} and {@code scalelogs.initial.masters}: comma-separated transport addresses
- *       and node names of a multi-node cluster; when set, discovery is not single-node;</li>
+ *       and (until the cluster first formed) the initial master nodes' names of a multi-node cluster; when
+ *       set, discovery is not single-node;</li>
  *   <li>{@code scalelogs.security=true}: x-pack security with HTTPS from PEM files in HOME_DIR/config
  *       (ca.pem, node.pem, node.key), transport TLS too when multi-node. The {@code elastic} user's bootstrap
  *       password is read from the environment variable ES_BOOTSTRAP_PASSWORD into a fresh keystore;</li>
  *   <li>{@code scalelogs.plugins}: comma-separated classes of further plugins to load from the classpath
- *       (the x-pack plugins live in a separate build and are only named here).</li>
+ *       (the x-pack plugins live in a separate build and are only named here);</li>
+ *   <li>{@code es.setting.NAME=VALUE}: any further node setting NAME (e.g. es.setting.logger.level=info).</li>
  * </ul>
  */
 public final class EmbeddedElasticsearch {
@@ -57,8 +59,11 @@ public final class EmbeddedElasticsearch {
         if (seedHosts.isEmpty()) {
             builder.put("discovery.type", "single-node");
         } else {
-            builder.putList("discovery.seed_hosts", List.of(seedHosts.split(",")))
-                .putList("cluster.initial_master_nodes", List.of(System.getProperty("scalelogs.initial.masters").split(",")));
+            builder.putList("discovery.seed_hosts", List.of(seedHosts.split(",")));
+            String initialMasters = System.getProperty("scalelogs.initial.masters", "");
+            if (initialMasters.isEmpty() == false) {
+                builder.putList("cluster.initial_master_nodes", List.of(initialMasters.split(",")));
+            }
         }
         builder.put("network.host", "127.0.0.1")
             .put("http.port", port)
@@ -86,7 +91,11 @@ public final class EmbeddedElasticsearch {
                 .put("transport.type", Netty4Plugin.NETTY_TRANSPORT_NAME);
         }
         // A developer laptop or CI disk may be fuller than Elasticsearch's production watermarks.
-        Settings settings = builder.put("cluster.routing.allocation.disk.threshold_enabled", false).build();
+        builder.put("cluster.routing.allocation.disk.threshold_enabled", false);
+        // Any further node setting, e.g. -Des.setting.logger.level=info (ES_JAVA_OPTS in scripts/elasticsearch).
+        System.getProperties().stringPropertyNames().stream().filter(name -> name.startsWith("es.setting."))
+            .forEach(name -> builder.put(name.substring("es.setting.".length()), System.getProperty(name)));
+        Settings settings = builder.build();
 
         LogConfigurator.loadLog4jPlugins();
         LogConfigurator.configureWithoutConfig(settings);
