@@ -21,7 +21,8 @@ import org.elasticsearch.plugins.spi.SPIClassIterator;
  *
  * All plugins share one class loader here, so service providers and extensions (META-INF/services) would be
  * found once per plugin by the stock lookup, and some providers accept only their own plugin as constructor
- * argument: each provider class is therefore created once, with the loaded plugin its constructor asks for.
+ * argument: each provider class is therefore created once, with the loaded plugin its constructor asks for
+ * (or none), and providers of plugins that are not loaded are left out.
  */
 public class ClasspathPluginsService extends PluginsService {
     private final List<LoadedPlugin> classpathPlugins;
@@ -84,21 +85,31 @@ public class ClasspathPluginsService extends PluginsService {
             if (created.containsKey(type)) {
                 continue;
             }
-            Constructor<?>[] constructors = type.getConstructors();
-            if (constructors.length != 1) {
-                throw new IllegalStateException("provider [" + type.getName() + "] of [" + service.getName()
-                    + "] needs exactly one public constructor");
-            }
-            Constructor<?> constructor = constructors[0];
+            // A provider takes its plugin, or nothing (some offer both: then the plugin). A provider whose plugin
+            // is not loaded is skipped.
+            Constructor<?> constructor = null;
             Object argument = null;
-            if (constructor.getParameterCount() == 1) {
-                Class<?> wanted = constructor.getParameterTypes()[0];
-                argument = classpathPlugins.stream().map(LoadedPlugin::instance).filter(wanted::isInstance).findFirst().orElse(null);
-                if (argument == null) {
-                    continue; // belongs to a plugin that is not loaded
+            boolean foreign = false;
+            for (Constructor<?> candidate : type.getConstructors()) {
+                if (candidate.getParameterCount() == 1) {
+                    Class<?> wanted = candidate.getParameterTypes()[0];
+                    Object plugin = classpathPlugins.stream().map(LoadedPlugin::instance).filter(wanted::isInstance).findFirst().orElse(null);
+                    if (plugin != null) {
+                        constructor = candidate;
+                        argument = plugin;
+                        break;
+                    }
+                    foreign |= Plugin.class.isAssignableFrom(wanted);
+                } else if (candidate.getParameterCount() == 0 && constructor == null) {
+                    constructor = candidate;
                 }
-            } else if (constructor.getParameterCount() > 1) {
-                throw new IllegalStateException("provider [" + type.getName() + "] takes more than its plugin");
+            }
+            if (argument == null && foreign) {
+                continue;
+            }
+            if (constructor == null) {
+                throw new IllegalStateException("provider [" + type.getName() + "] of [" + service.getName()
+                    + "] has no public constructor taking nothing or a loaded plugin");
             }
             try {
                 Object instance = argument == null ? constructor.newInstance() : constructor.newInstance(argument);
