@@ -49,6 +49,9 @@ class RouteTable:
         self.routes: list[tuple[str, Any]] = []
 
     def add(self, template: str, resource: Any) -> None:
+        if hasattr(resource, "on_get") and not hasattr(resource, "on_head"):
+            # HEAD answers as GET does, headers only (RFC 9110 9.3.2): Falcon drops the body of a HEAD response.
+            resource.on_head = resource.on_get
         self._app.add_route(template, resource)
         self.routes.append((template, resource))
 
