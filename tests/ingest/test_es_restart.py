@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from elasticsearch import Elasticsearch
 
 from ingest.capture import Capture, LocalSequence
@@ -13,6 +14,7 @@ from ingest.shipper import Shipper
 from tests.ingest.reading import read_lines
 
 
+@pytest.mark.slow
 def test_elasticsearch_restart_mid_shipping_keeps_every_line_once(own_node, tmp_path):
     es = Elasticsearch(own_node.url, request_timeout=30)
     shipper = Shipper(es, "restart", tmp_path / "spool", backoff=(0.1, 0.5))

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
@@ -256,6 +258,7 @@ def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_o
     assert_second_try_completed(stores, es, settings, job_id)
 
 
+@pytest.mark.slow
 def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp_path):
     """A 4 s lease, renewed every third of it, while another worker reaps expired leases every 50 ms. The job runs
     until the test has seen its lease renewed four times and twice its length has passed (so a worker that did not

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import pytest
 from elasticsearch import Elasticsearch
 
 from tests.conftest import ADMIN_TOKEN
@@ -22,6 +23,7 @@ ES_TIMEOUT = 3  # seconds the API waits for Elasticsearch (reads, and a post's "
 GRACE = 5  # seconds after the node answers again before every log read must succeed (the clients reconnect)
 
 
+@pytest.mark.slow
 def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, stores, tmp_path, sized, figures):
     prefix = settings.log_index_prefix
     es = Elasticsearch(own_node.url, request_timeout=30)

@@ -17,6 +17,9 @@ from tests.reliability.checks import assert_counts_match_count_star, assert_jobs
 from tests.reliability.harness import Gunicorn, PostgresCluster, assert_clean_error, wait_until
 from tests.reliability.seed import seed_jobs
 
+# A PostgreSQL cluster of its own, stopped and started by the tests, whatever DATABASE_URL says.
+pytestmark = pytest.mark.postgres
+
 GRACE = 5  # seconds after PostgreSQL is back before every request must succeed (the pools reconnect)
 
 
@@ -47,6 +50,7 @@ def pg_server(cluster, tmp_path, elasticsearch_url, log_prefix):
     pg.start()  # whatever happened, leave it running for the next test of the module
 
 
+@pytest.mark.slow
 def test_postgres_restart_under_load_fails_cleanly_and_the_pool_recovers(pg_server, sized, figures):
     from jobs.db import make_engine
 

@@ -46,6 +46,7 @@ def _ndjson(ctx, value) -> bytes:
 
 # schemathesis's own strategies use `random` inside (its warning, not ours).
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+@pytest.mark.slow
 def test_every_operation_fuzzed_without_5xx_and_as_documented(
     make_client, stores, es, settings, sized, long_run, figures
 ):

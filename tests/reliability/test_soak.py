@@ -19,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.checks import (
     RssSampler,
@@ -226,6 +228,7 @@ def readings(server: Gunicorn, database_url: str) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_soak(settings, stores, es, tmp_path, sized, figures):
     seeded = seed_jobs(stores, types=3, jobs=120, running=10, finished=20)
     # Executions whose logs are written and read; their jobs are kept out of cancel/requeue.

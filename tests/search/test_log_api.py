@@ -192,6 +192,7 @@ def test_tail_and_time_window(es, log_prefix, client, execution):
     assert client.simulate_get(url(execution), params={"started": "PT1H"}).status_code == 204  # an hour ago
 
 
+@pytest.mark.slow
 def test_fifty_thousand_lines_by_pages_and_in_one_request(es, log_prefix, client, execution):
     total = 50_000
     # Timestamps repeat in runs of 7 so the order number and tie-breaker matter too.
