@@ -64,6 +64,12 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     return int(total)
 
 
+def count_by_status(connection: Connection) -> dict[str, int]:
+    """Jobs of each status, from the counters: one small aggregate over job_counts, whatever the job count."""
+    rows = connection.execute(select(JobCount.status, func.sum(JobCount.n)).group_by(JobCount.status)).all()
+    return {str(status): int(n) for status, n in rows if n}
+
+
 def compact(engine: Engine) -> bool:
     """Fold job_counts into one row per (job_type_id, status), dropping keys whose rows sum to 0.
 

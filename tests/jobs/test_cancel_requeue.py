@@ -121,21 +121,21 @@ def test_requeued_priority_orders_the_queue(api, auth, jobs, stores):
 @pytest.mark.parametrize("action", ["cancel", "requeue"])
 def test_bad_filters_are_400(api, auth, jobs, action, body, detail):
     r = post(api, auth, action, body)
-    assert (r.status_code, r.json) == (400, {"detail": detail})
+    assert (r.status_code, r.json["detail"]) == (400, detail)
     assert status_of(api, jobs["queued"])["status"] == "QUEUED"
 
 
 @pytest.mark.parametrize("action", ["cancel", "requeue"])
 def test_json_only(api, auth, action):
     r = api.simulate_post(f"/v6/jobs/{action}/", body="job_ids=1", headers={**auth, "Content-Type": "text/plain"})
-    assert (r.status_code, r.json) == (415, {"detail": 'Unsupported media type "text/plain" in request.'})
+    assert (r.status_code, r.json["detail"]) == (415, 'Unsupported media type "text/plain" in request.')
     r = api.simulate_post(f"/v6/jobs/{action}/", body='{"job_ids": [1', headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json["detail"].startswith("JSON parse error - ")
     r = api.simulate_post(f"/v6/jobs/{action}/", body='[1]', headers={**auth, "Content-Type": "application/json"})
-    assert (r.status_code, r.json) == (400, {"detail": "JSON parse error - the body must be a JSON object"})
+    assert (r.status_code, r.json["detail"]) == (400, "JSON parse error - the body must be a JSON object")
     assert api.simulate_post(f"/v6/jobs/{action}/", json={}).status_code == 401
     r = api.simulate_get(f"/v6/jobs/{action}/")
-    assert (r.status_code, r.json) == (405, {"detail": 'Method "GET" not allowed.'})
+    assert (r.status_code, r.json["detail"]) == (405, 'Method "GET" not allowed.')
 
 
 def race(api, auth, action: str, body: dict, n: int = 6) -> list[int]:

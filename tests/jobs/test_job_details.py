@@ -15,7 +15,7 @@ def job_type(api, auth):
 
 def test_unknown_job_is_404(api):
     r = api.simulate_get("/v6/jobs/999999/")
-    assert (r.status_code, r.json) == (404, {"detail": "Not found."})
+    assert (r.status_code, r.json["detail"]) == (404, "Not found.")
     assert api.simulate_get("/v6/jobs/0/").status_code == 404
     assert api.simulate_get("/v6/jobs/abc/").status_code == 404
 
@@ -101,7 +101,6 @@ def test_input_file_shape_and_errors(api, files_job):
     assert item["url"] == "http://files.example.com/x/a.tif" and item["workspace"]["name"] == "ws"
     assert (item["file_size"], item["source_started"]) == (MIB, "2019-01-10T00:00:00Z")
     r = api.simulate_get("/v6/jobs/999999/input_files/")
-    assert (r.status_code, r.json) == (404, {"detail": "Not found."})
+    assert (r.status_code, r.json["detail"]) == (404, "Not found.")
     r = api.simulate_get(f"/v6/jobs/{files_job['job']}/input_files/", query_string="time_field=created")
-    assert (r.status_code, r.json) == (
-        400, {"detail": "Parameter \"time_field\" values must be one of: ['source', 'data', 'last_modified']"})
+    assert (r.status_code, r.json["detail"]) == (400, "Parameter \"time_field\" values must be one of: ['source', 'data', 'last_modified']")
