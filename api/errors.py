@@ -13,7 +13,6 @@ from typing import Any
 
 import falcon
 
-from api.request_log import request_id_of
 from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
@@ -45,7 +44,8 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
     if error.status_code == 405:
         detail = f'Method "{req.method}" not allowed.'
     resp.content_type = falcon.MEDIA_JSON
-    resp.media = {"detail": detail, "request_id": request_id_of(req)}
+    # Set by api.request_log.RequestTracking, the first middleware, before anything can fail.
+    resp.media = {"detail": detail, "request_id": getattr(req.context, "request_id", None)}
 
 
 def _spool_failed(exc: SpoolFailed) -> falcon.HTTPError:

@@ -8,6 +8,7 @@ cookie can reach the log through it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ import uuid
 
 import falcon
 
+from api.routing import openapi_path
 from core import metrics
 
 log = logging.getLogger("api.requests")
@@ -26,8 +28,10 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"  # no route: 404s, redirects and answers given before routing
 
 
-def request_id_of(req: falcon.Request) -> str | None:
-    return getattr(req.context, "request_id", None)
+@functools.cache
+def route_label(uri_template: str | None) -> str:
+    """The route as the OpenAPI document names it (no converters): /v6/jobs/{job_id}/."""
+    return openapi_path(uri_template) if uri_template else UNMATCHED
 
 
 class RequestTracking:
@@ -39,11 +43,11 @@ class RequestTracking:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
-        request_id = request_id_of(req) or uuid.uuid4().hex
+        request_id = getattr(req.context, "request_id", None) or uuid.uuid4().hex
         resp.set_header(HEADER, request_id)
         seconds = time.perf_counter() - getattr(req.context, "started", time.perf_counter())
         method = req.method if req.method in METHODS else "other"
-        route = req.uri_template or UNMATCHED
+        route = route_label(req.uri_template)
         status = resp.status_code
         metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
         metrics.HTTP_LATENCY.labels(method, route).observe(seconds)

@@ -13,17 +13,22 @@ from typing import TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-JSON_FIELDS = ("asctime", "levelname", "name", "message")
-JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+JSON_FIELDS = ("levelname", "name", "message")
+JSON_NAMES = {"levelname": "level", "name": "logger"}
+# Libraries that log every request they make at INFO: heard from at WARNING unless LOG_LEVEL is DEBUG.
+CHATTY = ("elastic_transport", "urllib3")
 
 
 def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> None:
     """Route every logger through one handler on `stream` (stderr by default), at `level`."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields=JSON_NAMES, json_ensure_ascii=False))
+        formatter = JsonFormatter(JSON_FIELDS, rename_fields=JSON_NAMES, timestamp="time", json_ensure_ascii=False)
+        handler.setFormatter(formatter)
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
