@@ -211,7 +211,7 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
     which = stream or "combined"
 
     def retrying(why: str, delay: float) -> None:
-        click.echo(render.dim(f"{why}; retrying in {delay:.1f} s"), err=True)
+        render.note(f"{why}; retrying in {delay:.1f} s")
 
     retry = logs.Retry(on_retry=retrying)
     if follow:

@@ -1,9 +1,10 @@
 """What the commands print: tables (rich) and log lines (click). Colours and styles reach a terminal only:
-both libraries drop them when the output is a pipe or a file (and honour NO_COLOR)."""
+both libraries drop them when the output is a pipe or a file; both honour NO_COLOR (https://no-color.org)."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -62,12 +63,18 @@ def log_line(line: dict[str, Any], as_json: bool) -> None:
     message = line.get("message", "")
     if line.get("stream") == "stderr":
         message = click.style(message, fg="red")
-    click.echo(message)
+    click.echo(message, color=_color())
 
 
 def json_text(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def dim(text: str) -> str:
-    return click.style(text, dim=True)
+def _color() -> bool | None:
+    """click's choice (colours to a terminal only), unless NO_COLOR asks for none at all."""
+    return False if os.environ.get("NO_COLOR") else None
+
+
+def note(text: str) -> None:
+    """A remark on stderr (dim on a terminal), apart from the output proper."""
+    click.echo(click.style(text, dim=True), err=True, color=_color())
