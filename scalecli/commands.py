@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ class ScaleGroup(click.Group):
         except ApiError as exc:
             raise click.ClickException(str(exc)) from None
         except BrokenPipeError:  # `scale logs 5 | head`: the reader has gone, that is all
-            sys.stderr.close()
+            # Nothing more can be written; point stdout elsewhere so the interpreter's last flush stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
 
 
