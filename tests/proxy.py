@@ -1,6 +1,7 @@
 """A TCP relay on loopback in front of a real Elasticsearch, for faults a running node can't be asked for:
 `refuse` (connections are refused: the node looks down, at once and back at once) and `delay` (each chunk
 of the node's answers waits that long: a slow node). The node itself answers every request it gets."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """Fixtures of the operations tests (metrics, request logs, readiness, stop, the scale client)."""
+
 from __future__ import annotations
 
 import pytest

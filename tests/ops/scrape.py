@@ -1,4 +1,5 @@
 """Reading /metrics the way Prometheus does: prometheus_client's own parser of the text format."""
+
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -6,8 +7,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
     """{(sample name, frozenset of label items): value} of an exposition."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(text_or_samples, name: str, **labels) -> float:

@@ -3,6 +3,7 @@ tables and --json, configuration from the environment and a config file, the ser
 with a non-zero exit, colours only to a terminal, paged and tailed logs, and `logs -f` that follows a running
 execution to its end across dropped connections and the service's follow time limit, without repeating or
 losing a line."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,15 @@ def installed():
 @pytest.fixture
 def server(settings, tmp_path):
     # A short follow limit: every follow below is cut by the service at least once and must resume.
-    g = Gunicorn(tmp_path / "api", settings.database_url, settings.elasticsearch_url, settings.log_index_prefix,
-                 ADMIN_TOKEN, workers=2, extra_env={"FOLLOW_MAX_SECONDS": "2"})
+    g = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        settings.log_index_prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env={"FOLLOW_MAX_SECONDS": "2"},
+    )
     g.start()
     yield g
     g.stop()
@@ -59,13 +67,15 @@ def scale(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.Co
 
 
 def post_lines(server: Gunicorn, exe_id: int, lines: list[dict]) -> None:
-    answer = server.client(token=ADMIN_TOKEN).post(f"/v6/job-executions/{exe_id}/logs/", ndjson(lines),
-                                                   headers={"Content-Type": "application/x-ndjson"})
+    answer = server.client(token=ADMIN_TOKEN).post(
+        f"/v6/job-executions/{exe_id}/logs/", ndjson(lines), headers={"Content-Type": "application/x-ndjson"}
+    )
     assert answer.status == 202, answer.body
 
 
 def readable(server: Gunicorn, exe_id: int, last: str) -> None:
     """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second)."""
+
     def seen() -> bool:
         answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/combined/?tail=1&format=json")
         return answer.status == 200 and answer.json[-1]["message"] == last
@@ -78,8 +88,17 @@ def test_jobs_table_json_and_details(server, stores):
     env = environment(server, token=None)
     table = scale("jobs", "--page-size", "50", env=env)
     assert table.returncode == 0, table.stderr
-    assert table.stdout.split("\n")[0].split() == ["ID", "JOB", "TYPE", "VERSION", "STATUS", "EXES", "NODE",
-                                                    "LAST", "MODIFIED"]
+    assert table.stdout.split("\n")[0].split() == [
+        "ID",
+        "JOB",
+        "TYPE",
+        "VERSION",
+        "STATUS",
+        "EXES",
+        "NODE",
+        "LAST",
+        "MODIFIED",
+    ]
     rows = [line.split() for line in table.stdout.splitlines()[2:] if len(line.split()) >= 6]
     assert sorted(int(r[0]) for r in rows) == sorted(seeded.job_ids)
     assert "6 of 6 jobs" in table.stdout
@@ -124,8 +143,12 @@ def test_configuration_from_a_file_the_environment_and_options(server, stores, t
     home = tmp_path / "home"
     (home / ".config" / "scale").mkdir(parents=True)
     (home / ".config" / "scale" / "config.toml").write_text(config.read_text())
-    assert scale("jobs", env=environment(None, token=None, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
-                 ).returncode == 0
+    assert (
+        scale(
+            "jobs", env=environment(None, token=None, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+        ).returncode
+        == 0
+    )
     # The environment beats the file; an option beats both.
     env_wins = dict(from_file, SCALE_URL="http://127.0.0.1:9")
     assert scale("jobs", env=env_wins).returncode == 1
@@ -169,13 +192,19 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     post_lines(server, exe.id, [{"message": f"early {i}", "stream": "stdout"} for i in range(1, 6)])
     readable(server, exe.id, "early 5")
-    follower = subprocess.Popen([str(SCALE), "logs", str(exe.id), "-f", "--tail", "2"],
-                                env=environment(server, token=None), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+    follower = subprocess.Popen(
+        [str(SCALE), "logs", str(exe.id), "-f", "--tail", "2"],
+        env=environment(server, token=None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out: list[str] = []
     notes: list[str] = []
-    readers = [threading.Thread(target=lambda: out.extend(follower.stdout), daemon=True),
-               threading.Thread(target=lambda: notes.extend(follower.stderr), daemon=True)]
+    readers = [
+        threading.Thread(target=lambda: out.extend(follower.stdout), daemon=True),
+        threading.Thread(target=lambda: notes.extend(follower.stderr), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     sent = ["early 4", "early 5"]
@@ -193,11 +222,13 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
             if serving is not None:
                 os.kill(serving, signal.SIGKILL)
                 kills += 1
-                wait_until(lambda: len(server.worker_pids()) == 2 and serving not in server.worker_pids(), 20,
-                           what="the master replacing the killed worker")
+                wait_until(
+                    lambda: len(server.worker_pids()) == 2 and serving not in server.worker_pids(),
+                    20,
+                    what="the master replacing the killed worker",
+                )
     readable(server, exe.id, "b10 l25")
-    answer = server.client(token=ADMIN_TOKEN).request("PATCH", f"/v6/job-executions/{exe.id}/",
-                                                      {"status": "COMPLETED"})
+    answer = server.client(token=ADMIN_TOKEN).request("PATCH", f"/v6/job-executions/{exe.id}/", {"status": "COMPLETED"})
     assert answer.status == 200, answer.body
     assert follower.wait(timeout=60) == 0, notes
     for reader in readers:
@@ -208,8 +239,14 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
 
 def test_search(server, stores):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
-    post_lines(server, exe.id, [{"message": "the quick zebrafish jumps", "stream": "stdout"},
-                                {"message": "nothing to see", "stream": "stderr"}])
+    post_lines(
+        server,
+        exe.id,
+        [
+            {"message": "the quick zebrafish jumps", "stream": "stdout"},
+            {"message": "nothing to see", "stream": "stderr"},
+        ],
+    )
     env = environment(server, token=None)
 
     def found() -> subprocess.CompletedProcess | None:
@@ -238,8 +275,13 @@ def test_cancel_and_requeue_with_filters(server, stores):
 def run_in_terminal(args: list[str], env: dict[str, str]) -> str:
     """What `scale` writes when its output is a terminal (a pseudo-terminal here)."""
     main, secondary = pty.openpty()
-    proc = subprocess.Popen([str(SCALE), *args], env=dict(env, TERM="xterm-256color", COLUMNS="160"),
-                            stdout=secondary, stderr=secondary, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(SCALE), *args],
+        env=dict(env, TERM="xterm-256color", COLUMNS="160"),
+        stdout=secondary,
+        stderr=secondary,
+        stdin=subprocess.DEVNULL,
+    )
     os.close(secondary)
     chunks = []
     while True:

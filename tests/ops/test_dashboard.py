@@ -1,5 +1,6 @@
 """mappings/grafana-dashboard.json: an importable Grafana dashboard (its Prometheus data source is an input
 chosen at import), and every metric its PromQL expressions name is one the service exports."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ from tests.ops.scrape import sample_names
 DASHBOARD = Path(__file__).resolve().parents[2] / "mappings" / "grafana-dashboard.json"
 # Grafana's own variables, replaced by a value of their kind before the expression is parsed.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
-SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
-            "gauge": ("",), "summary": ("_sum", "_count", "_created")}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "gauge": ("",),
+    "summary": ("_sum", "_count", "_created"),
+}
 
 
 def panels(items: list[dict]):
@@ -83,15 +88,23 @@ def test_every_expression_names_an_exported_metric(sql_settings, stores):
         assert found <= names, f"{expr!r} names {sorted(found - names)}, which the service does not export"
         used |= found
     # The ones the issue asks for are on it.
-    for name in ("scale_http_requests_total", "scale_http_request_duration_seconds_bucket", "scale_jobs",
-                 "scale_log_lines_accepted_total", "scale_log_spool_lines"):
+    for name in (
+        "scale_http_requests_total",
+        "scale_http_request_duration_seconds_bucket",
+        "scale_jobs",
+        "scale_log_lines_accepted_total",
+        "scale_log_spool_lines",
+    ):
         assert name in used
 
 
 def test_the_check_catches_a_wrong_name(sql_settings, stores):
     names = exported(sql_settings, stores)
     assert metric_names('sum(rate(scale_http_request_total{status=~"5.."}[$__rate_interval]))') - names == {
-        "scale_http_request_total"}
+        "scale_http_request_total"
+    }
     assert metric_names("histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m]))) / on() group_left y") == {
-        "x_bucket", "y"}
+        "x_bucket",
+        "y",
+    }
     assert re.fullmatch(r"scale_\w+", min(names & {n for n in names if n.startswith("scale_")}))

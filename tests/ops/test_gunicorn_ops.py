@@ -2,6 +2,7 @@
 (multiprocess mode), a worker's live gauges go when it exits while its counts stay; the request log is one
 JSON line per request with no secret in it; and a normal stop or a reload (SIGHUP) ships every spooled line
 before the workers exit: nothing is left in the spool and each line is in Elasticsearch exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,15 @@ def relay(elasticsearch_url):
 
 
 def start(settings, data_dir: Path, elasticsearch_url: str, **env) -> Gunicorn:
-    return Gunicorn(data_dir, settings.database_url, elasticsearch_url, settings.log_index_prefix, ADMIN_TOKEN,
-                    workers=2, extra_env=env).start()
+    return Gunicorn(
+        data_dir,
+        settings.database_url,
+        elasticsearch_url,
+        settings.log_index_prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env=env,
+    ).start()
 
 
 @pytest.fixture
@@ -61,8 +69,11 @@ def test_metrics_add_up_every_worker(server):
     metrics_dir = server.data_dir / "metrics"
     gone = server.worker_pids()[0]
     os.kill(gone, signal.SIGTERM)
-    wait_until(lambda: gone not in server.worker_pids() and len(server.worker_pids()) == 2, 30,
-               what="the master replacing the stopped worker")
+    wait_until(
+        lambda: gone not in server.worker_pids() and len(server.worker_pids()) == 2,
+        30,
+        what="the master replacing the stopped worker",
+    )
     assert (metrics_dir / f"counter_{gone}.db").exists()  # its counts still count
     assert not list(metrics_dir.glob(f"gauge_live*_{gone}.db"))  # its live gauges (spool, running) do not
     assert value(scrape(server), "scale_http_requests_total", **route) == 40
@@ -71,11 +82,17 @@ def test_metrics_add_up_every_worker(server):
 def test_the_request_log_is_json_lines_without_secrets(server):
     http = server.client()
     answers = [
-        http.get("/v6/jobs/?token=query-token-77&password=hunter2-password",
-                 headers={"Cookie": "session=cookie-secret-42", "X-Request-ID": "gunicorn-1"},
-                 token="reader-secret-9"),
-        http.post("/v6/jobs/", {"job_type_id": 1, "input": {"json": {"password": "hunter2-password"}}},
-                  headers={"X-Request-ID": "gunicorn-2", "Cookie": "session=cookie-secret-42"}, token=ADMIN_TOKEN),
+        http.get(
+            "/v6/jobs/?token=query-token-77&password=hunter2-password",
+            headers={"Cookie": "session=cookie-secret-42", "X-Request-ID": "gunicorn-1"},
+            token="reader-secret-9",
+        ),
+        http.post(
+            "/v6/jobs/",
+            {"job_type_id": 1, "input": {"json": {"password": "hunter2-password"}}},
+            headers={"X-Request-ID": "gunicorn-2", "Cookie": "session=cookie-secret-42"},
+            token=ADMIN_TOKEN,
+        ),
         http.get("/v6/jobs/", headers={"X-Request-ID": "gunicorn-3"}, token="wrong-token"),
     ]
     assert [a.status for a in answers] == [200, 404, 403]  # job type 1 does not exist
@@ -85,7 +102,11 @@ def test_the_request_log_is_json_lines_without_secrets(server):
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     requests = {line["request_id"]: line for line in lines if line.get("logger") == "api.requests"}
     assert {k: requests["gunicorn-1"][k] for k in ("method", "route", "status", "user")} == {
-        "method": "GET", "route": "/v6/jobs/", "status": 200, "user": "reader"}
+        "method": "GET",
+        "route": "/v6/jobs/",
+        "status": 200,
+        "user": "reader",
+    }
     assert (requests["gunicorn-2"]["status"], requests["gunicorn-2"]["user"]) == (404, "admin")
     assert (requests["gunicorn-3"]["status"], requests["gunicorn-3"]["user"]) == (403, None)
     for secret in SECRETS + (ADMIN_TOKEN, "wrong-token"):
@@ -104,17 +125,20 @@ def post_while_unreachable(server: Gunicorn, relay: Relay, exe, batches: int) ->
     for batch in range(1, 4 * batches):
         messages = [f"held e{exe.id} b{batch} l{i}" for i in range(25)]
         http = server.client(token=ADMIN_TOKEN)
-        answer = http.post(f"/v6/job-executions/{exe.id}/logs/",
-                           ndjson([{"message": m, "stream": "stdout"} for m in messages]),
-                           headers={"Content-Type": "application/x-ndjson"})
+        answer = http.post(
+            f"/v6/job-executions/{exe.id}/logs/",
+            ndjson([{"message": m, "stream": "stdout"} for m in messages]),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
         http.close()
         assert answer.status == 202 and answer.json == {"accepted": 25}, answer.body
         sent += messages
         writers = {int(p.name.split("-")[1]) for p in spool_segments(spool) if p.stat().st_size}
         if batch >= batches and writers == set(server.worker_pids()):
             break
-    assert {int(p.name.split("-")[1]) for p in spool_segments(spool)} == set(server.worker_pids()), \
+    assert {int(p.name.split("-")[1]) for p in spool_segments(spool)} == set(server.worker_pids()), (
         "both workers should hold spooled lines"
+    )
     # Every worker's backlog adds up, in the metrics and in readiness (503 here: the node is unreachable).
     assert total(scrape(server), "scale_log_spool_lines") == len(sent)
     ready = server.client(token="reader-secret-9").get("/readyz")
@@ -152,8 +176,11 @@ def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay
         old = set(server.worker_pids())
         relay.restore()
         os.kill(server.master, signal.SIGHUP)
-        wait_until(lambda: not old & set(server.worker_pids()) and len(server.worker_pids()) == 2, 40,
-                   what="the reload replacing both workers")
+        wait_until(
+            lambda: not old & set(server.worker_pids()) and len(server.worker_pids()) == 2,
+            40,
+            what="the reload replacing both workers",
+        )
         # At once, not after the new workers' next look for orphaned segments (every 30 s): the old workers
         # shipped their lines themselves before exiting.
         assert [p for p in spool_segments(spool) if int(p.name.split("-")[1]) in old] == []

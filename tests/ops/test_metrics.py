@@ -1,6 +1,7 @@
 """/metrics in one process: scraped and parsed as Prometheus does, each counter moves when its event happens
 (requests by route template, 503s, Elasticsearch and database errors, log lines, the spool, jobs by status,
 the local worker), and READ_TOKEN protects it. Counters are process-wide, so every check is a difference."""
+
 from __future__ import annotations
 
 import json
@@ -45,22 +46,36 @@ def test_requests_are_counted_by_route_template_and_status(client, auth):
     assert client.simulate_get("/v6/nothing/").status_code == 404
     after = scrape(client)
     details = {"method": "GET", "route": "/v6/jobs/{job_id}/", "status": "404"}
-    assert value(after, "scale_http_requests_total", **details) - value(before, "scale_http_requests_total", **details) == 3
+    assert (
+        value(after, "scale_http_requests_total", **details) - value(before, "scale_http_requests_total", **details)
+        == 3
+    )
     listing = {"method": "GET", "route": "/v6/jobs/", "status": "200"}
-    assert value(after, "scale_http_requests_total", **listing) - value(before, "scale_http_requests_total", **listing) == 1
+    assert (
+        value(after, "scale_http_requests_total", **listing) - value(before, "scale_http_requests_total", **listing)
+        == 1
+    )
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert value(after, "scale_http_requests_total", **unmatched) - value(before, "scale_http_requests_total", **unmatched) == 1
+    assert (
+        value(after, "scale_http_requests_total", **unmatched) - value(before, "scale_http_requests_total", **unmatched)
+        == 1
+    )
     assert not any(n == "scale_http_requests_total" and ("route", "/v6/jobs/1/") in labels for n, labels in after)
     # The latency histogram saw the same three requests, in its buckets too.
     route = {"method": "GET", "route": "/v6/jobs/{job_id}/"}
     counted = value(after, "scale_http_request_duration_seconds_count", **route) - value(
-        before, "scale_http_request_duration_seconds_count", **route)
+        before, "scale_http_request_duration_seconds_count", **route
+    )
     assert counted == 3
     inf = {**route, "le": "+Inf"}
-    assert value(after, "scale_http_request_duration_seconds_bucket", **inf) - value(
-        before, "scale_http_request_duration_seconds_bucket", **inf) == 3
+    assert (
+        value(after, "scale_http_request_duration_seconds_bucket", **inf)
+        - value(before, "scale_http_request_duration_seconds_bucket", **inf)
+        == 3
+    )
     assert value(after, "scale_http_request_duration_seconds_sum", **route) > value(
-        before, "scale_http_request_duration_seconds_sum", **route)
+        before, "scale_http_request_duration_seconds_sum", **route
+    )
 
 
 def test_read_token_protects_metrics(make_client, auth):
@@ -96,20 +111,32 @@ def test_database_down_counts_database_errors(make_client, tmp_path):
     assert resp.status_code == 503 and resp.json["database"].startswith("unavailable")
     assert client.simulate_get("/v6/jobs/").status_code == 503
     after = scrape(client)
-    assert value(after, "scale_database_errors_total", component="readiness") - value(
-        before, "scale_database_errors_total", component="readiness") == 1
-    assert value(after, "scale_database_errors_total", component="api") - value(
-        before, "scale_database_errors_total", component="api") == 1
-    assert value(after, "scale_http_unavailable_total", reason="database") - value(
-        before, "scale_http_unavailable_total", reason="database") == 1
+    assert (
+        value(after, "scale_database_errors_total", component="readiness")
+        - value(before, "scale_database_errors_total", component="readiness")
+        == 1
+    )
+    assert (
+        value(after, "scale_database_errors_total", component="api")
+        - value(before, "scale_database_errors_total", component="api")
+        == 1
+    )
+    assert (
+        value(after, "scale_http_unavailable_total", reason="database")
+        - value(before, "scale_http_unavailable_total", reason="database")
+        == 1
+    )
     # jobs by status can't be read: the rest of the scrape is still served
     assert not any(name == "scale_jobs" for name, _ in after)
 
 
 def test_posted_lines_are_counted_accepted_and_stored(client, auth, execution):
     before = scrape(client)
-    resp = client.simulate_post(f"/v6/job-executions/{execution.id}/logs/", body=ndjson([f"m{i}" for i in range(7)]),
-                                headers={**auth, "Content-Type": "application/x-ndjson"})
+    resp = client.simulate_post(
+        f"/v6/job-executions/{execution.id}/logs/",
+        body=ndjson([f"m{i}" for i in range(7)]),
+        headers={**auth, "Content-Type": "application/x-ndjson"},
+    )
     assert resp.status_code == 202 and resp.json == {"accepted": 7}
     after = scrape(client)
     assert value(after, "scale_log_lines_accepted_total") - value(before, "scale_log_lines_accepted_total") == 7
@@ -118,8 +145,12 @@ def test_posted_lines_are_counted_accepted_and_stored(client, auth, execution):
 
 
 def test_spool_gauges_follow_the_backlog_and_retries_are_counted(settings, tmp_path):
-    shipper = Shipper(Elasticsearch(UNREACHABLE, request_timeout=2, max_retries=0), settings.log_index_prefix,
-                      tmp_path / "spool", backoff=(0.05, 0.2))
+    shipper = Shipper(
+        Elasticsearch(UNREACHABLE, request_timeout=2, max_retries=0),
+        settings.log_index_prefix,
+        tmp_path / "spool",
+        backoff=(0.05, 0.2),
+    )
     before = samples(metrics.exposition().decode())
     origin = Origin(cluster_id="scale_job_1x1")
     lines = [CapturedLine(f"spooled {i}", "stdout", time.time_ns(), i + 1) for i in range(5)]
@@ -138,7 +169,8 @@ def test_spool_gauges_follow_the_backlog_and_retries_are_counted(settings, tmp_p
     assert value(during, "scale_log_spool_oldest_pending_age_seconds") >= 0
     assert value(during, "scale_log_shipper_retries_total") > value(before, "scale_log_shipper_retries_total")
     assert value(during, "scale_elasticsearch_errors_total", component="shipper") > value(
-        before, "scale_elasticsearch_errors_total", component="shipper")
+        before, "scale_elasticsearch_errors_total", component="shipper"
+    )
     assert value(during, "scale_log_shipper_last_failure_timestamp_seconds") >= spooled_at - 1
     backlog = shipper.backlog()
     assert (backlog.lines, backlog.bytes) == (5, size) and backlog.age() >= 0
@@ -163,7 +195,7 @@ def test_worker_claims_runs_timeouts_and_recoveries_are_counted(stores, shipper_
     names = ("scale_worker_claims_total", "scale_worker_timeouts_total", "scale_worker_node_lost_recoveries_total")
     before = samples(metrics.exposition().decode())
     queue_job(stores, manifest(command=f"{sys.executable} -c print(1)"))
-    queue_job(stores, manifest("slow", command=f"{sys.executable} -c \"import time; time.sleep(30)\"", timeout=1))
+    queue_job(stores, manifest("slow", command=f'{sys.executable} -c "import time; time.sleep(30)"', timeout=1))
     worker = Worker(stores.executions, stores.log_targets, shipper_for_worker, "node-m")
     worker.run_forever(once=True)
     worker.run_forever(once=True)
@@ -173,12 +205,21 @@ def test_worker_claims_runs_timeouts_and_recoveries_are_counted(stores, shipper_
     assert Worker(stores.executions, stores.log_targets, shipper_for_worker, "node-x").recover() == 1
     after = samples(metrics.exposition().decode())
     moved = {name: value(after, name) - value(before, name) for name in names}
-    assert moved == {"scale_worker_claims_total": 2, "scale_worker_timeouts_total": 1,
-                     "scale_worker_node_lost_recoveries_total": 1}
-    assert value(after, "scale_worker_runs_total", status="COMPLETED") - value(
-        before, "scale_worker_runs_total", status="COMPLETED") == 1
-    assert value(after, "scale_worker_runs_total", status="FAILED") - value(
-        before, "scale_worker_runs_total", status="FAILED") == 1
+    assert moved == {
+        "scale_worker_claims_total": 2,
+        "scale_worker_timeouts_total": 1,
+        "scale_worker_node_lost_recoveries_total": 1,
+    }
+    assert (
+        value(after, "scale_worker_runs_total", status="COMPLETED")
+        - value(before, "scale_worker_runs_total", status="COMPLETED")
+        == 1
+    )
+    assert (
+        value(after, "scale_worker_runs_total", status="FAILED")
+        - value(before, "scale_worker_runs_total", status="FAILED")
+        == 1
+    )
     assert value(after, "scale_worker_running") == value(before, "scale_worker_running")
 
 
@@ -197,12 +238,24 @@ def test_the_local_worker_serves_its_metrics(settings, stores, tmp_path):
 
     queue_job(stores, manifest(command=f"{sys.executable} -c print(2)"))
     port = free_port()
-    env = dict(os.environ, DATA_DIR=str(tmp_path), DATABASE_URL=settings.database_url, API_TOKEN=ADMIN_TOKEN,
-               ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               SPOOL_DIR=str(tmp_path / "worker-spool"), WORKER_METRICS_PORT=str(port))
+    env = dict(
+        os.environ,
+        DATA_DIR=str(tmp_path),
+        DATABASE_URL=settings.database_url,
+        API_TOKEN=ADMIN_TOKEN,
+        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        LOG_INDEX_PREFIX=settings.log_index_prefix,
+        SPOOL_DIR=str(tmp_path / "worker-spool"),
+        WORKER_METRICS_PORT=str(port),
+    )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "worker", "--node", "metrics-node", "--poll", "0.2"], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "--node", "metrics-node", "--poll", "0.2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         import httpx
 
@@ -221,13 +274,24 @@ def test_the_local_worker_serves_its_metrics(settings, stores, tmp_path):
 
 def test_ingest_ship_writes_its_metrics(settings, execution, tmp_path):
     out = tmp_path / "ship.prom"
-    env = dict(os.environ, DATA_DIR=str(tmp_path), DATABASE_URL=settings.database_url, API_TOKEN=ADMIN_TOKEN,
-               ELASTICSEARCH_URL=settings.elasticsearch_url, LOG_INDEX_PREFIX=settings.log_index_prefix,
-               SPOOL_DIR=str(tmp_path / "ship-spool"))
+    env = dict(
+        os.environ,
+        DATA_DIR=str(tmp_path),
+        DATABASE_URL=settings.database_url,
+        API_TOKEN=ADMIN_TOKEN,
+        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        LOG_INDEX_PREFIX=settings.log_index_prefix,
+        SPOOL_DIR=str(tmp_path / "ship-spool"),
+    )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    done = subprocess.run([sys.executable, "-m", "ingest", "ship", "--exe", str(execution.id), "--metrics-file",
-                           str(out), "-"], input=b"one\ntwo\nthree\n", cwd=ROOT, env=env, capture_output=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest", "ship", "--exe", str(execution.id), "--metrics-file", str(out), "-"],
+        input=b"one\ntwo\nthree\n",
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert value(text, "scale_log_lines_accepted_total") == 3

@@ -1,6 +1,7 @@
 """/readyz: 200 while Elasticsearch is merely slow (status degraded, and why); 503 when it does not answer,
 with the spool backlog (lines, bytes, oldest age) and the shipper's last failure in the body; ok again once
 the spooled lines are shipped."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def test_unreachable_elasticsearch_shows_the_spool_backlog_then_recovers(make_cl
     client = make_client(elasticsearch_url=relay.url, elasticsearch_timeout=1)
     relay.cut()
     body = b"".join(json.dumps({"message": f"held {i}", "stream": "stdout"}).encode() + b"\n" for i in range(12))
-    resp = client.simulate_post(f"/v6/job-executions/{execution.id}/logs/", body=body,
-                                headers={**auth, "Content-Type": "application/x-ndjson"})
+    resp = client.simulate_post(
+        f"/v6/job-executions/{execution.id}/logs/", body=body, headers={**auth, "Content-Type": "application/x-ndjson"}
+    )
     assert resp.status_code == 202 and resp.json == {"accepted": 12}  # spooled: accepted all the same
     ready = client.simulate_get("/readyz")
     assert ready.status_code == 503
@@ -57,8 +59,12 @@ def test_unreachable_elasticsearch_shows_the_spool_backlog_then_recovers(make_cl
     assert state["shipper"]["last_failure_at"].endswith("Z")
     assert str(relay.port) not in ready.text  # no address of the node in a public answer
     relay.restore()
-    recovered = wait_until(lambda: (r := client.simulate_get("/readyz")).json["status"] == "ok" and r, 40, 0.5,
-                           what="the spool drained and readiness ok")
+    recovered = wait_until(
+        lambda: (r := client.simulate_get("/readyz")).json["status"] == "ok" and r,
+        40,
+        0.5,
+        what="the spool drained and readiness ok",
+    )
     assert recovered.status_code == 200
     assert recovered.json["spool"]["lines"] == 0 and recovered.json["shipper"]["retrying"] is False
     assert recovered.json["shipper"]["last_failure"] is not None  # the last failure is still told

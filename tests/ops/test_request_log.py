@@ -1,6 +1,7 @@
 """Request ids and the request log, in one process: X-Request-ID accepted, echoed, or made, and put in error
 bodies; one JSON line per request naming id, method, route template, status, duration and user; level and
 format are settings; no token, password or cookie ever reaches the log."""
+
 from __future__ import annotations
 
 import io
@@ -65,9 +66,19 @@ def test_each_request_is_one_json_line(make_client, auth, log_stream):
     assert [line["request_id"] for line in lines] == ["one", "two", "three"]
     first, second, third = lines
     assert {k: first[k] for k in ("method", "route", "path", "status", "user", "level")} == {
-        "method": "GET", "route": "/v6/jobs/", "path": "/v6/jobs/", "status": 200, "user": "admin", "level": "INFO"}
+        "method": "GET",
+        "route": "/v6/jobs/",
+        "path": "/v6/jobs/",
+        "status": 200,
+        "user": "admin",
+        "level": "INFO",
+    }
     assert (second["route"], second["path"], second["status"], second["user"]) == (
-        "/v6/jobs/{job_id}/", "/v6/jobs/5/", 404, "reader")
+        "/v6/jobs/{job_id}/",
+        "/v6/jobs/5/",
+        404,
+        "reader",
+    )
     assert (third["status"], third["user"]) == (401, None)
     assert all(isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0 for line in lines)
     assert all(line["time"].endswith("+00:00") for line in lines)
@@ -91,10 +102,16 @@ def test_log_level_and_format_are_settings(client, log_stream, tmp_path):
 def test_tokens_passwords_and_cookies_never_reach_the_log(make_client, auth, log_stream, execution):
     stream = log_stream("DEBUG", "json")
     client = make_client(read_token="reader-secret")
-    client.simulate_get("/v6/jobs/", params={"token": "query-token-77", "password": "hunter2-password"},
-                        headers={"Authorization": "Bearer reader-secret", "Cookie": "session=cookie-secret-42"})
-    client.simulate_post("/v6/jobs/", json={"job_type_id": 999, "input": {"json": {"password": "hunter2-password"}}},
-                         headers={**auth, "Cookie": "session=cookie-secret-42"})
+    client.simulate_get(
+        "/v6/jobs/",
+        params={"token": "query-token-77", "password": "hunter2-password"},
+        headers={"Authorization": "Bearer reader-secret", "Cookie": "session=cookie-secret-42"},
+    )
+    client.simulate_post(
+        "/v6/jobs/",
+        json={"job_type_id": 999, "input": {"json": {"password": "hunter2-password"}}},
+        headers={**auth, "Cookie": "session=cookie-secret-42"},
+    )
     client.simulate_post("/v6/jobs/cancel/", json={}, headers={"Authorization": "Bearer test-admin-token-wrong"})
     client.simulate_get("/v6/jobs/", headers={"Authorization": "Basic dXNlcjpodW50ZXIyLXBhc3N3b3Jk"})
     text = stream.getvalue()
