@@ -411,7 +411,7 @@ def test_jobs_by_status_for_the_metrics_match_count_star_and_compact(stores, clo
     jobs = populate(stores, clock, types)
     flip_statuses(engine, jobs[0:20:4], 2 * counts.COMPACT_OVER)
     with engine.connect() as c:
-        direct = {status: n for status, n in c.execute(select(Job.status, func.count()).group_by(Job.status))}
+        direct = dict(c.execute(select(Job.status, func.count()).group_by(Job.status)).tuples().all())
     rows = counter_rows(engine)
     assert rows > 2 * counts.COMPACT_OVER
     assert stores.jobs.count_by_status() == direct
