@@ -5,9 +5,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format venv elasticsearch bench bench-quick
 
-$(STAMP): requirements.txt
+# The service runs from the checkout; `pip install -e .` only installs the `scale` client's entry point.
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

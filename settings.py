@@ -34,6 +34,13 @@ class Settings:
     follow_max_seconds: float = 300.0
     worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
+    # Python logging: the level name, and "json" (one object a line) or "text".
+    log_level: str = "INFO"
+    log_format: str = "json"
+    # prometheus_client's multiprocess directory (gunicorn.conf.py sets it for its workers); None: one process.
+    metrics_dir: Path | None = None
+    # Port of the local worker's own /metrics (None: not served).
+    worker_metrics_port: int | None = None
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -64,7 +71,17 @@ class Settings:
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
             worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_format=_choice(env.get("LOG_FORMAT", "json").lower(), "LOG_FORMAT", ("json", "text")),
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
+            worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
         )
+
+
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def load_or_create_token(data_dir: Path) -> str:

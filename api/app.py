@@ -13,6 +13,7 @@ import orjson
 from api.auth import TokenAuth
 from api.errors import add_error_handlers
 from api.middleware import ScalePaths
+from api.request_log import RequestTracking
 from api.routes import add_routes
 from api.services import Services
 from core.times import Clock, utcnow
@@ -27,7 +28,8 @@ def _dumps(obj) -> bytes:
 
 
 def create_app(services: Services, settings: Settings, clock: Clock = utcnow) -> falcon.App:
-    middleware: list[Any] = [ScalePaths(), TokenAuth(settings.api_token, settings.read_token)]
+    # RequestTracking first: the request has its id before anything else can answer it (redirect, 401).
+    middleware: list[Any] = [RequestTracking(), ScalePaths(), TokenAuth(settings.api_token, settings.read_token)]
     app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False

@@ -25,6 +25,7 @@ class TokenAuth:
         self._read = read_token
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.user = None  # who the request log names: "admin" or "reader" once a token matched
         is_read = req.method in READ_METHODS
         if req.path in PUBLIC_PATHS or (is_read and not self._read):
             return
@@ -36,5 +37,6 @@ class TokenAuth:
             )
         token = token.strip()
         if _matches(token, self._admin) or (is_read and _matches(token, self._read)):
+            req.context.user = "admin" if _matches(token, self._admin) else "reader"
             return
         raise falcon.HTTPForbidden(description="You do not have permission to perform this action.")

@@ -1,4 +1,5 @@
-"""Errors as Scale's clients expect them: a JSON object {"detail": "<message>"}, never a stack trace.
+"""Errors as Scale's clients expect them: a JSON object {"detail": "<message>"}, never a stack trace, plus the
+request's id ("request_id"), so a user can quote it.
 
 Resources raise the HTTP errors of their own parameters; what the stores, the search and the log pipeline
 raise becomes HTTP here, in one table (add_error_handlers), so no call site maps errors again.
@@ -12,6 +13,7 @@ from typing import Any
 
 import falcon
 
+from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
 from jobs.errors import Invalid, JobStateConflict, NotFound
@@ -35,14 +37,15 @@ def unavailable(detail: str) -> falcon.HTTPError:
 
 
 def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
-    """Every error body is {"detail": ...}; the description wins over Falcon's generic title."""
+    """Every error body is {"detail": ..., "request_id": ...}; the description wins over Falcon's generic title."""
     detail = error.description
     if detail is None:
         detail = NOT_FOUND if error.status_code == 404 else error.title
-    resp.content_type = falcon.MEDIA_JSON
-    resp.media = {"detail": detail}
     if error.status_code == 405:
-        resp.media = {"detail": f'Method "{req.method}" not allowed.'}
+        detail = f'Method "{req.method}" not allowed.'
+    resp.content_type = falcon.MEDIA_JSON
+    # Set by api.request_log.RequestTracking, the first middleware, before anything can fail.
+    resp.media = {"detail": detail, "request_id": getattr(req.context, "request_id", None)}
 
 
 def _spool_failed(exc: SpoolFailed) -> falcon.HTTPError:
@@ -52,6 +55,7 @@ def _spool_failed(exc: SpoolFailed) -> falcon.HTTPError:
 
 
 def _database(exc: DatabaseError) -> falcon.HTTPError:
+    metrics.DATABASE_ERRORS.labels("api").inc()
     if is_unavailable(exc):
         return unavailable("The database is unavailable.")
     raise exc  # not an outage: a bug, answered by the last resort below
@@ -68,6 +72,12 @@ HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
     Refused: lambda exc: bad_request(str(exc)),
     SpoolFailed: _spool_failed,
     DatabaseError: _database,
+}
+# What a 503 caused by each domain error says was unavailable (the scale_http_unavailable_total label).
+UNAVAILABLE_REASON: dict[type[Exception], str] = {
+    LogsUnavailable: "elasticsearch",
+    SpoolFailed: "spool",
+    DatabaseError: "database",
 }
 
 
@@ -87,6 +97,8 @@ def _raising(http_error: Callable[[Any], falcon.HTTPError]):
             return
         if error.status_code == 503:
             log.warning("%s %s: %s", req.method, req.path, type(exc).__name__)
+            reason = next((r for kind, r in UNAVAILABLE_REASON.items() if isinstance(exc, kind)), "other")
+            metrics.HTTP_UNAVAILABLE.labels(reason).inc()
         raise error from None
 
     return handle

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import falcon
 
 from api.routing import Operation, json_response
+from core import metrics
+from core.metrics import Backlog
+from core.times import format_ns
+from ingest.shipper import Shipper
 
 STATUS = {"type": "object"}
+# Readiness stays 200 past these, with status "degraded" and the reason: slow is not down.
+SLOW_ELASTICSEARCH_SECONDS = 1.0
+SPOOL_LAG_SECONDS = 30.0
 
 
 class Liveness:
@@ -20,34 +28,74 @@ class Liveness:
 
 
 class Readiness:
-    """200 when the database and Elasticsearch (when the app has log services) answer; the body names
-    Elasticsearch's version."""
+    """503 ("unavailable") when the database or Elasticsearch (when the app has log services) does not answer;
+    otherwise 200, "ok" or "degraded" with the reasons (Elasticsearch slow to answer, log lines waiting in the
+    spool, the shipper retrying). The body names Elasticsearch's version and shows the spool backlog."""
 
     operations = {
         "GET": Operation(
-            "Database and Elasticsearch answer",
+            "Database and Elasticsearch answer (status ok or degraded, with reasons)",
             responses={200: json_response(STATUS), 503: json_response(STATUS, "A dependency is down")},
         )
     }
 
-    def __init__(self, database_check: Callable[[], None], cluster_info: Callable[[], dict[str, Any]] | None):
+    def __init__(
+        self,
+        database_check: Callable[[], None],
+        cluster_info: Callable[[], dict[str, Any]] | None,
+        shipper: Shipper | None = None,
+        spool_backlog: Callable[[], Backlog] | None = None,
+    ):
         self._database_check = database_check
         self._cluster_info = cluster_info
+        self._shipper = shipper
+        self._spool_backlog = spool_backlog
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         body: dict = {"status": "ok"}
+        down: list[str] = []
+        slow: list[str] = []
         try:
             self._database_check()
             body["database"] = "ok"
         except Exception as exc:  # any failure means "not ready"; its type is enough to report
+            metrics.DATABASE_ERRORS.labels("readiness").inc()
             body["database"] = f"unavailable: {type(exc).__name__}"
-            body["status"] = "unavailable"
+            down.append("the database does not answer")
         if self._cluster_info is not None:
+            started = time.monotonic()
             try:
-                body["elasticsearch"] = self._cluster_info()
+                info = self._cluster_info()
+                took = time.monotonic() - started
+                body["elasticsearch"] = {**info, "took_seconds": round(took, 3)}
+                if took > SLOW_ELASTICSEARCH_SECONDS:
+                    slow.append(f"Elasticsearch took {took:.1f} s to answer")
             except Exception as exc:
+                metrics.ELASTICSEARCH_ERRORS.labels("readiness").inc()
                 body["elasticsearch"] = f"unavailable: {type(exc).__name__}"
-                body["status"] = "unavailable"
+                down.append("Elasticsearch does not answer")
+        if self._shipper is not None and self._spool_backlog is not None:
+            slow += self._log_pipeline(body, self._shipper, self._spool_backlog())
+        body["status"] = "unavailable" if down else "degraded" if slow else "ok"
+        body["reasons"] = down + slow
         resp.media = body
-        if body["status"] != "ok":
+        if down:
+            metrics.HTTP_UNAVAILABLE.labels("readiness").inc()
             resp.status = falcon.HTTP_503
+
+    @staticmethod
+    def _log_pipeline(body: dict, shipper: Shipper, backlog: Backlog) -> list[str]:
+        age = backlog.age()
+        body["spool"] = {"lines": backlog.lines, "bytes": backlog.bytes, "oldest_age_seconds": round(age, 3)}
+        failed_at = shipper.last_failure_at
+        body["shipper"] = {
+            "last_failure": shipper.last_failure_reason,
+            "last_failure_at": format_ns(int(failed_at * 1e9)) if failed_at is not None else None,
+            "retrying": shipper.failing,
+        }
+        reasons = []
+        if backlog.lines and age > SPOOL_LAG_SECONDS:
+            reasons.append(f"{backlog.lines} log lines wait in the spool, the oldest for {age:.0f} s")
+        if shipper.failing:
+            reasons.append(f"the log shipper is retrying ({shipper.last_failure_reason}); accepted lines stay spooled")
+        return reasons

@@ -14,10 +14,12 @@ from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequ
 from api.job_type_routes import JobTypeDetails, JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
+from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
 from api.services import Services
 from api.viewer_routes import ViewerAsset, ViewerPage
+from core import metrics
 from core.times import Clock
 from settings import Settings
 
@@ -29,7 +31,8 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes = RouteTable(app)
     stores, logs, max_body = services.stores, services.logs, settings.max_body_bytes
     routes.add("/healthz", Liveness())
-    routes.add("/readyz", Readiness(stores.db.ping, logs.search.cluster_info if logs else None))
+    routes.add("/readyz", readiness(services))
+    routes.add("/metrics", MetricsResource(stores.jobs.count_by_status))
     routes.add("/v6/openapi.json", OpenApiResource(routes))
 
     routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
@@ -58,3 +61,12 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
             ExecutionLogIngest(stores.log_targets, logs.writer, settings, clock),
         )
     return routes
+
+
+def readiness(services: Services) -> Readiness:
+    logs = services.logs
+    if logs is None:
+        return Readiness(services.stores.db.ping, None)
+    # Under gunicorn the spool backlog is every worker's (from the metrics they share); else this process's.
+    backlog = metrics.spool_backlog_of_all_processes if metrics.multiprocess_dir() else logs.writer.backlog
+    return Readiness(services.stores.db.ping, logs.search.cluster_info, logs.writer, backlog)

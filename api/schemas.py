@@ -15,7 +15,17 @@ def component(name: str, schema: dict) -> dict:
 
 ERROR = component(
     "Error",
-    {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+    {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "request_id": {
+                "type": "string",
+                "description": "The request's X-Request-ID (the client's, or one made for it): quote it to an operator",
+            },
+        },
+        "required": ["detail"],
+    },
 )
 
 

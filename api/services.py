@@ -26,6 +26,13 @@ class Services:
     stores: Stores
     logs: LogServices | None = None  # None: the job routes only
 
+    def close(self, ship_timeout: float = 20.0) -> bool:
+        """Ship what the log writer has spooled (up to ship_timeout), then release everything; False when
+        lines had to stay spooled (Elasticsearch did not take them in time: the next process sends them)."""
+        shipped = self.logs.writer.close(timeout=ship_timeout) if self.logs is not None else True
+        self.stores.close()
+        return shipped
+
 
 def build_services(settings: Settings, clock: Clock) -> Services:
     es = elasticsearch_client(settings)

@@ -1,9 +1,15 @@
-"""gunicorn entry point: `gunicorn api.wsgi:app`."""
+"""gunicorn entry point: `gunicorn api.wsgi:app`.
+
+`services` is what the app was built with: gunicorn.conf.py's worker_exit hook closes it, so each worker ships
+what it spooled before it exits (a normal stop or a reload leaves nothing in the spool)."""
 
 from api.app import create_app
 from api.services import build_services
+from core.logs import configure_logging
 from core.times import utcnow
 from settings import Settings
 
 settings = Settings.from_env()
-app = create_app(build_services(settings, utcnow), settings)
+configure_logging(settings.log_level, settings.log_format)
+services = build_services(settings, utcnow)
+app = create_app(services, settings)

@@ -5,6 +5,10 @@
   ship --cluster-id CID --first-order N ...  the same without a database (numbers N, N+1, ...)
   drain                                      ship what dead shippers left in the spool
 
+Metrics (lines accepted, stored, refused, shipper retries, the spool backlog): `--metrics-port N` serves them
+on HOST:N/metrics while the command runs, `--metrics-file PATH` writes them when it ends (the text format of
+node_exporter's textfile collector).
+
 `ship` reports "accepted <n>" on stderr (with --progress) each time n lines are durably spooled, and a JSON
 summary on stdout. Exit status: 0 all shipped, 1 Elasticsearch refused some lines, 75 lines left spooled
 (Elasticsearch unreachable for --wait seconds; a later ship or drain sends them).
@@ -18,9 +22,11 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from core import metrics
 from core.elastic import elasticsearch_client
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
@@ -129,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("file", help="a file, or - for stdin")
     d = commands.add_parser("drain", help="ship what dead shippers left in the spool")
     d.add_argument("--wait", type=float, default=60.0)
+    for command in (s, d):
+        command.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on HOST:PORT while running")
+        command.add_argument("--metrics-file", help="write Prometheus metrics to this file at the end")
     args = parser.parse_args(argv)
     if args.command == "ship" and args.cluster_id is not None and args.first_order is None:
         parser.error("--cluster-id needs --first-order (numbers reused for other lines are dropped as duplicates)")
@@ -138,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         changed = ensure_template(elasticsearch_client(settings, patient=True), settings.log_index_prefix)
         print("template applied" if changed else "template already current")
         return 0
-    if args.command == "ship":
-        return ship(args, settings)
-    return drain(args, settings)
+    if args.metrics_port is not None:
+        metrics.serve(args.metrics_port, settings.host)
+    try:
+        return ship(args, settings) if args.command == "ship" else drain(args, settings)
+    finally:
+        if args.metrics_file:
+            metrics.write_textfile(Path(args.metrics_file))
 
 
 if __name__ == "__main__":

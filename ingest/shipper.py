@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import random
 import threading
 import time
@@ -26,6 +28,8 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
+from core import metrics
+from core.metrics import Backlog
 from ingest.spool import Segment, Spool
 from ingest.template import ensure_template
 
@@ -59,6 +63,8 @@ class SpoolBatch:
     errors: list[dict] = field(default_factory=list)  # permanent per-item errors: {"line", "status", "error"}
     retry: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    spooled_at: float = field(default_factory=time.time)  # Unix time, for the age of the oldest waiting batch
+    size: int = 0  # payload bytes
     _indices: set[str] | None = None
 
     @property
@@ -71,11 +77,11 @@ class SpoolBatch:
         return b"".join(a + b"\n" + s + b"\n" for a, s in self.pairs)
 
     @classmethod
-    def from_payload(cls, payload: bytes, segment: Segment) -> SpoolBatch:
+    def from_payload(cls, payload: bytes, segment: Segment, spooled_at: float) -> SpoolBatch:
         lines = payload.split(b"\n")[:-1]  # JSON lines never hold a raw newline
         pairs = list(zip(lines[0::2], lines[1::2]))
         ids = [json.loads(a)["create"]["_id"] for a, _ in pairs]
-        return cls(pairs, ids, segment)
+        return cls(pairs, ids, segment, spooled_at=spooled_at, size=len(payload))
 
     @property
     def accepted(self) -> int:
@@ -109,7 +115,11 @@ class Shipper:
         self.duplicates = 0
         self.errors: deque[dict] = deque(maxlen=1000)
         self.error_count = 0
-        self.last_failure: str | None = None
+        self.last_failure: str | None = None  # the whole message, for logs and the command line
+        self.last_failure_reason: str | None = None  # what may be shown to anyone: no address, no message
+        self.last_failure_at: float | None = None  # Unix time
+        self.failing = False  # the last bulk pass left batches to retry
+        self._pending_bytes = 0
         self._cond = threading.Condition()
         self._pending: deque[SpoolBatch] = deque()
         self._closing = False
@@ -128,8 +138,11 @@ class Shipper:
         with self._cond:
             if self._closing:
                 raise RuntimeError("shipper is closed")
-            batch.segment = self.spool.append(batch.payload())
-            self._pending.append(batch)
+            payload = batch.payload()
+            batch.segment = self.spool.append(payload)
+            batch.size = len(payload)
+            self._queue([batch])
+            metrics.LINES_ACCEPTED.inc(len(ids))
             self._start()
             self._cond.notify_all()
         return batch
@@ -150,8 +163,15 @@ class Shipper:
         with self._cond:
             return sum(len(b.ids) for b in self._pending)
 
+    def backlog(self) -> Backlog:
+        """What this shipper has spooled and not yet shipped."""
+        with self._cond:
+            oldest = min((b.spooled_at for b in self._pending), default=None)
+            return Backlog(sum(len(b.ids) for b in self._pending), self._pending_bytes, oldest)
+
     def close(self, timeout: float | None = 30.0) -> bool:
         """Ship what is pending (up to timeout), then stop; unshipped batches stay in the spool."""
+        self._wake.set()  # a pass waiting out its backoff tries again now (a stop should not wait for it)
         drained = self.flush(timeout)
         with self._cond:
             self._closing = True
@@ -160,8 +180,33 @@ class Shipper:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=max(self.backoff[1], 5.0) + 5.0)
+        with self._cond:
+            # What is left stays on disk for the next process: it no longer waits on this one.
+            self._unqueue(list(self._pending))
         self.spool.close()
         return drained
+
+    def _queue(self, batches: list[SpoolBatch]) -> None:
+        """Add batches to the pending queue and the backlog metrics (the caller holds _cond)."""
+        self._pending.extend(batches)
+        lines, size = sum(len(b.ids) for b in batches), sum(b.size for b in batches)
+        self._pending_bytes += size
+        metrics.SPOOL_LINES.inc(lines)
+        metrics.SPOOL_BYTES.inc(size)
+        self._set_oldest()
+
+    def _unqueue(self, batches: list[SpoolBatch]) -> None:
+        """Take batches off the pending queue and the backlog metrics (the caller holds _cond)."""
+        for batch in batches:
+            self._pending.remove(batch)
+        lines, size = sum(len(b.ids) for b in batches), sum(b.size for b in batches)
+        self._pending_bytes -= size
+        metrics.SPOOL_LINES.dec(lines)
+        metrics.SPOOL_BYTES.dec(size)
+        self._set_oldest()
+
+    def _set_oldest(self) -> None:
+        metrics.SPOOL_OLDEST.set(min((b.spooled_at for b in self._pending), default=math.inf))
 
     # Sender side -----------------------------------------------------------------------------------
 
@@ -191,6 +236,7 @@ class Shipper:
             else:
                 # Jitter keeps several shippers from hammering a recovering node in step.
                 self._wake.wait(delay * random.uniform(0.8, 1.2))
+                self._wake.clear()
                 delay = min(delay * 2, self.backoff[1])
 
     def _take_group(self) -> list[SpoolBatch]:
@@ -214,7 +260,9 @@ class Shipper:
         with self._cond:
             for seg, payloads in orphans:
                 log.info("draining %d spooled batches from %s", len(payloads), seg.path.name)
-                self._pending.extend(SpoolBatch.from_payload(p, seg) for p in payloads)
+                # Records carry no time: the segment's last write is the latest any of them was spooled.
+                spooled_at = _modified(seg.path)
+                self._queue([SpoolBatch.from_payload(p, seg, spooled_at) for p in payloads])
                 count += len(payloads)
             if count:
                 self._start()
@@ -251,7 +299,7 @@ class Shipper:
             ):
                 self._failed_item(item, where)
         except (TransportError, ApiError) as exc:
-            self.last_failure = f"{type(exc).__name__}: {exc}"
+            self._failed(exc)
             log.warning(
                 "Elasticsearch unavailable, %d lines stay spooled: %s",
                 sum(len(b.ids) for b in group),
@@ -260,15 +308,30 @@ class Shipper:
             return False
         done = [b for b in group if not b.retry]
         with self._cond:
+            self._unqueue(done)
             for batch in done:
-                self._pending.remove(batch)
                 self.stored += batch.stored
                 self.duplicates += batch.duplicates
+                metrics.LINES_STORED.inc(batch.stored)
+                metrics.LINES_DUPLICATE.inc(batch.duplicates)
                 if batch.segment is not None:
                     self.spool.done(batch.segment)
                 batch.finished.set()
             self._cond.notify_all()
-        return len(done) == len(group)
+        self.failing = len(done) != len(group)
+        if self.failing:
+            metrics.SHIPPER_RETRIES.inc()
+        return not self.failing
+
+    def _failed(self, exc: TransportError | ApiError) -> None:
+        self.last_failure = f"{type(exc).__name__}: {exc}"
+        status = f" {exc.meta.status} {exc.error}" if isinstance(exc, ApiError) else ""
+        self.last_failure_reason = f"{type(exc).__name__}{status}"
+        self.last_failure_at = time.time()
+        self.failing = True
+        metrics.ELASTICSEARCH_ERRORS.labels("shipper").inc()
+        metrics.SHIPPER_RETRIES.inc()
+        metrics.SHIPPER_LAST_FAILURE.set(self.last_failure_at)
 
     def _create_indices(self, indices: set[str]) -> None:
         """Create each daily index not seen yet and wait for its primary: a search hitting an index whose
@@ -297,4 +360,12 @@ class Shipper:
             batch.errors.append(error)
             self.errors.append(error)
             self.error_count += 1
+            metrics.LINES_REFUSED.inc()
             log.error("Elasticsearch refused log line %s: %s", info["_id"], info.get("error"))
+
+
+def _modified(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return time.time()

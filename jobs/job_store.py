@@ -14,7 +14,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import joinedload
 
 from core.times import Clock
-from jobs import listing, seed
+from jobs import counts, listing, seed
 from jobs.db import Database, rowcount
 from jobs.errors import Invalid, NotFound
 from jobs.execution_store import EXECUTION_LOAD
@@ -40,6 +40,11 @@ class JobStore:
         with self._db.engine.connect() as c:
             count, jobs, files = listing.page_of_jobs(c, q, offset, limit, self._db.postgres)
         return count, [(job, files[job["id"]]) for job in jobs]
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs have each status (statuses without jobs are left out), from the job counters."""
+        with self._db.engine.connect() as c:
+            return counts.count_by_status(c)
 
     def get_job(self, job_id: int) -> JobDetail | None:
         with self._db.engine.connect() as c:

@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from elasticsearch import ApiError, TransportError
 
+from core import metrics
+
 T = TypeVar("T")
 RETRY_DELAY = 0.5  # seconds before the one retry of a read whose shards were not ready
 
@@ -32,9 +34,11 @@ def guarded() -> Iterator[None]:
     try:
         yield
     except TransportError as exc:  # connection refused, timeout, TLS: no answer at all
+        metrics.ELASTICSEARCH_ERRORS.labels("search").inc()
         raise LogsUnavailable(f"Elasticsearch is unavailable: {type(exc).__name__}") from exc
     except ApiError as exc:
         if exc.meta.status == 429 or exc.meta.status >= 500:
+            metrics.ELASTICSEARCH_ERRORS.labels("search").inc()
             raise LogsUnavailable(f"Elasticsearch is unavailable: {exc.meta.status} {exc.error}") from exc
         raise
 

@@ -58,7 +58,7 @@ def test_readyz_is_503_when_elasticsearch_is_unreachable(make_client):
 def test_unknown_route_is_json_404(client):
     resp = client.simulate_get("/v6/nothing-here/")
     assert resp.status_code == 404
-    assert resp.json == {"detail": "Not found."}
+    assert resp.json["detail"] == "Not found."
 
 
 def test_get_without_trailing_slash_redirects(client):
@@ -77,7 +77,7 @@ def test_openapi_document_is_served(client):
 def test_writes_need_the_admin_token(client):
     no_token = client.simulate_post("/v6/jobs/cancel/", json={})
     assert no_token.status_code == 401
-    assert no_token.json == {"detail": "Authentication credentials were not provided."}
+    assert no_token.json["detail"] == "Authentication credentials were not provided."
     wrong = client.simulate_post("/v6/jobs/cancel/", json={}, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
     assert wrong.json == {"detail": "You do not have permission to perform this action."}
@@ -120,5 +120,5 @@ def test_unexpected_errors_have_no_internals(make_client):
     app.add_route("/boom", Boom())
     resp = app_client.simulate_get("/boom")
     assert resp.status_code == 500
-    assert resp.json == {"detail": "Internal server error."}
+    assert resp.json["detail"] == "Internal server error."
     assert "db-7" not in resp.text

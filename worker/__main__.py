@@ -8,7 +8,9 @@ import os
 import signal
 import sys
 
+from core import metrics
 from core.elastic import elasticsearch_client
+from core.logs import configure_logging
 from core.times import utcnow
 from ingest import start_log_writer
 from jobs.stores import Stores
@@ -28,10 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
     parser.add_argument("--once", action="store_true", help="run at most one job, then exit")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics on HOST:PORT/metrics (default: "
+        "WORKER_METRICS_PORT; unset: not served)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
     settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    metrics_port = args.metrics_port if args.metrics_port is not None else settings.worker_metrics_port
+    if metrics_port is not None:
+        metrics.serve(metrics_port, settings.host)
+        log.info("metrics on http://%s:%d/metrics", settings.host, metrics_port)
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 
+from core import metrics
 from ingest.capture import Capture
 from ingest.documents import Origin
 from ingest.shipper import Shipper
@@ -46,6 +47,7 @@ class Lease:
                 return False
             self.renewed = time.monotonic()
         except Exception as exc:  # the database is unreachable: the job goes on, the next tick tries again
+            metrics.DATABASE_ERRORS.labels("worker").inc()
             log.warning("could not renew the lease of execution %s: %s", self.exe_id, exc)
         return True
 
@@ -75,6 +77,7 @@ class Worker:
 
     def recover(self) -> int:
         failed = self.executions.fail_stale_running(self.node)
+        metrics.WORKER_RECOVERIES.inc(failed)
         if failed:
             log.warning("failed %d executions left RUNNING on %s by a dead worker", failed, self.node)
         return failed
@@ -85,6 +88,7 @@ class Worker:
             return 0
         self._reaped = time.monotonic()
         failed = self.executions.fail_expired_leases()
+        metrics.WORKER_LEASE_EXPIRIES.inc(failed)
         if failed:
             log.warning("failed %d executions whose worker's lease ran out", failed)
         return failed
@@ -98,7 +102,9 @@ class Worker:
                     return
                 self.stopping.wait(poll)
                 continue
-            self.run(claimed)
+            metrics.WORKER_CLAIMS.inc()
+            with metrics.WORKER_RUNNING.track_inprogress():
+                self.run(claimed)
             if once:
                 return
 
@@ -135,7 +141,9 @@ class Worker:
             new_status = self.executions.finish_execution(claimed.id, status, error=error)
         except JobStateConflict as exc:  # its lease ran out and another worker ended it
             log.warning("job %s execution %s ended elsewhere: %s", claimed.job_id, claimed.id, exc)
+            metrics.WORKER_RUNS.labels("LOST").inc()
             return "LOST"
+        metrics.WORKER_RUNS.labels(status).inc()
         log.info("job %s execution %s: %s -> job %s", claimed.job_id, claimed.id, status, new_status)
         return new_status
 
@@ -167,8 +175,10 @@ class Worker:
         code = child.wait()
         self._child = None
         if killed == LEASE_LOST:
+            metrics.WORKER_LEASES_LOST.inc()
             return "FAILED", {"name": LOST_ERROR}
         if killed == TIMED_OUT:
+            metrics.WORKER_TIMEOUTS.inc()
             capture.feed("stderr", f"killed after the job type's timeout of {claimed.timeout} s\n".encode())
             return "FAILED", {"name": TIMEOUT_ERROR}
         if self.stopping.is_set() and code < 0:

@@ -52,4 +52,6 @@ class ContractClient(testing.TestClient):
                 self._doc = super().simulate_request("GET", "/v6/openapi.json").json
             body = result.json if result.content else None
             check_response(self._doc, method, path, result.status_code, body)
+            if result.status_code >= 400:  # every error names the request, as the response header does
+                assert body["request_id"] == result.headers["X-Request-ID"], (body, result.headers)
         return result

@@ -479,3 +479,17 @@ def test_concurrent_writers_readers_and_compactions(stores, clock, engine):
     assert counts.compact(engine) is True
     assert counter_rows(engine) == len(keys_of_jobs(engine))
     assert mismatches(engine, types) == []
+
+
+def test_jobs_by_status_for_the_metrics_match_count_star_and_compact(stores, clock, engine):
+    types = add_types(stores)
+    jobs = populate(stores, clock, types)
+    flip_statuses(engine, jobs[0:20:4], 2 * counts.COMPACT_OVER)
+    with engine.connect() as c:
+        direct = dict(c.execute(select(Job.status, func.count()).group_by(Job.status)).tuples().all())
+    rows = counter_rows(engine)
+    assert rows > 2 * counts.COMPACT_OVER
+    assert stores.jobs.count_by_status() == direct
+    assert sum(direct.values()) == 41
+    assert counter_rows(engine) == len(keys_of_jobs(engine)) < rows  # it summed many rows: compacted
+    assert stores.jobs.count_by_status() == direct

@@ -178,7 +178,7 @@ def ndjson(lines: list[dict]) -> bytes:
 
 
 def assert_clean_error(answer_or_body, status: int | None = None, echoed: str = "") -> None:
-    """An error body is {"detail": <text>} and says nothing about the insides. A marker that the request
+    """An error body is {"detail": <text>, "request_id": <id>} and says nothing about the insides. A marker that the request
     itself carried (`echoed`, e.g. a fuzzed value the detail quotes back) is not a leak."""
     body = answer_or_body.body if isinstance(answer_or_body, Answer) else answer_or_body
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
@@ -188,7 +188,8 @@ def assert_clean_error(answer_or_body, status: int | None = None, echoed: str = 
         )
     if text.strip():
         parsed = json.loads(text)
-        assert isinstance(parsed, dict) and set(parsed) == {"detail"}, text[:300]
+        assert isinstance(parsed, dict) and set(parsed) == {"detail", "request_id"}, text[:300]
+        assert isinstance(parsed["request_id"], str) and parsed["request_id"], text[:300]
 
 
 # --- /proc ----------------------------------------------------------------------------------------------

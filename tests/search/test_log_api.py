@@ -151,7 +151,7 @@ def test_bad_requests(client, execution, six, query, accept, status, detail):
 
 
 def test_unknown_execution_and_empty_log(client, start_execution, execution, six):
-    assert client.simulate_get("/v6/job-executions/999999/logs/combined/").json == {"detail": "Not found."}
+    assert client.simulate_get("/v6/job-executions/999999/logs/combined/").json["detail"] == "Not found."
     quiet = start_execution()
     assert client.simulate_get(url(quiet)).status_code == 204
     assert client.simulate_get(url(quiet), params={"limit": "5"}).status_code == 204
@@ -363,7 +363,7 @@ def test_search_routes(es, log_prefix, client, start_execution, execution):
         assert r.status_code == 200 and r.json["count"] == 0, hostile
     assert client.simulate_get("/v6/logs/", params={"q": '"disk'}).json["count"] == 3  # stray quote ignored
     assert client.simulate_get("/v6/logs/", params={"q": " "}).status_code == 400
-    assert client.simulate_get("/v6/logs/", params={"q": "x", "page": "3"}).json == {"detail": "Invalid page."}
+    assert client.simulate_get("/v6/logs/", params={"q": "x", "page": "3"}).json["detail"] == "Invalid page."
     assert client.simulate_get("/v6/logs/", params={"q": "x", "page": "100", "page_size": "1000"}).status_code == 400
 
     r = client.simulate_get(f"/v6/jobs/{execution.job_id}/logs/")

@@ -1,0 +1,40 @@
+"""Where the client finds the service: --url/--token, else SCALE_URL/SCALE_TOKEN, else a TOML config file
+(--config, SCALE_CONFIG, or config.toml in click's application directory: ~/.config/scale/ on Linux).
+
+    url = "http://scale.example.org:8000"
+    token = "..."
+
+click applies that order itself: the file only provides the options' defaults (its default_map).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import click
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+KEYS = ("url", "token")
+
+
+def default_config_path() -> Path:
+    return Path(click.get_app_dir("scale")) / "config.toml"
+
+
+def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Eager callback of --config: the file's url and token become the defaults of --url and --token."""
+    path = Path(value) if value else default_config_path()
+    if not path.is_file():
+        if value:
+            raise click.BadParameter(f"no such file: {path}", ctx, param)
+        return value
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", ctx, param) from None
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise click.BadParameter(f"{path}: unknown keys {', '.join(unknown)} (known: {', '.join(KEYS)})", ctx, param)
+    ctx.default_map = {**(ctx.default_map or {}), **{k: str(v) for k, v in data.items()}}
+    return value
