@@ -1,4 +1,5 @@
 """POST /v6/jobs/cancel/ and /v6/jobs/requeue/: filters, effects, errors, and racing requests."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -47,25 +48,30 @@ def test_cancel_everything(api, auth, jobs, clock):
     assert (exe["status"], exe["ended"]) == ("CANCELED", "2020-01-01T01:01:00Z")
 
 
-@pytest.mark.parametrize("body, canceled", [
-    ({"status": "QUEUED"}, {"queued"}),
-    ({"job_ids": ["running", "completed"]}, {"running"}),
-    ({"job_type_ids": ["beta"]}, {"running", "failed"}),
-    ({"job_types": [{"name": "alpha", "version": "1.0.0"}]}, {"queued"}),
-    ({"job_type_names": ["beta"], "status": "FAILED"}, {"failed"}),
-    ({"batch_ids": ["batch"]}, {"queued"}),
-    ({"recipe_ids": ["recipe"]}, {"queued"}),
-    ({"error_categories": ["ALGORITHM"]}, {"failed"}),
-    ({"error_categories": ["DATA"]}, set()),
-    ({"started": "2020-01-01T00:30:00Z"}, {"failed"}),
-    ({"ended": "2020-01-01T00:30:00Z"}, {"queued", "running"}),
-    ({"started": "PT30M"}, {"failed"}),
-    ({"is_superseded": True}, set()),
-    ({"is_superseded": False, "job_type_names": ["alpha"]}, {"queued"}),
-])
+@pytest.mark.parametrize(
+    "body, canceled",
+    [
+        ({"status": "QUEUED"}, {"queued"}),
+        ({"job_ids": ["running", "completed"]}, {"running"}),
+        ({"job_type_ids": ["beta"]}, {"running", "failed"}),
+        ({"job_types": [{"name": "alpha", "version": "1.0.0"}]}, {"queued"}),
+        ({"job_type_names": ["beta"], "status": "FAILED"}, {"failed"}),
+        ({"batch_ids": ["batch"]}, {"queued"}),
+        ({"recipe_ids": ["recipe"]}, {"queued"}),
+        ({"error_categories": ["ALGORITHM"]}, {"failed"}),
+        ({"error_categories": ["DATA"]}, set()),
+        ({"started": "2020-01-01T00:30:00Z"}, {"failed"}),
+        ({"ended": "2020-01-01T00:30:00Z"}, {"queued", "running"}),
+        ({"started": "PT30M"}, {"failed"}),
+        ({"is_superseded": True}, set()),
+        ({"is_superseded": False, "job_type_names": ["alpha"]}, {"queued"}),
+    ],
+)
 def test_cancel_filters(api, auth, jobs, body, canceled):
-    body = {k: [jobs[x] if isinstance(x, str) and x in jobs else x for x in v] if k.endswith("_ids") else v
-            for k, v in body.items()}
+    body = {
+        k: [jobs[x] if isinstance(x, str) and x in jobs else x for x in v] if k.endswith("_ids") else v
+        for k, v in body.items()
+    }
     error_ids = {"error_ids": [status_of(api, jobs["failed"])["error"]["id"]]}
     r = post(api, auth, "cancel", body)
     assert r.json == {"matched": len(canceled)}
@@ -103,21 +109,33 @@ def test_requeued_priority_orders_the_queue(api, auth, jobs, stores):
     assert stores.executions.claim_next_queued("w").job_id == jobs["failed"]
 
 
-@pytest.mark.parametrize("body, detail", [
-    ({"status": "DONE"}, "Parameter \"status\" values must be one of: ['PENDING', 'BLOCKED', 'QUEUED', 'RUNNING', "
-                         "'FAILED', 'COMPLETED', 'CANCELED']"),
-    ({"job_ids": 5}, 'Parameter must be a valid list: "job_ids"'),
-    ({"job_ids": ["x"]}, 'Parameter must be a valid integer: "job_ids"'),
-    ({"error_ids": [1.5]}, 'Parameter must be a valid integer: "error_ids"'),
-    ({"error_categories": ["USER"]}, "Parameter \"error_categories\" values must be one of: ['SYSTEM', 'DATA', 'ALGORITHM']"),
-    ({"job_types": [{"name": "nope", "version": "1.0.0"}]}, 'Job type "nope" version "1.0.0" does not exist'),
-    ({"job_types": ["alpha"]}, 'Parameter must be a valid JSON object: "job_types"'),
-    ({"job_types": [{"name": "alpha"}]}, 'Missing required parameter: "version"'),
-    ({"is_superseded": "perhaps"}, 'Parameter must be a valid boolean: "is_superseded"'),
-    ({"started": "2020-01-02"}, "Invalid ISO timestamp format for parameter: started"),
-    ({"started": "2020-01-01T00:00:00Z", "ended": "2020-01-01T00:00:00Z"}, "Start and end values must be different"),
-    ({"started": "2020-01-02T00:00:00Z", "ended": "2020-01-01T00:00:00Z"}, "Start time must come before end time"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        (
+            {"status": "DONE"},
+            "Parameter \"status\" values must be one of: ['PENDING', 'BLOCKED', 'QUEUED', 'RUNNING', "
+            "'FAILED', 'COMPLETED', 'CANCELED']",
+        ),
+        ({"job_ids": 5}, 'Parameter must be a valid list: "job_ids"'),
+        ({"job_ids": ["x"]}, 'Parameter must be a valid integer: "job_ids"'),
+        ({"error_ids": [1.5]}, 'Parameter must be a valid integer: "error_ids"'),
+        (
+            {"error_categories": ["USER"]},
+            "Parameter \"error_categories\" values must be one of: ['SYSTEM', 'DATA', 'ALGORITHM']",
+        ),
+        ({"job_types": [{"name": "nope", "version": "1.0.0"}]}, 'Job type "nope" version "1.0.0" does not exist'),
+        ({"job_types": ["alpha"]}, 'Parameter must be a valid JSON object: "job_types"'),
+        ({"job_types": [{"name": "alpha"}]}, 'Missing required parameter: "version"'),
+        ({"is_superseded": "perhaps"}, 'Parameter must be a valid boolean: "is_superseded"'),
+        ({"started": "2020-01-02"}, "Invalid ISO timestamp format for parameter: started"),
+        (
+            {"started": "2020-01-01T00:00:00Z", "ended": "2020-01-01T00:00:00Z"},
+            "Start and end values must be different",
+        ),
+        ({"started": "2020-01-02T00:00:00Z", "ended": "2020-01-01T00:00:00Z"}, "Start time must come before end time"),
+    ],
+)
 @pytest.mark.parametrize("action", ["cancel", "requeue"])
 def test_bad_filters_are_400(api, auth, jobs, action, body, detail):
     r = post(api, auth, action, body)
@@ -129,9 +147,11 @@ def test_bad_filters_are_400(api, auth, jobs, action, body, detail):
 def test_json_only(api, auth, action):
     r = api.simulate_post(f"/v6/jobs/{action}/", body="job_ids=1", headers={**auth, "Content-Type": "text/plain"})
     assert (r.status_code, r.json["detail"]) == (415, 'Unsupported media type "text/plain" in request.')
-    r = api.simulate_post(f"/v6/jobs/{action}/", body='{"job_ids": [1', headers={**auth, "Content-Type": "application/json"})
+    r = api.simulate_post(
+        f"/v6/jobs/{action}/", body='{"job_ids": [1', headers={**auth, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json["detail"].startswith("JSON parse error - ")
-    r = api.simulate_post(f"/v6/jobs/{action}/", body='[1]', headers={**auth, "Content-Type": "application/json"})
+    r = api.simulate_post(f"/v6/jobs/{action}/", body="[1]", headers={**auth, "Content-Type": "application/json"})
     assert (r.status_code, r.json["detail"]) == (400, "JSON parse error - the body must be a JSON object")
     assert api.simulate_post(f"/v6/jobs/{action}/", json={}).status_code == 401
     r = api.simulate_get(f"/v6/jobs/{action}/")

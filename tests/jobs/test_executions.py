@@ -1,4 +1,5 @@
 """Executions: list and details, the executor routes, and the JobStore methods the log pipeline uses."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -11,8 +12,9 @@ from tests.jobs.helpers import add_job_type, finish, manifest, queue, start
 
 @pytest.fixture
 def job_type(api, auth):
-    return add_job_type(api, auth, manifest(files=(), errors=[{"code": 2, "name": "bad-data", "title": "Bad data",
-                                                                "category": "data"}]))
+    return add_job_type(
+        api, auth, manifest(files=(), errors=[{"code": 2, "name": "bad-data", "title": "Bad data", "category": "data"}])
+    )
 
 
 @pytest.fixture
@@ -25,7 +27,11 @@ def test_start_and_finish(api, auth, job, clock):
     assert (exe["status"], exe["exe_num"], exe["cluster_id"]) == ("RUNNING", 1, f"scale_job_{job['id']}x1")
     assert exe["node"]["hostname"] == "host-a" and exe["job"] == {"id": job["id"]}
     details = api.simulate_get(f"/v6/jobs/{job['id']}/").json
-    assert (details["status"], details["node"]["hostname"], details["started"]) == ("RUNNING", "host-a", "2020-01-01T00:00:00Z")
+    assert (details["status"], details["node"]["hostname"], details["started"]) == (
+        "RUNNING",
+        "host-a",
+        "2020-01-01T00:00:00Z",
+    )
     clock.advance(seconds=90)
     done = finish(api, auth, exe["id"], "COMPLETED", ended="2020-01-01T00:01:00Z")
     assert (done["status"], done["ended"]) == ("COMPLETED", "2020-01-01T00:01:00Z")
@@ -51,15 +57,21 @@ def test_illegal_finish_is_409(api, auth, job):
     assert (r.status_code, r.json["detail"]) == (404, "Not found.")
 
 
-@pytest.mark.parametrize("body, detail", [
-    ({}, 'Missing required parameter: "status"'),
-    ({"status": "RUNNING"}, "Parameter \"status\" values must be one of: ['COMPLETED', 'FAILED', 'CANCELED']"),
-    ({"status": "FAILED", "error": {"name": "no-such-error"}}, 'Unknown error name: "no-such-error"'),
-    ({"status": "FAILED", "error": {"title": "x"}}, 'Missing required parameter: "category"'),
-    ({"status": "COMPLETED", "error": {"name": "unknown"}}, "error is only allowed with status FAILED"),
-    ({"status": "COMPLETED", "output": {"nope": 1}}, "Invalid data: Additional properties are not allowed ('nope' was unexpected)"),
-    ({"status": "COMPLETED", "ended": "soon"}, "Invalid ISO timestamp format for parameter: ended"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ({}, 'Missing required parameter: "status"'),
+        ({"status": "RUNNING"}, "Parameter \"status\" values must be one of: ['COMPLETED', 'FAILED', 'CANCELED']"),
+        ({"status": "FAILED", "error": {"name": "no-such-error"}}, 'Unknown error name: "no-such-error"'),
+        ({"status": "FAILED", "error": {"title": "x"}}, 'Missing required parameter: "category"'),
+        ({"status": "COMPLETED", "error": {"name": "unknown"}}, "error is only allowed with status FAILED"),
+        (
+            {"status": "COMPLETED", "output": {"nope": 1}},
+            "Invalid data: Additional properties are not allowed ('nope' was unexpected)",
+        ),
+        ({"status": "COMPLETED", "ended": "soon"}, "Invalid ISO timestamp format for parameter: ended"),
+    ],
+)
 def test_bad_finish_is_400(api, auth, job, body, detail):
     exe = start(api, auth, job["id"])
     r = api.simulate_patch(f"/v6/job-executions/{exe['id']}/", json=body, headers=auth)
@@ -87,8 +99,9 @@ def test_algorithm_and_job_type_errors_are_not_retried(api, auth, job, job_type)
     assert done["error"]["name"] == "algorithm-unknown"
     third = queue(api, auth, job_type["id"], {})
     exe = start(api, auth, third["id"])
-    done = finish(api, auth, exe["id"], "FAILED", error={"category": "SYSTEM", "title": "Disk full",
-                                                         "description": "no space"})
+    done = finish(
+        api, auth, exe["id"], "FAILED", error={"category": "SYSTEM", "title": "Disk full", "description": "no space"}
+    )
     assert (done["error"]["name"], done["error"]["category"]) == ("disk-full", "SYSTEM")
     assert api.simulate_get(f"/v6/jobs/{third['id']}/").json["status"] == "QUEUED"  # SYSTEM: retried
 
@@ -112,11 +125,17 @@ def test_execution_list_details_and_filters(api, auth, job):
     assert listed(f"error_id={error_id}") == [first["id"]]
     assert listed("error_category=SYSTEM") == [first["id"]]
     assert listed("error_category=DATA") == []
-    assert api.simulate_get("/v6/jobs/999999/executions/").json == {"count": 0, "next": None, "previous": None,
-                                                                   "results": []}
+    assert api.simulate_get("/v6/jobs/999999/executions/").json == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
     r = api.simulate_get(base, query_string="status=QUEUED")
-    assert (r.status_code, r.json["detail"]) == (400, "Parameter \"status\" values must be one of: "
-                                                       "['RUNNING', 'FAILED', 'COMPLETED', 'CANCELED']")
+    assert (r.status_code, r.json["detail"]) == (
+        400,
+        "Parameter \"status\" values must be one of: ['RUNNING', 'FAILED', 'COMPLETED', 'CANCELED']",
+    )
     by_num = api.simulate_get(f"{base}1/").json
     assert by_num == api.simulate_get(f"/v6/job-executions/{first['id']}/").json
     assert by_num["resources"] == {"resources": {"cpus": 0.25, "mem": 128.0, "disk": 0.0, "gpus": 0.0}}
@@ -128,7 +147,11 @@ def test_log_targets(api, auth, job, stores):
     exe = start(api, auth, job["id"], node="host-a")
     target = stores.log_targets.execution_for_logs(exe["id"])
     assert (target.cluster_id, target.node, target.job_type_name, target.job_type_version) == (
-        exe["cluster_id"], "host-a", "test-job", "1.0.0")
+        exe["cluster_id"],
+        "host-a",
+        "test-job",
+        "1.0.0",
+    )
     assert (target.status, target.is_finished, target.exe_num, target.job_id) == ("RUNNING", False, 1, job["id"])
     finish(api, auth, exe["id"], "CANCELED")
     assert stores.log_targets.execution_for_logs(exe["id"]).is_finished is True

@@ -1,4 +1,5 @@
 """GET /v6/jobs/{id}/ and /v6/jobs/{id}/input_files/."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -39,8 +40,14 @@ def test_execution_is_the_latest_one_and_output_is_copied(api, auth, job_type, c
     finish(api, auth, first["id"], "FAILED", error={"name": "node-lost"})  # retried: tries remain
     second = start(api, auth, job["id"], started="2020-01-01T00:00:30Z")
     clock.advance(minutes=2)
-    finish(api, auth, second["id"], "COMPLETED", output={"files": {"out": [7]}, "json": {"answer": 42}},
-           task_results={"tasks": []})
+    finish(
+        api,
+        auth,
+        second["id"],
+        "COMPLETED",
+        output={"files": {"out": [7]}, "json": {"answer": 42}},
+        task_results={"tasks": []},
+    )
     details = api.simulate_get(f"/v6/jobs/{job['id']}/").json
     assert details["status"] == "COMPLETED" and details["num_exes"] == 2
     assert details["execution"]["id"] == second["id"] and details["execution"]["exe_num"] == 2
@@ -67,28 +74,40 @@ def test_microseconds_only_when_non_zero(api, auth, job_type, clock):
 def files_job(api, auth, job_type, clock, refs):
     ws = refs.add_workspace("ws", base_url="http://files.example.com/")
     day = lambda d: datetime(2019, 1, d, tzinfo=UTC)  # noqa: E731
-    a = refs.add_file(ws, "a.tif", MIB, data_started=day(1), data_ended=day(2), source_started=day(10),
-                       source_ended=day(11), file_path="x/a.tif")
+    a = refs.add_file(
+        ws,
+        "a.tif",
+        MIB,
+        data_started=day(1),
+        data_ended=day(2),
+        source_started=day(10),
+        source_ended=day(11),
+        file_path="x/a.tif",
+    )
     clock.advance(hours=1)
-    b = refs.add_file(ws, "b.tif", MIB, data_started=day(5), data_ended=day(6), source_started=day(3),
-                       source_ended=day(4))
+    b = refs.add_file(
+        ws, "b.tif", MIB, data_started=day(5), data_ended=day(6), source_started=day(3), source_ended=day(4)
+    )
     other = refs.add_file(ws, "c.tif", MIB)
     job = queue(api, auth, job_type["id"], {"files": {"input_a": [a, b]}})
     return {"job": job["id"], "a": a, "b": b, "other": other}
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("", ["a", "b"]),
-    ("file_name=b.tif", ["b"]),
-    ("job_input=input_a", ["a", "b"]),
-    ("job_input=nope", []),
-    ("started=2020-01-01T00:30:00Z", ["b"]),
-    ("ended=2020-01-01T00:30:00Z", ["a"]),
-    ("time_field=data&started=2019-01-04T00:00:00Z", ["b"]),
-    ("time_field=data&ended=2019-01-04T00:00:00Z", ["a"]),
-    ("time_field=source&started=2019-01-05T00:00:00Z", ["a"]),
-    ("time_field=source&started=2019-01-01T00:00:00Z&ended=2019-01-05T00:00:00Z", ["b"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("", ["a", "b"]),
+        ("file_name=b.tif", ["b"]),
+        ("job_input=input_a", ["a", "b"]),
+        ("job_input=nope", []),
+        ("started=2020-01-01T00:30:00Z", ["b"]),
+        ("ended=2020-01-01T00:30:00Z", ["a"]),
+        ("time_field=data&started=2019-01-04T00:00:00Z", ["b"]),
+        ("time_field=data&ended=2019-01-04T00:00:00Z", ["a"]),
+        ("time_field=source&started=2019-01-05T00:00:00Z", ["a"]),
+        ("time_field=source&started=2019-01-01T00:00:00Z&ended=2019-01-05T00:00:00Z", ["b"]),
+    ],
+)
 def test_input_files(api, files_job, query, expected):
     r = api.simulate_get(f"/v6/jobs/{files_job['job']}/input_files/", query_string=query)
     assert r.status_code == 200, r.json
@@ -103,4 +122,7 @@ def test_input_file_shape_and_errors(api, files_job):
     r = api.simulate_get("/v6/jobs/999999/input_files/")
     assert (r.status_code, r.json["detail"]) == (404, "Not found.")
     r = api.simulate_get(f"/v6/jobs/{files_job['job']}/input_files/", query_string="time_field=created")
-    assert (r.status_code, r.json["detail"]) == (400, "Parameter \"time_field\" values must be one of: ['source', 'data', 'last_modified']")
+    assert (r.status_code, r.json["detail"]) == (
+        400,
+        "Parameter \"time_field\" values must be one of: ['source', 'data', 'last_modified']",
+    )

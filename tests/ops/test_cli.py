@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.harness import Gunicorn, _tcp_table, ndjson, pid_serving, socket_inodes, wait_until
+from tests.reliability.harness import Gunicorn, ndjson, pid_serving, socket_inodes, tcp_table, wait_until
 from tests.reliability.seed import seed_jobs
 
 SCALE = Path(sys.executable).parent / "scale"
@@ -182,7 +182,7 @@ def test_logs_whole_paged_tailed_and_by_stream(server, stores):
 
 def client_port(pid: int, server_port: int) -> int | None:
     inodes = socket_inodes(pid)
-    for row in _tcp_table():
+    for row in tcp_table():
         if row["inode"] in inodes and row["remote_port"] == server_port and row["state"] == "01":
             return row["local_port"]
     return None

@@ -62,6 +62,10 @@ MAX_MB_PER_1000_REQUESTS = 1.0
 # the warm-up to the end, so each worker's share of the load does not change after it. A real leak never
 # flattens: it runs into WARM_MAX and is then measured.
 WARM_WINDOW = 3000
+# Each half of the measured run lasts its seconds and at least this many requests (capped at four times its
+# seconds): on a loaded machine 25 s may give only a few thousand, and RSS moves in steps of about 0.8 MB as a
+# malloc arena grows, which over 2,000 requests alone reads as 0.4 MB per 1,000. 4,000 keep a step at 0.2.
+HALF_REQUESTS = 4000
 STATUSES = ["QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"]
 ORDERS = ["-last_modified", "id", "-id", "status", "job_type__name", "-priority"]
 OUT = Path(__file__).resolve().parent / "last_soak.json"
@@ -213,6 +217,12 @@ class Soak:
         assert not any(t.is_alive() for t in self.threads), "a client hung"
 
 
+def enough(soak: Soak, answered_before: int, cap_seconds: float) -> Callable[[], bool]:
+    """A half's end: HALF_REQUESTS answered since answered_before, or cap_seconds passed."""
+    began = time.monotonic()
+    return lambda: soak.answered - answered_before >= HALF_REQUESTS or time.monotonic() - began > cap_seconds
+
+
 def readings(server: Gunicorn, database_url: str) -> dict:
     """/proc readings while the clients hold: no request in flight, their connections open."""
     procs = [server.master] + sorted(server.worker_pids())
@@ -267,12 +277,12 @@ def test_soak(settings, stores, es, tmp_path, sized, figures):
             soak.latencies.clear()
             began_answered = soak.answered
             began = time.monotonic()
-            soak.load(duration / 2)
+            soak.load(duration / 2, until=enough(soak, began_answered, 2 * duration))
             paused = time.monotonic()
             mid = readings(server, settings.database_url)
             mid_answered = soak.answered
             paused = time.monotonic() - paused
-            soak.load(duration / 2)
+            soak.load(duration / 2, until=enough(soak, mid_answered, 2 * duration))
             elapsed = time.monotonic() - began - paused
             end = readings(server, settings.database_url)
         soak.finish()
