@@ -80,7 +80,10 @@ def test_writes_need_the_admin_token(client):
     assert no_token.json["detail"] == "Authentication credentials were not provided."
     wrong = client.simulate_post("/v6/jobs/cancel/", json={}, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
-    assert wrong.json == {"detail": "You do not have permission to perform this action."}
+    assert wrong.json == {
+        **{"detail": "You do not have permission to perform this action."},
+        "request_id": wrong.headers["X-Request-ID"],
+    }
 
 
 def test_read_token_mode_guards_reads(make_client, auth):

@@ -106,7 +106,9 @@ def test_ingest_route_on_a_full_spool_disk_answers_clearly(make_client, stores, 
     for segment in sorted((tiny_disk / "spool").glob("*" + SUFFIX)):
         records, _torn = decode_records(segment.read_bytes())
         for payload in records:
-            spooled += [json.loads(source)["message"] for _, source in SpoolBatch.from_payload(payload, None).pairs]
+            spooled += [
+                json.loads(source)["message"] for _, source in SpoolBatch.from_payload(payload, None, 0.0).pairs
+            ]
     assert sorted(spooled) == sorted(acknowledged), (
         f"{len(acknowledged)} lines acknowledged, {len(spooled)} in the spool"
     )

@@ -184,4 +184,7 @@ def test_a_nul_character_in_a_query_parameter_is_400_not_500(make_client, seeded
     client = make_client()
     r = client.simulate_get(query)
     assert r.status_code == 400, (query, r.status_code, r.text)
-    assert r.json == {"detail": f'Parameter must not contain NUL characters: "{name}"'}
+    assert r.json == {
+        **{"detail": f'Parameter must not contain NUL characters: "{name}"'},
+        "request_id": r.headers["X-Request-ID"],
+    }

@@ -147,7 +147,7 @@ NOT_ACCEPTABLE = (
 def test_bad_requests(client, execution, six, query, accept, status, detail):
     r = client.simulate_get(url(execution), params=query, headers={"Accept": accept} if accept else {})
     assert r.status_code == status
-    assert r.json == {"detail": detail}
+    assert r.json == {"detail": detail, "request_id": r.headers["X-Request-ID"]}
 
 
 def test_unknown_execution_and_empty_log(client, start_execution, execution, six):
