@@ -34,6 +34,18 @@ class Settings:
     follow_max_seconds: float = 300.0
     worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
+    # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
+    session_seconds: float = 12 * 3600
+    secure_cookies: bool = False
+    # The client address of a login (for throttling) is X-Forwarded-For's last entry (the proxy's view), not the peer.
+    trust_forwarded_for: bool = False
+    # Origins (scheme://host[:port]) allowed to call the API from a browser, with credentials (CORS).
+    allowed_origins: tuple[str, ...] = ()
+    # Where the local worker keeps what jobs write to OUTPUT_DIR: that workspace (created on first use) and folder.
+    worker_workspace: str = "local"
+    worker_output_dir: Path = field(default=Path("data/outputs"))
+    # Where that folder is served, if it is: files get url = <this>/<file_path>.
+    worker_output_url: str | None = None
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -64,7 +76,22 @@ class Settings:
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
             worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
+            session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
+            secure_cookies=_flag(env.get("SECURE_COOKIES")),
+            trust_forwarded_for=_flag(env.get("TRUST_X_FORWARDED_FOR")),
+            allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
+            worker_workspace=env.get("WORKER_WORKSPACE") or "local",
+            worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
+            worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
         )
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_or_create_token(data_dir: Path) -> str:

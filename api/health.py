@@ -7,12 +7,14 @@ from typing import Any
 
 import falcon
 
+from api.auth import Access
 from api.routing import Operation, json_response
 
 STATUS = {"type": "object"}
 
 
 class Liveness:
+    access = Access.PUBLIC
     operations = {"GET": Operation("The process answers", responses={200: json_response(STATUS)})}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -23,6 +25,7 @@ class Readiness:
     """200 when the database and Elasticsearch (when the app has log services) answer; the body names
     Elasticsearch's version."""
 
+    access = Access.PUBLIC
     operations = {
         "GET": Operation(
             "Database and Elasticsearch answer",

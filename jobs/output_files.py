@@ -33,7 +33,8 @@ def guess_media_type(name: str) -> str:
     return mimetypes.guess_type(name, strict=False)[0] or DEFAULT_MEDIA_TYPE
 
 
-def _problem(f: OutputFile, outputs: set[str]) -> str | None:
+def output_file_problem(f: OutputFile, outputs: set[str]) -> str | None:
+    """What is wrong with the file as reported (outputs: the job type's file output names), or None."""
     name, path = f.file_name, f.file_path if f.file_path is not None else f.file_name
     if not name or len(name) > MAX_NAME or name in (".", "..") or "/" in name or "\\" in name:
         return f"file_name must be 1 to {MAX_NAME} characters without / or \\ (not . or ..)"
@@ -74,7 +75,7 @@ def record_output_files(
     workspaces = (configuration or {}).get("output_workspaces") or {}
     names: list[str] = []
     for i, f in enumerate(files):
-        problem = _problem(f, outputs)
+        problem = output_file_problem(f, outputs)
         if problem:
             raise Invalid(f"Invalid output file {i} ({f.file_name!r}): {problem}")
         name = f.workspace or (workspaces.get("outputs") or {}).get(f.job_output or "") or workspaces.get("default")
