@@ -18,9 +18,9 @@ def build(table: RouteTable, title: str = "Scale job and log search service", ve
     for template, resource in table.routes:
         operations: dict[str, Operation] = getattr(resource, "operations", {})
         item = paths.setdefault(openapi_path(template), {})
-        anyone = getattr(resource, "access", Access.PROTECTED) in (Access.PUBLIC, Access.OPEN)
+        access = getattr(resource, "access", Access.PROTECTED)
         for method, op in operations.items():
-            item[method.lower()] = _operation(template, method, op, type(resource).__name__, anyone)
+            item[method.lower()] = _operation(template, method, op, type(resource).__name__, access)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -36,8 +36,10 @@ def build(table: RouteTable, title: str = "Scale job and log search service", ve
     }
 
 
-def _operation(template: str, method: str, op: Operation, resource_name: str, anyone: bool = False) -> dict:
-    """The OpenAPI operation; writes need a credential unless `anyone` may call it (the login, the logout)."""
+def _operation(template: str, method: str, op: Operation, resource_name: str, access: Access) -> dict:
+    """The OpenAPI operation. Writes need a credential unless anyone may call them (the login, the logout); reads
+    need one in READ_TOKEN mode, unless they are public."""
+    anyone = access in (Access.PUBLIC, Access.OPEN)
     params: list[dict] = []
     for name, converter in path_fields(template):
         schema: dict[str, Any] = (
@@ -57,7 +59,7 @@ def _operation(template: str, method: str, op: Operation, resource_name: str, an
         responses.setdefault(400, error)
     if path_fields(template) or any(p.name == "page" for p in op.query):
         responses.setdefault(404, error)
-    if method in WRITE_METHODS and not anyone:
+    if not anyone:
         responses.setdefault(401, error)
         responses.setdefault(403, error)
     out: dict[str, Any] = {
