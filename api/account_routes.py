@@ -174,6 +174,9 @@ class Login:
         session = self._users.log_in(
             body["username"], body["password"], client_address(req, self._settings), self._settings.session_seconds
         )
+        previous = cookie(req, SESSION_COOKIE)
+        if previous:  # logging in again (maybe as someone else) ends the session this browser had
+            self._users.log_out(previous)
         secure = over_https(req, self._settings)
         resp.set_cookie(
             SESSION_COOKIE,

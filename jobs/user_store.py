@@ -231,21 +231,22 @@ class UserStore:
         wrong (each costing one argon2 verification, so the time does not tell them apart).
         """
         now = self._clock()
-        username, address = username[:150], address[:64]
-        self._check_throttle(username, address, now)
+        # Throttling keys fit their columns; the user is looked up by the whole name (a longer one matches none).
+        key, address = username[:150], address[:64]
+        self._check_throttle(key, address, now)
         with self._sessions() as s:
             user = s.scalar(select(User).where(User.username == username))
             stored = user.password if user is not None else None
         matches, needs_rehash = verify_password(stored, password)
         if user is None or not matches or not user.is_active:
-            self._record_failure(username, address, now)
+            self._record_failure(key, address, now)
             raise LoginRefused()
         key = new_key()
         expires = now + timedelta(seconds=session_seconds)
         rehashed = hash_password(password) if needs_rehash else None
         with self._sessions.begin() as s:
             s.execute(delete(UserSession).where(UserSession.expires <= now))
-            s.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            s.execute(delete(LoginFailure).where(LoginFailure.username == key))
             row = s.get(User, user.id)
             if row is None or not row.is_active:  # removed or disabled meanwhile
                 raise LoginRefused()

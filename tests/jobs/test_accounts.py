@@ -81,6 +81,10 @@ def test_the_ui_login_sequence_cookies_csrf_and_logout(api, people, job, stores,
     r = ui.post("/v6/jobs/requeue/", json={"job_ids": [job["id"]], "status": "CANCELED"})
     assert r.status_code == 202 and r.json == {"matched": 1}
     assert event_users(stores, job["id"])[-1] == ("REQUEUE", {"user": "alice"})
+    # Logging in again replaces the session this browser had.
+    first = ui.cookies["sessionid"]
+    assert ui.log_in("alice", PASSWORDS["alice"]).status_code == 200 and ui.cookies["sessionid"] != first
+    assert api.simulate_get(PROFILE, cookies={"sessionid": first}).status_code == 401
     # 5. Logout ends the session on the server too: the old cookie no longer works.
     old = ui.cookies["sessionid"]
     r = ui.post(LOGOUT)
@@ -359,6 +363,11 @@ def test_usernames_and_passwords_are_checked(people):
             people.add_user(bad, "pw")
     with pytest.raises(Invalid):
         people.add_user("dave", "")
+    # A name longer than any username never matches the user its first 150 characters name.
+    people.add_user("x" * 150, "long name's password")
+    with pytest.raises(LoginRefused):
+        people.log_in("x" * 151, "long name's password", "127.0.0.1", 60)
+    assert people.log_in("x" * 150, "long name's password", "127.0.0.1", 60).person.username == "x" * 150
     dave = people.add_user("dave", None)
     assert dave.has_password is False and dave.is_staff is False
     with pytest.raises(LoginRefused):
