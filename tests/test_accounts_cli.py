@@ -1,5 +1,6 @@
 """`python -m accounts` as operators run it (a subprocess, configured from the environment), and what it changes
 seen through the API: logins, personal tokens, disabling, resets and revocations."""
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,18 @@ def accounts(database_url, tmp_path):
     env.update(DATABASE_URL=database_url, DATA_DIR=str(tmp_path / "data"))
 
     def run(*args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "accounts", *args], input=stdin, capture_output=True,
-                              text=True, env=env, cwd=ROOT, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "accounts", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
         assert (done.returncode == 0) is ok, (args, done.returncode, done.stdout, done.stderr)
         return done
+
     return run
 
 
@@ -41,14 +50,27 @@ def api(database_url, sql_settings, clock):
 
 def test_the_command_line_manages_users_and_tokens(accounts, api, tmp_path):
     secret = "correct horse battery staple"
-    done = accounts("user", "add", "alice", "--staff", "--first-name", "Alice", "--email", "a@example.org",
-                    "--password-stdin", stdin=secret + "\n")
+    done = accounts(
+        "user",
+        "add",
+        "alice",
+        "--staff",
+        "--first-name",
+        "Alice",
+        "--email",
+        "a@example.org",
+        "--password-stdin",
+        stdin=secret + "\n",
+    )
     assert done.stdout.startswith("added alice  staff  active  last login never  Alice  a@example.org")
     accounts("user", "add", "bob", "--password-stdin", stdin="bob's password\n")
     accounts("user", "add", "robot", "--no-password")
     listing = accounts("user", "list").stdout.splitlines()
-    assert [line.split()[:3] for line in listing] == [["alice", "staff", "active"], ["bob", "read-only", "active"],
-                                                      ["robot", "read-only", "active"]]
+    assert [line.split()[:3] for line in listing] == [
+        ["alice", "staff", "active"],
+        ["bob", "read-only", "active"],
+        ["robot", "read-only", "active"],
+    ]
     assert "no password (tokens only)" in listing[2]
 
     ui = UiSession(api)

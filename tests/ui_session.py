@@ -1,6 +1,7 @@
 """A browser tab running Scale's UI, against a Falcon test client: a cookie jar, and Angular's HttpClient as the
 UI configures it (Accept: application/json, text/plain, */*; JSON bodies; the XSRF interceptor that copies the
 `csrftoken` cookie into `X-CSRFToken` on every mutating request to a relative URL)."""
+
 from __future__ import annotations
 
 ANGULAR_ACCEPT = "application/json, text/plain, */*"
@@ -19,8 +20,9 @@ class UiSession:
         if self.xsrf and method in MUTATING and "csrftoken" in self.cookies:
             sent["X-CSRFToken"] = self.cookies["csrftoken"]
         sent.update(headers or {})
-        result = self.client.simulate_request(method, path, json=json, headers=sent, cookies=dict(self.cookies),
-                                              **kwargs)
+        result = self.client.simulate_request(
+            method, path, json=json, headers=sent, cookies=dict(self.cookies), **kwargs
+        )
         for name, cookie in result.cookies.items():
             self.set_cookies[name] = cookie
             if cookie.value == "" or cookie.max_age == 0:

@@ -3,6 +3,7 @@ login URL for the csrftoken cookie, POST the JSON login with X-CSRFToken, profil
 without the header, logout. Bearer tokens (admin, READ_TOKEN, personal) keep working without CSRF.
 
 Every response is validated against the served OpenAPI document (tests/jobs/contract.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,9 @@ REFUSED = {"detail": "Invalid username/password."}
 @pytest.fixture
 def people(stores):
     """alice (staff), bob (read-only), carol (staff, disabled)."""
-    stores.users.add_user("alice", PASSWORDS["alice"], is_staff=True, first_name="Alice", last_name="Liddell",
-                          email="alice@example.org")
+    stores.users.add_user(
+        "alice", PASSWORDS["alice"], is_staff=True, first_name="Alice", last_name="Liddell", email="alice@example.org"
+    )
     stores.users.add_user("bob", PASSWORDS["bob"])
     stores.users.add_user("carol", PASSWORDS["carol"], is_staff=True)
     stores.users.update_user("carol", is_active=False)
@@ -55,8 +57,14 @@ def test_the_ui_login_sequence_cookies_csrf_and_logout(api, people, job, stores,
     # 2. The footer form POSTs {username, password} as JSON; Angular adds X-CSRFToken from the cookie.
     r = ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]})
     assert r.status_code == 200, r.json
-    expected = {"id": r.json["id"], "username": "alice", "email": "alice@example.org", "first_name": "Alice",
-                "last_name": "Liddell", "is_staff": True}
+    expected = {
+        "id": r.json["id"],
+        "username": "alice",
+        "email": "alice@example.org",
+        "first_name": "Alice",
+        "last_name": "Liddell",
+        "is_staff": True,
+    }
     assert r.json == expected
     session = ui.set_cookies["sessionid"]
     assert session.http_only and session.same_site == "Lax" and session.path == "/" and not session.secure
@@ -103,8 +111,9 @@ def test_jobs_created_through_a_session_or_a_token_record_who(api, auth, people,
     assert event_users(stores, r.json["id"]) == [("USER", {"user": "alice"})]
     assert r.json["event"]["type"] == "USER"
     token, _ = people.create_token("alice", "script")
-    r = api.simulate_post("/v6/jobs/", json={"job_type_id": job_type["id"], "input": {}},
-                          headers={"Authorization": f"Bearer {token}"})
+    r = api.simulate_post(
+        "/v6/jobs/", json={"job_type_id": job_type["id"], "input": {}}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 201
     assert event_users(stores, r.json["id"]) == [("USER", {"user": "alice"})]
     r = api.simulate_post("/v6/jobs/", json={"job_type_id": job_type["id"], "input": {}}, headers=auth)
@@ -122,8 +131,7 @@ def test_bearer_tokens_need_no_csrf_and_win_over_a_session(api, auth, people, jo
     assert r.status_code == 202 and r.json == {"matched": 1}
     assert event_users(stores, job["id"])[-1] == ("CANCEL", {"user": "admin"})
     r = api.simulate_get(PROFILE, headers=auth)
-    assert r.json == {"id": None, "username": "admin", "email": "", "first_name": "", "last_name": "",
-                      "is_staff": True}
+    assert r.json == {"id": None, "username": "admin", "email": "", "first_name": "", "last_name": "", "is_staff": True}
 
 
 def test_personal_tokens_staff_read_only_revoked_and_disabled(api, people, job, stores):
@@ -155,8 +163,11 @@ def test_read_only_sessions_read_but_may_not_write(api, people, job):
     r = ui.log_in("bob", PASSWORDS["bob"])
     assert r.status_code == 200 and r.json["is_staff"] is False
     assert ui.get(f"/v6/jobs/{job['id']}/").status_code == 200
-    for path, body in (("/v6/jobs/cancel/", {"job_ids": [job["id"]]}), ("/v6/jobs/", {"job_type_id": 1, "input": {}}),
-                       ("/v6/job-types/", {})):
+    for path, body in (
+        ("/v6/jobs/cancel/", {"job_ids": [job["id"]]}),
+        ("/v6/jobs/", {"job_type_id": 1, "input": {}}),
+        ("/v6/job-types/", {}),
+    ):
         r = ui.post(path, json=body)
         assert r.status_code == 403 and r.json == {"detail": "You do not have permission to perform this action."}
     assert ui.post(LOGOUT).status_code == 204  # anyone may log out
@@ -165,12 +176,15 @@ def test_read_only_sessions_read_but_may_not_write(api, people, job):
 def test_failed_logins_get_one_answer_and_disabled_users_cannot_log_in(api, people):
     ui = UiSession(api)
     ui.get(LOGIN)
-    answers = [ui.post(LOGIN, json=body) for body in (
-        {"username": "nobody", "password": "whatever"},  # unknown user
-        {"username": "alice", "password": "wrong"},  # wrong password
-        {"username": "carol", "password": PASSWORDS["carol"]},  # disabled, right password
-        {"username": "ALICE", "password": PASSWORDS["alice"]},  # usernames are case-sensitive
-    )]
+    answers = [
+        ui.post(LOGIN, json=body)
+        for body in (
+            {"username": "nobody", "password": "whatever"},  # unknown user
+            {"username": "alice", "password": "wrong"},  # wrong password
+            {"username": "carol", "password": PASSWORDS["carol"]},  # disabled, right password
+            {"username": "ALICE", "password": PASSWORDS["alice"]},  # usernames are case-sensitive
+        )
+    ]
     for r in answers:
         assert r.status_code == 401 and r.json == REFUSED
         assert r.headers["WWW-Authenticate"] == "Bearer"
@@ -198,9 +212,11 @@ def test_login_bodies_csrf_and_form_encoding(api, people):
     ui = UiSession(api)
     ui.get(LOGIN)
     token = ui.cookies["csrftoken"]
-    for body, detail in (({"password": "x"}, 'Missing required parameter: "username"'),
-                         ({"username": "alice"}, 'Missing required parameter: "password"'),
-                         ({"username": 5, "password": "x"}, 'Parameter must be a valid string: "username"')):
+    for body, detail in (
+        ({"password": "x"}, 'Missing required parameter: "username"'),
+        ({"username": "alice"}, 'Missing required parameter: "password"'),
+        ({"username": 5, "password": "x"}, 'Parameter must be a valid string: "username"'),
+    ):
         r = ui.post(LOGIN, json=body)
         assert r.status_code == 400 and r.json == {"detail": detail}
     assert ui.post(LOGIN, body="x" * 20000, headers={"Content-Type": "application/json"}).status_code == 413
@@ -238,8 +254,10 @@ def test_logins_are_throttled_per_username_and_per_address(api, people, clock):
         assert r.status_code == 401, n
     r = ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}, remote_addr="10.0.0.7")
     assert r.status_code == 429
-    assert ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]},
-                   remote_addr="10.0.0.8").status_code == 200
+    assert (
+        ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}, remote_addr="10.0.0.8").status_code
+        == 200
+    )
 
 
 def test_the_proxy_address_counts_only_when_trusted(make_client, people):
@@ -248,17 +266,24 @@ def test_the_proxy_address_counts_only_when_trusted(make_client, people):
     for n in range(people.limits.per_address):
         headers = {"X-Forwarded-For": f"spoofed-{n}, 192.0.2.1"}
         assert behind_proxy.post(LOGIN, json={"username": f"u{n}", "password": "x"}, headers=headers).status_code == 401
-    r = behind_proxy.post(LOGIN, json={"username": "bob", "password": PASSWORDS["bob"]},
-                          headers={"X-Forwarded-For": "anything, 192.0.2.1"})
+    r = behind_proxy.post(
+        LOGIN,
+        json={"username": "bob", "password": PASSWORDS["bob"]},
+        headers={"X-Forwarded-For": "anything, 192.0.2.1"},
+    )
     assert r.status_code == 429  # the proxy's entry is the address, whatever the client wrote before it
-    r = behind_proxy.post(LOGIN, json={"username": "bob", "password": PASSWORDS["bob"]},
-                          headers={"X-Forwarded-For": "192.0.2.1, 192.0.2.2"})
+    r = behind_proxy.post(
+        LOGIN,
+        json={"username": "bob", "password": PASSWORDS["bob"]},
+        headers={"X-Forwarded-For": "192.0.2.1, 192.0.2.2"},
+    )
     assert r.status_code == 200
     # Not trusted (the default): the header is ignored and the peer address is what counts.
     direct = UiSession(make_client())
     direct.get(LOGIN)
-    r = direct.post(LOGIN, json={"username": "bob", "password": PASSWORDS["bob"]},
-                    headers={"X-Forwarded-For": "192.0.2.1"})
+    r = direct.post(
+        LOGIN, json={"username": "bob", "password": PASSWORDS["bob"]}, headers={"X-Forwarded-For": "192.0.2.1"}
+    )
     assert r.status_code == 200
 
 
@@ -273,15 +298,20 @@ def test_sessions_expire(make_client, people, clock):
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("changes, headers, secure", [
-    ({}, {}, False),
-    ({}, {"X-Forwarded-Proto": "https"}, True),
-    ({"secure_cookies": True}, {}, True),
-])
+@pytest.mark.parametrize(
+    "changes, headers, secure",
+    [
+        ({}, {}, False),
+        ({}, {"X-Forwarded-Proto": "https"}, True),
+        ({"secure_cookies": True}, {}, True),
+    ],
+)
 def test_cookies_are_secure_over_https(make_client, people, changes, headers, secure):
     ui = UiSession(make_client(**changes))
     ui.get(LOGIN, headers=headers)
-    assert ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}, headers=headers).status_code == 200
+    assert (
+        ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}, headers=headers).status_code == 200
+    )
     assert ui.set_cookies["sessionid"].secure is secure and ui.set_cookies["csrftoken"].secure is secure
 
 
@@ -299,8 +329,11 @@ def test_read_token_mode_reads_need_a_token_or_a_session(make_client, people, jo
 
 def test_cors_for_allowed_origins_only(make_client, people):
     client = make_client(allowed_origins=("https://ui.example.org",), read_token="r")
-    preflight = {"Origin": "https://ui.example.org", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type, x-csrftoken"}
+    preflight = {
+        "Origin": "https://ui.example.org",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-csrftoken",
+    }
     r = client.simulate_options("/v6/jobs/cancel/", headers=preflight)
     assert r.status_code == 200  # no credential needed for a preflight, even in read-token mode
     assert r.headers["Access-Control-Allow-Origin"] == "https://ui.example.org"
@@ -311,8 +344,10 @@ def test_cors_for_allowed_origins_only(make_client, people):
     assert r.headers["Access-Control-Allow-Origin"] == "https://ui.example.org"
     r = client.simulate_options("/v6/jobs/cancel/", headers={**preflight, "Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in r.headers
-    assert "Access-Control-Allow-Origin" not in make_client().simulate_get(
-        "/v6/jobs/", headers={"Origin": "https://ui.example.org"}).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in make_client().simulate_get("/v6/jobs/", headers={"Origin": "https://ui.example.org"}).headers
+    )
 
 
 def test_no_password_token_or_cookie_reaches_a_log_or_an_error_body(make_client, people, caplog):

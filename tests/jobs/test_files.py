@@ -1,5 +1,6 @@
 """Scale's Files service: executors report the files an execution produced when they finish it (PATCH), and
 GET /v6/files/ lists them as Scale File objects, as the job page's Outputs panel asks for them."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,16 +8,19 @@ import pytest
 from tests.jobs.conftest import T0
 from tests.jobs.helpers import add_job_type, finish, ids, manifest, queue, start
 
-OUTPUTS = {"files": [{"name": "report", "pattern": "*.pdf"}, {"name": "tiles", "pattern": "tiles/*.png",
-                                                               "multiple": True}]}
+OUTPUTS = {
+    "files": [{"name": "report", "pattern": "*.pdf"}, {"name": "tiles", "pattern": "tiles/*.png", "multiple": True}]
+}
 UI_OUTPUTS = "/v6/files/?job_id={}&sortField=last_modified&sortOrder=desc"  # exactly what the UI sends
 UI_READS = ("url", "file_name", "file_size", "created", "last_modified")
 
 
 @pytest.fixture
 def workspaces(refs):
-    return {"products": refs.add_workspace("products", base_url="https://files.example.org/products/"),
-            "scratch": refs.add_workspace("scratch")}
+    return {
+        "products": refs.add_workspace("products", base_url="https://files.example.org/products/"),
+        "scratch": refs.add_workspace("scratch"),
+    }
 
 
 def with_outputs(m: dict) -> dict:
@@ -32,18 +36,28 @@ def a_job(api, auth, configuration=None, input_files=None, name: str = "test-job
 
 
 def report_files(n: int = 1, **extra) -> list[dict]:
-    return [{"file_name": f"tile{i}.png", "file_path": f"out/tiles/tile{i}.png", "file_size": 1000 + i,
-             "media_type": "image/png", "workspace": "products", "job_output": "tiles", **extra} for i in range(n)]
+    return [
+        {
+            "file_name": f"tile{i}.png",
+            "file_path": f"out/tiles/tile{i}.png",
+            "file_size": 1000 + i,
+            "media_type": "image/png",
+            "workspace": "products",
+            "job_output": "tiles",
+            **extra,
+        }
+        for i in range(n)
+    ]
 
 
 def test_files_reported_when_an_execution_finishes_are_the_jobs_outputs(api, auth, workspaces, clock):
     job = a_job(api, auth)
     exe = start(api, auth, job["id"])
     clock.advance(seconds=5)
-    files = report_files(2) + [{"file_name": "summary.pdf", "file_size": 0, "workspace": "products",
-                                "job_output": "report"},
-                               {"file_name": "notes.txt", "file_path": "misc/notes.txt", "file_size": 12,
-                                "workspace": "scratch"}]
+    files = report_files(2) + [
+        {"file_name": "summary.pdf", "file_size": 0, "workspace": "products", "job_output": "report"},
+        {"file_name": "notes.txt", "file_path": "misc/notes.txt", "file_size": 12, "workspace": "scratch"},
+    ]
     done = finish(api, auth, exe["id"], "COMPLETED", files=files, output={"json": {"count": 3}})
     r = api.simulate_get(UI_OUTPUTS.format(job["id"]), headers={"Accept": "application/json, text/plain, */*"})
     assert r.status_code == 200 and r.json["count"] == 4 and r.json["next"] is None
@@ -51,8 +65,12 @@ def test_files_reported_when_an_execution_finishes_are_the_jobs_outputs(api, aut
     assert [f["id"] for f in r.json["results"]] == sorted(f["id"] for f in r.json["results"])  # sortField ignored
     tile = by_name["tile0.png"]
     assert {k: tile[k] for k in UI_READS} == {
-        "url": "https://files.example.org/products/out/tiles/tile0.png", "file_name": "tile0.png",
-        "file_size": 1000, "created": "2020-01-01T00:00:05Z", "last_modified": "2020-01-01T00:00:05Z"}
+        "url": "https://files.example.org/products/out/tiles/tile0.png",
+        "file_name": "tile0.png",
+        "file_size": 1000,
+        "created": "2020-01-01T00:00:05Z",
+        "last_modified": "2020-01-01T00:00:05Z",
+    }
     assert tile["job"] == {"id": job["id"]} and tile["job_exe"] == {"id": exe["id"]}
     assert tile["job_output"] == "tiles" and tile["file_type"] == "PRODUCT" and tile["media_type"] == "image/png"
     assert tile["job_type"]["id"] == job["job_type"]["id"] and tile["workspace"]["name"] == "products"
@@ -63,8 +81,13 @@ def test_files_reported_when_an_execution_finishes_are_the_jobs_outputs(api, aut
     assert by_name["notes.txt"]["url"] is None and by_name["notes.txt"]["job_output"] is None
     # The job's and the execution's output Data name the files by output (files without an output are listed
     # by the Files service only).
-    expected = {"files": {"tiles": [by_name["tile0.png"]["id"], by_name["tile1.png"]["id"]],
-                          "report": [by_name["summary.pdf"]["id"]]}, "json": {"count": 3}}
+    expected = {
+        "files": {
+            "tiles": [by_name["tile0.png"]["id"], by_name["tile1.png"]["id"]],
+            "report": [by_name["summary.pdf"]["id"]],
+        },
+        "json": {"count": 3},
+    }
     assert done["output"] == expected
     assert api.simulate_get(f"/v6/jobs/{job['id']}/").json["output"] == expected
 
@@ -73,28 +96,39 @@ def test_the_jobs_output_workspace_is_used_when_a_file_names_none(api, auth, wor
     configuration = {"output_workspaces": {"default": "scratch", "outputs": {"report": "products"}}}
     job = a_job(api, auth, configuration)
     exe = start(api, auth, job["id"])
-    finish(api, auth, exe["id"], "COMPLETED", files=[{"file_name": "a.pdf", "file_size": 1, "job_output": "report"},
-                                                    {"file_name": "b.png", "file_size": 1, "job_output": "tiles"}])
+    finish(
+        api,
+        auth,
+        exe["id"],
+        "COMPLETED",
+        files=[
+            {"file_name": "a.pdf", "file_size": 1, "job_output": "report"},
+            {"file_name": "b.png", "file_size": 1, "job_output": "tiles"},
+        ],
+    )
     files = api.simulate_get("/v6/files/", params={"job_id": job["id"], "order": "file_name"}).json["results"]
     assert [(f["file_name"], f["workspace"]["name"]) for f in files] == [("a.pdf", "products"), ("b.png", "scratch")]
 
 
-@pytest.mark.parametrize("bad, detail", [
-    ({"file_size": -1}, 'Parameter must be at least 0: "file_size"'),
-    ({"file_size": 1.5}, 'Parameter must be a valid integer: "file_size"'),
-    ({"file_name": ""}, 'Parameter must be 1 to 250 characters: "file_name"'),
-    ({"file_name": "../x"}, "file_name must be 1 to 250 characters without / or \\ (not . or ..)"),
-    ({"file_name": ".."}, "file_name must be 1 to 250 characters without / or \\ (not . or ..)"),
-    ({"file_path": "/etc/passwd"}, "file_path must be a relative path"),
-    ({"file_path": "a/../../b"}, "file_path must not have empty, . or .. parts"),
-    ({"file_path": "a//b"}, "file_path must not have empty, . or .. parts"),
-    ({"file_name": "a\tb"}, "must not contain control characters"),
-    ({"media_type": "not a type"}, "media_type must look like type/subtype"),
-    ({"job_output": "nope"}, "'nope' is not a file output of this job type"),
-    ({"workspace": "missing"}, "workspace 'missing' does not exist"),
-    ({"workspace": None}, "no workspace given and the job configures no output workspace"),
-    ({"data_started": "2020-01-02T00:00:00Z", "data_ended": "2020-01-01T00:00:00Z"}, "data_started must not be"),
-])
+@pytest.mark.parametrize(
+    "bad, detail",
+    [
+        ({"file_size": -1}, 'Parameter must be at least 0: "file_size"'),
+        ({"file_size": 1.5}, 'Parameter must be a valid integer: "file_size"'),
+        ({"file_name": ""}, 'Parameter must be 1 to 250 characters: "file_name"'),
+        ({"file_name": "../x"}, "file_name must be 1 to 250 characters without / or \\ (not . or ..)"),
+        ({"file_name": ".."}, "file_name must be 1 to 250 characters without / or \\ (not . or ..)"),
+        ({"file_path": "/etc/passwd"}, "file_path must be a relative path"),
+        ({"file_path": "a/../../b"}, "file_path must not have empty, . or .. parts"),
+        ({"file_path": "a//b"}, "file_path must not have empty, . or .. parts"),
+        ({"file_name": "a\tb"}, "must not contain control characters"),
+        ({"media_type": "not a type"}, "media_type must look like type/subtype"),
+        ({"job_output": "nope"}, "'nope' is not a file output of this job type"),
+        ({"workspace": "missing"}, "workspace 'missing' does not exist"),
+        ({"workspace": None}, "no workspace given and the job configures no output workspace"),
+        ({"data_started": "2020-01-02T00:00:00Z", "data_ended": "2020-01-01T00:00:00Z"}, "data_started must not be"),
+    ],
+)
 def test_bad_files_are_400_and_nothing_is_recorded(api, auth, workspaces, bad, detail):
     job = a_job(api, auth)
     exe = start(api, auth, job["id"])
@@ -110,16 +144,24 @@ def test_files_of_an_execution_that_already_ended_are_not_recorded(api, auth, wo
     job = a_job(api, auth)
     exe = start(api, auth, job["id"])
     finish(api, auth, exe["id"], "FAILED", files=report_files(1))  # kept, but only in the Files service
-    r = api.simulate_patch(f"/v6/job-executions/{exe['id']}/", json={"status": "COMPLETED", "files": report_files(3)},
-                           headers=auth)
+    r = api.simulate_patch(
+        f"/v6/job-executions/{exe['id']}/", json={"status": "COMPLETED", "files": report_files(3)}, headers=auth
+    )
     assert r.status_code == 409
     assert api.simulate_get("/v6/files/", params={"job_id": job["id"]}).json["count"] == 1
     assert api.simulate_get(f"/v6/jobs/{job['id']}/").json["output"] == {"files": {}, "json": {}}
 
 
 def test_filters_windows_order_and_paging(api, auth, workspaces, refs, clock):
-    source = refs.add_file(workspaces["scratch"], "in.ntf", 10, source_started=T0, source_ended=T0,
-                           source_sensor_class="EO", source_collection="coll")
+    source = refs.add_file(
+        workspaces["scratch"],
+        "in.ntf",
+        10,
+        source_started=T0,
+        source_ended=T0,
+        source_sensor_class="EO",
+        source_collection="coll",
+    )
     first = a_job(api, auth, input_files=[source])
     batch = refs.add_batch("a batch")
     recipe = refs.add_recipe("a-recipe", batch)
@@ -129,8 +171,13 @@ def test_filters_windows_order_and_paging(api, auth, workspaces, refs, clock):
     other = a_job(api, auth, name="other-job")
     exe2 = start(api, auth, other["id"])
     clock.advance(hours=1)
-    finish(api, auth, exe2["id"], "COMPLETED",
-           files=[{"file_name": "r.pdf", "file_size": 5, "workspace": "products", "job_output": "report"}])
+    finish(
+        api,
+        auth,
+        exe2["id"],
+        "COMPLETED",
+        files=[{"file_name": "r.pdf", "file_size": 5, "workspace": "products", "job_output": "report"}],
+    )
 
     def listed(**params) -> list[str]:
         r = api.simulate_get("/v6/files/", params=params)
@@ -168,14 +215,19 @@ def test_filters_windows_order_and_paging(api, auth, workspaces, refs, clock):
     assert api.simulate_get("/v6/files/", params={"page": "4", "page_size": "2"}).status_code == 404
 
 
-@pytest.mark.parametrize("params, detail", [
-    ({"order": "nope"}, 'Invalid order field: "nope"'),
-    ({"job_id": "x"}, 'Parameter must be a valid integer: "job_id"'),
-    ({"data_started": "yesterday"}, "Invalid ISO timestamp format for parameter: data_started"),
-    ({"modified_started": "2020-01-02T00:00:00Z", "modified_ended": "2020-01-01T00:00:00Z"},
-     "Start time must come before end time"),
-    ({"order": "nope", "page": "9"}, 'Invalid order field: "nope"'),  # parameters before pagination
-])
+@pytest.mark.parametrize(
+    "params, detail",
+    [
+        ({"order": "nope"}, 'Invalid order field: "nope"'),
+        ({"job_id": "x"}, 'Parameter must be a valid integer: "job_id"'),
+        ({"data_started": "yesterday"}, "Invalid ISO timestamp format for parameter: data_started"),
+        (
+            {"modified_started": "2020-01-02T00:00:00Z", "modified_ended": "2020-01-01T00:00:00Z"},
+            "Start time must come before end time",
+        ),
+        ({"order": "nope", "page": "9"}, 'Invalid order field: "nope"'),  # parameters before pagination
+    ],
+)
 def test_bad_file_filters_are_400(api, params, detail):
     r = api.simulate_get("/v6/files/", params=params)
     assert r.status_code == 400 and r.json == {"detail": detail}

@@ -42,7 +42,7 @@ def test_query_parameters_are_declared(doc):
 
 
 def test_component_schemas_are_valid(doc):
-    for name, schema in doc["components"]["schemas"].items():
+    for _name, schema in doc["components"]["schemas"].items():
         validator_for(schema).check_schema(schema)
 
 
