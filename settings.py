@@ -41,6 +41,18 @@ class Settings:
     metrics_dir: Path | None = None
     # Port of the local worker's own /metrics (None: not served).
     worker_metrics_port: int | None = None
+    # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
+    session_seconds: float = 12 * 3600
+    secure_cookies: bool = False
+    # The client address of a login (for throttling) is X-Forwarded-For's last entry (the proxy's view), not the peer.
+    trust_forwarded_for: bool = False
+    # Origins (scheme://host[:port]) allowed to call the API from a browser, with credentials (CORS).
+    allowed_origins: tuple[str, ...] = ()
+    # Where the local worker keeps what jobs write to OUTPUT_DIR: that workspace (created on first use) and folder.
+    worker_workspace: str = "local"
+    worker_output_dir: Path = field(default=Path("data/outputs"))
+    # Where that folder is served, if it is: files get url = <this>/<file_path>.
+    worker_output_url: str | None = None
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -75,6 +87,13 @@ class Settings:
             log_format=_choice(env.get("LOG_FORMAT", "json").lower(), "LOG_FORMAT", ("json", "text")),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
+            session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
+            secure_cookies=_flag(env.get("SECURE_COOKIES")),
+            trust_forwarded_for=_flag(env.get("TRUST_X_FORWARDED_FOR")),
+            allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
+            worker_workspace=env.get("WORKER_WORKSPACE") or "local",
+            worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
+            worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
         )
 
 
@@ -82,6 +101,14 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_or_create_token(data_dir: Path) -> str:

@@ -10,7 +10,7 @@ import falcon
 import falcon.media
 import orjson
 
-from api.auth import TokenAuth
+from api.auth import Auth
 from api.errors import add_error_handlers
 from api.middleware import ScalePaths
 from api.request_log import RequestTracking
@@ -28,8 +28,20 @@ def _dumps(obj) -> bytes:
 
 
 def create_app(services: Services, settings: Settings, clock: Clock = utcnow) -> falcon.App:
-    # RequestTracking first: the request has its id before anything else can answer it (redirect, 401).
-    middleware: list[Any] = [RequestTracking(), ScalePaths(), TokenAuth(settings.api_token, settings.read_token)]
+    # RequestTracking first: the request has its id before anything else can answer it (CORS, redirect, 401).
+    middleware: list[Any] = [
+        RequestTracking(),
+        ScalePaths(),
+        Auth(services.stores.users, settings.api_token, settings.read_token),
+    ]
+    if settings.allowed_origins:
+        # A browser client served from these origins may call the API, cookies included (it must still send the
+        # X-CSRFToken header with a session's writes, and the cookies are SameSite=Lax: same-site origins only).
+        origins = list(settings.allowed_origins)
+        cors: Any = falcon.CORSMiddleware(
+            allow_origins=origins, allow_credentials=origins, expose_headers=["Location", "Retry-After"]
+        )
+        middleware.insert(1, cors)
     app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False

@@ -1,42 +1,158 @@
-"""Bearer-token checks: writes need the admin token; reads need a token only in read-token mode."""
+"""Who sent a request (authentication) and whether they may do it (authorization), for every route.
+
+Credentials, first match wins:
+- `Authorization: Bearer <token>`: the admin token (API_TOKEN, user "admin", staff), READ_TOKEN (user "reader",
+  read-only), or a person's personal token (that person). A bearer token nobody holds is 403 where a credential
+  is needed; bearer requests never need a CSRF token (a browser never adds that header by itself).
+- the `sessionid` cookie of a browser login (api/account_routes.py). A session's writes must carry the
+  `X-CSRFToken` header equal to the `csrftoken` cookie (Django's convention, which Scale's UI follows), else 403.
+
+Rules, by the resource's `access` (default PROTECTED): reads are public unless READ_TOKEN is set, then they need
+any credential; writes need a staff credential (the admin token, or a staff person's token or session).
+
+Sets `req.context.user` on every request: the username, "admin" for the admin token, "reader" for READ_TOKEN,
+None when anonymous (request logs and metrics read it); `req.context.identity` is the full Identity or None.
+"""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from enum import Enum
 
 import falcon
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v6/openapi.json"})
+from jobs.records import Person
+from jobs.user_store import UserStore
+
+ADMIN = "admin"
+READER = "reader"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_COOKIE = "sessionid"
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "X-CSRFToken"
+NO_CREDENTIALS = "Authentication credentials were not provided."
+NO_PERMISSION = "You do not have permission to perform this action."
+CSRF_FAILED = "CSRF Failed: CSRF token missing or incorrect."
 
 
-def _matches(given: str, expected: str | None) -> bool:
+class Access(Enum):
+    PROTECTED = "protected"  # reads open unless READ_TOKEN is set, writes need staff
+    PAGE = "page"  # PROTECTED, and a browser without a credential gets the resource's login page (401)
+    SIGNED_IN = "signed in"  # any credential, read-only ones included
+    OPEN = "open"  # anyone; a session's writes still need the CSRF header (logout)
+    PUBLIC = "public"  # no credential is looked at (health, the OpenAPI document, the login, static files)
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str
+    is_staff: bool
+    via: str  # "admin token" | "read token" | "personal token" | "session"
+    person: Person | None = None  # the named user, for the service's own tokens None
+
+
+def _same(given: str, expected: str | None) -> bool:
     # compare_digest takes time independent of where the strings differ.
-    if not expected:
+    if not expected or not given:
         return False
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-class TokenAuth:
-    def __init__(self, admin_token: str, read_token: str | None = None):
+def bearer_token(req: falcon.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header; None without one (another scheme is no credential)."""
+    scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def cookie(req: falcon.Request, name: str) -> str | None:
+    values = req.get_cookie_values(name)
+    return values[0] if values else None
+
+
+def csrf_ok(req: falcon.Request, submitted: str | None = None) -> bool:
+    """The CSRF token sent (the X-CSRFToken header, or `submitted` from a form) equals the csrftoken cookie."""
+    given = submitted if submitted is not None else req.get_header(CSRF_HEADER)
+    return _same(given or "", cookie(req, CSRF_COOKIE))
+
+
+def unauthorized(detail: str = NO_CREDENTIALS) -> falcon.HTTPError:
+    return falcon.HTTPUnauthorized(description=detail, challenges=["Bearer"])
+
+
+def wants_html(req: falcon.Request) -> bool:
+    """A browser navigating (it asks for HTML by name), not a script or an XHR."""
+    return "text/html" in (req.get_header("Accept") or "")
+
+
+class Auth:
+    def __init__(self, users: UserStore, admin_token: str, read_token: str | None = None):
         if not admin_token:
             raise ValueError("an admin token is required")
+        self._users = users
         self._admin = admin_token
         self._read = read_token
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.user = None  # who the request log names: "admin" or "reader" once a token matched
+        req.context.user = None
+        req.context.identity = None
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params) -> None:
+        self._check(req, resp, resource, getattr(resource, "access", Access.PROTECTED))
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool) -> None:
+        # No route matched (Falcon skips process_resource then): a path that does not exist is guarded like one
+        # that does, so an anonymous client can't tell them apart in read-token mode.
+        if resource is None and resp.status_code == 404 and getattr(req.context, "identity", None) is None:
+            self._check(req, resp, None, Access.PROTECTED)
+
+    def _check(self, req: falcon.Request, resp: falcon.Response, resource, access: Access) -> None:
+        # CORS preflights carry no credentials; Falcon answers OPTIONS with the allowed methods only.
+        if req.method == "OPTIONS":
+            return
+        if access is Access.PUBLIC:
+            return
         is_read = req.method in READ_METHODS
-        if req.path in PUBLIC_PATHS or (is_read and not self._read):
+        identity, refused_token = self._identify(req)
+        req.context.identity = identity
+        req.context.user = identity.username if identity else None
+        if identity is not None and identity.via == "session" and not is_read and not csrf_ok(req):
+            raise falcon.HTTPForbidden(description=CSRF_FAILED)
+        if access is Access.OPEN:
             return
-        header = req.get_header("Authorization") or ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise falcon.HTTPUnauthorized(
-                description="Authentication credentials were not provided.", challenges=["Bearer"]
-            )
-        token = token.strip()
-        if _matches(token, self._admin) or (is_read and _matches(token, self._read)):
-            req.context.user = "admin" if _matches(token, self._admin) else "reader"
-            return
-        raise falcon.HTTPForbidden(description="You do not have permission to perform this action.")
+        if identity is None:
+            needed = access is Access.SIGNED_IN or not is_read or self._read is not None
+            if not needed:
+                return
+            if refused_token:
+                raise falcon.HTTPForbidden(description=NO_PERMISSION)
+            if access is Access.PAGE and wants_html(req):
+                resource.login_page(req, resp)
+                resp.status = falcon.HTTP_401
+                resp.set_header("WWW-Authenticate", "Bearer")
+                resp.complete = True
+                return
+            raise unauthorized()
+        if not is_read and access is not Access.SIGNED_IN and not identity.is_staff:
+            raise falcon.HTTPForbidden(description=NO_PERMISSION)
+
+    def _identify(self, req: falcon.Request) -> tuple[Identity | None, bool]:
+        """(who, whether a bearer token was given that nobody holds)."""
+        token = bearer_token(req)
+        if token is not None:
+            if _same(token, self._admin):
+                return Identity(ADMIN, True, "admin token"), False
+            if _same(token, self._read):
+                return Identity(READER, False, "read token"), False
+            person = self._users.person_for_token(token)
+            if person is None:
+                return None, True
+            return Identity(person.username, person.is_staff, "personal token", person), False
+        key = cookie(req, SESSION_COOKIE)
+        if key:
+            person = self._users.person_for_session(key)
+            if person is not None:
+                return Identity(person.username, person.is_staff, "session", person), False
+        return None, False

@@ -19,6 +19,7 @@ from api.errors import bad_request
 from api.params import INT64_MAX, TIMESTAMP_SCHEMA, parse_bool, parse_int, parse_timestamp
 from api.schemas import component
 
+FORM = "application/x-www-form-urlencoded"
 # Integer columns (priority, max_scheduled, timeout, exe_num, ...) are 32-bit on PostgreSQL.
 INT32_MAX = 2**31 - 1
 OBJECT_SCHEMA = {"type": "object"}
@@ -51,6 +52,12 @@ def _string(name: str, raw: Any, now: datetime) -> str:
     return raw
 
 
+def _at_least(name: str, value: int, minimum: int) -> int:
+    if value < minimum:
+        raise bad_request(f'Parameter must be at least {minimum}: "{name}"')
+    return value
+
+
 def _object(name: str, raw: Any, now: datetime) -> dict:
     if not isinstance(raw, dict):
         raise bad_request(f'Parameter must be a valid JSON object: "{name}"')
@@ -59,9 +66,24 @@ def _object(name: str, raw: Any, now: datetime) -> dict:
 
 STRING = Kind(_string, {"type": "string"})
 INTEGER = Kind(_integer, {"type": "integer"})
+NON_NEGATIVE = Kind(
+    lambda name, raw, now: _at_least(name, _integer(name, raw, now), 0), {"type": "integer", "minimum": 0}
+)
 INT32 = Kind(_int32, {"type": "integer", "minimum": -INT32_MAX - 1, "maximum": INT32_MAX})
 BOOLEAN = Kind(lambda name, raw, now: parse_bool(name, raw), {"type": "boolean"})
 TIMESTAMP = Kind(lambda name, raw, now: parse_timestamp(name, raw, now), TIMESTAMP_SCHEMA)
+
+
+def text(max_length: int, min_length: int = 1) -> Kind:
+    """A string of min_length to max_length characters."""
+
+    def convert(name: str, raw: Any, now: datetime) -> str:
+        value = _string(name, raw, now)
+        if not min_length <= len(value) <= max_length:
+            raise bad_request(f'Parameter must be {min_length} to {max_length} characters: "{name}"')
+        return value
+
+    return Kind(convert, {"type": "string", "minLength": min_length, "maxLength": max_length})
 
 
 def json_object(schema: dict = OBJECT_SCHEMA) -> Kind:
@@ -149,20 +171,44 @@ class Body:
     def __post_init__(self) -> None:
         object.__setattr__(self, "ref", component(self.name, object_schema(self.fields)))
 
-    def read(self, req: falcon.Request, limit: int, now: datetime) -> dict[str, Any]:
-        """The request's body parsed: see json_body and parse_fields."""
-        return parse_fields(self.fields, json_body(req, limit), now)
+    def read(self, req: falcon.Request, limit: int, now: datetime, forms: bool = False) -> dict[str, Any]:
+        """The request's body parsed: see json_body (with `forms`, form_or_json_body) and parse_fields."""
+        return parse_fields(self.fields, (form_or_json_body if forms else json_body)(req, limit), now)
 
 
-def json_body(req: falcon.Request, limit: int) -> dict:
-    """The body as a JSON object: over `limit` bytes is 413, another content type 415, malformed JSON or an
-    integer beyond 64 bits 400; no body at all is {}."""
+def _media(req: falcon.Request) -> str:
+    return (req.content_type or "").split(";")[0].strip().lower()
+
+
+def _read_bounded(req: falcon.Request, limit: int) -> bytes:
+    """The raw body; over `limit` bytes is 413."""
     if req.content_length is not None and req.content_length > limit:
         raise falcon.HTTPContentTooLarge(description=f"The body is larger than {limit} bytes")
     raw = req.bounded_stream.read(limit + 1)
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=f"The body is larger than {limit} bytes")
-    media = (req.content_type or "").split(";")[0].strip().lower()
+    return raw
+
+
+def form_or_json_body(req: falcon.Request, limit: int) -> dict:
+    """An HTML form's URL-encoded fields (the last value of a repeated one), or else the JSON object (json_body)."""
+    if _media(req) != FORM:
+        return json_body(req, limit)
+    try:
+        text = _read_bounded(req, limit).decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("Form parse error - the body is not UTF-8") from None
+    fields = falcon.uri.parse_query_string(text, keep_blank=True)
+    body = {key: value[-1] if isinstance(value, list) else value for key, value in fields.items()}
+    _check_values(body)
+    return body
+
+
+def json_body(req: falcon.Request, limit: int) -> dict:
+    """The body as a JSON object: over `limit` bytes is 413, another content type 415, malformed JSON or an
+    integer beyond 64 bits 400; no body at all is {}."""
+    raw = _read_bounded(req, limit)
+    media = _media(req)
     if not raw.strip() and not media:
         return {}
     if media != "application/json":

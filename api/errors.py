@@ -16,7 +16,7 @@ import falcon
 from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
-from jobs.errors import Invalid, JobStateConflict, NotFound
+from jobs.errors import Invalid, JobStateConflict, LoginRefused, LoginThrottled, NotFound
 from search.errors import LogsUnavailable, SearchRefused
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,11 @@ HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
     Invalid: lambda exc: bad_request(str(exc)),
     NotFound: lambda exc: not_found(),
     JobStateConflict: lambda exc: falcon.HTTPConflict(description=str(exc)),
+    # One answer for an unknown user, a disabled one and a wrong password (Django REST framework's words).
+    LoginRefused: lambda exc: falcon.HTTPUnauthorized(description="Invalid username/password.", challenges=["Bearer"]),
+    LoginThrottled: lambda exc: falcon.HTTPTooManyRequests(
+        description=f"Too many failed logins. Try again in {exc.retry_after} seconds.", retry_after=exc.retry_after
+    ),
     SearchRefused: lambda exc: bad_request(str(exc)),
     LogsUnavailable: lambda exc: unavailable(exc.detail),
     BadLine: lambda exc: (falcon.HTTPContentTooLarge if exc.too_large else falcon.HTTPBadRequest)(description=str(exc)),

@@ -8,6 +8,7 @@ from typing import Any
 
 import falcon
 
+from api.auth import Access
 from api.routing import Operation, json_response
 from core import metrics
 from core.metrics import Backlog
@@ -21,6 +22,7 @@ SPOOL_LAG_SECONDS = 30.0
 
 
 class Liveness:
+    access = Access.PUBLIC
     operations = {"GET": Operation("The process answers", responses={200: json_response(STATUS)})}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -32,6 +34,7 @@ class Readiness:
     otherwise 200, "ok" or "degraded" with the reasons (Elasticsearch slow to answer, log lines waiting in the
     spool, the shipper retrying). The body names Elasticsearch's version and shows the spool backlog."""
 
+    access = Access.PUBLIC
     operations = {
         "GET": Operation(
             "Database and Elasticsearch answer (status ok or degraded, with reasons)",

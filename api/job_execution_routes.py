@@ -13,7 +13,7 @@ from api.routing import Operation, json_response
 from api.schemas import ERROR_409, ERROR_413, ERROR_415, paginated
 from core.times import Clock
 from jobs.execution_store import ExecutionStore
-from jobs.records import ExecutionQuery
+from jobs.records import ExecutionQuery, OutputFile
 from jobs.statuses import ERROR_CATEGORIES, EXE_STATUSES
 from search.links import kibana_discover_url, log_url
 
@@ -111,7 +111,7 @@ class ExecutionById:
             responses={200: json_response(job_schemas.EXECUTION_DETAILS)},
         ),
         "PATCH": Operation(
-            "End a RUNNING execution and move its job",
+            "End a RUNNING execution and move its job; record the files it produced",
             body=job_schemas.EXECUTION_FINISH.ref,
             tags=("executions",),
             responses={
@@ -137,7 +137,8 @@ class ExecutionById:
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         body = job_schemas.EXECUTION_FINISH.read(req, self._max_body, self._clock())
+        files = [OutputFile(**f) for f in body["files"] or ()]
         self._executions.finish_execution(
-            exe_id, body["status"], body["ended"], body["error"], body["output"], body["task_results"]
+            exe_id, body["status"], body["ended"], body["error"], body["output"], body["task_results"], files=files
         )
         resp.media = self._links.details(req, self._executions.get_execution(exe_id))

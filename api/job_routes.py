@@ -14,7 +14,7 @@ from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
 from api.schemas import ERROR, ERROR_413, ERROR_415, paginated
 from core.times import Clock
-from jobs.job_store import JobStore
+from jobs.job_store import DEFAULT_USER, JobStore
 from jobs.orderings import JOB_ORDER_FIELDS
 from jobs.records import InputFileQuery, JobQuery, OrderKey
 from jobs.statuses import ERROR_CATEGORIES, JOB_STATUSES
@@ -117,7 +117,9 @@ class Jobs:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = job_schemas.JOB_CREATE.read(req, self._max_body, self._clock())
-        job_id = self._jobs.create_job(body["job_type_id"], body["input"], body["configuration"])
+        job_id = self._jobs.create_job(
+            body["job_type_id"], body["input"], body["configuration"], user=req.context.user or DEFAULT_USER
+        )
         resp.status = falcon.HTTP_201
         resp.location = f"{base_url(req)}/v6/jobs/{job_id}/"
         created = self._jobs.get_job(job_id)
@@ -210,7 +212,7 @@ class JobsCancel:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = bulk_query(job_schemas.CANCEL.read(req, self._max_body, self._clock()))
-        matched = self._jobs.cancel_jobs(query)
+        matched = self._jobs.cancel_jobs(query, user=req.context.user or DEFAULT_USER)
         resp.status = falcon.HTTP_202
         resp.media = {"matched": matched}
 
@@ -232,6 +234,6 @@ class JobsRequeue:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = job_schemas.REQUEUE.read(req, self._max_body, self._clock())
-        matched = self._jobs.requeue_jobs(bulk_query(body), body["priority"])
+        matched = self._jobs.requeue_jobs(bulk_query(body), body["priority"], user=req.context.user or DEFAULT_USER)
         resp.status = falcon.HTTP_202
         resp.media = {"matched": matched}

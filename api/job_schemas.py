@@ -8,6 +8,7 @@ from api.bodies import (
     BOOLEAN,
     INT32,
     INTEGER,
+    NON_NEGATIVE,
     STRING,
     TIMESTAMP,
     Body,
@@ -17,6 +18,7 @@ from api.bodies import (
     list_of,
     object_of,
     one_of,
+    text,
     unchecked,
 )
 from api.schemas import component
@@ -220,17 +222,19 @@ JOB_DETAILS = component(
     ),
 )
 
+RECIPE_TYPE_BASE = component("RecipeTypeBase", obj(id=INT, name=STR, title=N_STR, description=N_STR, revision_num=INT))
+# Scale v6's ScaleFileSerializerV6, in its order; geometry, center_point and countries stay empty (no geometries).
 SCALE_FILE = component(
     "ScaleFile",
     obj(
         id=INT,
-        workspace=obj(id=INT, name=STR),
         file_name=STR,
-        file_path=STR,
+        workspace=obj(id=INT, name=STR),
+        data_type_tags={"type": "array", "items": STR},
+        media_type=STR,
         file_type=STR,
         file_size=INT,
-        media_type=STR,
-        data_type_tags={"type": "array", "items": STR},
+        file_path=STR,
         is_deleted=BOOL,
         url=N_STR,
         created=DT,
@@ -244,6 +248,19 @@ SCALE_FILE = component(
         source_collection=N_STR,
         source_task=N_STR,
         last_modified=DT,
+        geometry={"type": "null"},
+        center_point={"type": "null"},
+        countries={"type": "array", "items": STR},
+        job_type=nullable(JOB_TYPE_BASE),
+        job=nullable(ID_REF),
+        job_exe=nullable(ID_REF),
+        job_output=N_STR,
+        recipe_type=nullable(RECIPE_TYPE_BASE),
+        recipe=nullable(ID_REF),
+        recipe_node=N_STR,
+        batch=nullable(BATCH),
+        is_superseded=BOOL,
+        superseded=N_DT,
     ),
 )
 
@@ -291,6 +308,17 @@ _BULK = (
 CANCEL = Body("JobsCancel", _BULK)
 REQUEUE = Body("JobsRequeue", _BULK + (Field("priority", INT32),))
 EXECUTION_START = Body("JobExecutionStart", (Field("node", STRING, required=True), Field("started", TIMESTAMP)))
+# A file the execution produced (jobs.records.OutputFile); the store checks names, paths and workspaces.
+OUTPUT_FILE_FIELDS = (
+    Field("file_name", text(250), required=True),
+    Field("file_size", NON_NEGATIVE, required=True),
+    Field("file_path", text(1000)),
+    Field("media_type", text(250)),
+    Field("workspace", text(50)),
+    Field("job_output", text(250)),
+    Field("data_started", TIMESTAMP),
+    Field("data_ended", TIMESTAMP),
+)
 EXECUTION_FINISH = Body(
     "JobExecutionFinish",
     (
@@ -310,5 +338,6 @@ EXECUTION_FINISH = Body(
         ),
         Field("output", json_object(DATA_IN)),
         Field("task_results", json_object()),
+        Field("files", list_of(object_of(*OUTPUT_FILE_FIELDS))),
     ),
 )

@@ -240,16 +240,19 @@ def execution_details(e) -> dict:
 
 
 def scale_file(f) -> dict:
+    """Scale v6's ScaleFile JSON (api.job_schemas.SCALE_FILE) of a jobs.models.ScaleFile loaded with FILE_LOAD."""
     base = (f.workspace.base_url or "").rstrip("/")
+    recipe_type = f.recipe_type
+    batch = f.batch
     return {
         "id": f.id,
-        "workspace": {"id": f.workspace.id, "name": f.workspace.name},
         "file_name": f.file_name,
-        "file_path": f.file_path,
+        "workspace": {"id": f.workspace.id, "name": f.workspace.name},
+        "data_type_tags": f.data_type_tags,
+        "media_type": f.media_type,
         "file_type": f.file_type,
         "file_size": f.file_size,
-        "media_type": f.media_type,
-        "data_type_tags": f.data_type_tags,
+        "file_path": f.file_path,
         "is_deleted": f.is_deleted,
         "url": f"{base}/{f.file_path}" if base else None,
         "created": format_datetime(f.created),
@@ -263,4 +266,32 @@ def scale_file(f) -> dict:
         "source_collection": f.source_collection,
         "source_task": f.source_task,
         "last_modified": format_datetime(f.last_modified),
+        "geometry": None,
+        "center_point": None,
+        "countries": [],
+        "job_type": job_type_base(f.job_type) if f.job_type else None,
+        "job": _ref(f.job_id),
+        "job_exe": _ref(f.job_exe_id),
+        "job_output": f.job_output,
+        "recipe_type": None
+        if recipe_type is None
+        else {
+            "id": recipe_type.id,
+            "name": recipe_type.name,
+            "title": recipe_type.title,
+            "description": recipe_type.description,
+            "revision_num": recipe_type.revision_num,
+        },
+        "recipe": _ref(f.recipe_id),
+        "recipe_node": f.recipe_node,
+        "batch": None
+        if batch is None
+        else {
+            "id": batch.id,
+            "title": batch.title,
+            "description": batch.description,
+            "created": format_datetime(batch.created),
+        },
+        "is_superseded": bool(f.job and f.job.is_superseded),
+        "superseded": format_datetime(f.job.superseded if f.job else None),
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 import falcon
 
+from api.auth import Access
 from api.routing import Operation, RouteTable, json_response, openapi_path, path_fields
 from api.schemas import COMPONENTS, ERROR
 
@@ -17,20 +18,28 @@ def build(table: RouteTable, title: str = "Scale job and log search service", ve
     for template, resource in table.routes:
         operations: dict[str, Operation] = getattr(resource, "operations", {})
         item = paths.setdefault(openapi_path(template), {})
+        access = getattr(resource, "access", Access.PROTECTED)
         for method, op in operations.items():
-            item[method.lower()] = _operation(template, method, op, type(resource).__name__)
+            item[method.lower()] = _operation(template, method, op, type(resource).__name__, access)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
             "schemas": dict(COMPONENTS),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                # A browser login (POST /v6/accounts/login/); its writes also send X-CSRFToken = the csrftoken cookie.
+                "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+            },
         },
     }
 
 
-def _operation(template: str, method: str, op: Operation, resource_name: str) -> dict:
+def _operation(template: str, method: str, op: Operation, resource_name: str, access: Access) -> dict:
+    """The OpenAPI operation. Writes need a credential unless anyone may call them (the login, the logout); reads
+    need one in READ_TOKEN mode, unless they are public."""
+    anyone = access in (Access.PUBLIC, Access.OPEN)
     params: list[dict] = []
     for name, converter in path_fields(template):
         schema: dict[str, Any] = (
@@ -50,7 +59,7 @@ def _operation(template: str, method: str, op: Operation, resource_name: str) ->
         responses.setdefault(400, error)
     if path_fields(template) or any(p.name == "page" for p in op.query):
         responses.setdefault(404, error)
-    if method in WRITE_METHODS:
+    if not anyone:
         responses.setdefault(401, error)
         responses.setdefault(403, error)
     out: dict[str, Any] = {
@@ -63,8 +72,8 @@ def _operation(template: str, method: str, op: Operation, resource_name: str) ->
         out["tags"] = list(op.tags)
     if op.body is not None:
         out["requestBody"] = {"required": True, "content": {op.body_media: {"schema": op.body}}}
-    if method in WRITE_METHODS:
-        out["security"] = [{"bearer": []}]
+    if method in WRITE_METHODS and not anyone:
+        out["security"] = [{"bearer": []}, {"session": []}]
     return out
 
 
@@ -79,6 +88,7 @@ def _response(r) -> dict:
 
 
 class OpenApiResource:
+    access = Access.PUBLIC
     operations = {"GET": Operation("This OpenAPI document", responses={200: json_response({"type": "object"})})}
 
     def __init__(self, table: RouteTable):

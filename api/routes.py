@@ -7,6 +7,8 @@ import falcon
 
 # First, for the OpenAPI document: it lists schemas in the order they are declared (jobs, logs, then the rest).
 from api import job_schemas, log_params  # noqa: F401
+from api.account_routes import Login, Logout, Profile
+from api.file_routes import Files
 from api.health import Liveness, Readiness
 from api.ingest_routes import ExecutionLogIngest
 from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
@@ -46,6 +48,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
+    routes.add("/v6/files/", Files(stores.files, clock))
+    routes.add("/v6/accounts/profile/", Profile())
+    routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
+    routes.add("/v6/accounts/logout/", Logout(stores.users))
 
     if logs is not None:
         routes.add(

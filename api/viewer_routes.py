@@ -6,9 +6,11 @@ from pathlib import Path
 
 import falcon
 
+from api.auth import Access
 from api.errors import not_found
 from api.log_params import TEXT
 from api.routing import Operation, Response
+from api.schemas import ERROR
 from jobs.log_target_store import LogTargetStore
 
 VIEWER = Path(__file__).resolve().parent / "viewer"
@@ -22,10 +24,18 @@ VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-s
 
 
 class ViewerPage:
+    # In READ_TOKEN mode a browser without a session gets the login page (api/viewer/login.html) with its 401.
+    access = Access.PAGE
     operations = {
         "GET": Operation(
             "The log viewer page of one execution",
-            responses={200: Response("HTML page", {"text/html": TEXT})},
+            responses={
+                200: Response("HTML page", {"text/html": TEXT}),
+                401: Response(
+                    "Not logged in (READ_TOKEN mode): a browser gets the login page",
+                    {"text/html": TEXT, "application/json": ERROR},
+                ),
+            },
             tags=("logs",),
         )
     }
@@ -38,8 +48,12 @@ class ViewerPage:
             raise not_found()
         serve_static(resp, "index.html")
 
+    def login_page(self, req: falcon.Request, resp: falcon.Response) -> None:
+        serve_static(resp, "login.html")
+
 
 class ViewerAsset:
+    access = Access.PUBLIC  # the same static files for everyone; the data comes from the guarded routes
     operations = {"GET": Operation("Static files of the log viewer", responses={200: Response("The file")})}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:

@@ -1,5 +1,6 @@
 """What the jobs package raises when a request can't be done; the API maps each to one HTTP status
-(api/errors.py: Invalid 400, NotFound 404, JobStateConflict 409). str(exc) is safe to show a client."""
+(api/errors.py: Invalid 400, NotFound 404, JobStateConflict 409, LoginRefused 401, LoginThrottled 429).
+str(exc) is safe to show a client."""
 
 from __future__ import annotations
 
@@ -14,3 +15,15 @@ class NotFound(LookupError):
 
 class JobStateConflict(Exception):
     """The job or execution is not in a state that allows the change; str(exc) explains it."""
+
+
+class LoginRefused(Exception):
+    """A login failed: unknown user, wrong password or disabled account (one answer for all three)."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this username or client address lately; retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after

@@ -18,14 +18,16 @@ from core.times import Clock
 from jobs import seed
 from jobs.db import Database, rowcount
 from jobs.errors import Invalid, JobStateConflict, NotFound
-from jobs.models import Error, Job, JobExecution, JobType, Node
-from jobs.records import ClaimedExecution, ExecutionQuery
+from jobs.models import Error, Job, JobExecution, JobType, JobTypeRevision, Node
+from jobs.output_files import merged_output, record_output_files
+from jobs.records import ClaimedExecution, ExecutionQuery, OutputFile
 from jobs.statuses import END_STATUSES, ErrorCategory, ExecutionStatus, JobStatus
 
 DEFAULT_ERROR = "algorithm-unknown"
 STALE_ERROR = "node-lost"
 
-_BASE_JOB_TYPE = load_only(
+# The columns of a job type that its base JSON shows (executions, files).
+BASE_JOB_TYPE = load_only(
     JobType.id,
     JobType.name,
     JobType.version,
@@ -42,7 +44,7 @@ _BASE_JOB_TYPE = load_only(
 EXECUTION_LOAD = (
     joinedload(JobExecution.node),
     joinedload(JobExecution.error),
-    joinedload(JobExecution.job_type).options(_BASE_JOB_TYPE),
+    joinedload(JobExecution.job_type).options(BASE_JOB_TYPE),
 )
 
 
@@ -198,14 +200,17 @@ class ExecutionStore:
         output: Any = None,
         task_results: dict | None = None,
         *,
+        files: Sequence[OutputFile] = (),
         lease_expired_by: datetime | None = None,
     ) -> str:
         """End a RUNNING execution as COMPLETED, FAILED or CANCELED and move its job; returns the job's new status.
 
-        COMPLETED copies `output` (Data) to the job. FAILED records `error` ({"name"} or {"category", "title",
-        "description"}; default algorithm-unknown) and requeues the job when the error should be retried and
-        tries remain. Raises NotFound, Invalid, or JobStateConflict when the execution already ended (or, with
-        lease_expired_by, when its lease was renewed past that moment meanwhile).
+        `files` the execution produced become Scale files of the job and execution (jobs.output_files), added to
+        the output Data under their output names. COMPLETED copies `output` (Data) to the job. FAILED records
+        `error` ({"name"} or {"category", "title", "description"}; default algorithm-unknown) and requeues the
+        job when the error should be retried and tries remain. Raises NotFound, Invalid, or JobStateConflict
+        when the execution already ended (or, with lease_expired_by, when its lease was renewed past that moment
+        meanwhile); then nothing, files included, is recorded.
         """
         if status not in END_STATUSES:
             raise Invalid(f"status must be one of {list(END_STATUSES)}")
@@ -227,6 +232,8 @@ class ExecutionStore:
                 .with_for_update(of=Job)
             ).one()
             error_row = self._error(s, error, job.name, now) if status == ExecutionStatus.FAILED else None
+            if files:
+                output = self._record_files(s, job_id, exe_id, files, output, now)
             still_running = [JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING]
             if lease_expired_by is not None:
                 still_running.append(JobExecution.lease_expires < lease_expired_by)
@@ -277,6 +284,16 @@ class ExecutionStore:
             if not moved:
                 raise JobStateConflict(f"Job {job_id} is not RUNNING")
             return values["status"]
+
+    @staticmethod
+    def _record_files(
+        s, job_id: int, exe_id: int, files: Sequence[OutputFile], output: dict | None, now: datetime
+    ) -> dict | None:
+        job = s.get(Job, job_id)
+        manifest = s.scalar(select(JobTypeRevision.manifest).where(JobTypeRevision.id == job.job_type_rev_id))
+        configuration = s.scalar(select(JobExecution.configuration).where(JobExecution.id == exe_id))
+        by_output = record_output_files(s, job, exe_id, manifest, configuration, files, now)
+        return merged_output(output, by_output)
 
     def fail_stale_running(self, node: str) -> int:
         """Fail (system error node-lost, requeued if tries remain) every RUNNING execution on `node`.

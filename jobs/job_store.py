@@ -7,19 +7,21 @@ on PostgreSQL rows are locked job first, then execution, everywhere, so racing w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session
 
 from core.times import Clock
 from jobs import counts, listing, seed
-from jobs.db import Database, rowcount
+from jobs.db import Database
 from jobs.errors import Invalid, NotFound
 from jobs.execution_store import EXECUTION_LOAD
+from jobs.file_store import FILE_LOAD
 from jobs.filters import job_conditions
-from jobs.models import Job, JobExecution, JobInputFile, JobType, JobTypeRevision, ScaleFile, TriggerEvent
+from jobs.models import Job, JobEvent, JobExecution, JobInputFile, JobType, JobTypeRevision, ScaleFile, TriggerEvent
 from jobs.records import InputFileQuery, JobDetail, JobQuery
 from jobs.statuses import ExecutionStatus, JobStatus
 from jobs.workspaces import check_workspaces
@@ -27,6 +29,8 @@ from jobs.workspaces import check_workspaces
 MIB = 1024 * 1024
 # A job's details show the execution of these statuses only (Scale's rule).
 SHOWS_EXECUTION = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
+# Who queued a job when no person did (the jobs that tools and tests create).
+DEFAULT_USER = "API"
 
 
 class JobStore:
@@ -75,8 +79,11 @@ class JobStore:
         batch_id: int | None = None,
         superseded_job_id: int | None = None,
         event_type: str = "USER",
+        user: str = DEFAULT_USER,
     ) -> int:
-        """Queue a new job, checking in Scale's order; raises Invalid (400) or NotFound (404). Returns its id."""
+        """Queue a new job, checking in Scale's order; raises Invalid (400) or NotFound (404). Returns its id.
+
+        Its trigger event (USER) records who queued it: {"user": <username>}."""
         data = seed.normalized_data(input)
         now = self._clock()
         with self._sessions.begin() as s:
@@ -97,9 +104,8 @@ class JobStore:
                     JobTypeRevision.job_type_id == job_type.id, JobTypeRevision.revision_num == job_type.revision_num
                 )
             )
-            event = TriggerEvent(
-                type=event_type, description={"user": "API"} if event_type == "USER" else {}, occurred=now
-            )
+            description = {"user": user} if event_type == "USER" else {}
+            event = TriggerEvent(type=event_type, description=description, occurred=now)
             s.add(event)
             s.flush()
             merged = seed.effective_configuration(job_type.configuration, configuration)
@@ -165,31 +171,33 @@ class JobStore:
             rows = s.scalars(
                 select(ScaleFile)
                 .where(*conditions)
-                .options(joinedload(ScaleFile.workspace))
+                .options(*FILE_LOAD)
                 .order_by(ScaleFile.last_modified, ScaleFile.id)
                 .offset(offset)
                 .limit(limit)
             ).all()
         return count, list(rows)
 
-    def cancel_jobs(self, q: JobQuery) -> int:
-        """Cancel every matching job not COMPLETED or CANCELED; their running executions end CANCELED."""
+    def cancel_jobs(self, q: JobQuery, user: str = DEFAULT_USER) -> int:
+        """Cancel every matching job not COMPLETED or CANCELED; their running executions end CANCELED.
+
+        Each canceled job gets a CANCEL event recording who did it ({"user": <username>})."""
         now = self._clock()
         with self._sessions.begin() as s:
-            matched = rowcount(
-                s.execute(
-                    update(Job)
-                    .where(*job_conditions(s, q), Job.status.not_in((JobStatus.COMPLETED, JobStatus.CANCELED)))
-                    .values(
-                        status=JobStatus.CANCELED,
-                        error_id=None,
-                        node_id=None,
-                        last_status_change=now,
-                        last_modified=now,
-                    )
-                    .execution_options(synchronize_session=False)
+            canceled_ids = s.scalars(
+                update(Job)
+                .where(*job_conditions(s, q), Job.status.not_in((JobStatus.COMPLETED, JobStatus.CANCELED)))
+                .values(
+                    status=JobStatus.CANCELED,
+                    error_id=None,
+                    node_id=None,
+                    last_status_change=now,
+                    last_modified=now,
                 )
-            )
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            _record_event(s, "CANCEL", user, canceled_ids, now)
             canceled = select(Job.id).where(Job.status == JobStatus.CANCELED)
             s.execute(
                 update(JobExecution)
@@ -197,10 +205,11 @@ class JobStore:
                 .values(status=ExecutionStatus.CANCELED, ended=now, last_modified=now)
                 .execution_options(synchronize_session=False)
             )
-        return matched
+        return len(canceled_ids)
 
-    def requeue_jobs(self, q: JobQuery, priority: int | None = None) -> int:
-        """Queue again every matching FAILED or CANCELED job that is not superseded."""
+    def requeue_jobs(self, q: JobQuery, priority: int | None = None, user: str = DEFAULT_USER) -> int:
+        """Queue again every matching FAILED or CANCELED job that is not superseded; each gets a REQUEUE event
+        recording who did it."""
         now = self._clock()
         type_tries = select(JobType.max_tries).where(JobType.id == Job.job_type_id).scalar_subquery()
         values: dict[str, Any] = dict(
@@ -218,18 +227,42 @@ class JobStore:
         if priority is not None:
             values["priority"] = priority
         with self._sessions.begin() as s:
-            return rowcount(
-                s.execute(
-                    update(Job)
-                    .where(
-                        *job_conditions(s, q),
-                        Job.status.in_((JobStatus.FAILED, JobStatus.CANCELED)),
-                        Job.is_superseded.is_(False),
-                    )
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
+            requeued_ids = s.scalars(
+                update(Job)
+                .where(
+                    *job_conditions(s, q),
+                    Job.status.in_((JobStatus.FAILED, JobStatus.CANCELED)),
+                    Job.is_superseded.is_(False),
+                )
+                .values(**values)
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            _record_event(s, "REQUEUE", user, requeued_ids, now)
+        return len(requeued_ids)
+
+    def job_events(self, job_id: int) -> list[TriggerEvent]:
+        """The events of the job, oldest first: the one that created it, then every cancel and requeue."""
+        changed = select(JobEvent.event_id).where(JobEvent.job_id == job_id)
+        created = select(Job.event_id).where(Job.id == job_id)
+        with self._sessions() as s:
+            return list(
+                s.scalars(
+                    select(TriggerEvent)
+                    .where(TriggerEvent.id.in_(changed) | TriggerEvent.id.in_(created))
+                    .order_by(TriggerEvent.occurred, TriggerEvent.id)
                 )
             )
+
+
+def _record_event(s: Session, event_type: str, user: str, job_ids: Sequence[int], now: datetime) -> None:
+    """One event for a change made to these jobs by one request, linked to each of them."""
+    if not job_ids:
+        return
+    event = TriggerEvent(type=event_type, description={"user": user}, occurred=now)
+    s.add(event)
+    s.flush()
+    s.execute(insert(JobEvent), [{"job_id": job_id, "event_id": event.id} for job_id in job_ids])
 
 
 def _source_fields(files: Sequence[ScaleFile]) -> dict:

@@ -185,6 +185,7 @@ class JobTypeRevision(Base):
 
 class ScaleFile(Base):
     __tablename__ = "scale_files"
+    __table_args__ = (Index("ix_scale_files_job_id_last_modified", "job_id", "last_modified", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     file_name: Mapped[str] = mapped_column(String(250), index=True)
@@ -203,11 +204,23 @@ class ScaleFile(Base):
     source_collection: Mapped[str | None] = mapped_column(String(250))
     source_task: Mapped[str | None] = mapped_column(String(250))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    # Migration 0007: what produced an output file (copied from its job when the file is recorded).
+    job_exe_id: Mapped[int | None] = mapped_column(ForeignKey("job_executions.id"), index=True)
+    job_output: Mapped[str | None] = mapped_column(String(250))
+    job_type_id: Mapped[int | None] = mapped_column(ForeignKey("job_types.id"), index=True)
+    recipe_id: Mapped[int | None] = mapped_column(ForeignKey("recipes.id"), index=True)
+    recipe_type_id: Mapped[int | None] = mapped_column(ForeignKey("recipe_types.id"))
+    recipe_node: Mapped[str | None] = mapped_column(String(250))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     created: Mapped[datetime]
     deleted: Mapped[datetime | None]
     last_modified: Mapped[datetime] = mapped_column(index=True)
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
+    job: Mapped[Job | None] = relationship(lazy="raise", foreign_keys=[job_id])
+    job_type: Mapped[JobType | None] = relationship(lazy="raise")
+    recipe_type: Mapped[RecipeType | None] = relationship(lazy="raise")
+    batch: Mapped[Batch | None] = relationship(lazy="raise")
 
 
 class Job(Base):
@@ -334,3 +347,71 @@ class JobExecution(Base):
     job_type: Mapped[JobType] = relationship(lazy="raise")
     node: Mapped[Node | None] = relationship(lazy="raise")
     error: Mapped[Error | None] = relationship(lazy="raise")
+
+
+class JobEvent(Base):
+    """A trigger event that changed a job after it was created (cancel, requeue: who did it and when).
+
+    The job's own event_id stays the event that created it; migration 0006.
+    """
+
+    __tablename__ = "job_events"
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("trigger_events.id"), primary_key=True, index=True)
+
+
+class User(Base):
+    """A named person (migration 0006): staff may write, others only read. Django's field names."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    # An argon2 hash (jobs.credentials); NULL: no password login (personal tokens only).
+    password: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    date_joined: Mapped[datetime]
+    last_login: Mapped[datetime | None]
+    last_modified: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A personal API token: only its SHA-256 is kept (jobs.credentials.token_digest)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token's first characters, so its owner can tell tokens apart in a listing.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime]
+    revoked: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A browser login: the cookie's key is kept as its SHA-256 only; it ends at `expires` or at logout."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created: Mapped[datetime]
+    expires: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """One failed password login, for throttling by username and by client address across workers."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_occurred", "username", "occurred"),
+        Index("ix_login_failures_address_occurred", "address", "occurred"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150))
+    address: Mapped[str] = mapped_column(String(64))
+    occurred: Mapped[datetime] = mapped_column(index=True)

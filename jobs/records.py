@@ -113,3 +113,87 @@ class JobDetail:
     execution: Any
     num_versions: int
     latest_version: str
+
+
+@dataclass(frozen=True)
+class FileQuery:
+    """Filters of GET /v6/files/ (Scale's FilesView); None means no restriction, values in a list are ORed."""
+
+    data_started: datetime | None = None
+    data_ended: datetime | None = None
+    created_started: datetime | None = None
+    created_ended: datetime | None = None
+    source_started: datetime | None = None
+    source_ended: datetime | None = None
+    modified_started: datetime | None = None
+    modified_ended: datetime | None = None
+    source_sensor_classes: Sequence[str] | None = None
+    source_sensors: Sequence[str] | None = None
+    source_collections: Sequence[str] | None = None
+    source_tasks: Sequence[str] | None = None
+    file_types: Sequence[str] | None = None
+    media_types: Sequence[str] | None = None
+    countries: Sequence[str] | None = None
+    job_type_ids: Sequence[int] | None = None
+    job_type_names: Sequence[str] | None = None
+    job_ids: Sequence[int] | None = None
+    job_exe_ids: Sequence[int] | None = None
+    file_names: Sequence[str] | None = None
+    job_outputs: Sequence[str] | None = None
+    recipe_ids: Sequence[int] | None = None
+    recipe_type_ids: Sequence[int] | None = None
+    recipe_nodes: Sequence[str] | None = None
+    batch_ids: Sequence[int] | None = None
+    order: Sequence[OrderKey] = ()
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file an execution produced, as its executor reports it. Without a path, the path is the name; without a
+    media type, one is guessed from the name; without a workspace, the job's output workspace is used."""
+
+    file_name: str
+    file_size: int
+    file_path: str | None = None
+    media_type: str | None = None
+    workspace: str | None = None
+    job_output: str | None = None
+    data_started: datetime | None = None
+    data_ended: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    """A named user as everyone above the store sees one: never the password hash."""
+
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    is_staff: bool
+    is_active: bool
+    has_password: bool
+    date_joined: datetime
+    last_login: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A personal API token without its secret (only its first characters)."""
+
+    id: int
+    username: str
+    name: str
+    prefix: str
+    created: datetime
+    revoked: datetime | None
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session just opened by a login: `key` goes into the cookie and is never stored."""
+
+    key: str
+    expires: datetime
+    person: Person

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from core.times import Clock
 from jobs.db import Database
 from jobs.execution_store import ExecutionStore
+from jobs.file_store import FileStore
 from jobs.job_store import JobStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.user_store import UserStore
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,21 @@ class Stores:
     jobs: JobStore
     executions: ExecutionStore
     log_targets: LogTargetStore
+    files: FileStore
+    users: UserStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
         db = Database.connect(database_url)
-        return cls(db, JobTypeStore(db, clock), JobStore(db, clock), ExecutionStore(db, clock), LogTargetStore(db))
+        return cls(
+            db,
+            JobTypeStore(db, clock),
+            JobStore(db, clock),
+            ExecutionStore(db, clock),
+            LogTargetStore(db),
+            FileStore(db, clock),
+            UserStore(db, clock),
+        )
 
     def close(self) -> None:
         self.db.dispose()

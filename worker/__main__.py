@@ -16,6 +16,7 @@ from ingest import start_log_writer
 from jobs.stores import Stores
 from settings import Settings
 from worker.node_name import hold_node_name
+from worker.outputs import Outputs
 from worker.runner import Worker
 
 log = logging.getLogger("worker")
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         node,
         max_line_bytes=settings.max_log_line_bytes,
         lease_seconds=settings.worker_lease_seconds,
+        outputs=Outputs(
+            stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
+        ),
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())

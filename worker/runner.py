@@ -12,15 +12,18 @@ import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 from core import metrics
 from ingest.capture import Capture
 from ingest.documents import Origin
 from ingest.shipper import Shipper
-from jobs.errors import JobStateConflict
+from jobs.errors import Invalid, JobStateConflict
 from jobs.execution_store import ExecutionStore
 from jobs.log_target_store import LogTargetStore
+from jobs.records import OutputFile
 from worker.job_process import command_argv, exit_error, job_environment
+from worker.outputs import Outputs
 
 log = logging.getLogger("worker")
 
@@ -63,6 +66,7 @@ class Worker:
         max_line_bytes: int = 1024 * 1024,
         ship_wait: float = 30.0,
         lease_seconds: float = 60.0,
+        outputs: Outputs | None = None,
     ):
         self.executions = executions
         self.log_targets = log_targets
@@ -71,6 +75,9 @@ class Worker:
         self.max_line_bytes = max_line_bytes
         self.ship_wait = ship_wait
         self.lease_seconds = lease_seconds
+        # Where jobs write their outputs, reported as the files their executions produced; None: a temporary
+        # folder, removed with the job's working directory and not reported.
+        self.outputs = outputs
         self.stopping = threading.Event()
         self._child: subprocess.Popen | None = None
         self._reaped = float("-inf")
@@ -127,10 +134,13 @@ class Worker:
             lambda n: self.log_targets.reserve_log_sequence(claimed.id, n),
             max_line_bytes=self.max_line_bytes,
         )
-        status, error = "FAILED", None
+        status, error, files = "FAILED", None, []
         try:
             with tempfile.TemporaryDirectory(prefix=f"{claimed.cluster_id}-") as workdir:
-                status, error = self._execute(claimed, capture, workdir)
+                output_dir = self.outputs.directory(claimed) if self.outputs else Path(workdir) / "outputs"
+                output_dir.mkdir(exist_ok=True)
+                status, error = self._execute(claimed, capture, workdir, str(output_dir))
+                files = self._collect(claimed, output_dir)
         except Exception:  # the worker's own fault: still end the execution rather than leave it RUNNING
             log.exception("running execution %s failed", claimed.id)
         finally:
@@ -138,7 +148,7 @@ class Worker:
         # Lines are durably spooled already; waiting a little lets a reader see them when the job ends.
         self.shipper.flush(self.ship_wait)
         try:
-            new_status = self.executions.finish_execution(claimed.id, status, error=error)
+            new_status = self._finish(claimed, status, error, files)
         except JobStateConflict as exc:  # its lease ran out and another worker ended it
             log.warning("job %s execution %s ended elsewhere: %s", claimed.job_id, claimed.id, exc)
             metrics.WORKER_RUNS.labels("LOST").inc()
@@ -147,10 +157,26 @@ class Worker:
         log.info("job %s execution %s: %s -> job %s", claimed.job_id, claimed.id, status, new_status)
         return new_status
 
-    def _execute(self, claimed, capture: Capture, workdir: str) -> tuple[str, dict | None]:
+    def _collect(self, claimed, output_dir: Path) -> list[OutputFile]:
+        if self.outputs is None:
+            return []
+        try:
+            return self.outputs.collect(claimed, output_dir)
+        except OSError as exc:  # unreadable outputs: the execution still ends, without them
+            log.warning("could not list the outputs of execution %s: %s", claimed.id, exc)
+            return []
+
+    def _finish(self, claimed, status: str, error: dict | None, files: list[OutputFile]) -> str:
+        try:
+            return self.executions.finish_execution(claimed.id, status, error=error, files=files)
+        except Invalid as exc:  # e.g. the workspace was removed meanwhile: end the execution without its files
+            if not files:
+                raise
+            log.warning("execution %s: outputs not recorded: %s", claimed.id, exc)
+            return self.executions.finish_execution(claimed.id, status, error=error)
+
+    def _execute(self, claimed, capture: Capture, workdir: str, output_dir: str) -> tuple[str, dict | None]:
         interface = (claimed.manifest.get("job") or {}).get("interface") or {}
-        output_dir = os.path.join(workdir, "outputs")
-        os.mkdir(output_dir)
         env = job_environment(claimed, output_dir)
         try:
             argv = command_argv(interface.get("command") or "", env)

@@ -52,6 +52,7 @@
   }
 
   async function failed(resp) {
+    if (resp.status === 401 && window.ViewerLogin) { setStatus("Log in to read this log"); window.ViewerLogin.show(); return; }
     let detail = resp.statusText;
     try { detail = (await resp.json()).detail || detail; } catch (e) { /* not JSON */ }
     setStatus("Error " + resp.status + ": " + detail);

@@ -18,6 +18,7 @@ import pytest
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
+from worker.outputs import Outputs
 from worker.runner import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -337,3 +338,65 @@ def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(stores, shipper, t
     # About time: killed within seconds (it looks every half second), not left to sleep its minute.
     assert result == ["LOST"] and time.monotonic() - began < 30
     assert job_of(stores, job_id)["status"] == "QUEUED"  # as the other worker left it
+
+
+WRITES_OUTPUTS = r"""
+import os, pathlib
+out = pathlib.Path(os.environ["OUTPUT_DIR"])
+(out / "tiles").mkdir()
+(out / "report.pdf").write_bytes(b"%PDF-1.4 " + b"x" * 91)
+(out / "tiles" / "t1.png").write_bytes(b"\x89PNG" + b"\0" * 10)
+(out / "tiles" / "t2.png").write_bytes(b"")
+(out / "notes.weird-extension").write_text("hello")
+os.symlink("/etc/hostname", out / "link.txt")  # never followed nor reported
+print("wrote outputs")
+"""
+
+
+def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make_client, settings, tmp_path):
+    m = manifest(command=script(tmp_path, WRITES_OUTPUTS))
+    m["job"]["interface"]["outputs"] = {
+        "files": [{"name": "report", "pattern": "*.pdf"}, {"name": "tiles", "pattern": "tiles/*.png", "multiple": True}]
+    }
+    job_id = queue_job(stores, m)
+    root = tmp_path / "outputs"
+    outputs = Outputs(stores.files, root, "local", "http://files.example.org/local")
+    Worker(stores.executions, stores.log_targets, shipper, "node-w", outputs=outputs).run_forever(once=True)
+    assert job_of(stores, job_id)["status"] == "COMPLETED"
+    client = make_client()
+    r = client.simulate_get(
+        f"/v6/files/?job_id={job_id}&sortField=last_modified&sortOrder=desc",
+        headers={"Accept": "application/json, text/plain, */*"},
+    )
+    assert r.status_code == 200
+    cluster_id = f"scale_job_{job_id}x1"
+    files = {f["file_path"]: f for f in r.json["results"]}
+    assert set(files) == {
+        f"{cluster_id}/report.pdf",
+        f"{cluster_id}/tiles/t1.png",
+        f"{cluster_id}/tiles/t2.png",
+        f"{cluster_id}/notes.weird-extension",
+    }
+    report = files[f"{cluster_id}/report.pdf"]
+    assert (report["file_name"], report["file_size"], report["media_type"], report["job_output"]) == (
+        "report.pdf",
+        100,
+        "application/pdf",
+        "report",
+    )
+    assert report["url"] == f"http://files.example.org/local/{cluster_id}/report.pdf"
+    assert report["workspace"]["name"] == "local" and report["job"] == {"id": job_id}
+    assert files[f"{cluster_id}/tiles/t2.png"]["file_size"] == 0
+    assert files[f"{cluster_id}/tiles/t1.png"]["media_type"] == "image/png"
+    other = files[f"{cluster_id}/notes.weird-extension"]
+    assert other["media_type"] == "application/octet-stream" and other["job_output"] is None
+    # The files are where their records say (the workspace's folder), after the job's working directory is gone.
+    assert (root / cluster_id / "report.pdf").read_bytes().startswith(b"%PDF")
+    detail = client.simulate_get(f"/v6/jobs/{job_id}/").json
+    assert detail["output"]["files"] == {
+        "report": [report["id"]],
+        "tiles": sorted(files[f"{cluster_id}/tiles/{n}"]["id"] for n in ("t1.png", "t2.png")),
+    }
+    with stores.db.engine.connect() as c:
+        config = c.exec_driver_sql("SELECT json_config FROM workspaces WHERE name = 'local'").scalar()
+    assert str(root) in str(config)  # a host-path workspace on that folder, created on first use

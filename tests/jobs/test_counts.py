@@ -263,7 +263,7 @@ def test_emptying_jobs_empties_the_counts(stores, clock, engine):
         if engine.dialect.name == "postgresql":  # TRUNCATE fires no DELETE trigger: its own trigger clears
             c.execute(text("TRUNCATE jobs CASCADE"))
         else:
-            for table in ("job_input_files", "job_executions"):
+            for table in ("job_input_files", "job_events", "job_executions"):
                 c.execute(text(f"DELETE FROM {table}"))
             c.execute(text("UPDATE jobs SET superseded_job_id = NULL"))
             c.execute(text("DELETE FROM jobs"))
@@ -368,7 +368,9 @@ def test_migration_backfills_existing_jobs_and_downgrades(database_url, clock):
             else:
                 left = c.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"))
             assert left == 0
-        stores.jobs.requeue_jobs(JobQuery())  # writes work without the triggers
+        with engine.begin() as c:  # writes work without the triggers (a requeue's status change; the store's
+            # requeue also records a job event, a table 0002 does not have)
+            c.execute(update(Job).where(Job.status.in_(["FAILED", "CANCELED"])).values(status="QUEUED"))
         upgrade_to(engine, "head")
         assert mismatches(engine, types) == []
     finally:

@@ -40,7 +40,7 @@ def test_every_job_route_is_documented(doc):
             op = doc["paths"][path][method]
             assert "200" in op["responses"] or "201" in op["responses"] or "202" in op["responses"]
             if method in ("post", "patch"):
-                assert op["security"] == [{"bearer": []}] and "requestBody" in op
+                assert op["security"] == [{"bearer": []}, {"session": []}] and "requestBody" in op
 
 
 def test_query_parameters_are_declared(doc):

@@ -1,7 +1,9 @@
 """Who gets in, what user text can do, and what error bodies say.
 
-- every write operation of /v6/openapi.json: 401 without a token, 403 with a wrong one, nothing changed;
-- read-token mode: every read operation (logs, search and the viewer included) needs a token;
+- every write operation of /v6/openapi.json: 401 without a credential, 403 with a wrong token, a read-only
+  person's token or session, a revoked token, a disabled person's token, or a session without the CSRF header;
+  nothing changed; staff people's tokens and sessions (with the header) do get through;
+- read-token mode: every read operation (logs, search and the viewer included) needs a token or a session;
 - user text is never Elasticsearch query syntax, nor SQL: malicious values give 200/400 and literal matches only;
 - HTML output is escaped; request bodies and NDJSON lines are size-limited (413);
 - error bodies are {"detail"} and never show a stack trace, a driver name or a host name.
@@ -21,15 +23,55 @@ from tests.reliability.harness import assert_clean_error, ndjson, wait_until
 from tests.reliability.seed import seed_jobs
 
 READ_TOKEN = "read-token-of-the-suite"
-PUBLIC = {"/healthz", "/readyz", "/v6/openapi.json"}
+# Reads anyone may make, whatever the mode: probes, the document, the login's CSRF cookie, the viewer's files.
+PUBLIC = {"/healthz", "/readyz", "/v6/openapi.json", "/v6/accounts/login/", "/viewer/{name}"}
+# Writes anyone may make: logging in (it needs the CSRF cookie and header) and out.
+OPEN_WRITES = {("POST", "/v6/accounts/login/"), ("POST", "/v6/accounts/logout/")}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NDJSON = {**ADMIN, "Content-Type": "application/x-ndjson"}
+CSRF = "c" * 43
 
 
 def operations(client, methods: set[str]) -> list[tuple[str, str]]:
     doc = client.simulate_get("/v6/openapi.json").json
     return [(method.upper(), path) for path, item in doc["paths"].items() for method in item if method in methods]
+
+
+@pytest.fixture
+def people(stores):
+    """Credentials of every kind a person can hold, good and bad."""
+    users = stores.users
+    users.add_user("staffer", "staff password", is_staff=True)
+    users.add_user("viewer", "viewer password")
+    users.add_user("gone", "gone password", is_staff=True)
+    revoked, revoked_info = users.create_token("staffer", "old")
+    users.revoke_token(revoked_info.id)
+    gone_token, _ = users.create_token("gone", "t")
+    creds = {
+        "staff_token": users.create_token("staffer", "t")[0],
+        "viewer_token": users.create_token("viewer", "t")[0],
+        "revoked_token": revoked,
+        "gone_token": gone_token,
+        "staff_session": users.log_in("staffer", "staff password", "127.0.0.1", 3600).key,
+        "viewer_session": users.log_in("viewer", "viewer password", "127.0.0.1", 3600).key,
+    }
+    # Last: a login deletes the sessions that expired before it.
+    creds["expired_session"] = users.log_in("staffer", "staff password", "127.0.0.1", session_seconds=-1).key
+    users.update_user("gone", is_active=False)
+    return creds
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def session(key: str, csrf: str | None = CSRF) -> dict:
+    """Headers of a browser with this session (and the CSRF header Angular adds from the cookie)."""
+    headers = {"Cookie": f"sessionid={key}; csrftoken={CSRF}"}
+    if csrf is not None:
+        headers["X-CSRFToken"] = csrf
+    return headers
 
 
 def concrete(path: str, seeded) -> str:
@@ -56,9 +98,11 @@ def seeded(stores):
 # --- writes need the admin token ---------------------------------------------------------------------------
 
 
-def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, seeded, figures):
+def test_every_write_operation_refuses_missing_and_wrong_credentials(make_client, seeded, people, figures):
     client = make_client(read_token=READ_TOKEN)
-    writes = operations(client, WRITE_METHODS)
+    every_write = operations(client, WRITE_METHODS)
+    writes = [w for w in every_write if w not in OPEN_WRITES]
+    assert set(every_write) - set(writes) == OPEN_WRITES
     assert len(writes) >= 7, writes  # job types, jobs, cancel, requeue, executions start/finish, log ingest
     before = client.simulate_get("/v6/jobs/?page_size=1000", headers=ADMIN).json["results"]
     refused = 0
@@ -76,6 +120,15 @@ def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, see
                 ({"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"}, 403),
                 ({"Authorization": f"Bearer {ADMIN_TOKEN.upper()}"}, 403),
                 ({"Authorization": f"Bearer {READ_TOKEN}"}, 403),
+                (bearer(people["viewer_token"]), 403),
+                (bearer(people["revoked_token"]), 403),
+                (bearer(people["gone_token"]), 403),
+                (bearer(people["staff_token"] + "x"), 403),
+                (session(people["viewer_session"]), 403),
+                (session(people["staff_session"], csrf=None), 403),
+                (session(people["staff_session"], csrf="d" * 43), 403),
+                (session(people["expired_session"]), 401),
+                (session("no-such-session"), 401),
             ):
                 r = client.simulate_request(
                     method, path, body=body, headers={"Content-Type": "application/json", **headers}
@@ -87,16 +140,44 @@ def test_every_write_operation_refuses_missing_and_wrong_tokens(make_client, see
                 refused += 1
     after = client.simulate_get("/v6/jobs/?page_size=1000", headers=ADMIN).json["results"]
     assert after == before  # nothing refused changed anything
-    # The right token does get through (so the refusals above are about the token).
-    r = client.simulate_post("/v6/jobs/cancel/", json={"job_ids": [seeded.job_ids[-1]]}, headers=ADMIN)
-    assert r.status_code == 202 and r.json == {"matched": 1}
+    # The right credentials do get through (so the refusals above are about the credentials).
+    cancelable = [seeded.job_ids[-1], seeded.job_ids[-2], seeded.running[0].job_id]  # QUEUED, QUEUED, RUNNING
+    for job_id, headers in zip(cancelable, (ADMIN, bearer(people["staff_token"]), session(people["staff_session"]))):
+        r = client.simulate_post("/v6/jobs/cancel/", json={"job_ids": [job_id]}, headers=headers)
+        assert r.status_code == 202 and r.json == {"matched": 1}, headers
     figures.setdefault("security", {})["write_refusals_checked"] = refused
+
+
+def test_anyone_may_log_in_and_out_but_a_login_needs_the_csrf_token(make_client, people):
+    client = make_client(read_token=READ_TOKEN)
+    body = {"username": "staffer", "password": "staff password"}
+    for headers in (
+        {},
+        {"Cookie": f"csrftoken={CSRF}"},
+        {"X-CSRFToken": CSRF},
+        {"Cookie": f"csrftoken={CSRF}", "X-CSRFToken": "d" * 43},
+        ADMIN,
+    ):
+        r = client.simulate_post("/v6/accounts/login/", json=body, headers=headers)
+        assert r.status_code == 403 and "sessionid" not in r.cookies, headers
+        assert_clean_error(r.content, 403)
+    r = client.simulate_post(
+        "/v6/accounts/login/", json=body, headers={"Cookie": f"csrftoken={CSRF}", "X-CSRFToken": CSRF}
+    )
+    assert r.status_code == 200 and r.cookies["sessionid"].http_only
+    assert client.simulate_post("/v6/accounts/logout/").status_code == 204
+    # A session's logout is a session write: it needs the header too.
+    assert (
+        client.simulate_post("/v6/accounts/logout/", headers=session(people["staff_session"], None)).status_code == 403
+    )
+    assert client.simulate_post("/v6/accounts/logout/", headers=session(people["staff_session"])).status_code == 204
+    assert client.simulate_get("/v6/jobs/", headers=session(people["staff_session"])).status_code == 401
 
 
 # --- read-token mode ----------------------------------------------------------------------------------------
 
 
-def test_read_token_mode_guards_every_read_operation(make_client, seeded, figures):
+def test_read_token_mode_guards_every_read_operation(make_client, seeded, people, figures):
     client = make_client(read_token=READ_TOKEN)
     reads = operations(client, {"get"})
     paths = {template for _, template in reads}
@@ -120,23 +201,42 @@ def test_read_token_mode_guards_every_read_operation(make_client, seeded, figure
                 ({}, 401),
                 ({"Authorization": "Bearer nope"}, 403),
                 ({"Authorization": f"Basic {READ_TOKEN}"}, 401),
+                (bearer(people["revoked_token"]), 403),
+                (bearer(people["gone_token"]), 403),
+                (session(people["expired_session"]), 401),
+                (session("nope"), 401),
             ):
                 r = client.simulate_request(method, path, headers=headers)
                 assert r.status_code == status, (method, path, headers, r.status_code)
                 if method == "GET":
                     assert_clean_error(r.content, r.status_code)
                 checked += 1
-            for token in (READ_TOKEN, ADMIN_TOKEN):
-                r = client.simulate_request(method, path, headers={"Authorization": f"Bearer {token}"})
+            for headers in (
+                bearer(READ_TOKEN),
+                ADMIN,
+                bearer(people["viewer_token"]),
+                session(people["viewer_session"]),
+                session(people["staff_session"], csrf=None),  # reads need no CSRF header
+            ):
+                r = client.simulate_request(method, path, headers=headers)
                 if method == "GET":  # what a read of the seeded data answers: 204 for a log with no lines
                     expected = 204 if template == "/v6/job-executions/{exe_id}/logs/{stream}/" else 200
-                    assert r.status_code == expected, (method, path, token, r.status_code, r.text[:200])
+                    assert r.status_code == expected, (method, path, headers, r.status_code, r.text[:200])
                 else:  # HEAD: GET's status and headers, no body
                     assert (r.status_code, r.content) == (expected, b""), (method, path, r.status_code)
                 checked += 1
     # The /v7 alias and a path that does not exist are guarded the same way.
     assert client.simulate_get("/v7/jobs/").status_code == 401
     assert client.simulate_get("/v6/no-such-thing/").status_code == 401
+    assert client.simulate_get("/v6/no-such-thing/", headers=session(people["viewer_session"])).status_code == 404
+    # A browser opening the viewer without a session gets the login page (with the 401), never the log's page.
+    exe = seeded.running[0]
+    page = client.simulate_get(f"/logs/{exe.id}", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert 'id="login-page"' in page.text and "/viewer/login.js" in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.simulate_get("/logs/999999999", headers={"Accept": "text/html"}).status_code == 401  # no oracle
+    assert client.simulate_get(f"/logs/{exe.id}", headers=session(people["viewer_session"])).status_code == 200
     figures.setdefault("security", {})["read_token_checks"] = checked
 
 
@@ -144,6 +244,9 @@ def test_reads_are_public_without_a_read_token(make_client, seeded):
     client = make_client()
     for _, template in operations(client, {"get"}):
         r = client.simulate_get(concrete(template, seeded))
+        if template == "/v6/accounts/profile/":  # who is logged in: nobody
+            assert r.status_code == 401
+            continue
         assert r.status_code not in (401, 403), template
 
 
@@ -290,9 +393,10 @@ def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, set
     csp = viewer.headers.get("Content-Security-Policy", "")
     assert viewer.status_code == 200 and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert viewer.headers.get("X-Content-Type-Options") == "nosniff"
-    script = (Path(__file__).resolve().parents[2] / "api" / "viewer" / "viewer.js").read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-        assert sink not in script, f"the viewer uses {sink}"
+    for name in ("viewer.js", "login.js"):
+        script = (Path(__file__).resolve().parents[2] / "api" / "viewer" / name).read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in script, f"the viewer's {name} uses {sink}"
 
 
 # --- size limits (413) ---------------------------------------------------------------------------------------

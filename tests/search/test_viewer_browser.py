@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -27,16 +28,30 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture
-def served(make_client):
-    """The app on 127.0.0.1 in a server thread; follows end within 20 s so the server can stop."""
-    app = make_client(follow_max_seconds=20.0).app
+@contextmanager
+def serving(app):
     server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def served(make_client):
+    """The app on 127.0.0.1 in a server thread; follows end within 20 s so the server can stop."""
+    with serving(make_client(follow_max_seconds=20.0).app) as url:
+        yield url
+
+
+@pytest.fixture
+def served_read_token(make_client):
+    """The same in READ_TOKEN mode: every read needs a token or a session."""
+    with serving(make_client(follow_max_seconds=20.0, read_token="a-read-token").app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -108,3 +123,42 @@ def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, 
     wait.until(lambda _: log.find_elements(By.TAG_NAME, "mark"))
     assert [m.text for m in log.find_elements(By.TAG_NAME, "mark")] == ["oops"]
     assert "a followed line" not in log.text
+
+
+def log_in(browser, wait, username: str, password: str) -> None:
+    form = wait.until(lambda b: next((f for f in b.find_elements(By.ID, "login-form") if f.is_displayed()), None))
+    for field_id, value in (("login-username", username), ("login-password", password)):
+        box = form.find_element(By.ID, field_id)
+        box.clear()
+        box.send_keys(value)
+    form.find_element(By.ID, "login-submit").click()
+
+
+def test_viewer_logs_in_with_a_session_in_read_token_mode(
+    es, log_prefix, stores, execution, served_read_token, browser
+):
+    stores.users.add_user("reader1", "the reader's password")
+    index_ours(es, log_prefix, [doc(execution, 0, 1, "a line behind the login", "stdout")])
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{served_read_token}/logs/{execution.id}")
+    # No session: the server answers the page with the login form (its 401); a wrong password says so.
+    assert browser.find_element(By.ID, "login-page")
+    log_in(browser, wait, "reader1", "not the password")
+    message = browser.find_element(By.ID, "login-message")
+    wait.until(lambda _: message.text == "Invalid username/password.")
+    assert browser.get_cookie("sessionid") is None
+    log_in(browser, wait, "reader1", "the reader's password")
+    # Logged in: the page loads again, now the viewer, and reads the log with the session cookie.
+    log = wait.until(lambda b: b.find_element(By.ID, "log"))
+    wait.until(lambda _: "a line behind the login" in log.text)
+    session = browser.get_cookie("sessionid")
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    assert not browser.get_cookie("csrftoken")["httpOnly"]
+    assert browser.execute_script("return document.cookie").count("sessionid") == 0  # not readable by scripts
+
+    # The session ends while the viewer is open: its next read answers 401 and the viewer shows the form itself.
+    browser.delete_cookie("sessionid")
+    Select(browser.find_element(By.ID, "stream")).select_by_value("stdout")
+    log_in(browser, wait, "reader1", "the reader's password")
+    wait.until(lambda b: "a line behind the login" in b.find_element(By.ID, "log").text)
+    assert not any(f.is_displayed() for f in browser.find_elements(By.ID, "login-form"))

@@ -1,0 +1,71 @@
+"""What a job wrote to its OUTPUT_DIR, reported as the files its execution produced.
+
+Each execution writes into WORKER_OUTPUT_DIR/<cluster_id>/, a folder of the workspace WORKER_WORKSPACE (a host-path
+workspace, created on first use), so the files stay where their records say they are after the job ends. Each
+regular file becomes an OutputFile: its name, its path in the workspace, its size, a media type guessed from its
+name, and the Seed output whose pattern matches it (none when no pattern does). Symbolic links are not followed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path, PurePosixPath
+
+from jobs.file_store import FileStore
+from jobs.output_files import file_outputs, guess_media_type, output_file_problem
+from jobs.records import ClaimedExecution, OutputFile
+
+log = logging.getLogger("worker")
+
+
+def output_patterns(manifest: dict) -> list[tuple[str, str]]:
+    """(output name, glob pattern) of the manifest's file outputs, in their order."""
+    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
+    return [(o["name"], o["pattern"]) for o in outputs.get("files") or [] if o.get("name") and o.get("pattern")]
+
+
+class Outputs:
+    def __init__(self, files: FileStore, root: Path, workspace: str, base_url: str | None = None):
+        self._files = files
+        self.root = root
+        self.workspace = workspace
+        self._base_url = base_url
+        self._ready = False
+
+    def directory(self, claimed: ClaimedExecution) -> Path:
+        """The execution's OUTPUT_DIR (created, with the workspace on first use)."""
+        if not self._ready:
+            self._files.ensure_workspace(self.workspace, "Local worker outputs", str(self.root), self._base_url)
+            self._ready = True
+        path = self.root / claimed.cluster_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def collect(self, claimed: ClaimedExecution, directory: Path) -> list[OutputFile]:
+        """The regular files under directory, in path order; files the store would refuse are left out (logged)."""
+        patterns = output_patterns(claimed.manifest)
+        declared = file_outputs(claimed.manifest)
+        found: list[OutputFile] = []
+        for top, dirs, names in os.walk(directory):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(top) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                relative = PurePosixPath(path.relative_to(directory).as_posix())
+                output = next((o for o, pattern in patterns if relative.match(pattern)), None)
+                reported = OutputFile(
+                    file_name=name,
+                    file_size=path.stat().st_size,
+                    file_path=f"{claimed.cluster_id}/{relative}",
+                    media_type=guess_media_type(name),
+                    workspace=self.workspace,
+                    job_output=output,
+                )
+                problem = output_file_problem(reported, declared)
+                if problem:
+                    log.warning("execution %s: not reporting output %r: %s", claimed.id, str(relative), problem)
+                    continue
+                found.append(reported)
+        return found
