@@ -272,15 +272,17 @@ class ProcessReading:
     rss: int
     fds: int
     db_connections: int
+    es_connections: int
 
 
-def read_process(pid: int, database_url: str) -> ProcessReading:
+def read_process(pid: int, database_url: str, elasticsearch_url: str) -> ProcessReading:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         db = sum(1 for t in open_fds(pid) if t == str(Path(url.database).resolve()))
     else:
         db = tcp_connections_to(pid, url.port or 5432)
-    return ProcessReading(pid, rss_bytes(pid), len(open_fds(pid)), db)
+    es = tcp_connections_to(pid, int(elasticsearch_url.rstrip("/").rsplit(":", 1)[1]))
+    return ProcessReading(pid, rss_bytes(pid), len(open_fds(pid)), db, es)
 
 
 # --- gunicorn -----------------------------------------------------------------------------------------------
