@@ -58,7 +58,7 @@
   }
 
   async function showTail(signal) {
-    const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "json"}), {headers: headers(), signal});
+    const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "array"}), {headers: headers(), signal});
     if (resp.status === 204) { setStatus("No lines"); return; }
     if (!resp.ok) { await failed(resp); return; }
     const lines = await resp.json();
