@@ -70,6 +70,8 @@ class JobQuery:
     job_ids: Sequence[int] | None = None
     job_type_ids: Sequence[int] | None = None
     job_type_names: Sequence[str] | None = None
+    # With job_type_names: one version per name, pairwise (name[i], version[i]); alone: any name.
+    job_type_versions: Sequence[str] | None = None
     batch_ids: Sequence[int] | None = None
     recipe_ids: Sequence[int] | None = None
     error_categories: Sequence[str] | None = None
@@ -106,7 +108,8 @@ class JobTypeQuery:
 @dataclass(frozen=True)
 class JobDetail:
     """A job with everything its details need: its mapping (as jobs.listing reads it), its input files' names by
-    input, its latest execution (an ORM JobExecution detached from its session, or None) and its type's versions."""
+    input, the execution of its current try (an ORM JobExecution detached from its session, or None) and its
+    type's versions."""
 
     job: Any
     input_files: dict[str, list[str]]
