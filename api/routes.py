@@ -17,6 +17,7 @@ from api.log_search_routes import JobLogs, LogSearchResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
 from api.services import Services
+from api.system_routes import Scheduler, Status, Version
 from api.viewer_routes import ViewerAsset, ViewerPage
 from core.times import Clock
 from settings import Settings
@@ -31,6 +32,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/healthz", Liveness())
     routes.add("/readyz", Readiness(stores.db.ping, logs.search.cluster_info if logs else None))
     routes.add("/v6/openapi.json", OpenApiResource(routes))
+    # Every page of Scale's UI calls these three.
+    routes.add("/v6/version/", Version())
+    routes.add("/v6/status/", Status(stores.status, logs.search.cluster_info if logs else None, clock))
+    routes.add("/v6/scheduler/", Scheduler())
 
     routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
     routes.add("/v6/job-types/{name}/{version}/", JobTypeDetails(stores.job_types))

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from jobs.filters import job_type_ids
 from jobs.models import JobCount, JobType
 from jobs.records import JobQuery
+from jobs.statuses import JOB_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,24 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     if surplus > COMPACT_OVER:
         compact(connection.engine)
     return int(total)
+
+
+def counts_by_status(connection: Connection) -> dict[str, int]:
+    """The number of jobs in each status (every status, zeros included), from the counters."""
+    totals = dict.fromkeys(JOB_STATUSES, 0)
+    per_key = (
+        select(JobCount.status, func.sum(JobCount.n).label("n"), func.count().label("rows")).group_by(*_KEY).subquery()
+    )
+    per_status = select(per_key.c.status, func.sum(per_key.c.n), func.sum(per_key.c.rows) - func.count()).group_by(
+        per_key.c.status
+    )
+    surplus = 0
+    for status, n, extra in connection.execute(per_status):
+        totals[status] = int(n)
+        surplus += int(extra)
+    if surplus > COMPACT_OVER:
+        compact(connection.engine)
+    return totals
 
 
 def compact(engine: Engine) -> bool:

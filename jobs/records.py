@@ -116,3 +116,27 @@ class JobDetail:
     execution: Any
     num_versions: int
     latest_version: str
+
+
+@dataclass(frozen=True)
+class ExecutionCount:
+    """How many executions of a job type on a node are RUNNING, or ended COMPLETED or FAILED (with the error's
+    category) within a status report's window."""
+
+    node_id: int
+    job_type_id: int
+    status: str
+    error_category: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What GET /v6/status/ reports: the nodes seen (id, hostname), execution counts per node, job counts by
+    status, and the job types the counts name (rows of id, name, version, title, description, is_system,
+    icon_code)."""
+
+    nodes: list[tuple[int, str]]
+    executions: list[ExecutionCount]
+    job_counts: dict[str, int]
+    job_types: list[Any]

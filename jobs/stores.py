@@ -11,6 +11,7 @@ from jobs.execution_store import ExecutionStore
 from jobs.job_store import JobStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.status_store import StatusStore
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,19 @@ class Stores:
     jobs: JobStore
     executions: ExecutionStore
     log_targets: LogTargetStore
+    status: StatusStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
         db = Database.connect(database_url)
-        return cls(db, JobTypeStore(db, clock), JobStore(db, clock), ExecutionStore(db, clock), LogTargetStore(db))
+        return cls(
+            db,
+            JobTypeStore(db, clock),
+            JobStore(db, clock),
+            ExecutionStore(db, clock),
+            LogTargetStore(db),
+            StatusStore(db),
+        )
 
     def close(self) -> None:
         self.db.dispose()
