@@ -31,6 +31,13 @@ FLUSH_BYTES = 64 * 1024
 _stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def _encoded(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate from an old document: U+FFFD, as ingest stores one
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+
+
 def _dumps(obj) -> str:
     try:
         return orjson.dumps(obj).decode()
@@ -78,7 +85,11 @@ class Format:
                 "_source": line.fields,
                 "sort": line.key,
             }
-            return ("" if first else ",") + _dumps(hit)
+            try:
+                text = orjson.dumps(hit).decode()
+            except TypeError:  # as in _dumps
+                text = _stdlib_dumps(hit)
+            return text if first else "," + text
         if name == "array":
             return ("" if first else ",") + _dumps(line.fields)
         if name == "ndjson":
@@ -122,10 +133,10 @@ def body(fmt: Format, lines: Iterable[Line]) -> Iterator[bytes]:
         parts.append(text)
         size += len(text)
         if size >= FLUSH_BYTES:
-            yield "".join(parts).encode()
+            yield _encoded("".join(parts))
             parts, size = [], 0
     parts.append(fmt.end())
-    yield "".join(parts).encode()
+    yield _encoded("".join(parts))
 
 
 def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
@@ -147,8 +158,8 @@ def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
             text = "".join(parts)
             parts = []
             if text:
-                yield text.encode()
+                yield _encoded(text)
     parts.append(fmt.end(ended))
     text = "".join(parts)
     if text:
-        yield text.encode()
+        yield _encoded(text)

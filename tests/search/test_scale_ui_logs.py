@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from tests.search.helpers import BASE_NS, hits_of, index_ours, lines_of, messages, our_doc
+from tests.search.helpers import BASE_NS, hits_of, index_legacy, index_ours, legacy_doc, lines_of, messages, our_doc
 
 ANGULAR = {"Accept": "application/json, text/plain, */*"}
 WIDTH = len("2023-11-14T22:13:20.000000000Z")
@@ -226,3 +226,16 @@ def test_status_names_elasticsearch_as_a_dependency(client, make_client, es, exe
     assert list(elasticsearch["errors"][0]) == ["ELASTICSEARCH_UNAVAILABLE"]
     assert "127.0.0.1" not in json.dumps(status.json["dependencies"])  # no address in the answer
     assert status.json["dependencies"]["database"]["OK"] is True
+
+
+def test_a_lone_surrogate_in_an_old_document_reads_as_a_replacement_character(es, log_prefix, client, execution):
+    # Our pipeline replaces lone surrogates when it takes lines in; a legacy document may still hold one.
+    index_legacy(es, log_prefix, [legacy_doc(execution.cluster_id, BASE_NS, "bad \ud800 char"),
+                                  legacy_doc(execution.cluster_id, BASE_NS + 1, "fine")])
+    for fmt in ("json", "array", "ndjson", "txt", "html"):
+        r = client.simulate_get(url(execution), params={"format": fmt})
+        assert r.status_code == 200, fmt
+        assert "bad \ufffd char" in r.text and "fine" in r.text, fmt
+    assert messages(client.simulate_get(url(execution)).json) == ["bad \ufffd char", "fine"]
+    assert client.simulate_get(url(execution), params={"limit": "1"}).json["hits"]["hits"][0]["_source"][
+        "message"] == "bad \ufffd char"
