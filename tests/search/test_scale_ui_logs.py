@@ -230,12 +230,20 @@ def test_status_names_elasticsearch_as_a_dependency(client, make_client, es, exe
 
 def test_a_lone_surrogate_in_an_old_document_reads_as_a_replacement_character(es, log_prefix, client, execution):
     # Our pipeline replaces lone surrogates when it takes lines in; a legacy document may still hold one.
-    index_legacy(es, log_prefix, [legacy_doc(execution.cluster_id, BASE_NS, "bad \ud800 char"),
-                                  legacy_doc(execution.cluster_id, BASE_NS + 1, "fine")])
+    index_legacy(
+        es,
+        log_prefix,
+        [
+            legacy_doc(execution.cluster_id, BASE_NS, "bad \ud800 char"),
+            legacy_doc(execution.cluster_id, BASE_NS + 1, "fine"),
+        ],
+    )
     for fmt in ("json", "array", "ndjson", "txt", "html"):
         r = client.simulate_get(url(execution), params={"format": fmt})
         assert r.status_code == 200, fmt
         assert "bad \ufffd char" in r.text and "fine" in r.text, fmt
     assert messages(client.simulate_get(url(execution)).json) == ["bad \ufffd char", "fine"]
-    assert client.simulate_get(url(execution), params={"limit": "1"}).json["hits"]["hits"][0]["_source"][
-        "message"] == "bad \ufffd char"
+    assert (
+        client.simulate_get(url(execution), params={"limit": "1"}).json["hits"]["hits"][0]["_source"]["message"]
+        == "bad \ufffd char"
+    )
