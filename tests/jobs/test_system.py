@@ -105,6 +105,9 @@ def test_status_reports_nodes_executions_and_job_counts(api, auth, clock):
     algorithm = queue(api, auth, a["id"], {})["id"]
     finish(api, auth, start(api, auth, algorithm, node="node-1")["id"], "FAILED")  # default: algorithm-unknown
     queue(api, auth, a["id"], {})
+    canceled = queue(api, auth, b["id"], {})["id"]  # its execution ends CANCELED: neither running nor counted
+    start(api, auth, canceled, node="node-2")
+    assert api.simulate_post("/v6/jobs/cancel/", json={"job_ids": [canceled]}, headers=auth).json == {"matched": 1}
 
     status = get(api, "/v6/status/")
     assert [n["hostname"] for n in status["nodes"]] == ["node-1", "node-2", "node-old"]
@@ -136,7 +139,7 @@ def test_status_reports_nodes_executions_and_job_counts(api, auth, clock):
         "RUNNING": 3,
         "FAILED": 2,
         "COMPLETED": 2,
-        "CANCELED": 0,
+        "CANCELED": 1,
     }
     for job_status, n in status["job_counts"].items():  # the same numbers the job list gives
         assert get(api, "/v6/jobs/", f"status={job_status}")["count"] == n
