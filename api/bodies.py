@@ -8,6 +8,7 @@ and knows its schema. Fields are checked in declaration order, so the first prob
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,6 +107,21 @@ def one_of(choices: tuple[str, ...]) -> Kind:
     return Kind(convert, {"enum": list(choices)})
 
 
+# A Unicode code point in hexadecimal (0 to 10FFFF), as Font Awesome icons are named in Scale's icon_code.
+CODE_POINT_PATTERN = "^(?:[0-9A-Fa-f]{1,5}|10[0-9A-Fa-f]{4})$"
+_CODE_POINT = re.compile(CODE_POINT_PATTERN)
+
+
+def _code_point(name: str, raw: Any, now: datetime) -> str:
+    value = _string(name, raw, now)
+    if not _CODE_POINT.match(value):
+        raise bad_request(f'Parameter "{name}" must be a hexadecimal Unicode code point, such as "f1b2"')
+    return value
+
+
+CODE_POINT = Kind(_code_point, {"type": "string", "pattern": CODE_POINT_PATTERN})
+
+
 def list_of(item: Kind) -> Kind:
     def convert(name: str, raw: Any, now: datetime) -> list:
         if not isinstance(raw, list):
@@ -113,6 +129,23 @@ def list_of(item: Kind) -> Kind:
         return [item.convert(name, value, now) for value in raw]
 
     return Kind(convert, {"type": "array", "items": item.schema})
+
+
+def filter_list_of(item: Kind) -> Kind:
+    """A filter list as Scale's UI sends it: items, or lists of items nested one level (its "cancel all" wraps its
+    multiselect's list in another), flattened. An empty list is no restriction, as Scale read these filters and
+    as the UI means it (nothing selected in a multiselect: every value)."""
+
+    def convert(name: str, raw: Any, now: datetime) -> list | None:
+        if not isinstance(raw, list):
+            raise bad_request(f'Parameter must be a valid list: "{name}"')
+        flat: list = []
+        for value in raw:
+            flat.extend(value if isinstance(value, list) else [value])
+        return [item.convert(name, value, now) for value in flat] or None
+
+    nested = {"anyOf": [item.schema, {"type": "array", "items": item.schema}]}
+    return Kind(convert, {"type": "array", "items": nested})
 
 
 def object_of(*fields: Field) -> Kind:

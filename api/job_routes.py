@@ -15,7 +15,7 @@ from api.routing import Operation, json_response
 from api.schemas import ERROR, ERROR_413, ERROR_415, paginated
 from core.times import Clock
 from jobs.job_store import DEFAULT_USER, JobStore
-from jobs.orderings import JOB_ORDER_FIELDS
+from jobs.orderings import JOB_ORDER_FIELDS, order_field
 from jobs.records import InputFileQuery, JobQuery, OrderKey
 from jobs.statuses import ERROR_CATEGORIES, JOB_STATUSES
 
@@ -29,11 +29,22 @@ JOB_LIST_PARAMS = (
     Param("source_collection", many=True),
     Param("source_task", many=True),
     Param("source_tasks", many=True, description="Same as source_task."),
-    Param("order", many=True, description="Fields to order by, '-' prefix for descending; relations with '__'."),
+    Param(
+        "order",
+        many=True,
+        description="Fields to order by, '-' prefix for descending; a relation's column as relation__column or "
+        "relation.column (error.category, node.hostname); a bare relation name orders by its id.",
+    ),
     Param("status", "choice", many=True, choices=JOB_STATUSES),
     Param("job_id", "integer", many=True),
     Param("job_type_id", "integer", many=True),
     Param("job_type_name", many=True),
+    Param(
+        "job_type_version",
+        many=True,
+        description="With job_type_name: one version for each name, in the same order (name and version pairs); "
+        "alone: job types of these versions.",
+    ),
     Param("batch_id", "integer", many=True),
     Param("recipe_id", "integer", many=True),
     Param("error_category", "choice", many=True, choices=ERROR_CATEGORIES),
@@ -53,9 +64,9 @@ def parse_order(values: list[str] | None) -> tuple[OrderKey, ...]:
     keys = []
     for value in values or ():
         name = value[1:] if value.startswith("-") else value
-        if name not in JOB_ORDER_FIELDS:
+        if order_field(name) not in JOB_ORDER_FIELDS:
             raise bad_request(f'Invalid order field: "{name}"')
-        keys.append(OrderKey(name, value.startswith("-")))
+        keys.append(OrderKey(order_field(name), value.startswith("-")))
     return tuple(keys)
 
 
@@ -105,6 +116,7 @@ class Jobs:
             job_ids=q["job_id"],
             job_type_ids=q["job_type_id"],
             job_type_names=q["job_type_name"],
+            job_type_versions=q["job_type_version"],
             batch_ids=q["batch_id"],
             recipe_ids=q["recipe_id"],
             error_categories=q["error_category"],

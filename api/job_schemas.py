@@ -6,6 +6,7 @@ from typing import Any
 
 from api.bodies import (
     BOOLEAN,
+    CODE_POINT,
     INT32,
     INTEGER,
     NON_NEGATIVE,
@@ -14,6 +15,7 @@ from api.bodies import (
     Body,
     Field,
     either,
+    filter_list_of,
     json_object,
     list_of,
     object_of,
@@ -77,29 +79,29 @@ CONFIGURATION = component(
 )
 RESOURCES = component("Resources", obj(resources={"type": "object", "additionalProperties": NUM}))
 
-JOB_TYPE_BASE = component(
-    "JobTypeBase",
-    obj(
-        id=INT,
-        name=STR,
-        version=STR,
-        title=N_STR,
-        description=N_STR,
-        is_active=BOOL,
-        is_paused=BOOL,
-        is_system=BOOL,
-        is_published=BOOL,
-        icon_code=N_STR,
-        unmet_resources=N_STR,
-    ),
+# A Font Awesome code point; job types without one show api.job_serialize.DEFAULT_ICON_CODE.
+ICON = {"type": "string", "description": "Font Awesome code point (hexadecimal), e.g. f1b2"}
+_JOB_TYPE_BASE: dict[str, Any] = dict(
+    id=INT,
+    name=STR,
+    version=STR,
+    title=N_STR,
+    description=N_STR,
+    is_active=BOOL,
+    is_paused=BOOL,
+    is_system=BOOL,
+    is_published=BOOL,
+    icon_code=ICON,
+    unmet_resources=N_STR,
 )
+JOB_TYPE_BASE = component("JobTypeBase", obj(**_JOB_TYPE_BASE))
 _JOB_TYPE_ITEM: dict[str, Any] = dict(
     id=INT,
     name=STR,
     version=STR,
     title=N_STR,
     description=N_STR,
-    icon_code=N_STR,
+    icon_code=ICON,
     is_published=BOOL,
     is_active=BOOL,
     is_paused=BOOL,
@@ -122,6 +124,20 @@ ERROR_BASE = component(
     "ErrorBase", obj(id=INT, name=STR, title=N_STR, description=N_STR, category={"enum": list(ERROR_CATEGORIES)})
 )
 EVENT = component("TriggerEventBase", obj(id=INT, type=STR, occurred=DT))
+# On a job's details the event is always there: a job without a trigger event of record (written by other means
+# than this API) shows {"id": null, "type": "UNKNOWN", "occurred": <its created time>}.
+JOB_EVENT = component("JobTriggerEvent", obj(id=N_INT, type=STR, occurred=DT))
+JOB_REF = component(
+    "JobBase",
+    obj(
+        id=INT,
+        job_type=obj(
+            **_JOB_TYPE_BASE,
+            manifest=obj(job=obj(name=STR, jobVersion=STR, title=N_STR)),
+        ),
+        status={"enum": list(JOB_STATUSES)},
+    ),
+)
 RECIPE = component(
     "RecipeBase",
     obj(
@@ -159,6 +175,7 @@ EXECUTION_DETAILS = component("JobExecutionDetails", obj(**_EXECUTION_DETAILS, l
 
 
 def _job(job_type_rev: dict, **details: dict) -> dict:
+    """The list item's fields; details add theirs and override some (event, superseded_job)."""
     fields: dict[str, Any] = dict(
         id=INT,
         job_type=JOB_TYPE_BASE,
@@ -190,7 +207,7 @@ def _job(job_type_rev: dict, **details: dict) -> dict:
         superseded=N_DT,
         last_modified=DT,
     )
-    return obj(**fields, **details)
+    return obj(**{**fields, **details})
 
 
 JOB_ITEM = component("JobListItem", _job(obj(id=INT, job_type=ID_REF, revision_num=INT)))
@@ -204,7 +221,7 @@ JOB_DETAILS = component(
                 version=STR,
                 title=N_STR,
                 description=N_STR,
-                icon_code=N_STR,
+                icon_code=ICON,
                 num_versions=INT,
                 latest_version=STR,
             ),
@@ -213,7 +230,11 @@ JOB_DETAILS = component(
             created=DT,
             manifest=OBJ,
         ),
-        superseded_by_job=nullable(ID_REF),
+        event=JOB_EVENT,
+        superseded_job=nullable(JOB_REF),
+        superseded_by_job=nullable(JOB_REF),
+        priority=INT,
+        timeout=INT,
         resources=RESOURCES,
         execution=nullable(JOB_EXECUTION),
         input=DATA,
@@ -273,7 +294,7 @@ JOB_TYPE_CREATE = Body(
         Field("docker_image", STRING, required=True),
         Field("manifest", json_object(MANIFEST), required=True),
         Field("configuration", json_object(CONFIGURATION_IN)),
-        Field("icon_code", STRING),
+        Field("icon_code", CODE_POINT),
         Field("max_scheduled", INT32),
         Field("is_published", BOOLEAN),
         Field("is_active", BOOLEAN),
@@ -298,10 +319,10 @@ _BULK = (
     Field(
         "job_types", list_of(object_of(Field("name", STRING, required=True), Field("version", STRING, required=True)))
     ),
-    Field("job_type_names", list_of(STRING)),
+    Field("job_type_names", filter_list_of(STRING)),
     Field("batch_ids", list_of(INTEGER)),
     Field("recipe_ids", list_of(INTEGER)),
-    Field("error_categories", list_of(one_of(ERROR_CATEGORIES))),
+    Field("error_categories", filter_list_of(one_of(ERROR_CATEGORIES))),
     Field("error_ids", list_of(INTEGER)),
     Field("is_superseded", BOOLEAN),
 )

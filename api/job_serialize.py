@@ -6,6 +6,17 @@ from core.times import format_datetime
 from jobs import seed
 from jobs.records import JobDetail
 
+# Font Awesome's "cube" (fa-cube, the icon Scale's UI gives jobs), for job types created without an icon: the UI
+# writes &#x{icon_code}; into the page, so a null one shows as the text "&#xnull;".
+DEFAULT_ICON_CODE = "f1b2"
+# A job's trigger event when it has none (jobs written by other means than this API): the UI reads event.type
+# and event.occurred unguarded on the details page. The trigger happened by the time the job was created.
+UNKNOWN_EVENT_TYPE = "UNKNOWN"
+
+
+def icon_code(code: str | None) -> str:
+    return code or DEFAULT_ICON_CODE
+
 
 def _data(data: dict | None) -> dict:
     data = data or {}
@@ -23,7 +34,7 @@ def job_type_base(t) -> dict:
         "is_paused": t.is_paused,
         "is_system": t.is_system,
         "is_published": t.is_published,
-        "icon_code": t.icon_code,
+        "icon_code": icon_code(t.icon_code),
         "unmet_resources": t.unmet_resources,
     }
 
@@ -35,7 +46,7 @@ def job_type_item(t) -> dict:
         "version": t.version,
         "title": t.title,
         "description": t.description,
-        "icon_code": t.icon_code,
+        "icon_code": icon_code(t.icon_code),
         "is_published": t.is_published,
         "is_active": t.is_active,
         "is_paused": t.is_paused,
@@ -96,23 +107,41 @@ def _recipe(r) -> dict | None:
     }
 
 
+def _job_type(r, prefix: str, type_id: int) -> dict:
+    """A job type as a job shows it, from the `<prefix>__<column>` values of a job mapping."""
+    return {
+        "id": type_id,
+        "name": r[f"{prefix}__name"],
+        "version": r[f"{prefix}__version"],
+        "title": r[f"{prefix}__title"],
+        "description": r[f"{prefix}__description"],
+        "is_active": r[f"{prefix}__is_active"],
+        "is_paused": r[f"{prefix}__is_paused"],
+        "is_system": r[f"{prefix}__is_system"],
+        "is_published": r[f"{prefix}__is_published"],
+        "icon_code": icon_code(r[f"{prefix}__icon_code"]),
+        "unmet_resources": r[f"{prefix}__unmet_resources"],
+    }
+
+
+def _job_ref(r, name: str) -> dict | None:
+    """The job this one supersedes (name "superseded_job") or is superseded by ("superseded_by_job"):
+    {id, job_type, status} as Scale gave it, its job type also carrying `manifest.job` {name, jobVersion, title},
+    which Scale's UI reads there (Scale's own answer lacked it, and the details page threw on it)."""
+    if r[f"{name}__id"] is None:
+        return None
+    job_type = _job_type(r, f"{name}_type", r[f"{name}__job_type_id"])
+    job_type["manifest"] = {
+        "job": {"name": job_type["name"], "jobVersion": job_type["version"], "title": job_type["title"]}
+    }
+    return {"id": r[f"{name}__id"], "job_type": job_type, "status": r[f"{name}__status"]}
+
+
 def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
     """Every list field, in the list's order; details insert theirs in between."""
     return {
         "id": r["id"],
-        "job_type": {
-            "id": r["job_type_id"],
-            "name": r["job_type__name"],
-            "version": r["job_type__version"],
-            "title": r["job_type__title"],
-            "description": r["job_type__description"],
-            "is_active": r["job_type__is_active"],
-            "is_paused": r["job_type__is_paused"],
-            "is_system": r["job_type__is_system"],
-            "is_published": r["job_type__is_published"],
-            "icon_code": r["job_type__icon_code"],
-            "unmet_resources": r["job_type__unmet_resources"],
-        },
+        "job_type": _job_type(r, "job_type", r["job_type_id"]),
         "job_type_rev": job_type_rev,
         "event": None
         if r["event_id"] is None
@@ -182,7 +211,7 @@ def job_details(detail: JobDetail) -> dict:
                 "version": r["job_type__version"],
                 "title": r["job_type__title"],
                 "description": r["job_type__description"],
-                "icon_code": r["job_type__icon_code"],
+                "icon_code": icon_code(r["job_type__icon_code"]),
                 "num_versions": detail.num_versions,
                 "latest_version": detail.latest_version,
             },
@@ -192,11 +221,17 @@ def job_details(detail: JobDetail) -> dict:
             "manifest": manifest,
         },
     )
+    if fields["event"] is None:
+        fields["event"] = {"id": None, "type": UNKNOWN_EVENT_TYPE, "occurred": format_datetime(r["created"])}
+    fields["superseded_job"] = _job_ref(r, "superseded_job")
     out: dict = {}
     for key, value in fields.items():
         out[key] = value
         if key == "superseded_job":
-            out["superseded_by_job"] = _ref(r["superseded_by_job__id"])
+            out["superseded_by_job"] = _job_ref(r, "superseded_by_job")
+        elif key == "max_tries":  # the details page reads these at the top level
+            out["priority"] = r["priority"]
+            out["timeout"] = r["timeout"]
         elif key == "node":
             out["resources"] = seed.job_resources(manifest, r["input_file_size"])
         elif key == "num_exes":

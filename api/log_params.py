@@ -47,6 +47,45 @@ HIT = component(
     },
 )
 LINES = {"type": "array", "items": LINE}
+# Scale's log JSON: the body of an Elasticsearch search, each line a hit. Only the keys written here.
+LOG_HIT = component(
+    "LogHit",
+    {
+        "type": "object",
+        "properties": {
+            "_index": {"type": ["string", "null"]},
+            "_id": {"type": ["string", "null"]},
+            "_score": {"type": "null"},
+            "_source": LINE,
+            "sort": {"type": "array", "description": "The line's sort values (time in nanoseconds, order number, ...)"},
+        },
+        "required": ["_index", "_id", "_score", "_source", "sort"],
+    },
+)
+LOG_SEARCH_RESPONSE = component(
+    "LogSearchResponse",
+    {
+        "type": "object",
+        "description": "As Scale served it: Elasticsearch's search response. hits.total is the number of hits in "
+        "the body; it follows hits.hits, and took (milliseconds) comes last.",
+        "properties": {
+            "took": {"type": "integer", "minimum": 0},
+            "timed_out": {"type": "boolean"},
+            "hits": {
+                "type": "object",
+                "properties": {
+                    "total": {"type": "integer", "minimum": 0},
+                    "max_score": {"type": "null"},
+                    "hits": {"type": "array", "items": LOG_HIT},
+                },
+                "required": ["total", "max_score", "hits"],
+            },
+        },
+        "required": ["took", "timed_out", "hits"],
+    },
+)
+# format=json (or JSON by Accept) answers the search response; format=array the plain array of lines.
+JSON_BODY = {"oneOf": [LOG_SEARCH_RESPONSE, {**LINES, "description": "format=array: the lines as a JSON array"}]}
 TEXT = {"type": "string"}
 ERROR_503 = json_response(ERROR, "Elasticsearch is unavailable")
 
@@ -58,8 +97,11 @@ READ_PARAMS = (
     Param(
         "format",
         "choice",
-        choices=("json", "txt", "html", "ndjson"),
-        description="Response format; overrides Accept (which may also ask for text/event-stream).",
+        choices=("json", "array", "txt", "html", "ndjson"),
+        description="Response format; overrides Accept (which may also ask for text/event-stream). json: Scale's "
+        "body, an Elasticsearch search response with each line in hits.hits[]._source (also the default and what "
+        "Accept: application/json gets); array: a plain JSON array of the lines; txt: the messages, one a line; "
+        "html: a page; ndjson: one line object a line.",
     ),
     Param("limit", "integer", minimum=1, description="At most this many lines (1-10000); without it, the whole log."),
     Param("after", description="Opaque cursor: start strictly after the line it names (X-Next-Cursor, SSE id)."),

@@ -8,6 +8,7 @@ Last-Event-ID and resumes exactly (run gunicorn with a threaded worker class so 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 import falcon
 
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_503, LINES, READ_PARAMS, TEXT
+from api.log_params import ERROR_503, JSON_BODY, READ_PARAMS, TEXT
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
@@ -47,9 +48,11 @@ class ExecutionLogs:
             query=READ_PARAMS,
             responses={
                 200: Response(
-                    "The lines",
+                    "The lines. JSON (the default, format=json, or Accept: application/json) is Scale's body: "
+                    "Elasticsearch's search response, each line a hit with the line in its _source; "
+                    "format=array gives a plain JSON array of the lines instead.",
                     {
-                        "application/json": LINES,
+                        "application/json": JSON_BODY,
                         "application/x-ndjson": None,
                         "text/plain": TEXT,
                         "text/html": TEXT,
@@ -72,6 +75,7 @@ class ExecutionLogs:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int, stream: str) -> None:
+        began = time.monotonic()
         if stream not in STREAM_FILTERS:
             raise not_found()
         q = parse_query(req, READ_PARAMS, self._clock)
@@ -98,16 +102,17 @@ class ExecutionLogs:
         if q["follow"]:
             self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
         elif q["tail"] is not None:
-            self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt_name, title)
+            fmt = Format(fmt_name, title, began=began)
+            self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt)
         elif q["limit"] is not None:
             lines, more = self._search.page(target.cluster_id, window, after, q["limit"])
-            self._send(resp, lines, fmt_name, title)
+            self._send(resp, lines, Format(fmt_name, title, began=began))
             if lines:
                 resp.set_header("X-Next-Cursor", lines[-1].cursor)
             if more:
                 resp.append_header("Link", f'<{next_url(req, lines[-1].cursor)}>; rel="next"')
         else:
-            self._stream_all(resp, target.cluster_id, window, after, fmt_name, title)
+            self._stream_all(resp, target.cluster_id, window, after, Format(fmt_name, title, began=began))
 
     def _after(self, req: falcon.Request, q: dict) -> tuple | None:
         # An SSE client reconnecting sends the last id it saw; it wins over the URL's original cursor.
@@ -121,24 +126,24 @@ class ExecutionLogs:
         except cursor.InvalidCursor:
             raise bad_request(f"Invalid cursor for parameter: {name}") from None
 
-    def _send(self, resp: falcon.Response, lines: list[Line], fmt_name: str, title: str) -> None:
+    def _send(self, resp: falcon.Response, lines: list[Line], fmt: Format) -> None:
         if not lines:
             resp.status = falcon.HTTP_204
             return
-        resp.content_type = CONTENT_TYPES[fmt_name]
-        resp.data = b"".join(body(Format(fmt_name, title), lines))
+        resp.content_type = CONTENT_TYPES[fmt.name]
+        resp.data = b"".join(body(fmt, lines))
 
-    def _stream_all(self, resp, cluster_id: str, window: Window, after, fmt_name: str, title: str) -> None:
+    def _stream_all(self, resp, cluster_id: str, window: Window, after, fmt: Format) -> None:
         lines = self._search.stream(cluster_id, window, after)
         first = next(lines, None)  # fails here, before the response starts, when Elasticsearch is down
         if first is None:
             resp.status = falcon.HTTP_204
             return
-        resp.content_type = CONTENT_TYPES[fmt_name]
-        resp.stream = guarded_stream(body(Format(fmt_name, title), chain([first], lines)), lines)
+        resp.content_type = CONTENT_TYPES[fmt.name]
+        resp.stream = guarded_stream(body(fmt, chain([first], lines)), lines)
 
     def _follow(self, req, resp, target, window: Window, after, tail: int | None, fmt_name: str, title: str) -> None:
-        # Following writes SSE when asked for it, text lines for txt, NDJSON otherwise.
+        # Following writes SSE when asked for it, text lines for txt, NDJSON otherwise (json and array too).
         fmt_name = fmt_name if fmt_name in ("sse", "txt") else "ndjson"
         head: list[Line] = []
         if tail is not None:

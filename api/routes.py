@@ -20,6 +20,7 @@ from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
 from api.services import Services
+from api.system_routes import Scheduler, Status, Version
 from api.viewer_routes import ViewerAsset, ViewerPage
 from core import metrics
 from core.times import Clock
@@ -36,6 +37,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/readyz", readiness(services))
     routes.add("/metrics", MetricsResource(stores.jobs.count_by_status))
     routes.add("/v6/openapi.json", OpenApiResource(routes))
+    # Every page of Scale's UI calls these three.
+    routes.add("/v6/version/", Version())
+    routes.add("/v6/status/", Status(stores.status, logs.search.cluster_info if logs else None, clock))
+    routes.add("/v6/scheduler/", Scheduler())
 
     routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
     routes.add("/v6/job-types/{name}/{version}/", JobTypeDetails(stores.job_types))

@@ -13,13 +13,15 @@ import logging
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, false, func, insert, or_, select
 from sqlalchemy.exc import OperationalError
 
+from jobs.filters import job_type_ids
 from jobs.models import JobCount, JobType
 from jobs.records import JobQuery
+from jobs.statuses import JOB_STATUSES
 
 log = logging.getLogger(__name__)
 
 # The JobQuery fields the counters can answer; `order` does not change a count.
-ANSWERED = frozenset({"statuses", "job_type_ids", "job_type_names", "job_types", "order"})
+ANSWERED = frozenset({"statuses", "job_type_ids", "job_type_names", "job_type_versions", "job_types", "order"})
 # A read compacts when what it summed has more than this many rows beyond one per key. Counted over what it
 # summed rather than over the whole table: that is what the read paid for, and it needs no extra scan. Beyond
 # one per key: a database of many job types has many keys even right after compacting, and those rows can't go.
@@ -33,7 +35,7 @@ _KEY = (JobCount.job_type_id, JobCount.status)
 def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     """The exact number of jobs matching q, or None when the counters can't tell (count those jobs instead).
 
-    The counters answer when q restricts nothing but statuses, job_type_ids, job_type_names and job_types (a
+    The counters answer when q restricts nothing but statuses and job types (ids, names, versions and job_types; a
     (name, version) pair that does not exist matches no job). `connection` is a Connection (not a Session);
     this reads on it and leaves its transaction to the caller. A read that compacts does so on a connection of
     its own from connection.engine, in a short transaction of its own.
@@ -45,8 +47,8 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
         conditions.append(JobCount.status.in_(q.statuses))
     if q.job_type_ids is not None:
         conditions.append(JobCount.job_type_id.in_(q.job_type_ids))
-    if q.job_type_names is not None:
-        conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(JobType.name.in_(q.job_type_names))))
+    if q.job_type_names is not None or q.job_type_versions is not None:
+        conditions.append(JobCount.job_type_id.in_(job_type_ids(q.job_type_names, q.job_type_versions)))
     if q.job_types is not None:
         pairs = [and_(JobType.name == name, JobType.version == version) for name, version in q.job_types]
         conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(or_(false(), *pairs))))
@@ -64,20 +66,22 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     return int(total)
 
 
-def count_by_status(connection: Connection) -> dict[str, int]:
-    """Jobs of each status, from the counters (statuses without jobs left out): a sum over job_counts' few rows,
-    whatever the number of jobs. Compacts like count_jobs when it summed many more rows than keys."""
+def counts_by_status(connection: Connection) -> dict[str, int]:
+    """The number of jobs in each status (every status, zeros included), from the counters."""
+    totals = dict.fromkeys(JOB_STATUSES, 0)
     per_key = (
         select(JobCount.status, func.sum(JobCount.n).label("n"), func.count().label("rows")).group_by(*_KEY).subquery()
     )
-    rows = connection.execute(
-        select(per_key.c.status, func.sum(per_key.c.n), func.sum(per_key.c.rows) - func.count()).group_by(
-            per_key.c.status
-        )
-    ).all()
-    if sum(int(surplus) for _, _, surplus in rows) > COMPACT_OVER:
+    per_status = select(per_key.c.status, func.sum(per_key.c.n), func.sum(per_key.c.rows) - func.count()).group_by(
+        per_key.c.status
+    )
+    surplus = 0
+    for status, n, extra in connection.execute(per_status):
+        totals[status] = int(n)
+        surplus += int(extra)
+    if surplus > COMPACT_OVER:
         compact(connection.engine)
-    return {str(status): int(n) for status, n, _ in rows if n}
+    return totals
 
 
 def compact(engine: Engine) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, select
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from jobs.errors import Invalid
@@ -24,6 +26,19 @@ _IN_FILTERS = (
 )
 
 
+def job_type_ids(names: Sequence[str] | None, versions: Sequence[str] | None) -> Select:
+    """Ids of the job types with these names, these versions, or both: (names[i], versions[i]) pairs when both
+    are given (the same number of each, as Scale's UI sends them)."""
+    if names is not None and versions is not None:
+        if len(names) != len(versions):
+            raise Invalid("job_type_version must give one version for each job_type_name")
+        pairs = [and_(JobType.name == name, JobType.version == version) for name, version in zip(names, versions)]
+        return select(JobType.id).where(or_(false(), *pairs))
+    if names is not None:
+        return select(JobType.id).where(JobType.name.in_(names))
+    return select(JobType.id).where(JobType.version.in_(versions or ()))
+
+
 def job_conditions(connection: Connection | Session, q: JobQuery) -> list[ColumnElement[bool]]:
     """Conditions on jobs for q (a Connection or Session runs the job_types lookups); raises Invalid for a
     (name, version) in q.job_types that does not exist, as cancel and requeue report it."""
@@ -40,8 +55,8 @@ def job_conditions(connection: Connection | Session, q: JobQuery) -> list[Column
         values = getattr(q, field)
         if values is not None:
             c.append(column.in_(values))
-    if q.job_type_names is not None:
-        c.append(Job.job_type_id.in_(select(JobType.id).where(JobType.name.in_(q.job_type_names))))
+    if q.job_type_names is not None or q.job_type_versions is not None:
+        c.append(Job.job_type_id.in_(job_type_ids(q.job_type_names, q.job_type_versions)))
     if q.job_types is not None:
         ids = []
         for name, version in q.job_types:

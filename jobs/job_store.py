@@ -27,7 +27,8 @@ from jobs.statuses import ExecutionStatus, JobStatus
 from jobs.workspaces import check_workspaces
 
 MIB = 1024 * 1024
-# A job's details show the execution of these statuses only (Scale's rule).
+# A job's details show the execution of its current try (exe_num == num_exes), for these statuses only (Scale's
+# rule); so a job just requeued (num_exes raised) shows none until its next try starts.
 SHOWS_EXECUTION = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
 # Who queued a job when no person did (the jobs that tools and tests create).
 DEFAULT_USER = "API"
@@ -48,7 +49,7 @@ class JobStore:
     def count_by_status(self) -> dict[str, int]:
         """How many jobs have each status (statuses without jobs are left out), from the job counters."""
         with self._db.engine.connect() as c:
-            return counts.count_by_status(c)
+            return counts.counts_by_status(c)
 
     def get_job(self, job_id: int) -> JobDetail | None:
         with self._db.engine.connect() as c:
@@ -62,9 +63,7 @@ class JobStore:
                 with self._sessions(bind=c) as s:  # the same connection: one pool checkout per details read
                     execution = s.scalar(
                         select(JobExecution)
-                        .where(JobExecution.job_id == job_id)
-                        .order_by(JobExecution.exe_num.desc())
-                        .limit(1)
+                        .where(JobExecution.job_id == job_id, JobExecution.exe_num == row["num_exes"])
                         .options(*EXECUTION_LOAD)
                     )
         return JobDetail(row, files, execution, len(versions), max(versions, key=_version_key))

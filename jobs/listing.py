@@ -39,28 +39,28 @@ def _labelled(table, prefix: str, names: tuple[str, ...]) -> list:
     return [table.c[name].label(f"{prefix}__{name}") for name in names]
 
 
+# The columns of a job type that a job shows (its own, and those of the jobs it supersedes or is superseded by).
+JOB_TYPE_COLUMNS = (
+    "name",
+    "version",
+    "title",
+    "description",
+    "is_active",
+    "is_paused",
+    "is_system",
+    "is_published",
+    "icon_code",
+    "unmet_resources",
+)
+
+
 def _job_select(details: bool):
     j = Job.__table__
     t, rev, event, recipe, recipe_type, batch, node, error = (
         m.__table__ for m in (JobType, JobTypeRevision, TriggerEvent, Recipe, RecipeType, Batch, Node, Error)
     )
     columns = [c for c in j.c if details or c.name not in _JSON]
-    columns += _labelled(
-        t,
-        "job_type",
-        (
-            "name",
-            "version",
-            "title",
-            "description",
-            "is_active",
-            "is_paused",
-            "is_system",
-            "is_published",
-            "icon_code",
-            "unmet_resources",
-        ),
-    )
+    columns += _labelled(t, "job_type", JOB_TYPE_COLUMNS)
     columns += _labelled(rev, "job_type_rev", ("revision_num",))
     columns += _labelled(event, "event", ("type", "occurred"))
     columns += _labelled(recipe, "recipe", ("recipe_type_id", "recipe_type_rev_id", "event_id"))
@@ -79,11 +79,18 @@ def _job_select(details: bool):
         .outerjoin(error, error.c.id == j.c.error_id)
     )
     if details:
-        successor = aliased(j)
         columns += _labelled(rev, "job_type_rev", ("docker_image", "created", "manifest"))
         columns += _labelled(t, "job_type", ("configuration",))
-        columns.append(successor.c.id.label("superseded_by_job__id"))
-        joined = joined.outerjoin(successor, successor.c.superseded_job_id == j.c.id)
+        # The job this one supersedes and the one superseding it (at most one each), with their job types.
+        superseded, successor = aliased(j), aliased(j)
+        for name, other, on in (
+            ("superseded_job", superseded, superseded.c.id == j.c.superseded_job_id),
+            ("superseded_by_job", successor, successor.c.superseded_job_id == j.c.id),
+        ):
+            other_type = aliased(t)
+            columns += _labelled(other, name, ("id", "status", "job_type_id"))
+            columns += _labelled(other_type, f"{name}_type", JOB_TYPE_COLUMNS)
+            joined = joined.outerjoin(other, on).outerjoin(other_type, other_type.c.id == other.c.job_type_id)
     return select(*columns).select_from(joined)
 
 

@@ -339,7 +339,7 @@ class JobExecution(Base):
     lease_expires: Mapped[datetime | None]
     queued: Mapped[datetime | None]
     started: Mapped[datetime]
-    ended: Mapped[datetime | None]
+    ended: Mapped[datetime | None] = mapped_column(index=True)  # migration 0006: recent ones for /v6/status/
     created: Mapped[datetime]
     last_modified: Mapped[datetime]
 

@@ -1,4 +1,6 @@
-"""The job list's `order` fields: job columns, `<relation>__<column>` of its relations, and `duration`."""
+"""The job list's `order` fields: job columns, `<relation>__<column>` of its relations (also written
+`<relation>.<column>`, as Scale's UI sends them), and `duration`. A bare relation name orders by its id (Django's
+rule for a related model without a default ordering, which Scale's models don't declare)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,12 @@ JOB_ORDER_FIELDS: frozenset[str] = frozenset(
 )
 
 
+def order_field(name: str) -> str:
+    """The order field `name` stands for: `relation.column` is an alias of `relation__column`."""
+    relation, dot, column = name.partition(".")
+    return f"{relation}__{column}" if dot and relation in RELATIONS else name
+
+
 def duration(postgres: bool):
     """ended - started: an interval on PostgreSQL, days (a float) on SQLite; NULL unless both are set.
 
@@ -47,7 +55,7 @@ def duration(postgres: bool):
 
 def order_by(stmt: Select, keys: Sequence[OrderKey], postgres: bool) -> Select:
     """Apply the keys in sequence (default last_modified), then id; NULLs sort as PostgreSQL does (last ascending)."""
-    keys = list(keys) or [OrderKey("last_modified")]
+    keys = [OrderKey(order_field(k.field), k.descending) for k in keys] or [OrderKey("last_modified")]
     joined: dict[str, Any] = {}
     clauses = []
     for key in keys:

@@ -70,6 +70,8 @@ class JobQuery:
     job_ids: Sequence[int] | None = None
     job_type_ids: Sequence[int] | None = None
     job_type_names: Sequence[str] | None = None
+    # With job_type_names: one version per name, pairwise (name[i], version[i]); alone: any name.
+    job_type_versions: Sequence[str] | None = None
     batch_ids: Sequence[int] | None = None
     recipe_ids: Sequence[int] | None = None
     error_categories: Sequence[str] | None = None
@@ -106,7 +108,8 @@ class JobTypeQuery:
 @dataclass(frozen=True)
 class JobDetail:
     """A job with everything its details need: its mapping (as jobs.listing reads it), its input files' names by
-    input, its latest execution (an ORM JobExecution detached from its session, or None) and its type's versions."""
+    input, the execution of its current try (an ORM JobExecution detached from its session, or None) and its
+    type's versions."""
 
     job: Any
     input_files: dict[str, list[str]]
@@ -197,3 +200,27 @@ class NewSession:
     key: str
     expires: datetime
     person: Person
+
+
+@dataclass(frozen=True)
+class ExecutionCount:
+    """How many executions of a job type on a node are RUNNING, or ended COMPLETED or FAILED (with the error's
+    category) within a status report's window."""
+
+    node_id: int
+    job_type_id: int
+    status: str
+    error_category: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What GET /v6/status/ reports: the nodes seen (id, hostname), execution counts per node, job counts by
+    status, and the job types the counts name (rows of id, name, version, title, description, is_system,
+    icon_code)."""
+
+    nodes: list[tuple[int, str]]
+    executions: list[ExecutionCount]
+    job_counts: dict[str, int]
+    job_types: list[Any]

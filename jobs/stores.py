@@ -12,6 +12,7 @@ from jobs.file_store import FileStore
 from jobs.job_store import JobStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.status_store import StatusStore
 from jobs.user_store import UserStore
 
 
@@ -24,6 +25,7 @@ class Stores:
     log_targets: LogTargetStore
     files: FileStore
     users: UserStore
+    status: StatusStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -36,6 +38,7 @@ class Stores:
             LogTargetStore(db),
             FileStore(db, clock),
             UserStore(db, clock),
+            StatusStore(db),
         )
 
     def close(self) -> None:

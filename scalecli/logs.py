@@ -68,7 +68,7 @@ def log_path(exe_id: int, stream: str) -> str:
 def whole(api: Api, exe_id: int, stream: str, retry: Retry) -> Iterator[dict[str, Any]]:
     after: str | None = None
     while True:
-        params: dict[str, Any] = {"format": "json", "limit": PAGE_LINES}
+        params: dict[str, Any] = {"format": "array", "limit": PAGE_LINES}
         if after:
             params["after"] = after
         try:
@@ -88,7 +88,7 @@ def whole(api: Api, exe_id: int, stream: str, retry: Retry) -> Iterator[dict[str
 
 
 def tail(api: Api, exe_id: int, stream: str, lines: int) -> list[dict[str, Any]]:
-    response = api.request("GET", log_path(exe_id, stream), params={"format": "json", "tail": lines})
+    response = api.request("GET", log_path(exe_id, stream), params={"format": "array", "tail": lines})
     return [] if response.status_code == 204 else response.json()
 
 

@@ -18,7 +18,7 @@ from search.queries import LINE_SOURCE, exact, line_sort, time_range
 MAX_PAGE = 10_000  # Elasticsearch's default max_result_window
 CHUNK = 2_000  # lines per request when streaming a whole log
 PIT_KEEP_ALIVE = "2m"
-HITS_ONLY = ["hits.hits._source", "hits.hits.sort", "pit_id"]
+HITS_ONLY = ["hits.hits._index", "hits.hits._id", "hits.hits._source", "hits.hits.sort", "pit_id"]
 
 # Sentinels a follow yields besides lines.
 HEARTBEAT = "heartbeat"  # nothing new for a while; lets the caller notice a gone client

@@ -1,11 +1,15 @@
-"""Log lines as response bodies: JSON array, NDJSON, plain text, HTML and Server-Sent Events.
+"""Log lines as response bodies: Scale's JSON (an Elasticsearch search response), a JSON array of lines, NDJSON,
+plain text, HTML and Server-Sent Events.
 
-Bodies are produced as an iterator of byte chunks, so a whole log streams in bounded memory.
+Bodies are produced as an iterator of byte chunks, so a whole log streams in bounded memory. Scale's JSON is
+`{"timed_out", "hits": {"max_score", "hits": [...], "total"}, "took"}`: the count and the time are only known
+once every line has gone out, so they come last (JSON leaves key order free).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from html import escape
 
@@ -17,6 +21,7 @@ from search.reads import ENDED, HEARTBEAT
 
 CONTENT_TYPES = {
     "json": "application/json",
+    "array": "application/json",
     "ndjson": "application/x-ndjson",
     "txt": "text/plain; charset=utf-8",
     "html": "text/html; charset=utf-8",
@@ -24,6 +29,13 @@ CONTENT_TYPES = {
 }
 FLUSH_BYTES = 64 * 1024
 _stdlib_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encoded(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate from an old document: U+FFFD, as ingest stores one
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def _dumps(obj) -> str:
@@ -43,14 +55,18 @@ HTML_HEAD = """<!DOCTYPE html>
 class Format:
     """How one format writes its start, each line, the separator between lines, and its end."""
 
-    def __init__(self, name: str, title: str = "Log", follow: bool = False):
+    def __init__(self, name: str, title: str = "Log", follow: bool = False, began: float | None = None):
         self.name = name
         self.title = title
         self.follow = follow  # followed text ends every line, as it may be the last for a while
         self.high: tuple | None = None  # SSE: the largest key sent, so a resume never repeats a line
+        self.count = 0  # lines written (json: hits.total)
+        self.began = time.monotonic() if began is None else began  # json: "took" counts from here
 
     def start(self) -> str:
         if self.name == "json":
+            return '{"timed_out":false,"hits":{"max_score":null,"hits":['
+        if self.name == "array":
             return "["
         if self.name == "html":
             return HTML_HEAD.format(title=escape(self.title))
@@ -61,6 +77,20 @@ class Format:
     def line(self, line: Line, first: bool) -> str:
         name = self.name
         if name == "json":
+            self.count += 1
+            hit = {
+                "_index": line.doc_index,
+                "_id": line.doc_id,
+                "_score": None,
+                "_source": line.fields,
+                "sort": line.key,
+            }
+            try:
+                text = orjson.dumps(hit).decode()
+            except TypeError:  # as in _dumps
+                text = _stdlib_dumps(hit)
+            return text if first else "," + text
+        if name == "array":
             return ("" if first else ",") + _dumps(line.fields)
         if name == "ndjson":
             return _dumps(line.fields) + "\n"
@@ -78,6 +108,9 @@ class Format:
     def end(self, ended: bool = True) -> str:
         """`ended`: no more lines will come (SSE tells the client not to reconnect)."""
         if self.name == "json":
+            took = round((time.monotonic() - self.began) * 1000)
+            return f'],"total":{self.count}}},"took":{took}}}'
+        if self.name == "array":
             return "]"
         if self.name == "html":
             return "</body></html>\n"
@@ -100,10 +133,10 @@ def body(fmt: Format, lines: Iterable[Line]) -> Iterator[bytes]:
         parts.append(text)
         size += len(text)
         if size >= FLUSH_BYTES:
-            yield "".join(parts).encode()
+            yield _encoded("".join(parts))
             parts, size = [], 0
     parts.append(fmt.end())
-    yield "".join(parts).encode()
+    yield _encoded("".join(parts))
 
 
 def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
@@ -125,8 +158,8 @@ def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
             text = "".join(parts)
             parts = []
             if text:
-                yield text.encode()
+                yield _encoded(text)
     parts.append(fmt.end(ended))
     text = "".join(parts)
     if text:
-        yield text.encode()
+        yield _encoded(text)

@@ -1,4 +1,5 @@
-// Log viewer: reads /v6 log routes and shows lines as text nodes only (never as markup).
+// Log viewer: reads /v6 routes of this origin (relative URLs, so a session cookie of this site goes along) and
+// shows everything as text nodes only (never as markup).
 "use strict";
 (function () {
   const exeId = (location.pathname.match(/\/logs\/(\d+)/) || [])[1];
@@ -6,6 +7,7 @@
   const el = (id) => document.getElementById(id);
   const log = el("log"), status = el("status");
   let current = null;  // AbortController of the running request
+  let clusterId = null;  // the execution's cluster id, once its summary is read: names the downloaded file
 
   function headers(extra) {
     const h = Object.assign({}, extra);
@@ -14,6 +16,51 @@
   }
 
   function setStatus(text) { status.textContent = text; }
+
+  // The header: what ran (job type and version), where (node), when, how it ended, and its job.
+  async function showSummary() {
+    const resp = await fetch("/v6/job-executions/" + exeId + "/", {headers: headers()});
+    if (!resp.ok) { el("exe-status").textContent = "Execution " + resp.status; return; }
+    const exe = await resp.json();
+    const type = exe.job_type || {};
+    clusterId = exe.cluster_id;
+    el("title").textContent = "Execution " + exe.id + " (" + exe.cluster_id + ")";
+    document.title = exe.cluster_id + " log";
+    el("job-type").textContent = (type.title || type.name) + " " + type.version +
+      (type.title && type.title !== type.name ? " [" + type.name + "]" : "");
+    const badge = el("exe-status");
+    badge.textContent = exe.status + (exe.error ? ": " + exe.error.category + " " + (exe.error.title || exe.error.name) : "");
+    badge.className = "badge " + String(exe.status).toLowerCase();
+    el("node").textContent = exe.node ? "on " + exe.node.hostname : "no node";
+    el("times").textContent = "started " + exe.started + (exe.ended ? " ended " + exe.ended : " (running)");
+    const link = el("job-link");
+    link.href = "/v6/jobs/" + exe.job.id + "/";
+    link.textContent = "Job " + exe.job.id + ", try " + exe.exe_num;
+    setDownload();
+  }
+
+  // The whole log of the chosen stream as text: a plain link, so the browser streams it to disk at any size.
+  function setDownload() {
+    const stream = el("stream").value;
+    const link = el("download");
+    link.href = "/v6/job-executions/" + exeId + "/logs/" + stream + "/?format=txt";
+    link.download = (clusterId || "execution-" + exeId) + "-" + stream + ".log";
+  }
+
+  // With a token (read-token mode without a session) a link can't send it: fetch, then save the body.
+  async function downloadWithToken(event) {
+    if (!token) return;
+    event.preventDefault();
+    const link = el("download");
+    const resp = await fetch(link.href, {headers: headers()});
+    if (resp.status === 204) { setStatus("No lines to download"); return; }
+    if (!resp.ok) { await failed(resp); return; }
+    const saved = document.createElement("a");
+    saved.href = URL.createObjectURL(await resp.blob());
+    saved.download = link.download;
+    saved.click();
+    setTimeout(() => URL.revokeObjectURL(saved.href), 60000);
+  }
 
   function lineNode(line, fragment) {
     const div = document.createElement("div");
@@ -59,7 +106,7 @@
   }
 
   async function showTail(signal) {
-    const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "json"}), {headers: headers(), signal});
+    const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "array"}), {headers: headers(), signal});
     if (resp.status === 204) { setStatus("No lines"); return; }
     if (!resp.ok) { await failed(resp); return; }
     const lines = await resp.json();
@@ -107,7 +154,7 @@
         }
         if (batch.length) { append(batch); count += batch.length; setStatus("Following… " + count + " lines"); }
       }
-      if (ended) { setStatus(count + " lines; the execution has ended"); return; }
+      if (ended) { setStatus(count + " lines; the execution has ended"); showSummary(); return; }
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -139,12 +186,17 @@
 
   el("title").textContent = "Execution " + exeId;
   document.title = "Execution " + exeId + " log";
-  el("stream").addEventListener("change", reload);
+  el("stream").addEventListener("change", () => { setDownload(); reload(); });
+  el("download").addEventListener("click", (e) => {
+    downloadWithToken(e).catch((err) => setStatus("Error: " + err.message));
+  });
   el("follow").addEventListener("change", reload);
   el("tail").addEventListener("change", reload);
   el("search-form").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
   const initial = new URLSearchParams(location.search);
   if (initial.get("stream")) el("stream").value = initial.get("stream");
   if (initial.get("follow") === "true") el("follow").checked = true;
+  setDownload();
+  showSummary().catch((e) => { el("exe-status").textContent = "Error: " + e.message; });
   reload();
 })();

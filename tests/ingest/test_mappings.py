@@ -13,6 +13,7 @@ from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.template import ensure_template, template_name
 from tests.ingest.legacy_docs import write_legacy_docs
 from tests.ingest.reading import read_lines
+from tests.search.helpers import lines_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = 1_000_000_000
@@ -141,8 +142,8 @@ def test_the_service_reads_legacy_and_posted_lines_of_one_execution_in_order(cli
     es.indices.refresh(index=f"{settings.log_index_prefix}-*")
     resp = client.simulate_get(f"/v6/job-executions/{exe.id}/logs/combined/", params={"format": "json"})
     assert resp.status_code == 200, resp.text
-    assert isinstance(resp.json, list), resp.json  # a log read answers a JSON list of lines
-    assert [(line["message"], line["stream"]) for line in resp.json] == [
+    lines = lines_of(resp.json)
+    assert [(line["message"], line["stream"]) for line in lines] == [
         ("legacy 1", "stdout"),
         ("legacy 2", "stderr"),
         ("posted 1", "stdout"),

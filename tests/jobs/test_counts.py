@@ -72,8 +72,13 @@ def reference(connection, q: JobQuery, types) -> int:
         conditions.append(Job.status.in_(q.statuses))
     if q.job_type_ids is not None:
         conditions.append(Job.job_type_id.in_(q.job_type_ids))
-    if q.job_type_names is not None:
+    if q.job_type_names is not None and q.job_type_versions is not None:
+        pairs = list(zip(q.job_type_names, q.job_type_versions))
+        conditions.append(Job.job_type_id.in_([i for i, name, version in types if (name, version) in pairs]))
+    elif q.job_type_names is not None:
         conditions.append(Job.job_type_id.in_([i for i, name, _ in types if name in q.job_type_names]))
+    elif q.job_type_versions is not None:
+        conditions.append(Job.job_type_id.in_([i for i, _, version in types if version in q.job_type_versions]))
     if q.job_types is not None:
         conditions.append(Job.job_type_id.in_([i for i, name, version in types if (name, version) in q.job_types]))
     return connection.scalar(select(func.count()).select_from(Job).where(*conditions))
@@ -102,6 +107,18 @@ def queries(types) -> list[JobQuery]:
     out += [JobQuery(job_types=[pair]) for pair in list(TYPES) + [("nope", "1.0.0")]]
     out += [JobQuery(statuses=[s], job_type_ids=[i]) for s in statuses for i in ids]
     out += [JobQuery(statuses=[s], job_type_names=[n]) for s in statuses for n in names]
+    # Scale's UI: names and versions in parallel (pairs), or versions alone.
+    out += [JobQuery(job_type_names=[name], job_type_versions=[version]) for _, name, version in types]
+    out += [
+        JobQuery(
+            job_type_names=[TYPES[1][0], TYPES[2][0]],
+            job_type_versions=[TYPES[1][1], TYPES[2][1]],
+            statuses=["QUEUED", "FAILED"],
+        ),
+        JobQuery(job_type_names=["nope"], job_type_versions=["1.0.0"]),
+        JobQuery(job_type_versions=["1.0.0"]),
+        JobQuery(job_type_versions=["2.0.0", "9.9.9"]),
+    ]
     return out
 
 
@@ -488,7 +505,8 @@ def test_jobs_by_status_for_the_metrics_match_count_star_and_compact(stores, clo
     jobs = populate(stores, clock, types)
     flip_statuses(engine, jobs[0:20:4], 2 * counts.COMPACT_OVER)
     with engine.connect() as c:
-        direct = dict(c.execute(select(Job.status, func.count()).group_by(Job.status)).tuples().all())
+        direct = dict.fromkeys(JOB_STATUSES, 0)
+        direct.update(c.execute(select(Job.status, func.count()).group_by(Job.status)).tuples().all())
     rows = counter_rows(engine)
     assert rows > 2 * counts.COMPACT_OVER
     assert stores.jobs.count_by_status() == direct

@@ -27,8 +27,28 @@ def test_superseded_links(api, auth, stores, job_type, clock):
     new = stores.jobs.create_job(job_type["id"], {}, superseded_job_id=old)
     old_job, new_job = api.simulate_get(f"/v6/jobs/{old}/").json, api.simulate_get(f"/v6/jobs/{new}/").json
     assert (old_job["is_superseded"], old_job["superseded"]) == (True, "2020-01-01T00:05:00Z")
-    assert old_job["superseded_by_job"] == {"id": new} and old_job["superseded_job"] is None
-    assert new_job["superseded_job"] == {"id": old} and new_job["superseded_by_job"] is None
+    job_type = {
+        key: job_type[key]
+        for key in (
+            "id",
+            "name",
+            "version",
+            "title",
+            "description",
+            "is_active",
+            "is_paused",
+            "is_system",
+            "is_published",
+            "unmet_resources",
+        )
+    }
+    job_type.update(
+        icon_code="f1b2", manifest={"job": {"name": "test-job", "jobVersion": "1.0.0", "title": "Test Job"}}
+    )
+    assert old_job["superseded_by_job"] == {"id": new, "job_type": job_type, "status": "QUEUED"}
+    assert old_job["superseded_job"] is None
+    assert new_job["superseded_job"] == {"id": old, "job_type": job_type, "status": "QUEUED"}
+    assert new_job["superseded_by_job"] is None
     assert new_job["is_superseded"] is False
     keys = list(new_job)
     assert keys.index("superseded_job") + 1 == keys.index("superseded_by_job") == keys.index("status") - 1

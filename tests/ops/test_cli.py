@@ -77,7 +77,7 @@ def readable(server: Gunicorn, exe_id: int, last: str) -> None:
     """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second)."""
 
     def seen() -> bool:
-        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/combined/?tail=1&format=json")
+        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/combined/?tail=1&format=array")
         return answer.status == 200 and answer.json[-1]["message"] == last
 
     wait_until(seen, 30, 0.2, what=f"line {last!r} readable")

@@ -18,6 +18,7 @@ from tests.factories import manifest
 from tests.reliability.checks import assert_lines_exactly_once, count_lines, read_lines
 from tests.reliability.harness import Gunicorn, assert_clean_error, ndjson, start_worker, wait_until
 from tests.reliability.seed import seed_jobs
+from tests.search.helpers import lines_of
 
 ES_TIMEOUT = 3  # seconds the API waits for Elasticsearch (reads, and a post's "stored" confirmation)
 GRACE = 5  # seconds after the node answers again before every log read must succeed (the clients reconnect)
@@ -61,9 +62,10 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
     def content_problem(path: str, answer) -> str | None:
         """What is wrong with a 200 log read of exe (which has lines from before the outage on)."""
         if "tail=20" in path:
-            return None if len(answer.json) == 20 else f"{len(answer.json)} lines of tail=20"
+            tail = lines_of(answer.json)
+            return None if len(tail) == 20 else f"{len(tail)} lines of tail=20"
         if "limit=50" in path:
-            numbers = [line["scale_order_num"] for line in answer.json]
+            numbers = [line["scale_order_num"] for line in lines_of(answer.json)]
             return None if numbers == list(range(1, 51)) else f"first page numbered {numbers[:5]}..."
         return None if answer.json["count"] > 0 and answer.json["results"] else "no match"
 

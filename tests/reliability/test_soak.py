@@ -33,6 +33,7 @@ from tests.reliability.checks import (
 )
 from tests.reliability.harness import Gunicorn, ndjson, percentile, read_process, wait_until
 from tests.reliability.seed import lines, seed_jobs
+from tests.search.helpers import lines_of
 
 CLIENTS = 50
 # kind -> (weight, statuses that are not errors). Both log executions hold 500 lines before the load starts, so
@@ -120,7 +121,7 @@ class Soak:
     def check_body(kind: str, body: bytes) -> str | None:
         """What is wrong with a 200 log read's body (None: nothing)."""
         if kind == "log_page":  # the first 100 lines: the pre-load's, numbered 1..100
-            numbers = [line["scale_order_num"] for line in json.loads(body)]
+            numbers = [line["scale_order_num"] for line in lines_of(json.loads(body))]
             return None if numbers == list(range(1, 101)) else f"first page numbered {numbers[:3]}..{numbers[-3:]}"
         if kind == "log_tail":  # the last 50 stdout lines as text
             count = body.count(b"\n") + 1

@@ -79,3 +79,29 @@ def _bulk(es: Elasticsearch, actions, refresh: bool) -> None:
         es.options(request_timeout=120), actions, chunk_size=5000, refresh=refresh, raise_on_error=True
     )
     assert not errors
+
+
+SOURCE_FIELDS = {"message", "@timestamp", "scale_order_num", "scale_task", "scale_job_exe", "scale_node", "stream"}
+
+
+def hits_of(body: dict) -> list[dict]:
+    """The hits of a log JSON body (Scale's: an Elasticsearch search response), after checking its frame:
+    hits.total counts them, no score, every hit with its document's index and id, its _source and sort values."""
+    assert set(body) == {"took", "timed_out", "hits"} and body["timed_out"] is False and body["took"] >= 0
+    assert set(body["hits"]) == {"total", "max_score", "hits"} and body["hits"]["max_score"] is None
+    hits = body["hits"]["hits"]
+    assert body["hits"]["total"] == len(hits)
+    for hit in hits:
+        assert set(hit) == {"_index", "_id", "_score", "_source", "sort"} and hit["_score"] is None
+        assert isinstance(hit["_index"], str) and isinstance(hit["_id"], str) and len(hit["sort"]) == 4
+        assert set(hit["_source"]) == SOURCE_FIELDS
+    return hits
+
+
+def lines_of(body: dict) -> list[dict]:
+    """The lines (each hit's _source) of a log JSON body, its frame checked by hits_of."""
+    return [hit["_source"] for hit in hits_of(body)]
+
+
+def messages(body: dict) -> list[str]:
+    return [line["message"] for line in lines_of(body)]

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.search.helpers import BASE_NS, NS, index_legacy, index_ours, legacy_doc, our_doc
+from tests.search.helpers import BASE_NS, NS, hits_of, index_legacy, index_ours, legacy_doc, lines_of, messages, our_doc
 
 
 def url(exe, stream="combined") -> str:
@@ -58,23 +58,25 @@ def six(es, log_prefix, execution):
 def test_json_lines_in_order_for_each_stream(client, execution, six):
     r = client.simulate_get(url(execution))
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
-    assert [line["message"] for line in r.json] == six
-    assert set(r.json[0]) == {
-        "message",
-        "@timestamp",
-        "scale_order_num",
-        "scale_task",
-        "scale_job_exe",
-        "scale_node",
-        "stream",
+    assert messages(r.json) == six
+    lines = lines_of(r.json)
+    assert lines[0] == {
+        "message": "one",
+        "@timestamp": "2023-11-14T22:13:20.000000000Z",
+        "scale_order_num": 1,
+        "scale_task": f"{execution.cluster_id}_main",
+        "scale_job_exe": execution.cluster_id,
+        "scale_node": "node-1",
+        "stream": "stdout",
     }
-    assert r.json[1]["@timestamp"] == "2023-11-14T22:13:20.000000001Z"
+    assert lines[1]["@timestamp"] == "2023-11-14T22:13:20.000000001Z"
     out = client.simulate_get(url(execution, "stdout")).json
-    assert [line["message"] for line in out] == ["one", "three", "five"]
+    assert messages(out) == ["one", "three", "five"]
     err = client.simulate_get(url(execution, "stderr"), params={"limit": "10"}).json
-    assert [line["message"] for line in err] == ["two <script>alert(1)</script>", "four", "six"]
+    assert messages(err) == ["two <script>alert(1)</script>", "four", "six"]
     assert client.simulate_get(f"/v6/job-executions/{execution.id}/logs/other/").status_code == 404
-    assert client.simulate_get(f"/v7/job-executions/{execution.id}/logs/stdout/").json == out
+    v7 = client.simulate_get(f"/v7/job-executions/{execution.id}/logs/stdout/").json
+    assert hits_of(v7) == hits_of(out)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,8 @@ def test_json_lines_in_order_for_each_stream(client, execution, six):
     [
         ({}, None, "application/json", "json"),
         ({"format": "json"}, "image/png", "application/json", "json"),  # the format parameter wins
+        ({"format": "array"}, None, "application/json", "array"),
+        ({"format": "array"}, "application/x-ndjson", "application/json", "array"),
         ({"format": "txt"}, None, "text/plain", "txt"),
         ({"format": "html"}, None, "text/html", "html"),
         ({"format": "ndjson"}, None, "application/x-ndjson", "ndjson"),
@@ -101,6 +105,8 @@ def test_formats(client, execution, six, query, accept, media, kind):
     assert r.status_code == 200
     assert r.headers["content-type"].split(";")[0] == media
     if kind == "json":
+        assert messages(r.json) == six
+    elif kind == "array":
         assert [line["message"] for line in r.json] == six
     elif kind == "ndjson":
         assert [json.loads(row)["message"] for row in r.text.splitlines()] == six
@@ -124,7 +130,12 @@ NOT_ACCEPTABLE = (
 @pytest.mark.parametrize(
     "query, accept, status, detail",
     [
-        ({"format": "xml"}, None, 400, "Parameter \"format\" values must be one of: ['json', 'txt', 'html', 'ndjson']"),
+        (
+            {"format": "xml"},
+            None,
+            400,
+            "Parameter \"format\" values must be one of: ['json', 'array', 'txt', 'html', 'ndjson']",
+        ),
         ({}, "image/png", 406, NOT_ACCEPTABLE),
         ({}, "application/json;q=0", 406, NOT_ACCEPTABLE),
         ({"limit": "0"}, None, 400, 'Parameter must be a valid integer: "limit"'),
@@ -161,14 +172,14 @@ def test_unknown_execution_and_empty_log(client, start_execution, execution, six
 
 def test_limit_after_link_and_cursor_headers(client, execution, six):
     r = client.simulate_get(url(execution), params={"limit": "4", "format": "json"})
-    assert [line["message"] for line in r.json] == six[:4]
+    assert messages(r.json) == six[:4]
     cursor = r.headers["x-next-cursor"]
     link = r.headers["link"]
     assert link.startswith("<http://") and link.endswith('>; rel="next"')
     next_url = urlsplit(link[1 : link.index(">")])
     assert parse_qs(next_url.query) == {"after": [cursor], "format": ["json"], "limit": ["4"]}
     r = client.simulate_get(next_url.path, query_string=next_url.query)
-    assert [line["message"] for line in r.json] == six[4:]
+    assert messages(r.json) == six[4:]
     assert "link" not in r.headers  # the last page
     last = r.headers["x-next-cursor"]  # still given, so a poller can continue from the end
     assert client.simulate_get(url(execution), params={"limit": "4", "after": last}).status_code == 204
@@ -178,17 +189,17 @@ def test_tail_and_time_window(es, log_prefix, client, execution):
     write(es, log_prefix, execution, [(f"second {i}", "stderr" if i % 2 else "stdout") for i in range(5)])
     # write() puts lines a millisecond apart: 22:13:20.000, .001, .002, .003, .004
     r = client.simulate_get(url(execution), params={"tail": "2"})
-    assert [line["message"] for line in r.json] == ["second 3", "second 4"]
+    assert messages(r.json) == ["second 3", "second 4"]
     r = client.simulate_get(url(execution, "stdout"), params={"tail": "2", "format": "txt"})
     assert r.text == "second 2\nsecond 4"
     r = client.simulate_get(
         url(execution), params={"started": "2023-11-14T22:13:20.001Z", "ended": "2023-11-14T22:13:20.003Z"}
     )
-    assert [line["message"] for line in r.json] == ["second 1", "second 2", "second 3"]  # both ends inclusive
+    assert messages(r.json) == ["second 1", "second 2", "second 3"]  # both ends inclusive
     r = client.simulate_get(url(execution), params={"ended": "2023-11-14T23:13:20+01:00"})
-    assert [line["message"] for line in r.json] == ["second 0"]
+    assert messages(r.json) == ["second 0"]
     r = client.simulate_get(url(execution), params={"started": "2023-11-14T22:13:20.0035Z", "limit": "10"})
-    assert [line["message"] for line in r.json] == ["second 4"]
+    assert messages(r.json) == ["second 4"]
     assert client.simulate_get(url(execution), params={"started": "PT1H"}).status_code == 204  # an hour ago
 
 
@@ -213,13 +224,15 @@ def test_fifty_thousand_lines_by_pages_and_in_one_request(es, log_prefix, client
     got, target, params = [], url(execution), {"limit": "1000"}
     while True:
         r = client.simulate_get(target, params=params)
-        got += [line["message"] for line in r.json]
+        got += messages(r.json)
         if "link" not in r.headers:
             break
         params = {"limit": "1000", "after": r.headers["x-next-cursor"]}
     assert len(got) == total and got == expected
 
     r = client.simulate_get(url(execution))  # no limit: streamed in chunks on a point-in-time
+    assert messages(r.json) == expected
+    r = client.simulate_get(url(execution), params={"format": "array"})
     assert [line["message"] for line in r.json] == expected
     r = client.simulate_get(url(execution), params={"format": "txt"})
     assert r.text == "\n".join(expected)
@@ -326,10 +339,16 @@ def test_legacy_documents_through_the_api(es, log_prefix, client, execution):
         ],
     )
     r = client.simulate_get(url(execution))
-    assert [line["message"] for line in r.json] == ["legacy first", "legacy second", "legacy third"]
-    assert r.json[0]["@timestamp"] == "2023-11-14T22:13:20.007000001Z"
-    assert r.json[0]["scale_order_num"] == 7_000_001 and r.json[0]["scale_node"] == "legacy-node"
-    assert [line["message"] for line in client.simulate_get(url(execution, "stderr")).json] == ["legacy second"]
+    lines = lines_of(r.json)
+    assert [line["message"] for line in lines] == ["legacy first", "legacy second", "legacy third"]
+    assert [line["@timestamp"] for line in lines] == [
+        "2023-11-14T22:13:20.007000001Z",
+        "2023-11-14T22:13:20.007000002Z",
+        "2023-11-14T22:13:21.007000000Z",
+    ]
+    assert lines[0]["scale_order_num"] == 7_000_001 and lines[0]["scale_node"] == "legacy-node"
+    assert all(hit["_index"].startswith(f"{log_prefix}-legacy-") for hit in hits_of(r.json))
+    assert messages(client.simulate_get(url(execution, "stderr")).json) == ["legacy second"]
 
 
 def test_search_routes(es, log_prefix, client, start_execution, execution):

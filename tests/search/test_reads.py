@@ -101,7 +101,8 @@ def test_legacy_documents_merge_in_order_with_ours(es, log_prefix, log_search):
     lines = list(log_search.stream(EXE, Window()))
     assert messages(lines)[:3] == ["legacy a", "legacy b", "ours in between"]
     assert sorted(messages(lines)[3:]) == ["legacy c", "legacy c twin"]
-    assert lines[0].fields["@timestamp"] == "2023-11-14T22:13:20.500250Z"  # finer than the ms indexed
+    assert lines[0].fields["@timestamp"] == "2023-11-14T22:13:20.500250000Z"  # finer than the ms indexed, fixed width
+    assert lines[0].doc_index.startswith(f"{log_prefix}-legacy-") and lines[0].doc_id  # the document it was read from
     assert lines[0].fields["scale_node"] == "legacy-node" and lines[0].fields["stream"] == "stderr"
     # Paging one line at a time over the legacy twins misses and repeats nothing.
     seen, after = [], None

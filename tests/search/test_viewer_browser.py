@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -55,9 +56,19 @@ def served_read_token(make_client):
 
 
 @pytest.fixture
-def browser(tmp_path):
+def downloads(tmp_path) -> Path:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path, downloads):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     for flag in (
         "--headless",
         "--no-sandbox",
@@ -72,6 +83,7 @@ def browser(tmp_path):
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     yield driver
     driver.quit()
 
@@ -162,3 +174,65 @@ def test_viewer_logs_in_with_a_session_in_read_token_mode(
     log_in(browser, wait, "reader1", "the reader's password")
     wait.until(lambda b: "a line behind the login" in b.find_element(By.ID, "log").text)
     assert not any(f.is_displayed() for f in browser.find_elements(By.ID, "login-form"))
+
+
+def test_viewer_header_fixed_width_times_and_whole_log_download(
+    es, log_prefix, stores, execution, served, browser, downloads
+):
+    # Times whose shortest forms differ in length (no fraction, 1 ns, 1 us, 120 ms): shown at one width.
+    offsets = [0, 1, 1_000, 120_000_000, NS, NS + 5]
+    messages = ["first", "second", "third <b>x</b>", "fourth", "fifth", "sixth"]
+    index_ours(
+        es,
+        log_prefix,
+        [
+            our_doc(execution.cluster_id, BASE_NS + ns, i + 1, m, "stderr" if i == 2 else "stdout")
+            for i, (ns, m) in enumerate(zip(offsets, messages))
+        ],
+    )
+    stores.executions.finish_execution(execution.id, "FAILED", error={"category": "DATA", "title": "Bad input"})
+    exe = stores.executions.get_execution(execution.id)
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{served}/logs/{execution.id}")
+    log = browser.find_element(By.ID, "log")
+    wait.until(lambda _: "sixth" in log.text)
+
+    def text(element_id: str) -> str:
+        return browser.find_element(By.ID, element_id).text
+
+    wait.until(lambda _: text("job-type") != "")
+    assert text("title") == f"Execution {execution.id} ({execution.cluster_id})"
+    assert text("job-type") == "Test Job 1.0.0 [log-test]"
+    assert text("exe-status") == "FAILED: DATA Bad input"
+    assert "failed" in browser.find_element(By.ID, "exe-status").get_attribute("class")
+    assert text("node") == "on node-1"
+    started = exe.started.isoformat().replace("+00:00", "Z")
+    ended = exe.ended.isoformat().replace("+00:00", "Z")
+    assert text("times") == f"started {started} ended {ended}"
+    job_link = browser.find_element(By.ID, "job-link")
+    assert job_link.get_attribute("href") == f"{served}/v6/jobs/{execution.job_id}/"
+    assert job_link.text == f"Job {execution.job_id}, try 1"
+    times = [t.text for t in log.find_elements(By.CSS_SELECTOR, ".line .time")]
+    assert times[:2] == ["2023-11-14T22:13:20.000000000Z", "2023-11-14T22:13:20.000000001Z"]
+    assert len(times) == 6 and {len(t) for t in times} == {30}
+
+    # Only the last two lines on the page; the download is the whole log of the stream.
+    tail = browser.find_element(By.ID, "tail")
+    tail.clear()
+    tail.send_keys("2")
+    browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", tail)
+    wait.until(lambda _: "first" not in log.text and "sixth" in log.text)
+    download = browser.find_element(By.ID, "download")
+    assert download.get_attribute("download") == f"{execution.cluster_id}-combined.log"
+    download.click()
+    saved = downloads / f"{execution.cluster_id}-combined.log"
+    wait.until(lambda _: saved.exists() and not list(downloads.glob("*.crdownload")))
+    assert saved.read_text() == "\n".join(messages)
+
+    Select(browser.find_element(By.ID, "stream")).select_by_value("stderr")
+    wait.until(lambda _: download.get_attribute("download") == f"{execution.cluster_id}-stderr.log")
+    assert download.get_attribute("href").endswith(f"/v6/job-executions/{execution.id}/logs/stderr/?format=txt")
+    download.click()
+    saved = downloads / f"{execution.cluster_id}-stderr.log"
+    wait.until(lambda _: saved.exists() and not list(downloads.glob("*.crdownload")))
+    assert saved.read_text() == "third <b>x</b>"
