@@ -3,6 +3,7 @@ that can't be answered as asked (400)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from typing import TypeVar
 
 from elasticsearch import ApiError, TransportError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_DELAY = 0.5  # seconds before the one retry of a read whose shards were not ready
 
@@ -22,18 +24,35 @@ class LogsUnavailable(Exception):
         self.detail = detail
 
 
+class LogsExpired(Exception):
+    """No line of the execution is left: it is older than the retention window (LOG_RETENTION_DAYS), so its
+    daily indices were deleted; `detail` is safe to show."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
 class SearchRefused(Exception):
     """The search can't be answered as asked (e.g. paging past what Elasticsearch serves); str(exc) says why."""
 
 
 @contextmanager
 def guarded() -> Iterator[None]:
-    """Turn connection errors, timeouts and 429/5xx answers into LogsUnavailable."""
+    """Turn connection errors, timeouts and 429/5xx answers into LogsUnavailable, and so 401/403 too: the
+    service's credentials were refused (a key revoked, a role changed since start-up), which the operator
+    must fix; the reason (privilege, index) goes to the log, not to the client."""
     try:
         yield
     except TransportError as exc:  # connection refused, timeout, TLS: no answer at all
         raise LogsUnavailable(f"Elasticsearch is unavailable: {type(exc).__name__}") from exc
     except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            log.error("Elasticsearch refused the service's credentials (%s): %s", exc.meta.status, exc)
+            raise LogsUnavailable(
+                f"Elasticsearch refused the service's credentials ({exc.meta.status}): the operator must fix the "
+                "service's API key or roles (see the service log)"
+            ) from exc
         if exc.meta.status == 429 or exc.meta.status >= 500:
             raise LogsUnavailable(f"Elasticsearch is unavailable: {exc.meta.status} {exc.error}") from exc
         raise

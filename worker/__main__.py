@@ -9,14 +9,17 @@ import signal
 import sys
 
 from core.elastic import elasticsearch_client
+from core.preflight import Refused, check_connection, writer_needs
 from core.times import utcnow
 from ingest import start_log_writer
+from ingest.template import template_check
 from jobs.stores import Stores
-from settings import Settings
+from settings import ConfigurationError, Settings
 from worker.node_name import hold_node_name
 from worker.runner import Worker
 
 log = logging.getLogger("worker")
+EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        # Credentials refused, a missing privilege, an untrusted certificate: one line, exit. Down: run anyway
+        # (job output is spooled until Elasticsearch answers).
+        for warning in check_connection(settings, writer_needs(settings), template_check(settings)):
+            log.warning("%s", warning)
+    except (ConfigurationError, Refused) as exc:
+        print(f"python -m worker: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
