@@ -239,12 +239,23 @@ def untrusted(settings: Settings, error: str) -> str:
 
 def down(settings: Settings, exc: TransportError) -> str:
     hint = ""
-    if "RemoteDisconnected" in str(exc) and any(url.startswith("http:") for url in hosts(settings)):
+    if not uses_tls(settings) and any("RemoteDisconnected" in text for text in causes(exc)):
+        # Connected, but no HTTP answer: what an HTTPS node does with plain HTTP (or a node going away).
         hint = " (if the cluster uses HTTPS, ELASTICSEARCH_URL must say https://)"
     return (
         f"Elasticsearch does not answer at {describe(settings)}: {type(exc).__name__}{hint}; starting anyway "
         "(log routes answer 503 and lines stay spooled until it does)"
     )
+
+
+def causes(exc: BaseException) -> list[str]:
+    """The texts of an exception and of what caused it (the client's own message is only "Connection error")."""
+    found: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(found) < 10:
+        found.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    return found
 
 
 def busy(settings: Settings, status: int) -> str:

@@ -1,7 +1,9 @@
 """Shared fixtures: a real Elasticsearch, a real SQL database, the stores, and the app built from settings.
 
-Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs PostgreSQL
-`postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a node.
+Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs a secured node
+(x-pack security: the suite's node with ES_SECURITY=1, else one of its own) `secured` as well, one that needs
+PostgreSQL `postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a
+node.
 """
 
 from __future__ import annotations
@@ -61,6 +63,20 @@ def service_es(elasticsearch_connection, tmp_path_factory) -> Elasticsearch:
     client = elasticsearch_client(service, patient=True)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def secured_connection(elasticsearch_connection, tmp_path_factory) -> Connection:
+    """A secured node (x-pack security, HTTPS with its own CA): the suite's own when ES_SECURITY=1, else one
+    started for the tests that need it (marked `secured`)."""
+    if elasticsearch_connection.api_key and elasticsearch_connection.admin_auth:
+        yield elasticsearch_connection
+        return
+    node = LaunchedNode(tmp_path_factory.mktemp("secured-node"), security=True)
+    node.start()
+    assert node.connection is not None
+    yield node.connection
+    node.stop()
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +231,9 @@ def pytest_report_header(config) -> list[str]:
 
 
 # Fixtures that start or reach Elasticsearch: a test using any of them (directly or through another) is `es`.
-ES_FIXTURES = frozenset({"elasticsearch_connection", "elasticsearch_url", "es", "service_es", "own_node"})
+ES_FIXTURES = frozenset(
+    {"elasticsearch_connection", "elasticsearch_url", "es", "service_es", "own_node", "secured_connection"}
+)
 RELIABILITY = Path(__file__).resolve().parent / "reliability"
 
 
@@ -224,5 +242,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.es)
+        if "secured_connection" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.secured)
         if item.path.is_relative_to(RELIABILITY):
             item.add_marker(pytest.mark.reliability)

@@ -15,9 +15,11 @@ Every node a test run starts registers its Connection by URL, so whatever hands 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from settings import elasticsearch_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = ROOT / "scripts" / "elasticsearch"
+ROLES_FILE = ROOT / "mappings" / "es-roles.json"
 IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.0"
 # Every test's log indices start with this (conftest's log_prefix), so the service key's roles cover them.
 TEST_PREFIX = "test"
@@ -106,10 +109,11 @@ class LaunchedNode:
     """A node (or a cluster of `nodes` nodes) started by scripts/elasticsearch in its own home directory; can be
     stopped and restarted (its ports are kept). Secured when ES_SECURITY=1."""
 
-    def __init__(self, home: Path, port: int = 0, nodes: int = 1):
+    def __init__(self, home: Path, port: int = 0, nodes: int = 1, security: bool | None = None):
         self.home = home
         self.port = port
         self.nodes = nodes
+        self.security = security  # None: as ES_SECURITY says
         self.url: str | None = None
         self.connection: Connection | None = None
 
@@ -118,6 +122,8 @@ class LaunchedNode:
         env.pop("ES_NODES", None)
         if self.nodes > 1:
             env["ES_NODES"] = str(self.nodes)
+        if self.security is not None:
+            env["ES_SECURITY"] = "1" if self.security else "0"
         done = subprocess.run([str(LAUNCHER), *command], env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"scripts/elasticsearch {' '.join(command)} failed:\n{done.stderr}")
@@ -152,6 +158,33 @@ class LaunchedNode:
 
     def start_node(self, number: int) -> str:
         return self._run("start-node", str(number))
+
+
+def role_descriptors(roles: Iterable[str], prefix: str = TEST_PREFIX, without: Iterable[str] = ()) -> dict:
+    """The roles of mappings/es-roles.json as API key role descriptors for index prefix `prefix`, with each
+    privilege named in `without` taken out (cluster or index privilege)."""
+    left_out = set(without)
+    descriptors = {}
+    for name in roles:
+        role = json.loads(ROLES_FILE.read_text())[name]
+        role.pop("description", None)
+        role["cluster"] = [p for p in role.get("cluster", []) if p not in left_out]
+        for group in role.get("indices", []):
+            group["names"] = [
+                prefix + n[len("scalelogs") :] if n.startswith("scalelogs-") else n for n in group["names"]
+            ]
+            group["privileges"] = [p for p in group["privileges"] if p not in left_out]
+        role["indices"] = [group for group in role.get("indices", []) if group["privileges"]]
+        descriptors[name] = role
+    return descriptors
+
+
+def role_key(admin: Elasticsearch, roles: Iterable[str], prefix: str = TEST_PREFIX, without: Iterable[str] = ()) -> str:
+    """A new API key (encoded) limited to `roles` of mappings/es-roles.json, less the privileges in `without`."""
+    created = admin.security.create_api_key(
+        name=f"test-{uuid.uuid4().hex[:8]}", role_descriptors=role_descriptors(roles, prefix, without)
+    )
+    return created["encoded"]
 
 
 def docker_answers() -> bool:
