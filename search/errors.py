@@ -13,7 +13,8 @@ from elasticsearch import ApiError, TransportError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRY_DELAY = 0.5  # seconds before the one retry of a read whose shards were not ready
+# Seconds before each retry of a read whose shards were not ready (about 4 s in all).
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
 class LogsUnavailable(Exception):
@@ -64,13 +65,17 @@ def shards_not_ready(exc: BaseException | None) -> bool:
 
 
 def guarded_read(call: Callable[[], T]) -> T:
-    """call() under guarded(); tried once more after RETRY_DELAY when its shards were not ready."""
-    try:
-        with guarded():
-            return call()
-    except LogsUnavailable as exc:
-        if not shards_not_ready(exc.__cause__):
-            raise
-    time.sleep(RETRY_DELAY)
-    with guarded():
-        return call()
+    """call() under guarded(); tried again after each of RETRY_DELAYS while its shards are not ready.
+
+    Reads refuse partial results, so a shard without an active copy fails the whole read: for a moment after
+    a daily index is created (its primary initializing, it holds no line yet), or while a cluster has lost
+    every copy of a shard. The first passes within the retries; the second is a 503 after them."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            with guarded():
+                return call()
+        except LogsUnavailable as exc:
+            if delay is None or not shards_not_ready(exc.__cause__):
+                raise
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # the last round returns or raises

@@ -25,7 +25,7 @@ from core.elastic import describe, elasticsearch_client
 from core.times import Clock, utcnow
 from jobs.db import make_engine, upgrade
 from jobs.stores import Stores
-from settings import Settings
+from settings import ConfigurationError, Settings
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
 
@@ -221,9 +221,10 @@ def pytest_report_header(config) -> list[str]:
     # Never a password in the report: URLs are shown with their credentials masked or moved out.
     database = make_url(database).render_as_string(hide_password=True) if database else "(SQLite per test)"
     if os.environ.get("ELASTICSEARCH_URL"):
-        elasticsearch = describe(
-            Settings.from_env({"ELASTICSEARCH_URL": os.environ["ELASTICSEARCH_URL"], "API_TOKEN": "-"})
-        )
+        try:
+            elasticsearch = describe(Settings.from_env({**os.environ, "API_TOKEN": "-"}))
+        except ConfigurationError as exc:
+            elasticsearch = str(exc)
     else:
         mode = ", ".join(f"{name}={os.environ[name]}" for name in ("ES_VERSION", "ES_SECURITY") if os.environ.get(name))
         elasticsearch = f"(testcontainers or launcher{': ' + mode if mode else ''})"
