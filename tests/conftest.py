@@ -32,11 +32,21 @@ from tests.factories import ReferenceData, manifest
 ADMIN_TOKEN = "test-admin-token"
 
 
+ES_SEEN = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
-def elasticsearch_connection(tmp_path_factory) -> Connection:
+def elasticsearch_connection(tmp_path_factory, request) -> Connection:
     """The suite's cluster: its URL and, when secured (ES_SECURITY=1), the service's API key, the CA and the
     admin credentials (tests/es_node.py)."""
     with elasticsearch_for_tests(tmp_path_factory.mktemp("elasticsearch")) as connection:
+        admin = connection.admin(request_timeout=60)
+        version = admin.info()["version"]["number"]
+        admin.close()
+        secured = "secured" if connection.url.startswith("https:") else "unsecured"
+        if connection.api_key:
+            secured += ", the service with an API key"
+        request.config.stash[ES_SEEN] = f"Elasticsearch {version} ({secured})"
         yield connection
 
 
@@ -229,6 +239,11 @@ def pytest_report_header(config) -> list[str]:
         mode = ", ".join(f"{name}={os.environ[name]}" for name in ("ES_VERSION", "ES_SECURITY") if os.environ.get(name))
         elasticsearch = f"(testcontainers or launcher{': ' + mode if mode else ''})"
     return [f"DATABASE_URL: {database}", f"ELASTICSEARCH_URL: {elasticsearch}"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if ES_SEEN in config.stash:  # which node the run used (ES_VERSION / ES_SECURITY), for CI logs
+        terminalreporter.write_line(f"ran against {config.stash[ES_SEEN]}")
 
 
 # Fixtures that start or reach Elasticsearch: a test using any of them (directly or through another) is `es`.
