@@ -65,9 +65,9 @@ def test_prune_deletes_the_old_daily_indices_by_name_and_nothing_else(es, settin
 
 
 def prune_command(settings, **env) -> subprocess.CompletedProcess:
-    full = dict(
-        {name: value for name, value in os.environ.items() if name != "LOG_RETENTION_DAYS"},
-        **connection_env(settings.elasticsearch_url),
+    full = {name: value for name, value in os.environ.items() if name != "LOG_RETENTION_DAYS"}
+    full.update(connection_env(settings.elasticsearch_url))
+    full.update(
         LOG_INDEX_PREFIX=settings.log_index_prefix,
         DATA_DIR=str(settings.data_dir),
         API_TOKEN="unused",
