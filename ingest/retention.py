@@ -16,6 +16,7 @@ shared database prunes, the others skip, so a fleet of API processes prunes once
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import socket
@@ -111,7 +112,7 @@ class DailyPrune:
         self._es, self._prefix, self._days = es, prefix, days
         self._claim, self._release, self._clock = claim, release, clock
         self._check_seconds = check_seconds
-        self._holder = f"{socket.gethostname()}:{threading.get_native_id()}"
+        self._holder = f"{socket.gethostname()}:{os.getpid()}"  # who pruned, for whoever looks at the table
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-retention", daemon=True)
         self.last_report: PruneReport | None = None

@@ -119,6 +119,7 @@ class Shipper:
         self._abandon = False
         self._thread: threading.Thread | None = None
         self._template_ok = False
+        self._refused_items: str | None = None  # what refused items of the current pass (401/403) said
         self._ready_indices: set[str] = set()  # daily indices created (or found) by this process
         self._wake = threading.Event()
         self.adopt_orphans()  # what a dead process left behind goes out first
@@ -227,7 +228,7 @@ class Shipper:
     def _ship(self, group: list[SpoolBatch]) -> bool:
         """One streaming_bulk pass over the group; True when no batch has to be retried."""
         where: dict[str, tuple[SpoolBatch, int]] = {}
-        self.last_failure = None
+        self._refused_items = None
         for batch in group:
             batch.retry = False
             batch.stored, batch.duplicates, batch.errors = len(batch.ids), 0, []
@@ -254,8 +255,9 @@ class Shipper:
                 retry_on_status=RETRY_STATUSES,
             ):
                 self._failed_item(item, where)
-            if self.last_failure and self.last_failure.startswith(("401:", "403:")):
-                log.error("Elasticsearch refused to store log lines, they stay spooled: %s", self.last_failure)
+            if self._refused_items:
+                self.last_failure = self._refused_items
+                log.error("Elasticsearch refused to store log lines, they stay spooled: %s", self._refused_items)
         except (TransportError, ApiError) as exc:
             self.last_failure = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, ApiError) and exc.meta.status in REFUSED_CREDENTIALS:
@@ -308,10 +310,7 @@ class Shipper:
             batch.retry = True
         elif status in REFUSED_CREDENTIALS:
             batch.retry = True
-            self.last_failure = f"{status}: {info.get('error')}"
-            log.error(
-                "Elasticsearch refused log line %s (%s), it stays spooled: %s", info["_id"], status, info.get("error")
-            )
+            self._refused_items = f"{status}: {info.get('error')}"  # logged once per pass, by _ship
         else:
             error = {"line": position + 1, "status": status, "_id": info["_id"], "error": info.get("error")}
             batch.errors.append(error)

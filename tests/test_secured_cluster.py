@@ -24,7 +24,10 @@ from falcon import testing
 from api.app import create_app
 from api.services import build_services
 from api.startup import preflight_or_exit
+from core.elastic import elasticsearch_client
 from core.times import utcnow
+from ingest.documents import CapturedLine, Origin, bulk_pairs
+from ingest.shipper import Shipper
 from ingest.template import LogTemplate, ensure_template
 from tests.conftest import ADMIN_TOKEN
 from tests.es_node import ROOT, role_descriptors, role_key
@@ -386,3 +389,40 @@ def test_privileges_lost_at_run_time_give_clear_answers_keep_lines_and_no_secret
     everything = log_text + "".join(b.decode(errors="replace") for b in bodies)
     for leak in (key, secret, password, base64.b64encode(f"elastic:{password}".encode()).decode()):
         assert leak not in everything
+
+
+def test_lines_refused_item_by_item_stay_spooled_until_credentials_that_may_write_them(
+    admin, secured_settings, prefix, tmp_path
+):
+    """A key that may create both indices but write documents into the 2030 one only: the bulk request passes,
+    its 2031 item is refused (403); those lines stay in the spool (not counted as refused data) and the next process
+    with the right key ships them."""
+    narrow = {
+        "narrow": {
+            "cluster": ["monitor"],  # sees that the template (put by an operator below) is current
+            "indices": [
+                {"names": [f"{prefix}-*"], "privileges": ["create_index"]},
+                {"names": [f"{prefix}-2030*"], "privileges": ["create_doc"]},
+            ],
+        }
+    }
+    created = admin.security.create_api_key(name=f"test-{uuid.uuid4().hex[:8]}", role_descriptors=narrow)
+    ns_2030, ns_2031 = 1_893_456_000 * 10**9, 1_924_992_000 * 10**9  # 2030-01-01, 2031-01-01 UTC
+    lines = [CapturedLine("in 2030", "stdout", ns_2030, 1), CapturedLine("in 2031", "stdout", ns_2031, 2)]
+    spool = tmp_path / "spool"
+    settings = replace(secured_settings, elasticsearch_api_key=created["encoded"])
+    ensure_template(admin, LogTemplate.of(settings))
+    first = Shipper(elasticsearch_client(settings), LogTemplate.of(settings), spool, backoff=(0.1, 0.5))
+    batch = first.submit(*bulk_pairs(prefix, Origin("scale_job_9x1"), lines))
+    wait_until(lambda: (first.last_failure or "").startswith("403:"), 30, 0.1, "the 2031 item refused")
+    assert not batch.finished.is_set() and first.error_count == 0
+    assert first.close(timeout=1) is False  # not drained: the batch stays in the spool
+
+    full = replace(settings, elasticsearch_api_key=role_key(admin, [WRITER]))
+    second = Shipper(elasticsearch_client(full), LogTemplate.of(full), spool, backoff=(0.1, 0.5))
+    assert second.flush(60) and second.close(timeout=5)
+    admin.indices.refresh(index=f"{prefix}-*")
+    found = admin.search(index=f"{prefix}-*", sort=[{"scale_order_num": "asc"}])["hits"]["hits"]
+    # The 2030 line was stored by the first pass already; the replay of the batch finds it (409) and adds 2031.
+    assert [h["_source"]["message"] for h in found] == ["in 2030", "in 2031"]
+    assert (second.stored, second.duplicates, second.error_count) == (1, 1, 0)
