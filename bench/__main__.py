@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT, Gunicorn, elasticsearch, log, machine, postgres
+from bench.harness import ROOT, Gunicorn, elasticsearch, es_client, log, machine, postgres
 
 MEASURES = ("job_listing", "ingest", "log_read", "first_page", "throughput", "search")
 
@@ -258,10 +258,8 @@ def main() -> int:
             m[name]["measure_seconds"] = round(time.monotonic() - t0, 1)
 
     with ExitStack() as stack:
-        from elasticsearch import Elasticsearch
-
         es_url = stack.enter_context(elasticsearch(work / "es"))
-        es = Elasticsearch(es_url, request_timeout=300)
+        es = es_client(es_url, timeout=300)
         info = es.info()
         result["elasticsearch"] = {
             "version": info["version"]["number"],

@@ -4,23 +4,27 @@ around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf
 - /job/{id}: one SQLAlchemy Core SELECT of the job joined to its type, and its latest execution; orjson.
 - /logs/{cluster_id}: the first 1,000 lines from Elasticsearch; orjson of the hits' sources.
 
-Environment: DATABASE_URL, ELASTICSEARCH_URL, BENCH_INDEX (index pattern of the lines).
+Environment: DATABASE_URL, ELASTICSEARCH_URL (and the other ELASTICSEARCH_* variables, as the API reads them),
+BENCH_INDEX (index pattern of the lines).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 import orjson
-from elasticsearch import Elasticsearch
 from sqlalchemy import select
 
+from core.elastic import elasticsearch_client
 from jobs.db import make_engine
 from jobs.models import Job, JobExecution, JobType
+from settings import Settings
 
 _engine = make_engine(os.environ["DATABASE_URL"])
-_es = Elasticsearch(os.environ["ELASTICSEARCH_URL"], request_timeout=30)
+# The service's client factory, so the bare app connects exactly as the API does (credentials, TLS, nodes).
+_es = elasticsearch_client(replace(Settings.from_env(), elasticsearch_timeout=30))
 _index = os.environ["BENCH_INDEX"]
 _jobs = Job.__table__
 _types = JobType.__table__

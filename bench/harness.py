@@ -63,6 +63,18 @@ def elasticsearch(home: Path) -> Iterator[str]:
         subprocess.run([script, "stop"], env=env, check=False)
 
 
+def es_client(url: str, timeout: float):
+    """The service's own client factory (core/elastic.py) for url, with the environment's credentials and TLS
+    variables (ELASTICSEARCH_API_KEY, ELASTICSEARCH_CA_CERTS, ...), patient with a busy node."""
+    from dataclasses import replace
+
+    from core.elastic import elasticsearch_client
+    from settings import Settings
+
+    env = dict(os.environ, ELASTICSEARCH_URL=url, API_TOKEN=os.environ.get("API_TOKEN") or "unused-by-bench")
+    return elasticsearch_client(replace(Settings.from_env(env), elasticsearch_timeout=timeout), patient=True)
+
+
 # --- PostgreSQL --------------------------------------------------------------------------------------------
 
 BENCH_DB = "scale_bench"
