@@ -12,9 +12,12 @@ exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves nothing in the
 import os
 import sys
 
-from settings import Settings
+from settings import ConfigurationError, Settings
 
-_settings = Settings.from_env()
+try:
+    _settings = Settings.from_env()
+except ConfigurationError as exc:
+    sys.exit(f"gunicorn: {exc}")
 _metrics_dir = _settings.metrics_dir or _settings.data_dir / "metrics"
 # Written for prometheus_client, which reads it when imported (in the workers, after the fork).
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
@@ -54,3 +57,10 @@ def worker_exit(server, worker):
         return
     if not wsgi.services.close(ship_timeout=SHIP_ON_EXIT_SECONDS):
         server.log.warning("worker %s: Elasticsearch did not take every spooled line; they stay spooled", worker.pid)
+
+
+# In the master, before any worker is forked: credentials the cluster refuses, a missing privilege or an
+# untrusted certificate stop the server with one line; a cluster that is merely down does not.
+from api.startup import preflight_or_exit  # noqa: E402 (after the settings it checks)
+
+preflight_or_exit(_settings)

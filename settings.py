@@ -10,13 +10,17 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    database_url: str
-    # None means "start the embedded node" (the run command does that and sets the URL).
+    # May hold a password (PostgreSQL): kept out of repr, like every secret here.
+    database_url: str = field(repr=False)
+    # None means "start the embedded node" (the run command does that and sets the URL). One node's URL or
+    # several, comma-separated; from_env moves credentials written into it to the username/password fields.
     elasticsearch_url: str | None
     log_index_prefix: str = "scalelogs"
     # Index patterns searched for log lines besides our own (Scale's Fluentd wrote these).
@@ -24,11 +28,24 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
-    api_token: str = ""
+    api_token: str = field(default="", repr=False)
     # When set, every read route needs "Authorization: Bearer <read token>" (or the admin token).
-    read_token: str | None = None
+    read_token: str | None = field(default=None, repr=False)
     kibana_url: str | None = None
     elasticsearch_timeout: float = 10.0
+    # --- A real cluster: credentials and TLS (README "Connecting to a secured cluster"); secrets not in repr.
+    # An API key (the "encoded" base64 form, or "id:api_key"), or a user and password.
+    elasticsearch_api_key: str | None = field(default=None, repr=False)
+    elasticsearch_username: str | None = None
+    elasticsearch_password: str | None = field(default=None, repr=False)
+    # The PEM file of the CA that signed the cluster's certificate, or the certificate's SHA-256 fingerprint.
+    elasticsearch_ca_certs: str | None = None
+    elasticsearch_ssl_fingerprint: str | None = None
+    elasticsearch_verify_certs: bool = True
+    # --- The daily log indices: replicas (template), retention in days (None: kept forever), ILM policy name.
+    log_index_replicas: int = 1
+    log_retention_days: int | None = None
+    log_ilm_policy: str | None = None
     max_body_bytes: int = 64 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
@@ -65,10 +82,17 @@ class Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("DATA_DIR", "./data")).resolve()
         legacy = env.get("LOG_LEGACY_INDICES", "scalelogs-*,logstash-*")
+        es = elasticsearch_connection(env)
         return cls(
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'scale.db'}",
-            elasticsearch_url=env.get("ELASTICSEARCH_URL") or None,
+            elasticsearch_url=es.url,
+            elasticsearch_api_key=es.api_key,
+            elasticsearch_username=es.username,
+            elasticsearch_password=es.password,
+            elasticsearch_ca_certs=env.get("ELASTICSEARCH_CA_CERTS") or None,
+            elasticsearch_ssl_fingerprint=env.get("ELASTICSEARCH_SSL_FINGERPRINT") or None,
+            elasticsearch_verify_certs=es.verify_certs,
             log_index_prefix=env.get("LOG_INDEX_PREFIX", "scalelogs"),
             legacy_log_indices=tuple(p.strip() for p in legacy.split(",") if p.strip()),
             host=env.get("HOST", "127.0.0.1"),
@@ -78,6 +102,9 @@ class Settings:
             read_token=env.get("READ_TOKEN") or None,
             kibana_url=(env.get("KIBANA_URL") or "").rstrip("/") or None,
             elasticsearch_timeout=float(env.get("ELASTICSEARCH_TIMEOUT", "10")),
+            log_index_replicas=whole_number(env, "LOG_INDEX_REPLICAS", 1, minimum=0),
+            log_retention_days=optional_whole_number(env, "LOG_RETENTION_DAYS", minimum=1),
+            log_ilm_policy=env.get("LOG_ILM_POLICY") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
@@ -99,7 +126,7 @@ class Settings:
 
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 
@@ -109,6 +136,93 @@ def _origins(value: str) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class ConfigurationError(ValueError):
+    """A variable's value can't be used; the message names the variable and is safe to print (no secret)."""
+
+
+class Connection(NamedTuple):
+    url: str | None
+    api_key: str | None
+    username: str | None
+    password: str | None
+    verify_certs: bool
+
+
+def elasticsearch_connection(env: Mapping[str, str]) -> Connection:
+    """ELASTICSEARCH_URL (one or several comma-separated URLs, credentials written in them moved out), the API
+    key or the user and password, and ELASTICSEARCH_VERIFY_CERTS, checked against each other."""
+    urls, url_user, url_password = split_credentials(env.get("ELASTICSEARCH_URL") or "")
+    username = env.get("ELASTICSEARCH_USERNAME") or None
+    password = env.get("ELASTICSEARCH_PASSWORD") or None
+    api_key = env.get("ELASTICSEARCH_API_KEY") or None
+    if url_user is not None:
+        if username is not None or password is not None:
+            raise ConfigurationError(
+                "ELASTICSEARCH_URL holds a user and password, and ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD "
+                "are set too: use one of the two"
+            )
+        username, password = url_user, url_password
+    if (username is None) != (password is None):
+        raise ConfigurationError("ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD go together: set both or neither")
+    if api_key is not None and username is not None:
+        raise ConfigurationError(
+            "ELASTICSEARCH_API_KEY and a user and password are both set: the service authenticates with one"
+        )
+    verify = (env.get("ELASTICSEARCH_VERIFY_CERTS") or "true").strip().lower()
+    if verify not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigurationError(f"ELASTICSEARCH_VERIFY_CERTS must be true or false, not {verify!r}")
+    return Connection(urls or None, api_key, username, password, verify in ("1", "true", "yes", "on"))
+
+
+def split_credentials(value: str) -> tuple[str, str | None, str | None]:
+    """ELASTICSEARCH_URL without credentials (comma-separated URLs, each scheme://host:port[/path]), and the user
+    and password written into it (percent-decoded; the same in every URL that has them)."""
+    urls: list[str] = []
+    found: set[tuple[str, str]] = set()
+    for raw in (part.strip() for part in value.split(",")):
+        if not raw:
+            continue
+        parts = urlsplit(raw)
+        try:
+            parts.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError:
+            parts = urlsplit("invalid:")
+        # An "@" left in the path: userinfo that was not percent-encoded ("/" or "@" in a password).
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.path + parts.query:
+            # Never echo the value: it may hold a password.
+            raise ConfigurationError(
+                f"ELASTICSEARCH_URL: URL {len(urls) + 1} is not http(s)://[user:password@]host[:port] (a comma "
+                "separates several; percent-encode : / @ in a user or password)"
+            )
+        if parts.username is not None or parts.password is not None:
+            found.add((unquote(parts.username or ""), unquote(parts.password or "")))
+        host = parts.netloc.rpartition("@")[2]
+        urls.append(urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", "")))
+    if len(found) > 1:
+        raise ConfigurationError("ELASTICSEARCH_URL: the URLs hold different users or passwords")
+    if len({url.split(":", 1)[0] for url in urls}) > 1:
+        raise ConfigurationError("ELASTICSEARCH_URL mixes http:// and https:// URLs: a cluster uses one of them")
+    user, password = found.pop() if found else (None, None)
+    return ",".join(urls), user, password
+
+
+def optional_whole_number(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An integer variable (at least minimum), None when unset or empty (the setting is off)."""
+    return whole_number(env, name, minimum, minimum) if env.get(name) else None
+
+
+def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """An integer variable (at least minimum); default when unset or empty."""
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
+    return value
 
 
 def load_or_create_token(data_dir: Path) -> str:

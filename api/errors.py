@@ -17,7 +17,7 @@ from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
 from jobs.errors import Invalid, JobStateConflict, LoginRefused, LoginThrottled, NotFound
-from search.errors import LogsUnavailable, SearchRefused
+from search.errors import LogsExpired, LogsUnavailable, SearchRefused
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
     ),
     SearchRefused: lambda exc: bad_request(str(exc)),
     LogsUnavailable: lambda exc: unavailable(exc.detail),
+    LogsExpired: lambda exc: falcon.HTTPGone(description=exc.detail),
     BadLine: lambda exc: (falcon.HTTPContentTooLarge if exc.too_large else falcon.HTTPBadRequest)(description=str(exc)),
     Refused: lambda exc: bad_request(str(exc)),
     SpoolFailed: _spool_failed,

@@ -88,6 +88,9 @@ LOG_SEARCH_RESPONSE = component(
 JSON_BODY = {"oneOf": [LOG_SEARCH_RESPONSE, {**LINES, "description": "format=array: the lines as a JSON array"}]}
 TEXT = {"type": "string"}
 ERROR_503 = json_response(ERROR, "Elasticsearch is unavailable")
+ERROR_410 = json_response(
+    ERROR, "The execution's log lines expired: it is older than the retention window (LOG_RETENTION_DAYS)"
+)
 
 WINDOW_PARAMS = (
     Param("started", "timestamp", description="Lines at or after this time (ISO-8601 or a duration ago)."),

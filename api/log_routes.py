@@ -16,14 +16,15 @@ from urllib.parse import urlencode
 import falcon
 
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
 from api.schemas import ERROR
 from core.times import Clock
+from ingest.retention import expired
 from jobs.log_target_store import LogTargetStore
-from search import LogSearch, LogsUnavailable, Window, cursor
+from search import LogSearch, LogsExpired, LogsUnavailable, Window, cursor
 from search.lines import Line
 from search.render import CONTENT_TYPES, Format, body, followed_body
 
@@ -62,17 +63,26 @@ class ExecutionLogs:
                 ),
                 204: Response("No lines match"),
                 406: json_response(ERROR, "No acceptable format"),
+                410: ERROR_410,
                 503: ERROR_503,
             },
             tags=("logs",),
         )
     }
 
-    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, follow_max_seconds: float, clock: Clock):
+    def __init__(
+        self,
+        log_targets: LogTargetStore,
+        log_search: LogSearch,
+        follow_max_seconds: float,
+        clock: Clock,
+        retention_days: int | None = None,
+    ):
         self._log_targets = log_targets
         self._search = log_search
         self._follow_max_seconds = follow_max_seconds
         self._clock = clock
+        self._retention_days = retention_days
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int, stream: str) -> None:
         began = time.monotonic()
@@ -96,6 +106,7 @@ class ExecutionLogs:
         target = self._log_targets.execution_for_logs(exe_id)
         if target is None:
             raise not_found()
+        self._check_not_expired(target)
         resp.vary = ("Accept",)
         window = Window(STREAM_FILTERS[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
@@ -113,6 +124,17 @@ class ExecutionLogs:
                 resp.append_header("Link", f'<{next_url(req, lines[-1].cursor)}>; rel="next"')
         else:
             self._stream_all(resp, target.cluster_id, window, after, Format(fmt_name, title, began=began))
+
+    def _check_not_expired(self, target) -> None:
+        """410, not an endless 204 ("waiting for log output" in Scale's UI), for an execution older than the
+        retention window none of whose lines is left: they were pruned and will never come."""
+        if expired(target.started, self._clock().date(), self._retention_days) and not self._search.has_lines(
+            target.cluster_id
+        ):
+            raise LogsExpired(
+                f"The log of this execution has expired: log lines are kept {self._retention_days} days "
+                f"(LOG_RETENTION_DAYS) and it started on {target.started.date().isoformat()}."
+            )
 
     def _after(self, req: falcon.Request, q: dict) -> tuple | None:
         # An SSE client reconnecting sends the last id it saw; it wins over the URL's original cursor.

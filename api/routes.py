@@ -61,7 +61,9 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     if logs is not None:
         routes.add(
             f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
-            ExecutionLogs(stores.log_targets, logs.search, settings.follow_max_seconds, clock),
+            ExecutionLogs(
+                stores.log_targets, logs.search, settings.follow_max_seconds, clock, settings.log_retention_days
+            ),
         )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))

@@ -5,6 +5,7 @@ what it spooled before it exits (a normal stop or a reload leaves nothing in the
 
 from api.app import create_app
 from api.services import build_services
+from api.startup import start_daily_prune
 from core.logs import configure_logging
 from core.times import utcnow
 from settings import Settings
@@ -13,3 +14,5 @@ settings = Settings.from_env()
 configure_logging(settings.log_level, settings.log_format)
 services = build_services(settings, utcnow)
 app = create_app(services, settings)
+# Each worker has a retention thread; the shared database lets one process of the fleet prune per day.
+pruner = start_daily_prune(settings, services.stores.db, utcnow)

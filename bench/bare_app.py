@@ -13,7 +13,8 @@ personal-token or session lookup when one is sent), parameter parsing and valida
 - GET /v6/job-executions/{id}/logs/combined/?limit=1000: LogTargetStore.execution_for_logs, LogSearch.page,
   search.render's JSON body (Scale's search response).
 
-Environment: DATABASE_URL, ELASTICSEARCH_URL, LOG_INDEX_PREFIX, LOG_LEGACY_INDICES (as the API reads them).
+Environment: DATABASE_URL, ELASTICSEARCH_URL (and the other ELASTICSEARCH_* variables), LOG_INDEX_PREFIX,
+LOG_LEGACY_INDICES, as the API reads them.
 """
 
 from __future__ import annotations

@@ -66,12 +66,14 @@ def elasticsearch(home: Path) -> Iterator[str]:
 
 def es_client(url: str, timeout: float = 300):
     """The one place the bench builds an Elasticsearch client (ours, bare and the setup alike): the service's
-    own factory, patient (retries a busy node), with a long timeout for bulk setup and whole-log reads."""
+    own factory (core/elastic.py) for url, with the environment's credentials and TLS variables
+    (ELASTICSEARCH_API_KEY, ELASTICSEARCH_CA_CERTS, ...), patient with a busy node, with a long timeout for bulk
+    setup and whole-log reads."""
     from core.elastic import elasticsearch_client
     from settings import Settings
 
-    settings = Settings(data_dir=Path("/nonexistent"), database_url="", elasticsearch_url=url)
-    return elasticsearch_client(replace(settings, elasticsearch_timeout=timeout), patient=True)
+    env = dict(os.environ, ELASTICSEARCH_URL=url, API_TOKEN=os.environ.get("API_TOKEN") or "unused-by-bench")
+    return elasticsearch_client(replace(Settings.from_env(env), elasticsearch_timeout=timeout), patient=True)
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------

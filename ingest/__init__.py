@@ -7,7 +7,8 @@ def start_log_writer(es, settings):
     """What the app writes posted log lines with: applies the index template now if Elasticsearch answers
     (the shipper applies it before its first write otherwise) and returns a Shipper over settings.spool_dir."""
     from ingest.shipper import Shipper
-    from ingest.template import ensure_template_quietly
+    from ingest.template import LogTemplate, ensure_template_quietly
 
-    ensure_template_quietly(es, settings.log_index_prefix)
-    return Shipper(es, settings.log_index_prefix, settings.spool_dir)
+    template = LogTemplate.of(settings)
+    ensure_template_quietly(es, template)
+    return Shipper(es, template, settings.spool_dir)

@@ -1,9 +1,15 @@
-"""Command line: `python -m ingest apply-template | ship | drain` (configured like the service, from the environment).
+"""Command line: `python -m ingest apply-template | ship | drain | prune` (configured like the service, from the
+environment).
 
   ship --exe ID --stream stdout FILE|-      lines of FILE (or stdin) as the execution's log; order numbers
                                              and the execution's fields come from the database
   ship --cluster-id CID --first-order N ...  the same without a database (numbers N, N+1, ...)
   drain                                      ship what dead shippers left in the spool
+  prune                                      delete the daily indices older than LOG_RETENTION_DAYS (by name)
+
+Before anything else each command checks the connection (core/preflight.py): wrong credentials, an untrusted
+certificate or a missing privilege end it at once with one line (exit status 78); a cluster that does not
+answer does not (ship spools the lines, exit status 75).
 
 Metrics (lines accepted, stored, refused, shipper retries, the spool backlog): `--metrics-port N` serves them
 on HOST:N/metrics while the command runs, `--metrics-file PATH` writes them when it ends (the text format of
@@ -24,23 +30,28 @@ import socket
 import sys
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
 
 from core import metrics
 from core.elastic import elasticsearch_client
+from core.preflight import Needs, Refused, check_connection, pruner_needs, writer_needs
+from core.times import utcnow
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
+from ingest.retention import prune
 from ingest.shipper import Shipper
-from ingest.template import ensure_template
-from settings import Settings
+from ingest.template import LogTemplate, ensure_template, template_check
+from settings import ConfigurationError, Settings
 
 EXIT_REFUSED = 1
 EXIT_SPOOLED = 75  # EX_TEMPFAIL
+EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
 READ_SIZE = 1 << 16
 
 
 def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper:
-    return Shipper(es or elasticsearch_client(settings, patient=True), settings.log_index_prefix, settings.spool_dir)
+    return Shipper(es or elasticsearch_client(settings, patient=True), LogTemplate.of(settings), settings.spool_dir)
 
 
 def origin_and_reserve(args, settings: Settings):
@@ -49,7 +60,6 @@ def origin_and_reserve(args, settings: Settings):
             cluster_id=args.cluster_id, task=args.task or "", node=args.node or "", host=socket.gethostname()
         )
         return origin, LocalSequence(args.first_order), None
-    from core.times import utcnow
     from jobs.stores import Stores
 
     stores = Stores.open(settings.database_url, utcnow)
@@ -138,15 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     for command in (s, d):
         command.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on HOST:PORT while running")
         command.add_argument("--metrics-file", help="write Prometheus metrics to this file at the end")
+    commands.add_parser("prune", help="delete the daily log indices older than LOG_RETENTION_DAYS, by exact name")
     args = parser.parse_args(argv)
     if args.command == "ship" and args.cluster_id is not None and args.first_order is None:
         parser.error("--cluster-id needs --first-order (numbers reused for other lines are dropped as duplicates)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    if args.command == "apply-template":
-        changed = ensure_template(elasticsearch_client(settings, patient=True), settings.log_index_prefix)
-        print("template applied" if changed else "template already current")
-        return 0
+    try:
+        settings = Settings.from_env()
+        if args.command == "prune" and settings.log_retention_days is None:
+            raise ConfigurationError("LOG_RETENTION_DAYS is not set: nothing is ever pruned")
+        template = template_check(settings) if args.command in ("ship", "drain") else None
+        for warning in check_connection(settings, needs(args.command, settings), template):
+            logging.getLogger("ingest").warning("%s", warning)
+    except (ConfigurationError, Refused) as exc:
+        print(f"python -m ingest {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command in ("apply-template", "prune"):
+        try:
+            return maintain(args.command, settings)
+        except (TransportError, ApiError) as exc:
+            print(f"python -m ingest {args.command}: Elasticsearch failed: {exc}", file=sys.stderr)
+            return EXIT_SPOOLED if isinstance(exc, TransportError) else EXIT_REFUSED
     if args.metrics_port is not None:
         metrics.serve(args.metrics_port, settings.host)
     try:
@@ -154,6 +176,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.metrics_file:
             metrics.write_textfile(Path(args.metrics_file))
+
+
+def maintain(command: str, settings: Settings) -> int:
+    es = elasticsearch_client(settings, patient=True)
+    if command == "apply-template":
+        changed = ensure_template(es, LogTemplate.of(settings))
+        print("template applied" if changed else "template already current")
+        return 0
+    assert settings.log_retention_days is not None
+    report = prune(es, settings.log_index_prefix, settings.log_retention_days, utcnow().date())
+    print(json.dumps(report.as_dict()), flush=True)
+    return 0
+
+
+def needs(command: str, settings: Settings) -> Needs:
+    """The privileges each command needs (apply-template: only the template one)."""
+    if command == "prune":
+        return pruner_needs(settings)
+    if command == "apply-template":
+        return Needs({"manage_index_templates": "scalelogs_writer"})
+    return writer_needs(settings)
 
 
 if __name__ == "__main__":

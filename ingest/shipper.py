@@ -1,8 +1,9 @@
 """The shipper: accepted batches go to the spool first (fsync'd), then to Elasticsearch through the official
 client's helpers.streaming_bulk from one background thread.
 
-- Per item: 2xx stored, 409 already stored (a replay), 429/5xx retried, anything else is a permanent error:
-  counted, logged and kept in `errors` (and on the batch) for the caller to surface.
+- Per item: 2xx stored, 409 already stored (a replay), 429/5xx retried, 401/403 (the credentials lack a
+  privilege: a configuration to fix, not bad data) retried with an error logged, anything else is a permanent
+  error: counted, logged and kept in `errors` (and on the batch) for the caller to surface.
 - Whole requests: 429/502/503/504 are retried inside streaming_bulk; connection errors and any other
   failure keep the batches spooled and retry with capped exponential backoff until Elasticsearch answers.
 - A batch leaves the spool only once every line of it is stored or permanently refused.
@@ -31,11 +32,12 @@ from elasticsearch.helpers import streaming_bulk
 from core import metrics
 from core.metrics import Backlog
 from ingest.spool import Segment, Spool
-from ingest.template import ensure_template
+from ingest.template import LogTemplate, as_template, ensure_template
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 502, 503, 504)
+REFUSED_CREDENTIALS = (401, 403)
 _INDEX_START = b'{"create":{"_index":"'  # how documents.bulk_pairs serializes an action
 
 
@@ -92,7 +94,7 @@ class Shipper:
     def __init__(
         self,
         es: Elasticsearch,
-        prefix: str,
+        template: LogTemplate | str,
         spool_dir: Path,
         *,
         chunk_size: int = 5000,
@@ -104,7 +106,8 @@ class Shipper:
     ):
         # The app's client gives up fast; bulk requests may take longer and we retry ourselves.
         self.es = es.options(request_timeout=request_timeout, max_retries=0)
-        self.prefix = prefix
+        self.template = as_template(template)  # or just the prefix: the template's defaults
+        self.prefix = self.template.prefix
         self.spool = Spool(spool_dir)
         self.chunk_size = chunk_size
         self.max_chunk_bytes = max_chunk_bytes
@@ -126,6 +129,7 @@ class Shipper:
         self._abandon = False
         self._thread: threading.Thread | None = None
         self._template_ok = False
+        self._refused_items: str | None = None  # what refused items of the current pass (401/403) said
         self._ready_indices: set[str] = set()  # daily indices created (or found) by this process
         self._wake = threading.Event()
         self.adopt_orphans()  # what a dead process left behind goes out first
@@ -272,6 +276,7 @@ class Shipper:
     def _ship(self, group: list[SpoolBatch]) -> bool:
         """One streaming_bulk pass over the group; True when no batch has to be retried."""
         where: dict[str, tuple[SpoolBatch, int]] = {}
+        self._refused_items = None
         for batch in group:
             batch.retry = False
             batch.stored, batch.duplicates, batch.errors = len(batch.ids), 0, []
@@ -279,7 +284,7 @@ class Shipper:
                 where[_id] = (batch, position)
         try:
             if not self._template_ok:
-                ensure_template(self.es, self.prefix)
+                ensure_template(self.es, self.template)
                 self._template_ok = True
             self._create_indices(set().union(*(batch.indices for batch in group)))
             # The client's types expect actions to expand; ours are (action, source) lines serialized once.
@@ -298,8 +303,19 @@ class Shipper:
                 retry_on_status=RETRY_STATUSES,
             ):
                 self._failed_item(item, where)
+            if self._refused_items:
+                self.last_failure = self._refused_items
+                log.error("Elasticsearch refused to store log lines, they stay spooled: %s", self._refused_items)
         except (TransportError, ApiError) as exc:
             self._failed(exc)
+            if isinstance(exc, ApiError) and exc.meta.status in REFUSED_CREDENTIALS:
+                log.error(
+                    "Elasticsearch refused the service's credentials (%s), %d lines stay spooled: %s",
+                    exc.meta.status,
+                    sum(len(b.ids) for b in group),
+                    exc,
+                )
+                return False
             log.warning(
                 "Elasticsearch unavailable, %d lines stay spooled: %s",
                 sum(len(b.ids) for b in group),
@@ -340,7 +356,7 @@ class Shipper:
             try:
                 self.es.indices.create(index=index, wait_for_active_shards="1")
             except ApiError as exc:
-                if exc.meta.status == 429 or exc.meta.status >= 500:
+                if exc.meta.status == 429 or exc.meta.status >= 500 or exc.meta.status in REFUSED_CREDENTIALS:
                     raise  # retried with the batches
                 if exc.error != "resource_already_exists_exception":
                     log.warning("could not create index %s: %s", index, exc)  # bulk reports it per line
@@ -355,6 +371,9 @@ class Shipper:
             batch.duplicates += 1
         elif status == 429 or status >= 500:
             batch.retry = True
+        elif status in REFUSED_CREDENTIALS:
+            batch.retry = True
+            self._refused_items = f"{status}: {info.get('error')}"  # logged once per pass, by _ship
         else:
             error = {"line": position + 1, "status": status, "_id": info["_id"], "error": info.get("error")}
             batch.errors.append(error)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -415,3 +416,14 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(150))
     address: Mapped[str] = mapped_column(String(64))
     occurred: Mapped[datetime] = mapped_column(index=True)
+
+
+class DailyTask(Base):
+    """One row per (task, UTC day) a process of the fleet claimed (migration 0009): the first to insert runs the
+    task that day, the others see the row and skip (e.g. the log retention prune)."""
+
+    __tablename__ = "daily_tasks"
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    claimed_at: Mapped[datetime]

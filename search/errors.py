@@ -3,6 +3,7 @@ that can't be answered as asked (400)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,12 +13,23 @@ from elasticsearch import ApiError, TransportError
 
 from core import metrics
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
-RETRY_DELAY = 0.5  # seconds before the one retry of a read whose shards were not ready
+# Seconds before each retry of a read whose shards were not ready (about 4 s in all).
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
 class LogsUnavailable(Exception):
     """Elasticsearch did not answer (down, timing out, overloaded); `detail` is safe to show."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class LogsExpired(Exception):
+    """No line of the execution is left: it is older than the retention window (LOG_RETENTION_DAYS), so its
+    daily indices were deleted; `detail` is safe to show."""
 
     def __init__(self, detail: str):
         super().__init__(detail)
@@ -30,13 +42,22 @@ class SearchRefused(Exception):
 
 @contextmanager
 def guarded() -> Iterator[None]:
-    """Turn connection errors, timeouts and 429/5xx answers into LogsUnavailable."""
+    """Turn connection errors, timeouts and 429/5xx answers into LogsUnavailable, and so 401/403 too: the
+    service's credentials were refused (a key revoked, a role changed since start-up), which the operator
+    must fix; the reason (privilege, index) goes to the log, not to the client."""
     try:
         yield
     except TransportError as exc:  # connection refused, timeout, TLS: no answer at all
         metrics.ELASTICSEARCH_ERRORS.labels("search").inc()
         raise LogsUnavailable(f"Elasticsearch is unavailable: {type(exc).__name__}") from exc
     except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            metrics.ELASTICSEARCH_ERRORS.labels("search").inc()
+            log.error("Elasticsearch refused the service's credentials (%s): %s", exc.meta.status, exc)
+            raise LogsUnavailable(
+                f"Elasticsearch refused the service's credentials ({exc.meta.status}): the operator must fix the "
+                "service's API key or roles (see the service log)"
+            ) from exc
         if exc.meta.status == 429 or exc.meta.status >= 500:
             metrics.ELASTICSEARCH_ERRORS.labels("search").inc()
             raise LogsUnavailable(f"Elasticsearch is unavailable: {exc.meta.status} {exc.error}") from exc
@@ -49,13 +70,17 @@ def shards_not_ready(exc: BaseException | None) -> bool:
 
 
 def guarded_read(call: Callable[[], T]) -> T:
-    """call() under guarded(); tried once more after RETRY_DELAY when its shards were not ready."""
-    try:
-        with guarded():
-            return call()
-    except LogsUnavailable as exc:
-        if not shards_not_ready(exc.__cause__):
-            raise
-    time.sleep(RETRY_DELAY)
-    with guarded():
-        return call()
+    """call() under guarded(); tried again after each of RETRY_DELAYS while its shards are not ready.
+
+    Reads refuse partial results, so a shard without an active copy fails the whole read: for a moment after
+    a daily index is created (its primary initializing, it holds no line yet), or while a cluster has lost
+    every copy of a shard. The first passes within the retries; the second is a 503 after them."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            with guarded():
+                return call()
+        except LogsUnavailable as exc:
+            if delay is None or not shards_not_ready(exc.__cause__):
+                raise
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # the last round returns or raises

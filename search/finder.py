@@ -69,6 +69,7 @@ def search_lines(
             ignore_unavailable=True,
             allow_no_indices=True,
             expand_wildcards="open",
+            allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
             query=search_query(f),
             sort=line_sort(descending=newest_first),
             from_=offset,

@@ -88,6 +88,7 @@ class LogSearch:
                 resp = guarded_read(
                     lambda: self._es.search(
                         pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                        allow_partial_search_results=False,
                         query=query,
                         sort=line_sort(),
                         size=CHUNK,
@@ -109,6 +110,10 @@ class LogSearch:
                 self._es.close_point_in_time(id=pit_id)
             except Exception:  # it expires by itself; a failed close must not hide the real outcome
                 pass
+
+    def has_lines(self, cluster_id: str) -> bool:
+        """Whether any line of the execution is left, of any stream and time."""
+        return bool(self._search(self.query(cluster_id, Window()), line_sort(), 1))
 
     def scan(self, cluster_id: str, window: Window, since_ns: int | None = None) -> Iterator[Line]:
         """Lines at or after `since_ns`, in chunks without a point-in-time (for short, repeated reads)."""
@@ -191,6 +196,7 @@ class LogSearch:
                 ignore_unavailable=True,
                 allow_no_indices=True,
                 expand_wildcards="open",
+                allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
                 query=query,
                 sort=sort,
                 size=size,

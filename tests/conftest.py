@@ -1,7 +1,9 @@
 """Shared fixtures: a real Elasticsearch, a real SQL database, the stores, and the app built from settings.
 
-Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs PostgreSQL
-`postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a node.
+Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs a secured node
+(x-pack security: the suite's node with ES_SECURITY=1, else one of its own) `secured` as well, one that needs
+PostgreSQL `postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a
+node.
 """
 
 from __future__ import annotations
@@ -19,27 +21,72 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.services import Services, build_services
+from core.elastic import describe, elasticsearch_client
 from core.times import Clock, utcnow
 from jobs.db import make_engine, upgrade
 from jobs.stores import Stores
-from settings import Settings
-from tests.es_node import LaunchedNode, elasticsearch_for_tests
+from settings import ConfigurationError, Settings
+from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
 
 ADMIN_TOKEN = "test-admin-token"
 
 
-@pytest.fixture(scope="session")
-def elasticsearch_url(tmp_path_factory) -> str:
-    with elasticsearch_for_tests(tmp_path_factory.mktemp("elasticsearch")) as url:
-        yield url
+ES_SEEN = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
-def es(elasticsearch_url) -> Elasticsearch:
-    client = Elasticsearch(elasticsearch_url, request_timeout=60)
+def elasticsearch_connection(tmp_path_factory, request) -> Connection:
+    """The suite's cluster: its URL and, when secured (ES_SECURITY=1), the service's API key, the CA and the
+    admin credentials (tests/es_node.py)."""
+    with elasticsearch_for_tests(tmp_path_factory.mktemp("elasticsearch")) as connection:
+        admin = connection.admin(request_timeout=60)
+        version = admin.info()["version"]["number"]
+        admin.close()
+        secured = "secured" if connection.url.startswith("https:") else "unsecured"
+        if connection.api_key:
+            secured += ", the service with an API key"
+        request.config.stash[ES_SEEN] = f"Elasticsearch {version} ({secured})"
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url(elasticsearch_connection) -> str:
+    return elasticsearch_connection.url
+
+
+@pytest.fixture(scope="session")
+def es(elasticsearch_connection) -> Elasticsearch:
+    """The tests' own client with every right (setup, cleanup, checks); the product uses `service_es`."""
+    client = elasticsearch_connection.admin(request_timeout=60)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def service_es(elasticsearch_connection, tmp_path_factory) -> Elasticsearch:
+    """The product's client (core.elastic.elasticsearch_client) with the service's credentials: on a secured
+    node, an API key holding only the writer and reader roles."""
+    service = Settings(
+        data_dir=tmp_path_factory.mktemp("service"), database_url="", **elasticsearch_connection.settings_changes()
+    )
+    client = elasticsearch_client(service, patient=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def secured_connection(elasticsearch_connection, tmp_path_factory) -> Connection:
+    """A secured node (x-pack security, HTTPS with its own CA): the suite's own when ES_SECURITY=1, else one
+    started for the tests that need it (marked `secured`)."""
+    if elasticsearch_connection.api_key and elasticsearch_connection.admin_auth:
+        yield elasticsearch_connection
+        return
+    node = LaunchedNode(tmp_path_factory.mktemp("secured-node"), security=True)
+    node.start()
+    assert node.connection is not None
+    yield node.connection
+    node.stop()
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +147,10 @@ def sql_settings(tmp_path, database_url) -> Settings:
 
 @pytest.fixture
 def settings(sql_settings, elasticsearch_url, log_prefix) -> Settings:
-    """sql_settings plus the test node and this test's own log indices."""
+    """sql_settings plus the test node (as the service sees it) and this test's own log indices."""
     return replace(
         sql_settings,
-        elasticsearch_url=elasticsearch_url,
+        **connection_of(elasticsearch_url).settings_changes(),
         log_index_prefix=log_prefix,
         legacy_log_indices=(f"{log_prefix}-legacy-*",),
     )
@@ -180,14 +227,29 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_report_header(config) -> list[str]:
-    return [
-        f"DATABASE_URL: {os.environ.get('DATABASE_URL', '(SQLite per test)')}",
-        f"ELASTICSEARCH_URL: {os.environ.get('ELASTICSEARCH_URL', '(testcontainers or launcher)')}",
-    ]
+    database = os.environ.get("DATABASE_URL")
+    # Never a password in the report: URLs are shown with their credentials masked or moved out.
+    database = make_url(database).render_as_string(hide_password=True) if database else "(SQLite per test)"
+    if os.environ.get("ELASTICSEARCH_URL"):
+        try:
+            elasticsearch = describe(Settings.from_env({**os.environ, "API_TOKEN": "-"}))
+        except ConfigurationError as exc:
+            elasticsearch = str(exc)
+    else:
+        mode = ", ".join(f"{name}={os.environ[name]}" for name in ("ES_VERSION", "ES_SECURITY") if os.environ.get(name))
+        elasticsearch = f"(testcontainers or launcher{': ' + mode if mode else ''})"
+    return [f"DATABASE_URL: {database}", f"ELASTICSEARCH_URL: {elasticsearch}"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if ES_SEEN in config.stash:  # which node the run used (ES_VERSION / ES_SECURITY), for CI logs
+        terminalreporter.write_line(f"ran against {config.stash[ES_SEEN]}")
 
 
 # Fixtures that start or reach Elasticsearch: a test using any of them (directly or through another) is `es`.
-ES_FIXTURES = frozenset({"elasticsearch_url", "es", "own_node"})
+ES_FIXTURES = frozenset(
+    {"elasticsearch_connection", "elasticsearch_url", "es", "service_es", "own_node", "secured_connection"}
+)
 RELIABILITY = Path(__file__).resolve().parent / "reliability"
 
 
@@ -196,5 +258,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.es)
+        if "secured_connection" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.secured)
         if item.path.is_relative_to(RELIABILITY):
             item.add_marker(pytest.mark.reliability)

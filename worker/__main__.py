@@ -11,15 +11,18 @@ import sys
 from core import metrics
 from core.elastic import elasticsearch_client
 from core.logs import configure_logging
+from core.preflight import Refused, check_connection, writer_needs
 from core.times import utcnow
 from ingest import start_log_writer
+from ingest.template import template_check
 from jobs.stores import Stores
-from settings import Settings
+from settings import ConfigurationError, Settings
 from worker.node_name import hold_node_name
 from worker.outputs import Outputs
 from worker.runner import Worker
 
 log = logging.getLogger("worker")
+EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +41,20 @@ def main(argv: list[str] | None = None) -> int:
         "WORKER_METRICS_PORT; unset: not served)",
     )
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        print(f"python -m worker: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        # Credentials refused, a missing privilege, an untrusted certificate: one line, exit. Down: run anyway
+        # (job output is spooled until Elasticsearch answers).
+        for warning in check_connection(settings, writer_needs(settings), template_check(settings)):
+            log.warning("%s", warning)
+    except Refused as exc:
+        print(f"python -m worker: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     metrics_port = args.metrics_port if args.metrics_port is not None else settings.worker_metrics_port
     if metrics_port is not None:
         metrics.serve(metrics_port, settings.host)

@@ -8,8 +8,8 @@ from ingest.shipper import Shipper
 
 
 @pytest.fixture
-def shipper(es, settings):
-    s = Shipper(es, settings.log_index_prefix, settings.spool_dir, backoff=(0.1, 1.0))
+def shipper(service_es, settings):
+    s = Shipper(service_es, settings.log_index_prefix, settings.spool_dir, backoff=(0.1, 1.0))
     yield s
     s.close(timeout=5)
 

@@ -6,18 +6,23 @@ import threading
 import time
 
 import pytest
-from elasticsearch import Elasticsearch
 
+from core.elastic import elasticsearch_client
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
 from ingest.shipper import Shipper
+from settings import Settings
 from tests.ingest.reading import read_lines
 
 
 @pytest.mark.slow
 def test_elasticsearch_restart_mid_shipping_keeps_every_line_once(own_node, tmp_path):
-    es = Elasticsearch(own_node.url, request_timeout=30)
-    shipper = Shipper(es, "restart", tmp_path / "spool", backoff=(0.1, 0.5))
+    es = own_node.connection.admin(request_timeout=30)
+    # The product's client, as the service configures it (on a secured node: the service's API key).
+    service = Settings(data_dir=tmp_path, database_url="", **own_node.connection.settings_changes())
+    shipper = Shipper(
+        elasticsearch_client(service, patient=True), "test-restart", tmp_path / "spool", backoff=(0.1, 0.5)
+    )
     capture = Capture(shipper, Origin("scale_job_7x1"), LocalSequence(), linger=0.05)
     total = 0
     stop_feeding = threading.Event()
@@ -43,7 +48,7 @@ def test_elasticsearch_restart_mid_shipping_keeps_every_line_once(own_node, tmp_
     own_node.start()
     assert shipper.flush(90), shipper.last_failure
     shipper.close()
-    got = read_lines(es, "restart-*", "scale_job_7x1")
+    got = read_lines(es, "test-restart-*", "scale_job_7x1")
     assert total > 5000
     assert [d["scale_order_num"] for d in got] == list(range(1, total + 1))
     assert [d["message"] for d in got] == [f"restart {i}" for i in range(1, total + 1)]

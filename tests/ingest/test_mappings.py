@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.template import ensure_template, template_name
+from tests.es_node import connection_env
 from tests.ingest.legacy_docs import write_legacy_docs
 from tests.ingest.reading import read_lines
 from tests.search.helpers import lines_of
@@ -49,7 +50,7 @@ def test_template_is_put_once_and_shapes_only_daily_indices(es, log_prefix):
 def test_apply_template_command(es, settings):
     env = dict(
         os.environ,
-        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        **connection_env(settings.elasticsearch_url),
         LOG_INDEX_PREFIX=settings.log_index_prefix,
         DATA_DIR=str(settings.data_dir),
         API_TOKEN="unused",

@@ -15,6 +15,7 @@ from ingest.capture import Capture, LocalSequence
 from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.shipper import Shipper
 from ingest.spool import SUFFIX
+from tests.es_node import connection_env
 from tests.ingest.reading import read_lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def test_lines_spooled_while_elasticsearch_is_down_are_shipped_by_the_next_proce
 def ship_process(settings, url: str, *args: str) -> subprocess.Popen:
     env = dict(
         os.environ,
-        ELASTICSEARCH_URL=url,
+        **connection_env(url),
         LOG_INDEX_PREFIX=settings.log_index_prefix,
         SPOOL_DIR=str(settings.spool_dir),
         DATA_DIR=str(settings.data_dir),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.es_node import connection_env
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
@@ -136,7 +137,7 @@ def worker_process(settings, *args: str, lease_seconds: float = 60) -> subproces
         os.environ,
         DATABASE_URL=settings.database_url,
         DATA_DIR=str(settings.data_dir),
-        ELASTICSEARCH_URL=settings.elasticsearch_url,
+        **connection_env(settings.elasticsearch_url),
         LOG_INDEX_PREFIX=settings.log_index_prefix,
         SPOOL_DIR=str(settings.spool_dir),
         API_TOKEN="unused",

@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from tests.es_node import connection_env
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
@@ -310,7 +312,7 @@ class Gunicorn:
             WORKERS=str(self.workers),
             DATA_DIR=str(self.data_dir),
             DATABASE_URL=self.database_url,
-            ELASTICSEARCH_URL=self.elasticsearch_url,
+            **connection_env(self.elasticsearch_url),
             LOG_INDEX_PREFIX=self.log_prefix,
             LOG_LEGACY_INDICES=f"{self.log_prefix}-legacy-*",
             API_TOKEN=self.token,
@@ -385,7 +387,7 @@ def start_worker(
         os.environ,
         DATA_DIR=str(data_dir),
         DATABASE_URL=database_url,
-        ELASTICSEARCH_URL=elasticsearch_url,
+        **connection_env(elasticsearch_url),
         LOG_INDEX_PREFIX=log_prefix,
         SPOOL_DIR=str(data_dir / "worker-spool"),
         API_TOKEN="unused-by-worker",

@@ -11,7 +11,6 @@ import time
 import uuid
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
@@ -27,7 +26,7 @@ GRACE = 5  # seconds after the node answers again before every log read must suc
 @pytest.mark.slow
 def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, stores, tmp_path, sized, figures):
     prefix = settings.log_index_prefix
-    es = Elasticsearch(own_node.url, request_timeout=30)
+    es = own_node.connection.admin(request_timeout=30)
     seeded = seed_jobs(stores, types=1, jobs=4, running=2, finished=0)
     server = Gunicorn(
         tmp_path / "api",

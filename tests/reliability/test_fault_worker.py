@@ -9,8 +9,7 @@ import sys
 import time
 import uuid
 
-from elasticsearch import Elasticsearch
-
+from tests.es_node import connection_of
 from tests.factories import manifest
 from tests.reliability.checks import read_lines
 from tests.reliability.harness import kill_processes_mentioning, start_worker, wait_until
@@ -31,7 +30,7 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores
     node = f"rel-worker-{uuid.uuid4().hex[:6]}"
     logs = tmp_path / "worker.log"
 
-    es = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    es = connection_of(settings.elasticsearch_url).admin(request_timeout=30)
     index = f"{settings.log_index_prefix}-*"
 
     def job() -> dict:
