@@ -389,7 +389,7 @@ def main() -> int:
             "lucene": info["version"].get("lucene_version"),
             "node": "ELASTICSEARCH_URL"
             if os.environ.get("ELASTICSEARCH_URL")
-            else f"scripts/elasticsearch, heap {os.environ.get('ES_HEAP', '2g')}",
+            else f"scripts/elasticsearch, heap {os.environ.get('ES_HEAP', '4g')}",
         }
         pg_server = stack.enter_context(postgres_server())
         stack.callback(lambda: _drop_indices(es, run_id))

@@ -48,11 +48,13 @@ def bulk_bodies(pairs: list[tuple[bytes, bytes]]) -> list[bytes]:
     ]
 
 
-def ingest(url: str, bodies: list[bytes], connections: int) -> None:
-    """POST every body over `connections` parallel connections; raises on any error."""
+def ingest(url: str, bodies: list[bytes], connections: int) -> int:
+    """POST every body over `connections` parallel connections; raises on any error but 429, which is re-sent
+    after half a second (returns how many were)."""
     queue = list(reversed(bodies))
     lock = threading.Lock()
     failures: list[str] = []
+    rejections: list[int] = []
 
     def run() -> None:
         raw = Raw(url)
@@ -63,6 +65,10 @@ def ingest(url: str, bodies: list[bytes], connections: int) -> None:
                         return
                     body = queue.pop()
                 status, answer = raw.post("/_bulk?filter_path=errors,items.*.error", body, "application/x-ndjson")
+                while status == 429:  # the node sheds load (a circuit breaker): any client waits and re-sends
+                    rejections.append(1)
+                    time.sleep(0.5)
+                    status, answer = raw.post("/_bulk?filter_path=errors,items.*.error", body, "application/x-ndjson")
                 if status != 200 or not answer.startswith(b'{"errors":false'):
                     failures.append(f"{status} {answer[:300]!r}")
         except Exception as exc:
@@ -77,6 +83,7 @@ def ingest(url: str, bodies: list[bytes], connections: int) -> None:
         t.join()
     if failures:
         raise RuntimeError("ingest ceiling: " + failures[0])
+    return len(rejections)
 
 
 def read(url: str, index: str, query: dict, sort: list, source: dict, filter_path: list[str]) -> tuple[int, int]:

@@ -54,7 +54,7 @@ def elasticsearch(home: Path) -> Iterator[str]:
     if os.environ.get("ELASTICSEARCH_URL"):
         yield os.environ["ELASTICSEARCH_URL"]
         return
-    env = dict(os.environ, ES_HOME=str(home), ES_PORT="0", ES_HEAP=os.environ.get("ES_HEAP", "2g"))
+    env = dict(os.environ, ES_HOME=str(home), ES_PORT="0", ES_HEAP=os.environ.get("ES_HEAP", "4g"))
     script = str(ROOT / "scripts" / "elasticsearch")
     log("starting Elasticsearch in", home)
     url = subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()

@@ -170,9 +170,11 @@ def run_ceiling(
     from bench import ceilings
 
     start = time.perf_counter()
-    ceilings.ingest(es_url, bodies, connections)
+    rejected = ceilings.ingest(es_url, bodies, connections)
     counted = refreshed_count(es, prefix)
     elapsed = time.perf_counter() - start
+    if rejected:
+        log(f"ingest ceiling, {connections} connections: {rejected} bulk requests re-sent after a 429")
     if counted != lines:
         raise RuntimeError(f"ceiling ({connections} connections) stored {counted} of {lines}")
     return elapsed
