@@ -1,86 +1,80 @@
-"""The raw side of the throughput measure: a bare WSGI app doing the same work as our two routes with nothing
-around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf.py bench.bare_app:app`).
+"""The raw side of the throughput measure: a bare WSGI app doing the same work as three of our routes, with
+nothing around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf.py bench.bare_app:app`).
 
-- /job/{id}: one SQLAlchemy Core SELECT of the job joined to its type, and its latest execution; orjson.
-- /logs/{cluster_id}: the first 1,000 lines from Elasticsearch; orjson of the hits' sources.
+The same work: the same database and Elasticsearch, the same reads (the stores' and LogSearch's methods ours
+calls) and the same serialization contract (the same serializers, orjson), so the body is ours' body (checked
+before every load: equal to ours byte for byte, but for the page links' host and the log body's `took`).
+What it leaves out is what ours does around the work: Falcon (routing, request and response objects), the
+middleware chain (request id, metrics, the JSON request log line, authentication: who is asking, with a
+personal-token or session lookup when one is sent), parameter parsing and validation, content negotiation.
 
-Environment: DATABASE_URL, ELASTICSEARCH_URL (and the other ELASTICSEARCH_* variables, as the API reads them),
-BENCH_INDEX (index pattern of the lines).
+- GET /v6/jobs/{id}/: JobStore.get_job, api.job_serialize.job_details.
+- GET /v6/jobs/?page_size=100: JobStore.list_jobs (no filter, page 1), job_item, the v6 envelope.
+- GET /v6/job-executions/{id}/logs/combined/?limit=1000: LogTargetStore.execution_for_logs, LogSearch.page,
+  search.render's JSON body (Scale's search response).
+
+Environment: DATABASE_URL, ELASTICSEARCH_URL (and the other ELASTICSEARCH_* variables), LOG_INDEX_PREFIX,
+LOG_LEGACY_INDICES, as the API reads them.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
-from typing import Any
-
 import orjson
-from sqlalchemy import select
 
+from api.job_serialize import job_details, job_item
 from core.elastic import elasticsearch_client
-from jobs.db import make_engine
-from jobs.models import Job, JobExecution, JobType
+from core.times import utcnow
+from jobs.records import JobQuery
+from jobs.stores import Stores
+from search import LogSearch, Window
+from search.render import CONTENT_TYPES, Format, body
 from settings import Settings
 
-_engine = make_engine(os.environ["DATABASE_URL"])
-# The service's client factory, so the bare app connects exactly as the API does (credentials, TLS, nodes).
-_es = elasticsearch_client(replace(Settings.from_env(), elasticsearch_timeout=30))
-_index = os.environ["BENCH_INDEX"]
-_jobs = Job.__table__
-_types = JobType.__table__
-_exes = JobExecution.__table__
-_SORT: list[Any] = [
-    {"@timestamp": {"order": "asc", "numeric_type": "date_nanos"}},
-    {"scale_order_num": "asc"},
-    {"_index": "asc"},
-    {"_seq_no": "asc"},
-]
+_settings = Settings.from_env()
+_stores = Stores.open(_settings.database_url, utcnow)
+_search = LogSearch(elasticsearch_client(_settings), _settings.log_read_indices)
+_JOBS = "/v6/jobs/"
+_EXES = "/v6/job-executions/"
+_LOGS = "/logs/combined/"
+_ALL_JOBS = JobQuery()
+JSON = "application/json"
 
 
 def _job(job_id: int) -> bytes | None:
-    with _engine.connect() as c:
-        job = (
-            c.execute(
-                select(_jobs, _types.c.name, _types.c.version)
-                .join(_types, _types.c.id == _jobs.c.job_type_id)
-                .where(_jobs.c.id == job_id)
-            )
-            .mappings()
-            .first()
-        )
-        if job is None:
-            return None
-        exe = (
-            c.execute(select(_exes).where(_exes.c.job_id == job_id).order_by(_exes.c.exe_num.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-    return orjson.dumps({**job, "execution": dict(exe) if exe else None}, default=str)
+    detail = _stores.jobs.get_job(job_id)
+    return None if detail is None else orjson.dumps(job_details(detail))
 
 
-def _logs(cluster_id: str) -> bytes:
-    resp = _es.search(
-        index=_index,
-        query={"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}},
-        sort=_SORT,
-        size=1000,
-        track_total_hits=False,
-        filter_path=["hits.hits._source"],
-    )
-    return orjson.dumps([h["_source"] for h in resp["hits"]["hits"]])
+def _jobs(host: str, size: int) -> bytes:
+    count, jobs = _stores.jobs.list_jobs(_ALL_JOBS, 0, size)
+    more = f"http://{host}{_JOBS}?page=2&page_size={size}" if count > size else None
+    results = [job_item(row, files) for row, files in jobs]
+    return orjson.dumps({"count": count, "next": more, "previous": None, "results": results})
+
+
+def _log_page(exe_id: int, limit: int) -> bytes | None:
+    target = _stores.log_targets.execution_for_logs(exe_id)
+    if target is None:
+        return None
+    lines, _more = _search.page(target.cluster_id, Window(), None, limit)
+    return b"".join(body(Format("json"), lines))
 
 
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "")
-    body = None
-    if path.startswith("/job/"):
-        body = _job(int(path[5:]))
-    elif path.startswith("/logs/"):
-        body = _logs(path[6:])
+    query = environ.get("QUERY_STRING", "")
+    answer: bytes | None = None
+    if path.startswith(_EXES) and path.endswith(_LOGS) and query.startswith("limit="):
+        answer = _log_page(int(path[len(_EXES) : -len(_LOGS)]), int(query[len("limit=") :]))
+    elif path == _JOBS and query.startswith("page_size="):
+        answer = _jobs(environ.get("HTTP_HOST", ""), int(query[len("page_size=") :]))
+    elif path.startswith(_JOBS) and path.endswith("/") and path[len(_JOBS) : -1].isdigit():
+        answer = _job(int(path[len(_JOBS) : -1]))
     elif path == "/healthz":
-        body = b"{}"
-    if body is None:
+        answer = b"{}"
+    if answer is None:
         start_response("404 Not Found", [("Content-Length", "0")])
         return [b""]
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
+    content_type = CONTENT_TYPES["json"] if path.endswith(_LOGS) else JSON
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(answer)))])
+    return [answer]

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from http.client import HTTPResponse
 from pathlib import Path
 from typing import TypeVar
@@ -53,7 +54,7 @@ def elasticsearch(home: Path) -> Iterator[str]:
     if os.environ.get("ELASTICSEARCH_URL"):
         yield os.environ["ELASTICSEARCH_URL"]
         return
-    env = dict(os.environ, ES_HOME=str(home), ES_PORT="0", ES_HEAP=os.environ.get("ES_HEAP", "2g"))
+    env = dict(os.environ, ES_HOME=str(home), ES_PORT="0", ES_HEAP=os.environ.get("ES_HEAP", "4g"))
     script = str(ROOT / "scripts" / "elasticsearch")
     log("starting Elasticsearch in", home)
     url = subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -63,11 +64,11 @@ def elasticsearch(home: Path) -> Iterator[str]:
         subprocess.run([script, "stop"], env=env, check=False)
 
 
-def es_client(url: str, timeout: float):
-    """The service's own client factory (core/elastic.py) for url, with the environment's credentials and TLS
-    variables (ELASTICSEARCH_API_KEY, ELASTICSEARCH_CA_CERTS, ...), patient with a busy node."""
-    from dataclasses import replace
-
+def es_client(url: str, timeout: float = 300):
+    """The one place the bench builds an Elasticsearch client (ours, bare and the setup alike): the service's
+    own factory (core/elastic.py) for url, with the environment's credentials and TLS variables
+    (ELASTICSEARCH_API_KEY, ELASTICSEARCH_CA_CERTS, ...), patient with a busy node, with a long timeout for bulk
+    setup and whole-log reads."""
     from core.elastic import elasticsearch_client
     from settings import Settings
 
@@ -77,20 +78,18 @@ def es_client(url: str, timeout: float):
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------
 
-BENCH_DB = "scale_bench"
-
 
 @contextmanager
-def postgres(database: str = BENCH_DB) -> Iterator[str | None]:
-    """A PostgreSQL URL for the bench database `database`, or None when there is no PostgreSQL to use.
+def postgres_server() -> Iterator[str | None]:
+    """A PostgreSQL server URL for the bench databases (see bench_database), or None when there is none to use.
 
-    DATABASE_URL pointing at PostgreSQL: its server, in a database of our own, so tests running at the same
-    time never see our million jobs. Otherwise, when PostgreSQL is installed, our own throwaway cluster
-    (scripts/postgres, in /tmp/scale-bench-postgres so its data is reused by the next run).
+    DATABASE_URL pointing at PostgreSQL: its server, in databases of our own, so tests running at the same time
+    never see our jobs. Otherwise, when PostgreSQL is installed, our own cluster (scripts/postgres, in
+    /tmp/scale-bench-postgres so its data is reused by the next run).
     """
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
-        yield _bench_database(url, database)
+        yield url
         return
     if not any(Path("/usr/lib/postgresql").glob("*/bin")) or os.environ.get("BENCH_NO_POSTGRES"):
         yield None
@@ -99,7 +98,7 @@ def postgres(database: str = BENCH_DB) -> Iterator[str | None]:
     pid_file = pg_dir / "postmaster.pid"
     if pid_file.exists():  # already running (another run, or one started by hand): use it, leave it running
         port = int(pid_file.read_text().splitlines()[3])
-        yield _bench_database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", database)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         return
     port = free_port()
     env = dict(os.environ, PG_DIR=str(pg_dir), PG_PORT=str(port), PG_DB="postgres")
@@ -112,9 +111,14 @@ def postgres(database: str = BENCH_DB) -> Iterator[str | None]:
         yield None
         return
     try:
-        yield _bench_database(url, database)
+        yield url
     finally:
         subprocess.run([script, "stop"], env=env, check=False)
+
+
+def bench_database(server_url: str, database: str) -> str:
+    """The URL of database `database` on the server of `server_url`, created if missing."""
+    return _bench_database(server_url, database)
 
 
 def _bench_database(url: str, database: str) -> str:

@@ -11,8 +11,7 @@ rows.
 Ours is checked against raw on every request: the same count, and the same job ids in the same order on the
 page (every distinct body ours returned is compared); count(*) must equal the counters' count too.
 
-The job database is built with Core executemany straight into jobs.models' tables, and kept between runs
-(keyed by its size and the generator's version) since building a million jobs takes minutes.
+The job databases are built by bench/jobs_data.py and kept between runs (keyed by size and generator version).
 """
 
 from __future__ import annotations
@@ -21,116 +20,14 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Column, ColumnElement, Engine, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import aliased
 
 from bench import data
 from bench.harness import Client, Gunicorn, log
 from bench.stats import interleaved_latencies, median, ratio, summary_ms
-
-GENERATOR_VERSION = 3
-_meta = MetaData()
-DATASET = Table(
-    "bench_dataset", _meta, Column("jobs", Integer), Column("version", Integer), Column("note", String(200))
-)
-
-
-def _signature(engine: Engine) -> tuple | None:
-    with engine.connect() as c:
-        if not engine.dialect.has_table(c, "bench_dataset"):
-            return None
-        row = c.execute(select(DATASET.c.jobs, DATASET.c.version)).first()
-    return tuple(row) if row else None
-
-
-def _wipe(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE"))
-            c.execute(text("CREATE SCHEMA public"))
-    else:
-        path = Path(engine.url.database or "")
-        engine.dispose()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-def build(url: str, count: int) -> dict:
-    """Make sure the database at `url` holds our `count` jobs; returns how long building took (0 if reused)."""
-    from sqlalchemy.orm import sessionmaker
-
-    from jobs import counts
-    from jobs.db import Database, make_engine, upgrade
-    from jobs.job_type_store import JobTypeStore
-    from jobs.models import Batch, Error, Job, Node, TriggerEvent
-
-    engine = make_engine(url)
-    if _signature(engine) == (count, GENERATOR_VERSION):
-        upgrade(engine)  # a cached database still gets migrations (indexes) added since it was built
-        engine.dispose()
-        return {"built_seconds": 0, "reused": True}
-    log(f"building {count:,} jobs in {engine.dialect.name}")
-    began = time.monotonic()
-    _wipe(engine)
-    engine = make_engine(url)
-    upgrade(engine)
-    job_types = JobTypeStore(Database(engine, sessionmaker(engine, expire_on_commit=False)), lambda: data.JOBS_BASE)
-    type_revs = []
-    for t in range(data.JOB_TYPES):
-        for v in range(1 + t % 3):
-            row, _ = job_types.save_job_type(f"bench-type-{t:02d}:{v}", data.manifest(f"type-{t:02d}", f"1.{v}.0"))
-            type_revs.append(row.id)
-    with engine.begin() as c:
-        from jobs.models import JobTypeRevision
-
-        revs: dict[int, int] = dict(
-            c.execute(
-                select(JobTypeRevision.job_type_id, func.max(JobTypeRevision.id)).group_by(JobTypeRevision.job_type_id)
-            )
-            .tuples()
-            .all()
-        )
-        now = data.JOBS_BASE
-        c.execute(
-            insert(Node), [{"hostname": f"node-{i:02d}", "created": now, "last_modified": now} for i in range(20)]
-        )
-        c.execute(
-            insert(TriggerEvent), [{"type": "PARSE", "description": {"n": i}, "occurred": now} for i in range(1000)]
-        )
-        c.execute(insert(Batch), [{"title": f"batch {i}", "created": now, "last_modified": now} for i in range(50)])
-        node_ids = list(c.scalars(select(Node.id)))
-        event_ids = list(c.scalars(select(TriggerEvent.id)))
-        batch_ids = list(c.scalars(select(Batch.id)))
-        error_ids = list(c.scalars(select(Error.id)))
-    rows: list[dict[str, Any]] = []
-    chunk = 20_000
-    for job_row in data.job_rows(count, [(t, revs[t]) for t in type_revs], node_ids, error_ids, event_ids, batch_ids):
-        rows.append(job_row)
-        if len(rows) == chunk:
-            with engine.begin() as c:
-                c.execute(insert(Job), rows)
-            rows = []
-    if rows:
-        with engine.begin() as c:
-            c.execute(insert(Job), rows)
-    # psycopg's executemany runs one INSERT per row, so PostgreSQL's count triggers left a counter row per job.
-    counts.compact(engine)
-    with engine.begin() as c:
-        c.execute(text("ANALYZE"))
-        DATASET.create(c, checkfirst=True)
-        c.execute(DATASET.delete())
-        c.execute(insert(DATASET).values(jobs=count, version=GENERATOR_VERSION, note="bench/job_listing.py"))
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text("VACUUM ANALYZE"))
-    engine.dispose()
-    seconds = round(time.monotonic() - began, 1)
-    log(f"built {count:,} jobs in {seconds} s ({count / seconds:,.0f} rows/s)")
-    return {"built_seconds": seconds, "reused": False, "insert_rows_per_s": round(count / seconds)}
-
 
 # --- the five requests, and the same queries bare --------------------------------------------------------
 
@@ -239,6 +136,7 @@ def bare_query(name: str, postgres: bool):
 
 def measure(url: str, count: int, env: dict, repeat: int, budget_s: float, log_dir: Path) -> dict:
     """Figures of the five requests on the database at `url` (built if needed)."""
+    from bench.jobs_data import build
     from jobs.db import make_engine
     from jobs.models import Job
 

@@ -8,6 +8,7 @@ documents' shape (ingest.documents) under a prefix the API under test reads.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,11 @@ from elasticsearch import Elasticsearch
 from bench import data
 from bench.harness import Client, Gunicorn, log, rss_mb
 from bench.stats import interleaved_latencies, median, paired_ratio, ratio, summary_ms
+
+# What ours asks Elasticsearch for in a whole-log read (search.reads): a bare reader asks for the same.
+HITS_ONLY = ["hits.hits._index", "hits.hits._id", "hits.hits._source", "hits.hits.sort", "pit_id"]
+# Each hit of ours' JSON body (Scale's search response) carries this once; the body's own max_score does not match.
+HIT_MARK = b'"_score":null'
 
 # What a bare reader asks for: the fields of a line, in the same order as the API's sort.
 SOURCE = [
@@ -167,7 +173,7 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
                 search_after=after,
                 track_total_hits=False,
                 source={"includes": SOURCE},
-                filter_path=["hits.hits._source", "hits.hits.sort", "pit_id"],
+                filter_path=HITS_ONLY,
             )
             pit = resp.get("pit_id", pit)
             hits = resp.get("hits", {}).get("hits", [])
@@ -181,8 +187,44 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
     return count, size
 
 
+_BODY_END = re.compile(rb'\],"total":(\d+)\},"took":\d+\}$')
+
+
+def _json_total(client: Client, path: str) -> tuple[int, int, int]:
+    """(bytes, hits counted in the body, the body's hits.total) of ours' JSON body, streamed and counted."""
+    import http.client
+
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=900)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    status, size, hits, carry, tail = resp.status, 0, 0, b"", b""
+    keep = len(HIT_MARK) - 1
+    while chunk := resp.read(1 << 16):
+        size += len(chunk)
+        joined = carry + chunk
+        hits += joined.count(HIT_MARK)
+        carry = joined[-keep:]
+        tail = (tail + chunk)[-200:]
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"{path}: {status}")
+    end = _BODY_END.search(tail)  # ...],"total":N},"took":T}: the count is only known at the end
+    if end is None:
+        raise RuntimeError(f"{path}: the body does not end as Scale's search response: {tail[-80:]!r}")
+    return size, hits, int(end[1])
+
+
+def read_ceiling(es_url: str, index: str, cluster_id: str) -> tuple[int, int]:
+    from bench import ceilings
+    from search.queries import LINE_SOURCE, line_sort
+
+    query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
+    return ceilings.read(es_url, index, query, line_sort(), LINE_SOURCE, HITS_ONLY)
+
+
 def measure_read(
     es: Elasticsearch,
+    es_url: str,
     api: Gunicorn,
     index: str,
     exe_id: int,
@@ -190,7 +232,10 @@ def measure_read(
     lines: int,
     repeat: int,
     budget_s: float = float("inf"),
+    sides: tuple[str, ...] = ("json", "raw", "txt", "ceiling"),
 ) -> dict:
+    """Whole-log reads, the sides taking turns (their order reversed every other round): ours as JSON (Scale's
+    body) and as text through the API, bare search_after with the client (`raw`), and the read ceiling."""
     client = Client(api.url)
     base = f"/v6/job-executions/{exe_id}/logs/combined/"
     peaks: list[float] = []
@@ -207,22 +252,25 @@ def measure_read(
     before = {p: rss_mb(p, "VmRSS") for p in api.worker_pids()}
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    rates: dict[str, list[float]] = {"json": [], "txt": [], "raw": []}
+    rates: dict[str, list[float]] = {name: [] for name in sides}
     sizes: dict[str, int] = {}
     began = time.monotonic()  # for the budget; each read has its own timer below
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break
-        for name in ["json", "raw", "txt"] if round_ % 2 == 0 else ["txt", "raw", "json"]:
+        for name in sides if round_ % 2 == 0 else tuple(reversed(sides)):
             read_began = time.perf_counter()
             if name == "raw":
                 got, size = bare_read(es, index, cluster_id)
+            elif name == "ceiling":
+                got, size = read_ceiling(es_url, index, cluster_id)
+            elif name == "txt":
+                size, seps = _count_sink(client, f"{base}?format=txt", b"\n")
+                got = seps + 1
             else:
-                if name == "txt":
-                    size, seps = _count_sink(client, f"{base}?format=txt", b"\n")
-                    got = seps + 1
-                else:
-                    size, got = _count_sink(client, f"{base}?format=json", b'{"message":')
+                size, got, total = _json_total(client, f"{base}?format=json")
+                if total != got:
+                    raise RuntimeError(f"log read json: {got} hits in the body, hits.total {total}")
             seconds = time.perf_counter() - read_began
             if got != lines:
                 raise RuntimeError(f"log read {name}: {got} lines, expected {lines}")
@@ -235,39 +283,38 @@ def measure_read(
                     f"log read txt: {sizes['txt']} bytes, raw's messages {sizes['raw']} + {lines - 1} newlines"
                 )
             rates[name].append(lines / seconds)
-            log(f"read round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
+            log(f"read {lines:,} round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
     stop.set()
     sampler.join()
     hwm = max(rss_mb(p) for p in api.worker_pids())
-    raw = median(rates["raw"])
-    return {
-        "lines": lines,
-        "repeats": len(rates["json"]),
-        "json": {
-            "ours_lines_per_s": round(median(rates["json"])),
-            "raw_lines_per_s": round(raw),
-            "ratio": paired_ratio(rates["json"], rates["raw"]),
-            "ratio_of_medians": ratio(median(rates["json"]), raw),
-            "body_bytes": sizes.get("json"),
-        },
-        "txt": {
-            "ours_lines_per_s": round(median(rates["txt"])),
-            "raw_lines_per_s": round(raw),
-            "ratio": paired_ratio(rates["txt"], rates["raw"]),
-            "ratio_of_medians": ratio(median(rates["txt"]), raw),
-            "body_bytes": sizes.get("txt"),
-        },
-        "cross_check": {
+    out: dict = {"lines": lines, "repeats": len(next(iter(rates.values())))}
+    for name in sides:
+        out[f"{name}_lines_per_s"] = round(median(rates[name]))
+    for fmt in ("json", "txt"):
+        if fmt not in sides:
+            continue
+        fig: dict = {"ours_lines_per_s": out[f"{fmt}_lines_per_s"], "body_bytes": sizes.get(fmt)}
+        for other in ("raw", "ceiling"):
+            if other in sides:
+                fig[f"{other}_lines_per_s"] = out[f"{other}_lines_per_s"]
+                fig["ratio" if other == "raw" else "ceiling_ratio"] = paired_ratio(rates[fmt], rates[other])
+        out[fmt] = fig
+    out.update(
+        cross_check={
             "lines_expected": lines,
             "lines_read_by_each": lines,
             "raw_message_bytes": sizes.get("raw"),
-            "txt_bytes_equal_raw_messages_plus_newlines": True,
+            "ceiling_body_bytes": sizes.get("ceiling"),
+            # Only the checks this read made (each raised above if it failed).
+            **({"json_hits_total_equal_hits": True} if "json" in sides else {}),
+            **({"txt_bytes_equal_raw_messages_plus_newlines": True} if {"txt", "raw"} <= set(sides) else {}),
         },
-        "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
-        "worker_rss_before_mb": max(before.values()) if before else None,
-        "worker_peak_rss_mb": hwm,
-        "worker_peak_rss_sampled_mb": max(peaks) if peaks else None,
-    }
+        samples={k: [round(v) for v in vs] for k, vs in rates.items()},
+        worker_rss_before_mb=max(before.values()) if before else None,
+        worker_peak_rss_mb=hwm,
+        worker_peak_rss_sampled_mb=max(peaks) if peaks else None,
+    )
+    return out
 
 
 # --- 3. first page and tail --------------------------------------------------------------------------------
@@ -316,7 +363,7 @@ def measure_first_page(
         if order == "desc":
             expected.reverse()
         for body in ours_bodies.values():
-            got = [(line["scale_order_num"], line["message"]) for line in json.loads(body)]
+            got = [(h["_source"]["scale_order_num"], h["_source"]["message"]) for h in json.loads(body)["hits"]["hits"]]
             if got != expected:
                 raise RuntimeError(f"{name}: ours returned {len(got)} lines {got[:2]}.., raw {expected[:2]}..")
         o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
@@ -402,4 +449,37 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
         log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {raw_count} hits")
     out["client_resends"] = client.resends
     client.close()
+    return out
+
+
+# --- scaling: the same reads at every log size ------------------------------------------------------------------
+
+
+def measure_scaling_point(
+    es: Elasticsearch,
+    es_url: str,
+    api: Gunicorn,
+    index: str,
+    exe_id: int,
+    cluster_id: str,
+    lines: int,
+    size: dict,
+    whole: bool = True,
+) -> dict:
+    """First page and tail (ours and bare, interleaved), then one whole read of each side in
+    size["scaling_whole_sides"]: a page should cost the same at every size, a whole read grow linearly."""
+    pages = measure_first_page(
+        es, api, index, exe_id, cluster_id, size["scaling_page_repeat"], size["scaling_page_budget_s"]
+    )
+    out: dict = {
+        "lines": lines,
+        "first_1000": {k: pages["first_1000"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
+        "tail_100": {k: pages["tail_100"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
+    }
+    if whole:
+        read = measure_read(
+            es, es_url, api, index, exe_id, cluster_id, lines, 1, sides=tuple(size["scaling_whole_sides"])
+        )
+        read["seconds"] = {side: round(lines / read[f"{side}_lines_per_s"], 2) for side in size["scaling_whole_sides"]}
+        out["whole"] = read
     return out
