@@ -542,12 +542,12 @@ def main() -> int:
             with read_api() as api:
                 for n in corpus.read_sizes[:-1]:
                     out["sizes"][str(n)] = log_bench.measure_scaling_point(
-                        es, es_url, api, read_index, corpus.read_job(n), corpus.cluster_id(n), n, size, whole=True
+                        es, es_url, api, read_index, corpus.read_job(n), corpus.cluster_id(n), n, size
                     )
             n = corpus.read_sizes[-1]
             with read_api() as api:  # a fresh server: its workers' RSS at rest, then the peak of the largest read
                 out["sizes"][str(n)] = point = log_bench.measure_scaling_point(
-                    es, es_url, api, read_index, corpus.read_job(n), corpus.cluster_id(n), n, size, whole=True
+                    es, es_url, api, read_index, corpus.read_job(n), corpus.cluster_id(n), n, size
                 )
             out["largest_read"] = {
                 "lines": n,

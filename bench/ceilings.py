@@ -64,11 +64,12 @@ def ingest(url: str, bodies: list[bytes], connections: int) -> int:
                     if not queue or failures:
                         return
                     body = queue.pop()
-                status, answer = raw.post("/_bulk?filter_path=errors,items.*.error", body, "application/x-ndjson")
-                while status == 429:  # the node sheds load (a circuit breaker): any client waits and re-sends
-                    rejections.append(1)
-                    time.sleep(0.5)
+                while True:
                     status, answer = raw.post("/_bulk?filter_path=errors,items.*.error", body, "application/x-ndjson")
+                    if status != 429:
+                        break
+                    rejections.append(1)  # the node sheds load (a circuit breaker): any client waits and re-sends
+                    time.sleep(0.5)
                 if status != 200 or not answer.startswith(b'{"errors":false'):
                     failures.append(f"{status} {answer[:300]!r}")
         except Exception as exc:

@@ -464,7 +464,6 @@ def measure_scaling_point(
     cluster_id: str,
     lines: int,
     size: dict,
-    whole: bool = True,
 ) -> dict:
     """First page and tail (ours and bare, interleaved), then one whole read of each side in
     size["scaling_whole_sides"]: a page should cost the same at every size, a whole read grow linearly."""
@@ -476,10 +475,7 @@ def measure_scaling_point(
         "first_1000": {k: pages["first_1000"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
         "tail_100": {k: pages["tail_100"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
     }
-    if whole:
-        read = measure_read(
-            es, es_url, api, index, exe_id, cluster_id, lines, 1, sides=tuple(size["scaling_whole_sides"])
-        )
-        read["seconds"] = {side: round(lines / read[f"{side}_lines_per_s"], 2) for side in size["scaling_whole_sides"]}
-        out["whole"] = read
+    read = measure_read(es, es_url, api, index, exe_id, cluster_id, lines, 1, sides=tuple(size["scaling_whole_sides"]))
+    read["seconds"] = {side: round(lines / read[f"{side}_lines_per_s"], 2) for side in size["scaling_whole_sides"]}
+    out["whole"] = read
     return out

@@ -24,6 +24,13 @@ def _sizes(d: dict) -> list[tuple[int, dict]]:
     return sorted((int(k), v) for k, v in d.items())
 
 
+def _ours_and_bare(ax, points: list[tuple[int, dict]], k: int, name: str) -> None:
+    """p50 of ours (solid) and bare (dotted) in one colour, from figures with "ours" and "raw" summaries."""
+    xs = [n for n, _ in points]
+    ax.plot(xs, [f["ours"]["p50_ms"] for _, f in points], "-", marker="o", color=f"C{k}", label=f"{name} ours")
+    ax.plot(xs, [f["raw"]["p50_ms"] for _, f in points], ":", marker="x", color=f"C{k}", label=f"{name} bare")
+
+
 def draw(result: dict, path: Path) -> Path:
     m = result.get("measures", {})
     fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
@@ -44,13 +51,7 @@ def draw(result: dict, path: Path) -> Path:
 
     reads = _sizes(m.get("log_scaling", {}).get("sizes", {}))
     for k, name in enumerate(("first_1000", "tail_100")):
-        xs = [n for n, _ in reads]
-        page_ax.plot(
-            xs, [p[name]["ours"]["p50_ms"] for _, p in reads], "-", marker="o", color=f"C{k}", label=f"{name} ours"
-        )
-        page_ax.plot(
-            xs, [p[name]["raw"]["p50_ms"] for _, p in reads], ":", marker="x", color=f"C{k}", label=f"{name} bare"
-        )
+        _ours_and_bare(page_ax, [(n, p[name]) for n, p in reads], k, name)
     page_ax.set(xscale="log", xlabel="lines in the log", ylabel="p50 ms", ylim=(0, None))
     page_ax.set_title("First log page and tail: should stay flat")
     page_ax.legend(fontsize=7)
@@ -76,23 +77,7 @@ def draw(result: dict, path: Path) -> Path:
 
     levels = _sizes(m.get("search", {}).get("levels", {}))
     for k, word in enumerate(("rare_word", "common_word")):
-        xs = [n for n, f in levels if word in f]
-        search_ax.plot(
-            xs,
-            [f[word]["ours"]["p50_ms"] for n, f in levels if word in f],
-            "-",
-            marker="o",
-            color=f"C{k}",
-            label=f"{word} ours",
-        )
-        search_ax.plot(
-            xs,
-            [f[word]["raw"]["p50_ms"] for n, f in levels if word in f],
-            ":",
-            marker="x",
-            color=f"C{k}",
-            label=f"{word} bare",
-        )
+        _ours_and_bare(search_ax, [(n, f[word]) for n, f in levels if word in f], k, word)
     search_ax.set(xscale="log", xlabel="lines searched", ylabel="p50 ms", ylim=(0, None))
     search_ax.set_title("Log search, first page of 100")
     search_ax.legend(fontsize=7)

@@ -75,12 +75,13 @@ def guarded_read(call: Callable[[], T]) -> T:
     Reads refuse partial results, so a shard without an active copy fails the whole read: for a moment after
     a daily index is created (its primary initializing, it holds no line yet), or while a cluster has lost
     every copy of a shard. The first passes within the retries; the second is a 503 after them."""
-    for delay in (*RETRY_DELAYS, None):
+    for delay in RETRY_DELAYS:
         try:
             with guarded():
                 return call()
         except LogsUnavailable as exc:
-            if delay is None or not shards_not_ready(exc.__cause__):
+            if not shards_not_ready(exc.__cause__):
                 raise
         time.sleep(delay)
-    raise AssertionError("unreachable")  # the last round returns or raises
+    with guarded():
+        return call()

@@ -103,6 +103,11 @@ def log_prefix(es) -> str:
     """A log index prefix of this test's own; its indices and templates are removed afterwards."""
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     yield prefix
+    remove_log_indices(es, prefix)
+
+
+def remove_log_indices(es: Elasticsearch, prefix: str) -> None:
+    """Every index and index template under prefix."""
     # Deleted by name: clusters refuse wildcard deletes unless action.destructive_requires_name is off.
     names = list(es.indices.get(index=f"{prefix}*", expand_wildcards="all"))
     for start in range(0, len(names), 50):  # in chunks: a URL has a length limit

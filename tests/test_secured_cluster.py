@@ -29,7 +29,7 @@ from core.times import utcnow
 from ingest.documents import CapturedLine, Origin, bulk_pairs
 from ingest.shipper import Shipper
 from ingest.template import LogTemplate, ensure_template
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, remove_log_indices
 from tests.es_node import ROOT, role_descriptors, role_key
 from tests.factories import manifest
 from tests.reliability.harness import Gunicorn, free_port, ndjson, wait_until
@@ -50,9 +50,7 @@ def prefix(admin) -> str:
     """Log indices of this test (under `test-`, which the roles' patterns cover); deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name
-    for index in admin.indices.get(index=f"{name}*", expand_wildcards="all"):
-        admin.indices.delete(index=index)
-    admin.options(ignore_status=404).indices.delete_index_template(name=f"{name}-logs")
+    remove_log_indices(admin, name)
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ import pytest
 from tests.conftest import ADMIN_TOKEN
 from tests.es_node import LaunchedNode
 from tests.reliability.checks import assert_lines_exactly_once, count_lines, read_lines
-from tests.reliability.harness import Gunicorn, assert_clean_error, ndjson, wait_until
+from tests.reliability.harness import Gunicorn, assert_clean_error, wait_until
 from tests.reliability.seed import seed_jobs
+from tests.reliability.traffic import LogTraffic
 from tests.search.helpers import lines_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.es, pytest.mark.cluster]
@@ -56,38 +57,9 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
         extra_env={"LOG_INDEX_REPLICAS": "1", "ELASTICSEARCH_TIMEOUT": str(ES_TIMEOUT)},
     ).start()
 
-    log: list[tuple[float, str, int]] = []
     health: list[tuple[float, str]] = []
-    accepted: dict[int, list[list[str]]] = {exe.id: [] for exe in seeded.running}
-    failures: list[str] = []
-    resends: list[int] = []
-    stop = threading.Event()
-    lock = threading.Lock()
     exe = seeded.running[0]
-
-    def post(http, target) -> None:
-        messages = [f"e{target.id} b{len(accepted[target.id]) + 1} l{i}" for i in range(50)]
-        answer = http.post(
-            f"/v6/job-executions/{target.id}/logs/",
-            ndjson([{"message": m, "stream": "stdout"} for m in messages]),
-            headers={"Content-Type": "application/x-ndjson"},
-        )
-        with lock:
-            log.append((time.monotonic(), "ingest", answer.status))
-        if answer.status == 202 and answer.json == {"accepted": 50}:
-            accepted[target.id].append(messages)
-        else:
-            failures.append(f"ingest {answer.status} {answer.body[:200]!r}")
-
-    def shipper(target) -> None:
-        http = server.client(timeout=60, token=ADMIN_TOKEN)
-        while not stop.is_set():
-            try:
-                post(http, target)
-            except Exception as exc:  # never re-sent: the server may have stored it
-                failures.append(f"ingest {exc!r}")
-            time.sleep(0.05)
-        resends.append(http.resends)
+    traffic = LogTraffic(server, seeded.running)
 
     def content_problem(path: str, answer) -> str | None:
         if "tail=20" in path:
@@ -101,62 +73,57 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
     def reader(paths: list[str]) -> None:
         http = server.client(timeout=60)
         n = 0
-        while not stop.is_set():
+        while not traffic.stop.is_set():
             n += 1
             path = paths[n % len(paths)]
             try:
                 answer = http.get(path)
-                with lock:
-                    log.append((time.monotonic(), "logs", answer.status))
+                traffic.record("logs", path, answer)
                 if answer.status == 200:
                     problem = content_problem(path, answer)
                     if problem:
-                        failures.append(f"{path}: {problem}")
+                        traffic.failures.append(f"{path}: {problem}")
                 else:
                     assert_clean_error(answer.body, answer.status)
             except Exception as exc:
-                failures.append(f"logs {path} {exc!r}")
+                traffic.failures.append(f"logs {path} {exc!r}")
             time.sleep(0.05)
-        resends.append(http.resends)
+        traffic.resends.append(http.resends)
 
     def watch_health() -> None:
         """Cluster health from outside the service: red = some shard has no active copy."""
         watcher = cluster.connection.admin(request_timeout=5, max_retries=2, retry_on_timeout=True)
-        while not stop.is_set():
+        while not traffic.stop.is_set():
             try:
                 status = watcher.cluster.health()["status"]
             except Exception as exc:  # the node asked is the one going away: the next sample asks another
                 status = f"unknown ({type(exc).__name__})"
-            with lock:
+            with traffic.lock:
                 health.append((time.monotonic(), status))
-            stop.wait(HEALTH_EVERY)
+            traffic.stop.wait(HEALTH_EVERY)
         watcher.close()
-
-    def seen(kind: str, status: int, after: float = 0.0) -> int:
-        with lock:
-            return sum(1 for t, k, s in log if k == kind and s == status and t > after)
 
     log_paths = [
         f"/v6/job-executions/{exe.id}/logs/combined/?limit=50",
         f"/v6/job-executions/{exe.id}/logs/stdout/?tail=20",
         "/v6/logs/?q=l7&page_size=10",
     ]
-    threads = [threading.Thread(target=shipper, args=(e,), daemon=True) for e in seeded.running]
+    threads = [threading.Thread(target=traffic.shipper, args=(e,), daemon=True) for e in seeded.running]
     threads += [threading.Thread(target=reader, args=(log_paths,), daemon=True) for _ in range(2)]
     threads.append(threading.Thread(target=watch_health, daemon=True))
     down_seconds = sized(20, 90)
     try:
         first = server.client(token=ADMIN_TOKEN)
         for e in seeded.running:  # lines before the readers start: a log read can only answer 200 (or 503)
-            post(first, e)
+            traffic.post(first, e)
         first.close()
-        assert not failures, failures
+        assert not traffic.failures, traffic.failures
         wait_until(lambda: count_lines(admin, f"{prefix}-*", exe.cluster_id) == 50, 60, 0.2, "the first lines")
         green = admin.cluster.health(index=f"{prefix}-*", wait_for_status="green", timeout="120s")
         assert green["status"] == "green", green
         for t in threads:
             t.start()
-        wait_until(lambda: min(seen("ingest", 202), seen("logs", 200)) >= 10, 60, 0.2, "steady traffic")
+        wait_until(lambda: min(traffic.seen("ingest", 202), traffic.seen("logs", 200)) >= 10, 60, 0.2, "steady traffic")
 
         # The node that holds the primary of the day's index: its replica must take over.
         shards = admin.cat.shards(index=f"{prefix}-*", format="json")
@@ -166,7 +133,9 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
         cluster.stop_node(victim)
         down_end = time.monotonic()
         time.sleep(down_seconds)
-        assert seen("logs", 200, down_end) >= 10 and seen("ingest", 202, down_end) >= 10, "no traffic while down"
+        assert traffic.seen("logs", 200, down_end) >= 10 and traffic.seen("ingest", 202, down_end) >= 10, (
+            "no traffic while down"
+        )
         up_begin = time.monotonic()
         back = cluster.start_node(victim)
         up_end = time.monotonic()
@@ -174,18 +143,18 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
         again = admin.cluster.health(wait_for_status="green", wait_for_no_initializing_shards=True, timeout="300s")
         green_at = time.monotonic()
         assert again["status"] == "green" and again["number_of_nodes"] == 3, again
-        wait_until(lambda: seen("logs", 200, green_at) >= 10, 60, 0.2, "reads after recovery")
+        wait_until(lambda: traffic.seen("logs", 200, green_at) >= 10, 60, 0.2, "reads after recovery")
     finally:
-        stop.set()
+        traffic.stop.set()
         for t in threads:
             t.join(timeout=90)
         server.stop()
     try:
         assert not any(t.is_alive() for t in threads), "a client hung"
-        assert not failures, failures[:5]
-        assert sum(resends) == 0, f"{sum(resends)} requests re-sent"
-        assert all(s == 202 for _, kind, s in log if kind == "ingest"), "a post was not accepted"
-        reads = [(t, s) for t, kind, s in log if kind == "logs"]
+        assert not traffic.failures, traffic.failures[:5]
+        assert sum(traffic.resends) == 0, f"{sum(traffic.resends)} requests re-sent"
+        assert all(s == 202 for _, kind, s in traffic.log if kind == "ingest"), "a post was not accepted"
+        reads = [(t, s) for t, kind, s in traffic.log if kind == "logs"]
         assert all(s in (200, 503) for _, s in reads), Counter(s for _, s in reads)
 
         # A 503 only while some shard had no copy: within a red stretch of the health samples (one sample of
@@ -198,7 +167,7 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
         assert not unexplained, f"503s while every shard had a copy, at {unexplained} s after the stop"
 
         # Every accepted line exactly once, numbered 1..N, each post's lines consecutive.
-        expected = {e.cluster_id: accepted[e.id] for e in seeded.running}
+        expected = {e.cluster_id: traffic.accepted[e.id] for e in seeded.running}
         found_total = 0
         for cid, batches in expected.items():
             docs = read_lines(admin, f"{prefix}-*", cid)
@@ -227,11 +196,12 @@ def test_a_data_node_lost_and_back_loses_no_line_and_reads_keep_answering(
             "seconds_to_green_after_restart": round(green_at - up_end, 1),
             "lines_accepted": sum(len(b) for batches in expected.values() for b in batches),
             "lines_found": found_total,
-            "lines_accepted_while_down": 50 * sum(1 for t, k, s in log if k == "ingest" and down_begin < t < up_end),
+            "lines_accepted_while_down": 50
+            * sum(1 for t, k, s in traffic.log if k == "ingest" and down_begin < t < up_end),
             "log_read_statuses_while_down": dict(while_down),
             "log_read_statuses_total": dict(Counter(s for _, s in reads)),
             "health_samples_from_stop_to_green": dict(statuses),
-            "resends": sum(resends),
+            "resends": sum(traffic.resends),
         }
     finally:
         admin.indices.delete(index=",".join(admin.indices.get(index=f"{prefix}-*")))

@@ -15,8 +15,9 @@ import pytest
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
 from tests.reliability.checks import assert_lines_exactly_once, count_lines, read_lines
-from tests.reliability.harness import Gunicorn, assert_clean_error, ndjson, start_worker, wait_until
+from tests.reliability.harness import Gunicorn, assert_clean_error, start_worker, wait_until
 from tests.reliability.seed import seed_jobs
+from tests.reliability.traffic import LogTraffic
 from tests.search.helpers import lines_of
 
 ES_TIMEOUT = 3  # seconds the API waits for Elasticsearch (reads, and a post's "stored" confirmation)
@@ -50,12 +51,6 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         node_name, tmp_path / "worker", settings.database_url, own_node.url, prefix, tmp_path / "worker.log"
     )
 
-    log: list[tuple[float, str, int]] = []
-    accepted = {exe.id: [] for exe in seeded.running}  # batches of messages accepted (202) per execution
-    failures: list[str] = []
-    resends: list[int] = []
-    stop = threading.Event()
-    lock = threading.Lock()
     exe = seeded.running[0]
 
     def content_problem(path: str, answer) -> str | None:
@@ -68,9 +63,7 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
             return None if numbers == list(range(1, 51)) else f"first page numbered {numbers[:5]}..."
         return None if answer.json["count"] > 0 and answer.json["results"] else "no match"
 
-    def record(kind: str, path: str, answer) -> None:
-        with lock:
-            log.append((time.monotonic(), kind, answer.status))
+    def check(kind: str, path: str, answer) -> None:
         if answer.status >= 400:
             assert_clean_error(answer.body, answer.status)
             assert own_node.url.split("//")[1] not in answer.body.decode(), "the node's address leaked"
@@ -79,46 +72,20 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
             problem = content_problem(path, answer)
             assert problem is None, f"{path}: {problem}"
 
-    def post(http, exe) -> None:
-        batch = len(accepted[exe.id]) + 1
-        messages = [f"api e{exe.id} b{batch} l{i}" for i in range(50)]
-        a = http.post(
-            f"/v6/job-executions/{exe.id}/logs/",
-            ndjson([{"message": m, "stream": "stdout"} for m in messages]),
-            headers={"Content-Type": "application/x-ndjson"},
-        )
-        record("ingest", "", a)
-        if a.status == 202 and a.json == {"accepted": 50}:
-            accepted[exe.id].append(messages)
-        else:
-            failures.append(f"ingest {a.status} {a.body[:200]!r}")
-
-    def shipper(exe) -> None:
-        http = server.client(timeout=60, token=ADMIN_TOKEN)
-        while not stop.is_set():
-            try:
-                post(http, exe)
-            except Exception as exc:  # never re-sent: the server may have stored it
-                failures.append(f"ingest {exc!r}")
-            time.sleep(0.05)
-        resends.append(http.resends)
+    traffic = LogTraffic(server, seeded.running, "api ", check)
 
     def reader(paths: list[str], kind: str) -> None:
         http = server.client(timeout=60)
         n = 0
-        while not stop.is_set():
+        while not traffic.stop.is_set():
             n += 1
             path = paths[n % len(paths)]
             try:
-                record(kind, path, http.get(path))
+                traffic.record(kind, path, http.get(path))
             except Exception as exc:
-                failures.append(f"{kind} {path} {exc!r}")
+                traffic.failures.append(f"{kind} {path} {exc!r}")
             time.sleep(0.05)
-        resends.append(http.resends)
-
-    def seen(kind: str, status: int, after: float = 0.0) -> int:
-        with lock:
-            return sum(1 for t, k, s in log if k == kind and s == status and t > after)
+        traffic.resends.append(http.resends)
 
     log_paths = [
         f"/v6/job-executions/{exe.id}/logs/combined/?limit=50",
@@ -132,22 +99,22 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         f"/v6/jobs/{exe.job_id}/executions/",
         "/v6/job-types/",
     ]
-    threads = [threading.Thread(target=shipper, args=(e,), daemon=True) for e in seeded.running]
+    threads = [threading.Thread(target=traffic.shipper, args=(e,), daemon=True) for e in seeded.running]
     threads += [threading.Thread(target=reader, args=(log_paths, "logs"), daemon=True) for _ in range(2)]
     threads += [threading.Thread(target=reader, args=(job_paths, "jobs"), daemon=True)]
     try:
         wait_until(lambda: job_status(server, worker_job) == "RUNNING", 30, 0.2, "the worker running its job")
         first = server.client(token=ADMIN_TOKEN)
         for e in seeded.running:  # lines before the readers start: a log read can only answer 200 (or 503)
-            post(first, e)
+            traffic.post(first, e)
         first.close()
-        assert not failures, failures
+        assert not traffic.failures, traffic.failures
         wait_until(lambda: count_lines(es, f"{prefix}-*", exe.cluster_id) == 50, 60, 0.2, "the first lines")
         for t in threads:
             t.start()
         # Steady state seen: posts accepted, logs and jobs read, before the fault.
         wait_until(
-            lambda: min(seen("ingest", 202), seen("logs", 200), seen("jobs", 200)) >= 10,
+            lambda: min(traffic.seen("ingest", 202), traffic.seen("logs", 200), traffic.seen("jobs", 200)) >= 10,
             60,
             0.2,
             "steady traffic before the fault",
@@ -157,7 +124,7 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         down_end = time.monotonic()
         # The outage lasts a while (about time), and log reads are seen failing in it.
         time.sleep(sized(ES_TIMEOUT + 4, 60))
-        wait_until(lambda: seen("logs", 503, down_end + ES_TIMEOUT + 1) >= 5, 60, 0.2, "log reads failing")
+        wait_until(lambda: traffic.seen("logs", 503, down_end + ES_TIMEOUT + 1) >= 5, 60, 0.2, "log reads failing")
         ready = server.client().get("/readyz")
         assert ready.status == 503 and ready.json["elasticsearch"].startswith("unavailable"), ready.body
         up_begin = time.monotonic()
@@ -165,35 +132,41 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
         up_end = time.monotonic()
         # Recovery seen: log reads and posts succeed again, past the reconnect grace.
         wait_until(
-            lambda: seen("logs", 200, up_end + GRACE) >= 20 and seen("ingest", 202, up_end + GRACE) >= 10,
+            lambda: (
+                traffic.seen("logs", 200, up_end + GRACE) >= 20 and traffic.seen("ingest", 202, up_end + GRACE) >= 10
+            ),
             120,
             0.2,
             "log reads and posts succeeding after the restart",
         )
     finally:
-        stop.set()
+        traffic.stop.set()
         for t in threads:
             t.join(timeout=90)
     try:
         assert not any(t.is_alive() for t in threads), "a client hung"
-        assert not failures, failures[:5]
-        assert sum(resends) == 0, f"{sum(resends)} requests got no answer on a kept-alive connection (re-sent)"
-        steady = [e for e in log if e[0] < down_begin]
+        assert not traffic.failures, traffic.failures[:5]
+        assert sum(traffic.resends) == 0, (
+            f"{sum(traffic.resends)} requests got no answer on a kept-alive connection (re-sent)"
+        )
+        steady = [e for e in traffic.log if e[0] < down_begin]
         assert steady and all(s in (200, 202) for _, _, s in steady), "errors before the fault"
-        job_errors = [s for _, kind, s in log if kind == "jobs" and s != 200]
+        job_errors = [s for _, kind, s in traffic.log if kind == "jobs" and s != 200]
         assert not job_errors, f"job routes failed: {sorted(set(job_errors))}"
-        assert all(s == 202 for _, kind, s in log if kind == "ingest"), "a post was not accepted"
-        outage = [s for t, kind, s in log if kind == "logs" and down_end + ES_TIMEOUT + 1 < t < up_begin]
+        assert all(s == 202 for _, kind, s in traffic.log if kind == "ingest"), "a post was not accepted"
+        outage = [s for t, kind, s in traffic.log if kind == "logs" and down_end + ES_TIMEOUT + 1 < t < up_begin]
         assert outage and all(s == 503 for s in outage), sorted(set(outage))
-        assert all(s in (200, 503) for _, kind, s in log if kind == "logs")
-        recovered = [s for t, kind, s in log if kind == "logs" and t > up_end + GRACE]
+        assert all(s in (200, 503) for _, kind, s in traffic.log if kind == "logs")
+        recovered = [s for t, kind, s in traffic.log if kind == "logs" and t > up_end + GRACE]
         assert recovered and all(s == 200 for s in recovered), sorted(set(recovered))
-        first_ok = min(t for t, kind, s in log if kind == "logs" and s == 200 and t > up_end)
-        shipped_during = sum(50 for t, kind, s in log if kind == "ingest" and s == 202 and down_begin < t < up_end)
+        first_ok = min(t for t, kind, s in traffic.log if kind == "logs" and s == 200 and t > up_end)
+        shipped_during = sum(
+            50 for t, kind, s in traffic.log if kind == "ingest" and s == 202 and down_begin < t < up_end
+        )
 
         # The worker's job ran through it all and ended; every line arrives exactly once.
         wait_until(lambda: job_status(server, worker_job) == "COMPLETED", 120, 0.5, "the worker's job completing")
-        expected = {e.cluster_id: accepted[e.id] for e in seeded.running}
+        expected = {e.cluster_id: traffic.accepted[e.id] for e in seeded.running}
         worker_cluster = f"scale_job_{worker_job}x1"
         expected[worker_cluster] = [[f"worker line {i}" for i in range(1, worker_lines + 1)]]
         wait_until(
@@ -221,9 +194,9 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
             "worker_lines": worker_lines,
             "log_reads_503_while_down": len(outage),
             "log_reads_200_after": len(recovered),
-            "job_requests": sum(1 for e in log if e[1] == "jobs"),
+            "job_requests": sum(1 for e in traffic.log if e[1] == "jobs"),
             "job_request_errors": len(job_errors),
-            "resends": sum(resends),
+            "resends": sum(traffic.resends),
         }
     finally:
         worker.terminate()
