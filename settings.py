@@ -51,6 +51,8 @@ class Settings:
     follow_max_seconds: float = 300.0
     worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
+    # Bulk requests a shipper keeps in flight at once (ingest.shipper.STREAMS is the same default).
+    shipper_streams: int = 2
     # Python logging: the level name, and "json" (one object a line) or "text".
     log_level: str = "INFO"
     log_format: str = "json"
@@ -110,6 +112,7 @@ class Settings:
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
             worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
+            shipper_streams=whole_number(env, "SHIPPER_STREAMS", 2, minimum=1),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             log_format=_choice(env.get("LOG_FORMAT", "json").lower(), "LOG_FORMAT", ("json", "text")),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,

@@ -246,7 +246,7 @@ def targets(m: dict, requested: list[str]) -> dict:
 
     ing = m.get("ingest", {})
     if "ratio" in ing:
-        ok("ingest_shipper_ratio_ge_0.9", ing["ratio"] >= 0.9, ratio=ing["ratio"], raw_streams=1)
+        ok("ingest_shipper_ratio_ge_0.9", ing["ratio"] >= 0.9, ratio=ing["ratio"], raw_streams=ing["raw_streams"])
     if ing.get("ceiling_ratio") is not None:
         ok(
             "ingest_shipper_ge_0.75x_ceiling",

@@ -6,10 +6,11 @@
 - raw: the official client's bare helpers.streaming_bulk of the very bytes our path sends (the same
   (action, source) pairs from ingest.documents.bulk_pairs, serialized before the timer starts), passed through
   as they are, with yield_ok=False and the shipper's chunk settings (chunk_size 5000, max_chunk_bytes 8 MiB):
-  the same requests, and nothing else. One stream, as one Shipper sends.
+  the same requests, and nothing else. As many streams side by side as one Shipper sends (STREAMS).
 - http: the same lines as NDJSON bodies POSTed to /v6/job-executions/{id}/logs/ of the API under gunicorn with
-  2 workers, each shipping from its own Shipper: up to 2 bulk streams at once. Its raw is `raw_2_streams`: the
-  same pairs split in two by execution, sent by 2 streaming_bulks in parallel threads.
+  2 workers, each shipping from its own Shipper: up to 2 * STREAMS bulk streams at once. Its raw is
+  `raw_2_streams` (two Shippers' worth): the same pairs split by execution over 2 * STREAMS streaming_bulks in
+  parallel threads.
 
 Every run's result is checked, ours against raw: the documents stored (count), the sum of their order numbers
 and the number of executions must be the same for ours, raw and http, and equal what was sent.
@@ -32,6 +33,7 @@ from elasticsearch.helpers import streaming_bulk
 from bench import data
 from bench.harness import Client, log
 from bench.stats import median, paired_ratio, ratio
+from ingest.shipper import BULK_ANSWER, STREAMS
 
 CHUNK_SIZE = 5000
 MAX_CHUNK_BYTES = 8 * 1024 * 1024
@@ -146,6 +148,7 @@ def run_bare(es: Elasticsearch, prefix: str, pairs_per_exe: list[list[tuple[byte
             max_chunk_bytes=MAX_CHUNK_BYTES,
             raise_on_error=False,
             yield_ok=False,
+            filter_path=BULK_ANSWER,
         ):
             failed.append(item)
 
@@ -322,7 +325,7 @@ def measure(
                     seconds = run_ours(es, prefix, raw_outputs, spool)
                 elif name.startswith("raw"):
                     pairs = bare_pairs(prefix, raw_outputs)  # serialized before the timer, as ours is not
-                    seconds = run_bare(es, prefix, pairs, 2 if name == "raw_2_streams" else 1)
+                    seconds = run_bare(es, prefix, pairs, STREAMS * (2 if name == "raw_2_streams" else 1))
                     del pairs
                 else:
                     seconds = run_http(
@@ -351,7 +354,7 @@ def measure(
         "repeats": len(rates["ours"]),
         "ours_lines_per_s": round(ours),
         "raw_lines_per_s": round(raw),
-        "raw_streams": 1,
+        "raw_streams": STREAMS,
         "ratio": paired_ratio(rates["ours"], rates["raw"]),
         "ratio_of_medians": ratio(ours, raw),
         "ceiling": {
@@ -374,7 +377,7 @@ def measure(
         out["http"] = {
             "ours_lines_per_s": round(h),
             "raw_lines_per_s": round(raw2),
-            "raw_streams": 2,
+            "raw_streams": 2 * STREAMS,
             "ratio": paired_ratio(rates["http"], rates["raw_2_streams"]),
             "ratio_of_medians": ratio(h, raw2),
             "clients": http["clients"],

@@ -11,4 +11,4 @@ def start_log_writer(es, settings):
 
     template = LogTemplate.of(settings)
     ensure_template_quietly(es, template)
-    return Shipper(es, template, settings.spool_dir)
+    return Shipper(es, template, settings.spool_dir, streams=settings.shipper_streams)

@@ -51,7 +51,8 @@ READ_SIZE = 1 << 16
 
 
 def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper:
-    return Shipper(es or elasticsearch_client(settings, patient=True), LogTemplate.of(settings), settings.spool_dir)
+    es = es or elasticsearch_client(settings, patient=True)
+    return Shipper(es, LogTemplate.of(settings), settings.spool_dir, streams=settings.shipper_streams)
 
 
 def origin_and_reserve(args, settings: Settings):

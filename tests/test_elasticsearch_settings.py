@@ -70,6 +70,7 @@ def test_secrets_stay_out_of_repr_and_descriptions(tmp_path):
         ({"LOG_INDEX_REPLICAS": "-1"}, "LOG_INDEX_REPLICAS"),
         ({"LOG_INDEX_REPLICAS": "two"}, "LOG_INDEX_REPLICAS"),
         ({"LOG_RETENTION_DAYS": "0"}, "LOG_RETENTION_DAYS"),
+        ({"SHIPPER_STREAMS": "0"}, "SHIPPER_STREAMS"),
     ],
 )
 def test_settings_that_cannot_work_name_their_variable(tmp_path, env, named):

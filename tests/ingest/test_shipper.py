@@ -54,6 +54,27 @@ def test_a_refused_line_is_surfaced_and_the_others_stored(es, shipper, log_prefi
     assert [d["message"] for d in read_lines(es, f"{log_prefix}-*", "scale_job_2x1")] == ["line 1", "line 3"]
 
 
+def test_parallel_streams_store_every_line_once_and_place_each_refusal(service_es, es, settings, log_prefix):
+    # Small requests over three streams: the group goes out as many bulk requests side by side, and each
+    # refusal still lands on its own batch and line.
+    shipper = Shipper(service_es, log_prefix, settings.spool_dir, chunk_size=50, streams=3, backoff=(0.1, 1.0))
+    try:
+        batches = []
+        for exe in (1, 2):
+            pairs, ids = bulk_pairs(log_prefix, Origin(f"scale_job_{exe}x1"), lines(1000))
+            action, source = pairs[exe * 300]
+            pairs[exe * 300] = (action, source.replace(b'"scale_order_num":', b'"scale_order_num":"x'))
+            batches.append(shipper.submit(pairs, ids))
+        assert shipper.flush(60)
+    finally:
+        shipper.close(timeout=5)
+    assert [(b.stored, b.duplicates) for b in batches] == [(999, 0), (999, 0)]
+    assert [[e["line"] for e in b.errors] for b in batches] == [[301], [601]]
+    for exe in (1, 2):
+        got = [d["scale_order_num"] for d in read_lines(es, f"{log_prefix}-*", f"scale_job_{exe}x1")]
+        assert got == [n for n in range(1, 1001) if n != exe * 300 + 1]
+
+
 def test_lines_spooled_while_elasticsearch_is_down_are_shipped_by_the_next_process(es, settings, log_prefix):
     down = Shipper(Elasticsearch(DEAD_URL), log_prefix, settings.spool_dir, backoff=(0.05, 0.2))
     capture = Capture(down, Origin("scale_job_3x1"), LocalSequence())
