@@ -16,15 +16,18 @@ from api.middleware import ScalePaths
 from api.request_log import RequestTracking
 from api.routes import add_routes
 from api.services import Services
-from core.times import Clock, utcnow
+from core.times import Clock, format_datetime, utcnow
 from settings import Settings
 
 
-def _dumps(obj) -> bytes:
+def write_json(obj) -> bytes:
+    """JSON bodies. Datetimes (aware, UTC: jobs.models.UtcDateTime) go out as Scale writes them, exactly as
+    core.times.format_datetime does (Z, microseconds only when non-zero), written by orjson itself: a job page
+    holds about 700 of them, and formatting them in Python was a sixth of its time."""
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, option=orjson.OPT_UTC_Z)
     except TypeError:  # orjson refuses integers beyond 64 bits; the standard library does not
-        return json.dumps(obj).encode()
+        return json.dumps(obj, default=format_datetime).encode()
 
 
 def create_app(services: Services, settings: Settings, clock: Clock = utcnow) -> falcon.App:
@@ -47,7 +50,7 @@ def create_app(services: Services, settings: Settings, clock: Clock = utcnow) ->
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
     # Responses only: request bodies are read by api.bodies (limits and Scale's messages first).
-    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=_dumps, loads=orjson.loads)
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(dumps=write_json, loads=orjson.loads)
     add_error_handlers(app)
     add_routes(app, services, settings, clock)
     return app

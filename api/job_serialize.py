@@ -1,8 +1,8 @@
-"""JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas)."""
+"""JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas). Datetimes
+stay datetime objects: the app's JSON handler (api.app._dumps) writes them as Scale does."""
 
 from __future__ import annotations
 
-from core.times import format_datetime
 from jobs import seed
 from jobs.records import JobDetail
 
@@ -56,10 +56,10 @@ def job_type_item(t) -> dict:
         "revision_num": t.revision_num,
         "docker_image": t.docker_image,
         "unmet_resources": t.unmet_resources,
-        "created": format_datetime(t.created),
-        "deprecated": format_datetime(t.deprecated),
-        "paused": format_datetime(t.paused),
-        "last_modified": format_datetime(t.last_modified),
+        "created": t.created,
+        "deprecated": t.deprecated,
+        "paused": t.paused,
+        "last_modified": t.last_modified,
     }
 
 
@@ -145,7 +145,7 @@ def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
         "job_type_rev": job_type_rev,
         "event": None
         if r["event_id"] is None
-        else {"id": r["event_id"], "type": r["event__type"], "occurred": format_datetime(r["event__occurred"])},
+        else {"id": r["event_id"], "type": r["event__type"], "occurred": r["event__occurred"]},
         "ingest_event": None,
         "recipe": _recipe(r),
         "batch": None
@@ -154,7 +154,7 @@ def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
             "id": r["batch_id"],
             "title": r["batch__title"],
             "description": r["batch__description"],
-            "created": format_datetime(r["batch__created"]),
+            "created": r["batch__created"],
         },
         "is_superseded": r["is_superseded"],
         "superseded_job": _ref(r["superseded_job_id"]),
@@ -173,19 +173,19 @@ def _job_fields(r, input_files: dict, job_type_rev: dict) -> dict:
         "num_exes": r["num_exes"],
         "input_file_size": r["input_file_size"],
         "input_files": input_files,
-        "source_started": format_datetime(r["source_started"]),
-        "source_ended": format_datetime(r["source_ended"]),
+        "source_started": r["source_started"],
+        "source_ended": r["source_ended"],
         "source_sensor_class": r["source_sensor_class"],
         "source_sensor": r["source_sensor"],
         "source_collection": r["source_collection"],
         "source_task": r["source_task"],
-        "created": format_datetime(r["created"]),
-        "queued": format_datetime(r["queued"]),
-        "started": format_datetime(r["started"]),
-        "ended": format_datetime(r["ended"]),
-        "last_status_change": format_datetime(r["last_status_change"]),
-        "superseded": format_datetime(r["superseded"]),
-        "last_modified": format_datetime(r["last_modified"]),
+        "created": r["created"],
+        "queued": r["queued"],
+        "started": r["started"],
+        "ended": r["ended"],
+        "last_status_change": r["last_status_change"],
+        "superseded": r["superseded"],
+        "last_modified": r["last_modified"],
     }
 
 
@@ -217,12 +217,12 @@ def job_details(detail: JobDetail) -> dict:
             },
             "revision_num": r["job_type_rev__revision_num"],
             "docker_image": r["job_type_rev__docker_image"],
-            "created": format_datetime(r["job_type_rev__created"]),
+            "created": r["job_type_rev__created"],
             "manifest": manifest,
         },
     )
     if fields["event"] is None:
-        fields["event"] = {"id": None, "type": UNKNOWN_EVENT_TYPE, "occurred": format_datetime(r["created"])}
+        fields["event"] = {"id": None, "type": UNKNOWN_EVENT_TYPE, "occurred": r["created"]}
     fields["superseded_job"] = _job_ref(r, "superseded_job")
     out: dict = {}
     for key, value in fields.items():
@@ -251,10 +251,10 @@ def execution_item(e) -> dict:
         "status": e.status,
         "exe_num": e.exe_num,
         "cluster_id": e.cluster_id,
-        "created": format_datetime(e.created),
-        "queued": format_datetime(e.queued),
-        "started": format_datetime(e.started),
-        "ended": format_datetime(e.ended),
+        "created": e.created,
+        "queued": e.queued,
+        "started": e.started,
+        "ended": e.ended,
         "job": {"id": e.job_id},
         "node": _node(e.node),
         "error": _error(e.error),
@@ -290,17 +290,17 @@ def scale_file(f) -> dict:
         "file_path": f.file_path,
         "is_deleted": f.is_deleted,
         "url": f"{base}/{f.file_path}" if base else None,
-        "created": format_datetime(f.created),
-        "deleted": format_datetime(f.deleted),
-        "data_started": format_datetime(f.data_started),
-        "data_ended": format_datetime(f.data_ended),
-        "source_started": format_datetime(f.source_started),
-        "source_ended": format_datetime(f.source_ended),
+        "created": f.created,
+        "deleted": f.deleted,
+        "data_started": f.data_started,
+        "data_ended": f.data_ended,
+        "source_started": f.source_started,
+        "source_ended": f.source_ended,
         "source_sensor_class": f.source_sensor_class,
         "source_sensor": f.source_sensor,
         "source_collection": f.source_collection,
         "source_task": f.source_task,
-        "last_modified": format_datetime(f.last_modified),
+        "last_modified": f.last_modified,
         "geometry": None,
         "center_point": None,
         "countries": [],
@@ -325,8 +325,8 @@ def scale_file(f) -> dict:
             "id": batch.id,
             "title": batch.title,
             "description": batch.description,
-            "created": format_datetime(batch.created),
+            "created": batch.created,
         },
         "is_superseded": bool(f.job and f.job.is_superseded),
-        "superseded": format_datetime(f.job.superseded if f.job else None),
+        "superseded": f.job.superseded if f.job else None,
     }

@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from api.app import write_json
 from api.job_routes import parse_order
 from api.params import parse_timestamp
-from core.times import format_ns, parse_ns
+from core.times import format_datetime, format_ns, parse_ns
 from ingest.receive import INT64_MAX, BadLine, parse_line
 from jobs.orderings import JOB_ORDER_FIELDS
 from tests.reliability.seed import seed_jobs
@@ -72,6 +73,19 @@ def test_any_aware_datetime_round_trips_to_the_same_instant_in_utc(sized):
         elif timespec == "milliseconds":
             expected = expected.replace(microsecond=expected.microsecond // 1000 * 1000)
         assert got == expected and got.utcoffset() == timedelta(0), text
+
+    prop()
+
+
+def test_json_bodies_write_every_datetime_as_format_datetime_does(sized):
+    # Job bodies hand datetimes to the app's JSON handler (orjson) instead of formatting them one by one; the
+    # text must stay Scale's (Z, microseconds only when non-zero), on the fast path and on the fallback alike.
+    @prop_settings(sized)
+    @given(moment=st.datetimes(min_value=datetime(1, 1, 1), timezones=st.just(UTC)))
+    def prop(moment):
+        expected = format_datetime(moment)
+        assert json.loads(write_json({"t": moment})) == {"t": expected}
+        assert json.loads(write_json({"t": moment, "big": 2**70})) == {"t": expected, "big": 2**70}
 
     prop()
 
