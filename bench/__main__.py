@@ -453,7 +453,9 @@ def main() -> int:
         # --- the log measures: the corpus, and a small job database naming its read logs ---------------------
         from bench import corpus as corpus_
 
-        corpus = corpus_.layout(tuple(size["read_sizes"]), size["filler_lines"])
+        # Each layout under a name of its own: a quick or capped run must not rewrite the full corpus (~30 minutes).
+        corpus_name = {"quick": "q"}.get(mode, "") + (f"u{args.up_to}" if args.up_to is not None else "")
+        corpus = corpus_.layout(tuple(size["read_sizes"]), size["filler_lines"], corpus_name)
         if set(only) - {"job_listing"}:
             t0 = time.monotonic()
             building["log_corpus"] = {**corpus_.ensure(es, corpus), "seconds": round(time.monotonic() - t0, 1)}

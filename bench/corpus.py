@@ -62,9 +62,10 @@ class Corpus:
         return f"scale_job_{self.read_job(size)}x1"
 
 
-def layout(read_sizes: tuple[int, ...], filler_lines: int) -> Corpus:
-    """read_sizes ascending: all but the largest go into group a, the largest into b; filler_lines into c."""
-    prefix = f"benchc{CORPUS_VERSION}"
+def layout(read_sizes: tuple[int, ...], filler_lines: int, name: str = "") -> Corpus:
+    """read_sizes ascending: all but the largest go into group a, the largest into b; filler_lines into c.
+    `name` tells layouts apart in one node (the full run's is "", quick's "q"), so each is kept."""
+    prefix = f"benchc{CORPUS_VERSION}{name}"
     n0 = 0
     reads = []
     for k, size in enumerate(read_sizes):

@@ -416,7 +416,14 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
                 )
             )
 
-        samples = interleaved_latencies({"ours": ours, "raw": bare}, repeat, warmup=2, budget_s=budget_s, min_repeat=3)
+        def floor():  # the least an API request costs here: HTTP to gunicorn, routing, auth, a small JSON answer
+            status, _ = client.get("/v6/version/")
+            if status != 200:
+                raise RuntimeError(f"/v6/version/: {status}")
+
+        samples = interleaved_latencies(
+            {"ours": ours, "raw": bare, "floor": floor}, repeat, warmup=2, budget_s=budget_s, min_repeat=3
+        )
         # Ours against raw: the same number of matches, and the same lines on the first page, in order.
         if len(raw_seen) != 1:
             raise RuntimeError(f"search {name}: raw answered {len(raw_seen)} different results")
@@ -431,7 +438,7 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
                     f"search {name}: ours {doc['count']} matches, page {page[:2]}..; "
                     f"raw {raw_count}, page {raw_page[:2]}.."
                 )
-        o, r = summary_ms(samples["ours"]), summary_ms(samples["raw"])
+        o, r, fl = summary_ms(samples["ours"]), summary_ms(samples["raw"]), summary_ms(samples["floor"])
         out[name] = {
             "path": path,
             "matched": sorted(ours_counts),
@@ -445,6 +452,9 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
             "ours": o,
             "raw": r,
             "ratio_p50": ratio(o["p50_ms"], r["p50_ms"]),
+            "api_floor": fl,
+            # Ours less the floor against raw: what our search costs beyond being an HTTP service at all.
+            "ratio_p50_above_floor": ratio(o["p50_ms"] - fl["p50_ms"], r["p50_ms"]),
         }
         log(f"search {name}: ours p50 {o['p50_ms']} ms, raw p50 {r['p50_ms']} ms, {raw_count} hits")
     out["client_resends"] = client.resends
