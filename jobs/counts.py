@@ -9,8 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, false, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.exc import OperationalError
 
 from jobs.filters import job_type_ids
@@ -42,6 +56,29 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     """
     if any(getattr(q, field.name) is not None for field in dataclasses.fields(q) if field.name not in ANSWERED):
         return None
+    if q.job_type_names is None and q.job_type_versions is None and q.job_types is None:
+        # The list's usual counts (everything, some statuses, some job types): a statement built once.
+        params = {"statuses": q.statuses, "job_type_ids": q.job_type_ids}
+        statement = _summed_by(tuple(name for name, value in params.items() if value is not None))
+        bound = {name: list(value) for name, value in params.items() if value is not None}
+    else:
+        statement, bound = _summed(_counter_conditions(q)), {}
+    total, surplus = connection.execute(statement, bound).one()
+    if surplus > COMPACT_OVER:
+        compact(connection.engine)
+    return int(total)
+
+
+@lru_cache(maxsize=8)
+def _summed_by(names: tuple[str, ...]) -> Select:
+    """The counters' sum restricted by expanding parameters `names` ("statuses", "job_type_ids"). Building a
+    statement and its cache key costs several times running it here (0.6 ms against 0.1 ms on a page that takes
+    a few ms), so these are built once."""
+    columns = {"statuses": JobCount.status, "job_type_ids": JobCount.job_type_id}
+    return _summed([columns[name].in_(bindparam(name, expanding=True)) for name in names])
+
+
+def _counter_conditions(q: JobQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if q.statuses is not None:
         conditions.append(JobCount.status.in_(q.statuses))
@@ -52,18 +89,18 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     if q.job_types is not None:
         pairs = [and_(JobType.name == name, JobType.version == version) for name, version in q.job_types]
         conditions.append(JobCount.job_type_id.in_(select(JobType.id).where(or_(false(), *pairs))))
+    return conditions
+
+
+def _summed(conditions: list[ColumnElement[bool]]) -> Select:
+    """(jobs matching, rows summed beyond one per key) from the counters."""
     per_key = (
         select(func.sum(JobCount.n).label("n"), func.count().label("rows"))
         .where(*conditions)
         .group_by(*_KEY)
         .subquery()
     )
-    total, surplus = connection.execute(
-        select(func.coalesce(func.sum(per_key.c.n), 0), func.coalesce(func.sum(per_key.c.rows) - func.count(), 0))
-    ).one()
-    if surplus > COMPACT_OVER:
-        compact(connection.engine)
-    return int(total)
+    return select(func.coalesce(func.sum(per_key.c.n), 0), func.coalesce(func.sum(per_key.c.rows) - func.count(), 0))
 
 
 def counts_by_status(connection: Connection) -> dict[str, int]:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -87,7 +88,7 @@ class LogSearch:
         )["id"]
         query = self.query(cluster_id, window)
 
-        def chunk(pit: str, search_after: tuple | None) -> dict:
+        def chunk(pit: str, search_after: tuple | None) -> Any:
             return guarded_read(
                 lambda: self._es.search(
                     pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE},
