@@ -282,7 +282,7 @@ class Shipper:
         return count
 
     def _ship(self, group: list[SpoolBatch]) -> bool:
-        """One streaming_bulk pass over the group; True when no batch has to be retried."""
+        """One pass over the group (`streams` streaming_bulks); True when no batch has to be retried."""
         where: dict[str, tuple[SpoolBatch, int]] = {}
         self._refused_items = None
         for batch in group:
