@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -78,46 +76,35 @@ class LogSearch:
         return [line_of(h) for h in reversed(hits)]
 
     def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
-        """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory: two
-        chunks). Each next chunk is asked for before this one is handed out, so Elasticsearch finds it while the
-        caller renders and sends this one (a whole read waited for each in turn: bench/README.md)."""
+        """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory)."""
         pit_id = guarded_read(
             lambda: self._es.open_point_in_time(
                 index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"
             )
         )["id"]
-        query = self.query(cluster_id, window)
-
-        def chunk(pit: str, search_after: tuple | None) -> Any:
-            return guarded_read(
-                lambda: self._es.search(
-                    pit={"id": pit, "keep_alive": PIT_KEEP_ALIVE},
-                    allow_partial_search_results=False,
-                    query=query,
-                    sort=line_sort(),
-                    size=CHUNK,
-                    search_after=list(search_after) if search_after else None,
-                    source=LINE_SOURCE,
-                    track_total_hits=False,
-                    filter_path=HITS_ONLY,
-                )
-            )
-
         try:
-            # Leaving the block (the end, an error, a caller that stops reading) waits for the chunk in flight.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-read-ahead") as ahead:
-                pending = ahead.submit(chunk, pit_id, after)
-                while True:
-                    resp = pending.result()
-                    pit_id = resp.get("pit_id", pit_id)
-                    hits = resp.get("hits", {}).get("hits", [])
-                    more = len(hits) == CHUNK
-                    if more:
-                        pending = ahead.submit(chunk, pit_id, hits[-1]["sort"][:4])
-                    for hit in hits:
-                        yield line_of(hit)
-                    if not more:
-                        return
+            query, search_after = self.query(cluster_id, window), after
+            while True:
+                resp = guarded_read(
+                    lambda: self._es.search(
+                        pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                        allow_partial_search_results=False,
+                        query=query,
+                        sort=line_sort(),
+                        size=CHUNK,
+                        search_after=list(search_after) if search_after else None,
+                        source=LINE_SOURCE,
+                        track_total_hits=False,
+                        filter_path=HITS_ONLY,
+                    )
+                )
+                pit_id = resp.get("pit_id", pit_id)
+                hits = resp.get("hits", {}).get("hits", [])
+                for hit in hits:
+                    yield line_of(hit)
+                if len(hits) < CHUNK:
+                    return
+                search_after = hits[-1]["sort"][:4]
         finally:
             try:
                 self._es.close_point_in_time(id=pit_id)
