@@ -2,7 +2,7 @@
 nothing around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf.py bench.bare_app:app`).
 
 The same work: the same database and Elasticsearch, the same reads (the stores' and LogSearch's methods ours
-calls) and the same serialization contract (the same serializers, orjson), so the body is ours' body (checked
+calls) and the same serialization contract (the same serializers, api.app.write_json), so the body is ours' body (checked
 before every load: equal to ours byte for byte, but for the page links' host and the log body's `took`).
 What it leaves out is what ours does around the work: Falcon (routing, request and response objects), the
 middleware chain (request id, metrics, the JSON request log line, authentication: who is asking, with a
@@ -19,8 +19,7 @@ LOG_LEGACY_INDICES, as the API reads them.
 
 from __future__ import annotations
 
-import orjson
-
+from api.app import write_json
 from api.job_serialize import job_details, job_item
 from core.elastic import elasticsearch_client
 from core.times import utcnow
@@ -42,14 +41,14 @@ JSON = "application/json"
 
 def _job(job_id: int) -> bytes | None:
     detail = _stores.jobs.get_job(job_id)
-    return None if detail is None else orjson.dumps(job_details(detail))
+    return None if detail is None else write_json(job_details(detail))
 
 
 def _jobs(host: str, size: int) -> bytes:
     count, jobs = _stores.jobs.list_jobs(_ALL_JOBS, 0, size)
     more = f"http://{host}{_JOBS}?page=2&page_size={size}" if count > size else None
     results = [job_item(row, files) for row, files in jobs]
-    return orjson.dumps({"count": count, "next": more, "previous": None, "results": results})
+    return write_json({"count": count, "next": more, "previous": None, "results": results})
 
 
 def _log_page(exe_id: int, limit: int) -> bytes | None:
