@@ -2,8 +2,9 @@
 nothing around it, served by the same gunicorn configuration (`gunicorn -c gunicorn.conf.py bench.bare_app:app`).
 
 The same work: the same database and Elasticsearch, the same reads (the stores' and LogSearch's methods ours
-calls) and the same serialization contract (the same serializers, api.app.write_json), so the body is ours' body (checked
-before every load: equal to ours byte for byte, but for the page links' host and the log body's `took`).
+calls) and the same serialization contract (the same serializers and JSON writer, api.app.write_json), so the
+body is ours' body (checked before every load: equal to ours byte for byte, but for the page links' host and
+the log body's `took`).
 What it leaves out is what ours does around the work: Falcon (routing, request and response objects), the
 middleware chain (request id, metrics, the JSON request log line, authentication: who is asking, with a
 personal-token or session lookup when one is sent), parameter parsing and validation, content negotiation.
