@@ -276,6 +276,7 @@ def measure(
     expected = {"docs": total, "order_sum": executions * per_exe * (per_exe + 1) // 2, "executions": executions}
     rates["ceiling"] = []
     checks: dict[str, list[dict]] = {name: [] for name in rates}
+    wanted_per_run: dict[str, list[dict]] = {name: [] for name in rates}  # what each run had to store
     sweep: dict[int, float] = {}
 
     def ceiling_run(connections: int) -> float:
@@ -290,6 +291,7 @@ def measure(
             seconds = run_ceiling(es, es_url, prefix, bodies, connections, total)
             found = stored(es, prefix)
             checks["ceiling"].append(found)
+            wanted_per_run["ceiling"].append(expected)
             if found != expected:
                 raise RuntimeError(f"ingest ceiling stored {found}, expected {expected}")
         finally:
@@ -338,6 +340,7 @@ def measure(
                 earlier = len(checks[name]) * per_exe if name == "http" else 0
                 wanted = {**expected, "order_sum": expected["order_sum"] + executions * per_exe * earlier}
                 checks[name].append(found)
+                wanted_per_run[name].append(wanted)
                 if found != wanted:
                     raise RuntimeError(f"ingest {name} stored {found}, expected {wanted}")
             finally:
@@ -369,7 +372,9 @@ def measure(
         "cross_check": {
             "expected": expected,
             "stored_per_run": {k: v for k, v in checks.items() if v},
-            "matched": all(found == expected for found_list in checks.values() for found in found_list),
+            "wanted_per_run": {k: v for k, v in wanted_per_run.items() if v},
+            # Each run against what it had to store (the k-th HTTP round numbers on from the earlier ones).
+            "matched": all(checks[k] == wanted_per_run[k] for k in checks),
         },
     }
     if http:
