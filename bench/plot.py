@@ -83,9 +83,9 @@ def draw(result: dict, path: Path) -> Path:
     search_ax.legend(fontsize=7)
 
     load = result.get("machine", {})
+    start, end = (round(load.get(k, [0.0])[0], 1) for k in ("load_avg_at_start", "load_avg_at_end"))
     fig.suptitle(
-        f"make bench ({result.get('mode')}), {load.get('cores')} cores, load {load.get('load_avg_at_start', ['?'])[0]}"
-        f" -> {load.get('load_avg_at_end', ['?'])[0]}",
+        f"make bench ({result.get('mode')}), {load.get('cores')} cores, load {start} -> {end}",
         fontsize=10,
     )
     fig.tight_layout()
