@@ -1,5 +1,5 @@
 """JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas). Datetimes
-stay datetime objects: the app's JSON handler (api.app._dumps) writes them as Scale does."""
+stay datetime objects: the app's JSON handler (api.app.write_json) writes them as Scale does."""
 
 from __future__ import annotations
 

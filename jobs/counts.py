@@ -56,17 +56,26 @@ def count_jobs(connection: Connection, q: JobQuery) -> int | None:
     """
     if any(getattr(q, field.name) is not None for field in dataclasses.fields(q) if field.name not in ANSWERED):
         return None
-    if q.job_type_names is None and q.job_type_versions is None and q.job_types is None:
-        # The list's usual counts (everything, some statuses, some job types): a statement built once.
-        params = {"statuses": q.statuses, "job_type_ids": q.job_type_ids}
-        statement = _summed_by(tuple(name for name, value in params.items() if value is not None))
-        bound = {name: list(value) for name, value in params.items() if value is not None}
-    else:
-        statement, bound = _summed(_counter_conditions(q)), {}
+    # Statuses and job type ids are bound parameters; names, versions and (name, version) pairs are looked up.
+    bound = {
+        name: list(value)
+        for name, value in (("statuses", q.statuses), ("job_type_ids", q.job_type_ids))
+        if value is not None
+    }
+    looked_up = _looked_up_types(q)
+    # The list's usual counts (everything, some statuses, some job types) use a statement built once.
+    statement = _summed(_bound_conditions(tuple(bound)) + looked_up) if looked_up else _summed_by(tuple(bound))
     total, surplus = connection.execute(statement, bound).one()
     if surplus > COMPACT_OVER:
         compact(connection.engine)
     return int(total)
+
+
+_BOUND_COLUMNS = {"statuses": JobCount.status, "job_type_ids": JobCount.job_type_id}
+
+
+def _bound_conditions(names: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    return [_BOUND_COLUMNS[name].in_(bindparam(name, expanding=True)) for name in names]
 
 
 @lru_cache(maxsize=8)
@@ -74,16 +83,12 @@ def _summed_by(names: tuple[str, ...]) -> Select:
     """The counters' sum restricted by expanding parameters `names` ("statuses", "job_type_ids"). Building a
     statement and its cache key costs several times running it here (0.6 ms against 0.1 ms on a page that takes
     a few ms), so these are built once."""
-    columns = {"statuses": JobCount.status, "job_type_ids": JobCount.job_type_id}
-    return _summed([columns[name].in_(bindparam(name, expanding=True)) for name in names])
+    return _summed(_bound_conditions(names))
 
 
-def _counter_conditions(q: JobQuery) -> list[ColumnElement[bool]]:
+def _looked_up_types(q: JobQuery) -> list[ColumnElement[bool]]:
+    """Conditions for job types given by name, version or (name, version) pairs."""
     conditions: list[ColumnElement[bool]] = []
-    if q.statuses is not None:
-        conditions.append(JobCount.status.in_(q.statuses))
-    if q.job_type_ids is not None:
-        conditions.append(JobCount.job_type_id.in_(q.job_type_ids))
     if q.job_type_names is not None or q.job_type_versions is not None:
         conditions.append(JobCount.job_type_id.in_(job_type_ids(q.job_type_names, q.job_type_versions)))
     if q.job_types is not None:
