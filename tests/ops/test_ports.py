@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.es_node import LaunchedNode
 from tests.reliability.harness import LOOPBACK, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,31 @@ def other_node(tmp_path_factory) -> Iterator[int]:
     assert started.returncode == 0, started.stderr
     yield int(started.stdout.strip().rsplit(":", 1)[1])
     launcher(other, "stop")
+
+
+# --- scripts/ports.py: what both scripts call --------------------------------------------------------------
+
+
+def choose(variable: str, value: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["python3", str(ROOT / "scripts" / "ports.py"), "choose", variable, value, "8000", "the API"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_zero_is_any_free_port_and_a_word_is_refused():
+    any_port = choose("PORT", "0")
+    assert any_port.returncode == 0 and any_port.stderr == ""
+    port = int(any_port.stdout)
+    assert port != 0
+    with socket.socket() as proof:
+        proof.bind((LOOPBACK, port))  # free indeed
+
+    word = choose("PORT", "eighty")
+    assert word.returncode == 1
+    assert (word.stdout, word.stderr) == ("", "PORT must be a port number (0 = any free port), not 'eighty'\n")
 
 
 # --- scripts/elasticsearch ----------------------------------------------------------------------------------
@@ -167,6 +193,26 @@ def test_a_cluster_port_that_es_port_gives_and_that_is_taken_gives_one_line(home
     assert not (home / "node-1" / "pid").exists()
 
 
+@pytest.mark.slow
+def test_a_test_node_whose_kept_port_was_taken_meanwhile_fails_with_one_line(tmp_path):
+    """The tests' own nodes (tests/es_node.py) keep their port across restarts; if it is taken meanwhile, the
+    fixture's error holds the one line, not the JVM's stack trace."""
+    node = LaunchedNode(tmp_path / "node", security=False)
+    node.start()
+    node.stop()
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stopped node's connections may linger
+        holder.bind((LOOPBACK, node.port))
+        holder.listen()
+        with pytest.raises(RuntimeError) as failed:
+            node.start()
+
+    assert str(failed.value) == (
+        f"scripts/elasticsearch start failed:\nES_PORT={node.port} is taken (by something that does not answer "
+        "HTTP): set ES_PORT=0 to start a node on any free port, or ELASTICSEARCH_URL to use a node you run\n"
+    )
+
+
 # --- scripts/run --------------------------------------------------------------------------------------------
 
 
@@ -188,6 +234,19 @@ def test_a_taken_api_port_gives_one_line_before_anything_starts(tmp_path, held_p
         f"free port, or another {variable}\n"
     )
     assert not (tmp_path / "elasticsearch").exists()
+
+
+def test_a_taken_es_port_stops_run_with_one_line_before_gunicorn_starts(tmp_path, held_port):
+    done = subprocess.run(
+        [str(RUN)], env=run_env(tmp_path, PORT="0", ES_PORT=str(held_port)), capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 1
+    assert done.stdout == f"starting Elasticsearch (data in {tmp_path}/elasticsearch)...\nstopped\n"
+    assert done.stderr == (
+        f"ES_PORT={held_port} is taken (by something that does not answer HTTP): set ES_PORT=0 to start a node on "
+        "any free port, or ELASTICSEARCH_URL to use a node you run\n"
+    )
 
 
 class Run:
