@@ -129,6 +129,7 @@ def test_es_port_held_by_another_node_names_its_version_and_url(home, other_node
     assert not (home / "pid").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("holder", ["socket", "node"])
 def test_unset_es_port_with_the_default_taken_starts_on_a_free_port_and_says_so(home, holder, request):
     default = request.getfixturevalue("held_port" if holder == "socket" else "other_node")
@@ -191,6 +192,7 @@ def test_a_cluster_port_that_es_port_gives_and_that_is_taken_gives_one_line(home
         "set ES_PORT=0 to start the nodes on free ports, or ELASTICSEARCH_URL to use a cluster you run\n"
     )
     assert not (home / "node-1" / "pid").exists()
+    assert not (home / "launcher.conf").exists()  # the home is as it was: a later start may choose other nodes
 
 
 @pytest.mark.slow
