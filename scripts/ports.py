@@ -58,7 +58,10 @@ def _get_root(port: int, tls: bool) -> tuple[int, dict[str, str], bytes]:
     try:
         conn.request("GET", "/")
         response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read(65536)
+        headers: dict[str, str] = {}
+        for name, value in response.getheaders():  # a secured node sends WWW-Authenticate three times
+            headers[name.lower()] = f"{headers[name.lower()]}, {value}" if name.lower() in headers else value
+        return response.status, headers, response.read(65536)
     finally:
         conn.close()
 

@@ -130,6 +130,24 @@ def test_es_port_held_by_another_node_names_its_version_and_url(home, other_node
 
 
 @pytest.mark.slow
+def test_es_port_held_by_a_secured_node_says_so_without_credentials(home, tmp_path):
+    """Elasticsearch 8's own distribution is secured by default: it answers 401 over HTTPS, which is enough to
+    name it (its version needs credentials)."""
+    secured = LaunchedNode(tmp_path / "secured", security=True)
+    secured.start()
+    try:
+        done = launcher(home, ES_PORT=str(secured.port))
+    finally:
+        secured.stop()
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"ES_PORT={secured.port} is taken (by a secured Elasticsearch (HTTPS)): set ES_PORT=0 to start a node on any "
+        f"free port, or ELASTICSEARCH_URL=https://127.0.0.1:{secured.port} to use that node\n"
+    )
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("holder", ["socket", "node"])
 def test_unset_es_port_with_the_default_taken_starts_on_a_free_port_and_says_so(home, holder, request):
     default = request.getfixturevalue("held_port" if holder == "socket" else "other_node")
