@@ -51,6 +51,20 @@ def root_info(url: str) -> dict:
         return json.load(answer)
 
 
+def free_port_before_a_held_one() -> tuple[int, socket.socket]:
+    """A free port, and a listening socket on the next one (for the ports scripts derive as PORT+1)."""
+    while True:
+        port = free_port()
+        holder = socket.socket()
+        try:
+            holder.bind((LOOPBACK, port + 1))
+        except OSError:
+            holder.close()  # port+1 is someone else's: try another
+            continue
+        holder.listen()
+        return port, holder
+
+
 @pytest.fixture
 def held_port() -> Iterator[int]:
     """A port bound and listening by a plain socket that never answers."""
@@ -190,17 +204,8 @@ def test_a_port_taken_after_the_check_still_gives_a_free_port_and_one_line(home)
 
 
 def test_a_cluster_port_that_es_port_gives_and_that_is_taken_gives_one_line(home):
-    # A free port whose next one can be held: node-2's port (ES_PORT+1) is the taken one.
-    while True:
-        first = free_port()
-        holder = socket.socket()
-        try:
-            holder.bind((LOOPBACK, first + 1))
-            break
-        except OSError:
-            holder.close()
+    first, holder = free_port_before_a_held_one()  # node-2's port (ES_PORT+1) is the taken one
     with holder:
-        holder.listen()
         done = launcher(home, ES_PORT=str(first), ES_NODES="2")
 
     assert done.returncode == 1
@@ -314,13 +319,12 @@ def ready_status(url: str) -> int:
 def test_two_runs_from_two_checkouts_each_come_up_with_their_own_node_and_urls(tmp_path):
     """Two scripts/run with their own DATA_DIR (as two checkouts have) and the same defaults: the first takes the
     default ports, the second free ones, each says which, and each serves with its own node."""
-    api_default, es_default = free_port(), free_port()
+    # The first run's worker metrics default to PORT+1: held here, so it takes a free port and says so.
+    api_default, metrics_holder = free_port_before_a_held_one()
+    es_default = free_port()
     defaults = {"PORT_DEFAULT": str(api_default), "ES_PORT_DEFAULT": str(es_default)}
     first = second = None
-    with socket.socket() as metrics_holder:
-        # The first run's worker metrics default to PORT+1: held here, so it takes a free port and says so.
-        metrics_holder.bind((LOOPBACK, api_default + 1))
-        metrics_holder.listen()
+    with metrics_holder:
         try:
             first = Run(tmp_path / "one", run_env(tmp_path / "one", WORKER="1", **defaults))
             first_url = first.wait_ready()
