@@ -11,17 +11,22 @@ import java.util.concurrent.CountDownLatch;
 import org.elasticsearch.common.logging.LogConfigurator;
 import org.elasticsearch.common.settings.KeyStoreWrapper;
 import org.elasticsearch.common.settings.Settings;
+import org.elasticsearch.http.BindHttpException;
 import org.elasticsearch.http.HttpServerTransport;
 import org.elasticsearch.node.ClasspathPluginsNode;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.Plugin;
+import org.elasticsearch.transport.BindTransportException;
 import org.elasticsearch.transport.netty4.Netty4Plugin;
 
 /**
  * Starts one real Elasticsearch node on loopback and keeps it running until the JVM is stopped.
  * Usage: EmbeddedElasticsearch HOME_DIR HTTP_PORT (0 picks a free port).
  * Once the node answers, its URL is written to HOME_DIR/http.url and printed.
+ * When its HTTP or transport port is taken it prints one line, {@code scalelogs: http port taken: ...} or
+ * {@code scalelogs: transport port taken: ...}, and exits with status {@value #PORT_TAKEN} (no stack trace):
+ * scripts/elasticsearch then says what holds the port, or starts it on another one.
  *
  * Without system properties this is one unsecured single-node cluster. scripts/elasticsearch sets these for
  * its other modes (this class is compiled unchanged for Elasticsearch 8 and 9):
@@ -40,6 +45,8 @@ import org.elasticsearch.transport.netty4.Netty4Plugin;
  * </ul>
  */
 public final class EmbeddedElasticsearch {
+    static final int PORT_TAKEN = 75;
+
     public static void main(String[] args) throws Exception {
         Path home = Path.of(args[0]).toAbsolutePath();
         String port = args.length > 1 ? args[1] : "9200";
@@ -121,7 +128,14 @@ public final class EmbeddedElasticsearch {
                 stopped.countDown();
             }
         }));
-        node.start();
+        try {
+            node.start();
+        } catch (BindHttpException | BindTransportException e) {
+            // Another process took the port after scripts/elasticsearch found it free (or it was not checked).
+            String which = e instanceof BindHttpException ? "http" : "transport";
+            System.err.println("scalelogs: " + which + " port taken: " + e.getMessage());
+            System.exit(PORT_TAKEN);  // the shutdown hook closes the half-started node
+        }
 
         int boundPort = node.injector().getInstance(HttpServerTransport.class)
             .boundAddress().publishAddress().getPort();
