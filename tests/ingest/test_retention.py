@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from elasticsearch import Elasticsearch
 from sqlalchemy import create_engine, text
 
@@ -147,6 +148,7 @@ def test_the_daily_prune_thread_prunes_soon_after_start_and_stops(es, settings, 
     assert old not in existing(es, log_prefix)
 
 
+@pytest.mark.slow
 def test_gunicorn_prunes_by_itself_once_for_its_workers(es, settings, tmp_path, log_prefix):
     """The production entry point (api.wsgi, 2 workers) with LOG_RETENTION_DAYS=3 and nothing else: a 40-day-old
     daily index goes within the first check (a random 1-60 s after each worker starts), today's index stays, and
