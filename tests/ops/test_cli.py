@@ -74,13 +74,21 @@ def post_lines(server: Gunicorn, exe_id: int, lines: list[dict]) -> None:
 
 
 def readable(server: Gunicorn, exe_id: int, last: str) -> None:
-    """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second)."""
+    """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second).
+    It reads stdout (every line posted below is), so the request log's reads of combined are the commands'."""
 
     def seen() -> bool:
-        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/combined/?tail=1&format=array")
+        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/stdout/?tail=1&format=array")
         return answer.status == 200 and answer.json[-1]["message"] == last
 
     wait_until(seen, 30, 0.2, what=f"line {last!r} readable")
+
+
+def requests_to(server: Gunicorn, path: str) -> int:
+    """How many requests to path the server's JSON request log holds (logged as each response starts)."""
+    lines = (server.data_dir / f"gunicorn-{server.port}.log").read_text(errors="replace").splitlines()
+    requests = [json.loads(line) for line in lines if line.startswith("{") and '"api.requests"' in line]
+    return sum(1 for r in requests if r["path"] == path)
 
 
 def test_jobs_table_json_and_details(server, stores):
@@ -235,6 +243,10 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
         reader.join(timeout=10)
     assert kills >= 1 and any("connection lost" in n for n in notes), notes
     assert [line.rstrip("\n") for line in out] == sent
+    # The 2 s limit cut the follow too (it resumed silently): the request log holds one line per connection, so
+    # beyond the first and the one after each kill, at least two more (about 10 s of following).
+    follows = requests_to(server, f"/v6/job-executions/{exe.id}/logs/combined/")
+    assert follows >= 1 + kills + 2, (follows, kills)
 
 
 def test_search(server, stores):
