@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from elasticsearch import Elasticsearch
 
 from search.errors import SHARDS_MISSING
@@ -37,6 +38,8 @@ def make_unallocatable(es: Elasticsearch, index: str) -> None:
     assert es.cluster.health(index=index)["status"] == "red"
 
 
+# About a minute: each of the 11 reads retries for about 4 s (guarded_read) before its 503.
+@pytest.mark.slow
 def test_every_read_of_an_execution_with_an_unallocatable_index_is_503(es, log_prefix, make_client, execution):
     client = make_client()
     # Three lines on each of two days: two daily indices.
