@@ -279,7 +279,9 @@ def _json_total(client: Client, path: str, content: Content | None = None) -> tu
 
 def reset_peak_rss(pids: list[int]) -> None:
     """Reset each process's VmHWM to its current RSS (Linux: 5 > /proc/PID/clear_refs), so the next reading of
-    VmHWM is the peak of what came after: one peak per side, not the process's lifetime peak."""
+    VmHWM is the peak of what came after: one peak per side, not the process's lifetime peak. A worker keeps
+    the memory an earlier read grew it to, so a side's peak is never below that: an upper bound per side,
+    and the highest of them the process's peak."""
     for pid in pids:
         try:
             with open(f"/proc/{pid}/clear_refs", "w") as f:
