@@ -73,12 +73,12 @@ def post_lines(server: Gunicorn, exe_id: int, lines: list[dict]) -> None:
     assert answer.status == 202, answer.body
 
 
-def readable(server: Gunicorn, exe_id: int, last: str) -> None:
+def readable(server: Gunicorn, exe_id: int, last: str, stream: str = "combined") -> None:
     """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second).
-    It reads stdout (every line posted below is), so the request log's reads of combined are the commands'."""
+    The follow test reads stdout, so that its request log's reads of combined are the command's alone."""
 
     def seen() -> bool:
-        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/stdout/?tail=1&format=array")
+        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/{stream}/?tail=1&format=array")
         return answer.status == 200 and answer.json[-1]["message"] == last
 
     wait_until(seen, 30, 0.2, what=f"line {last!r} readable")
@@ -199,7 +199,7 @@ def client_port(pid: int, server_port: int) -> int | None:
 def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     post_lines(server, exe.id, [{"message": f"early {i}", "stream": "stdout"} for i in range(1, 6)])
-    readable(server, exe.id, "early 5")
+    readable(server, exe.id, "early 5", stream="stdout")
     follower = subprocess.Popen(
         [str(SCALE), "logs", str(exe.id), "-f", "--tail", "2"],
         env=environment(server, token=None),
@@ -235,7 +235,7 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
                     20,
                     what="the master replacing the killed worker",
                 )
-    readable(server, exe.id, "b10 l25")
+    readable(server, exe.id, "b10 l25", stream="stdout")
     answer = server.client(token=ADMIN_TOKEN).request("PATCH", f"/v6/job-executions/{exe.id}/", {"status": "COMPLETED"})
     assert answer.status == 200, answer.body
     assert follower.wait(timeout=60) == 0, notes
