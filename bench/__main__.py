@@ -578,7 +578,12 @@ def main() -> int:
         def throughput() -> dict:
             from bench import throughput as tp
 
-            out: dict = {}
+            out: dict = {
+                # What the ratio can tell (audit 2, M2): the bare app runs our stores, LogSearch, serializers and
+                # JSON writer, so a slow one of those slows both sides alike.
+                "raw_measures": "framework overhead only (Falcon, middleware, parsing): bench/bare_app.py does "
+                "our routes' work with our own stores and serializers",
+            }
             urls = {"sqlite": logs_db}
             if pg_server:
                 urls["postgresql"] = bench_database(pg_server, "scale_bench_logs")
