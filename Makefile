@@ -24,12 +24,14 @@ run: venv elasticsearch
 test: venv elasticsearch
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
-# ruff (lint and format), mypy, and the import contracts of pyproject.toml.
+# ruff (lint and format), mypy, the import contracts of pyproject.toml, and every bench figure a README states
+# held by a committed result (tools/check_bench_figures.py says how it decides).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python tools/check_bench_figures.py
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

@@ -87,8 +87,11 @@ def ingest(url: str, bodies: list[bytes], connections: int) -> int:
     return len(rejections)
 
 
-def read(url: str, index: str, query: dict, sort: list, source: dict, filter_path: list[str]) -> tuple[int, int]:
-    """(hits, body bytes) of a whole log read over a point-in-time, the bodies left undecoded."""
+def read(
+    url: str, index: str, query: dict, sort: list, source: dict, filter_path: list[str], content: Any = None
+) -> tuple[int, int]:
+    """(hits, body bytes) of a whole log read over a point-in-time, the bodies left undecoded (but scanned by
+    `content.json_text` when given: log_bench.Content, the order numbers and messages of what was read)."""
     raw = Raw(url)
     try:
         status, answer = raw.post(f"/{index}/_pit?keep_alive=2m&ignore_unavailable=true&expand_wildcards=open", b"")
@@ -110,6 +113,8 @@ def read(url: str, index: str, query: dict, sort: list, source: dict, filter_pat
             if status != 200:
                 raise RuntimeError(f"read ceiling: {status} {answer[:300]!r}")
             size += len(answer)
+            if content is not None:
+                content.json_text(answer)
             got = answer.count(b'"sort":[')
             hits += got
             if got < 2000:

@@ -7,6 +7,7 @@ documents' shape (ingest.documents) under a prefix the API under test reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -136,8 +137,48 @@ class Writer:
 
 # --- 2. the full log read ----------------------------------------------------------------------------------
 
+# A whole read is checked by what it returned, not only how many lines: a walk that repeats one line and skips
+# another keeps the count but not the order-number sum, and any wrong or reordered message changes the hash.
+# The generated messages hold no quote or backslash (bench/data.py), so a message is the same bytes in
+# JSON and in text; one that needed escaping would not match _MESSAGE and the line count would differ.
+_MESSAGE = re.compile(rb'"message":"([^"\\]*)"')
+_ORDER = re.compile(rb'"scale_order_num":(\d+)[,}]')
+_MESSAGE_KEY = b'"message":"'
 
-def _count_sink(client: Client, path: str, separator: bytes) -> tuple[int, int]:
+
+class Content:
+    """Lines, the sum of their order numbers, and a hash of their messages in order joined by newlines (which
+    is exactly the txt body, so a txt read is hashed as it streams)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.order_sum = 0
+        self._hash = hashlib.blake2b(digest_size=16)
+
+    def messages(self, messages: list[bytes]) -> None:
+        if messages:
+            self._hash.update((b"\n" if self.lines else b"") + b"\n".join(messages))
+            self.lines += len(messages)
+
+    def orders(self, numbers) -> None:
+        self.order_sum += sum(numbers)
+
+    def json_text(self, text: bytes) -> None:
+        """JSON text holding whole lines: a search answer, or a body cut at a message key."""
+        self.messages(_MESSAGE.findall(text))
+        self.orders(map(int, _ORDER.findall(text)))
+
+    def text_chunk(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _count_sink(
+    client: Client, path: str, separator: bytes, content: Content | None = None, json_lines: bool = False
+) -> tuple[int, int]:
     """(bytes, separators) of a streamed body, counted chunk by chunk (a separator may straddle two chunks:
     the last len-1 bytes are carried over, too short to hold a whole one, so none is counted twice)."""
     size = 0
@@ -147,18 +188,29 @@ def _count_sink(client: Client, path: str, separator: bytes) -> tuple[int, int]:
     conn.request("GET", path)
     resp = conn.getresponse()
     status, seps, carry, keep = resp.status, 0, b"", len(separator) - 1
+    pending = b""
     while chunk := resp.read(1 << 16):
         size += len(chunk)
+        if content is not None and json_lines:  # NDJSON: whole lines up to the last message key, as in JSON
+            pending += chunk
+            cut = pending.rfind(_MESSAGE_KEY)
+            if cut > 0:
+                content.json_text(pending[:cut])
+                pending = pending[cut:]
+        elif content is not None:
+            content.text_chunk(chunk)
         joined = carry + chunk
         seps += joined.count(separator)
         carry = joined[-keep:] if keep else b""
+    if content is not None and json_lines:
+        content.json_text(pending)
     conn.close()
     if status != 200:
         raise RuntimeError(f"{path}: {status}")
     return size, seps
 
 
-def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]:
+def bare_read(es: Elasticsearch, index: str, cluster_id: str, content: Content | None = None) -> tuple[int, int]:
     """Every line of the execution with a point in time and search_after, 2,000 per request."""
     query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
     pit = es.open_point_in_time(index=index, keep_alive="2m")["id"]
@@ -179,6 +231,9 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
             hits = resp.get("hits", {}).get("hits", [])
             count += len(hits)
             size += sum(len(h["_source"]["message"]) for h in hits)
+            if content is not None:
+                content.messages([h["_source"]["message"].encode() for h in hits])
+                content.orders(h["_source"]["scale_order_num"] for h in hits)
             if len(hits) < 2000:
                 break
             after = hits[-1]["sort"]
@@ -190,14 +245,14 @@ def bare_read(es: Elasticsearch, index: str, cluster_id: str) -> tuple[int, int]
 _BODY_END = re.compile(rb'\],"total":(\d+)\},"took":\d+\}$')
 
 
-def _json_total(client: Client, path: str) -> tuple[int, int, int]:
+def _json_total(client: Client, path: str, content: Content | None = None) -> tuple[int, int, int]:
     """(bytes, hits counted in the body, the body's hits.total) of ours' JSON body, streamed and counted."""
     import http.client
 
     conn = http.client.HTTPConnection(client.host, client.port, timeout=900)
     conn.request("GET", path)
     resp = conn.getresponse()
-    status, size, hits, carry, tail = resp.status, 0, 0, b"", b""
+    status, size, hits, carry, tail, pending = resp.status, 0, 0, b"", b"", b""
     keep = len(HIT_MARK) - 1
     while chunk := resp.read(1 << 16):
         size += len(chunk)
@@ -205,6 +260,14 @@ def _json_total(client: Client, path: str) -> tuple[int, int, int]:
         hits += joined.count(HIT_MARK)
         carry = joined[-keep:]
         tail = (tail + chunk)[-200:]
+        if content is not None:  # whole lines up to the last message key; the rest waits for the next chunk
+            pending += chunk
+            cut = pending.rfind(_MESSAGE_KEY)
+            if cut > 0:
+                content.json_text(pending[:cut])
+                pending = pending[cut:]
+    if content is not None:
+        content.json_text(pending)
     conn.close()
     if status != 200:
         raise RuntimeError(f"{path}: {status}")
@@ -214,12 +277,25 @@ def _json_total(client: Client, path: str) -> tuple[int, int, int]:
     return size, hits, int(end[1])
 
 
-def read_ceiling(es_url: str, index: str, cluster_id: str) -> tuple[int, int]:
+def reset_peak_rss(pids: list[int]) -> None:
+    """Reset each process's VmHWM to its current RSS (Linux: 5 > /proc/PID/clear_refs), so the next reading of
+    VmHWM is the peak of what came after: one peak per side, not the process's lifetime peak. A worker keeps
+    the memory an earlier read grew it to, so a side's peak is never below that: an upper bound per side,
+    and the highest of them the process's peak."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+
+def read_ceiling(es_url: str, index: str, cluster_id: str, content: Content | None = None) -> tuple[int, int]:
     from bench import ceilings
     from search.queries import LINE_SOURCE, line_sort
 
     query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
-    return ceilings.read(es_url, index, query, line_sort(), LINE_SOURCE, HITS_ONLY)
+    return ceilings.read(es_url, index, query, line_sort(), LINE_SOURCE, HITS_ONLY, content)
 
 
 def measure_read(
@@ -254,26 +330,43 @@ def measure_read(
     sampler.start()
     rates: dict[str, list[float]] = {name: [] for name in sides}
     sizes: dict[str, int] = {}
+    digests: dict[str, str] = {}
+    side_peaks: dict[str, float] = {}  # the busiest worker's VmHWM over each side's reads (reset before each)
     began = time.monotonic()  # for the budget; each read has its own timer below
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
             break
         for name in sides if round_ % 2 == 0 else tuple(reversed(sides)):
+            content = Content()
+            reset_peak_rss(api.worker_pids())
             read_began = time.perf_counter()
             if name == "raw":
-                got, size = bare_read(es, index, cluster_id)
+                got, size = bare_read(es, index, cluster_id, content)
             elif name == "ceiling":
-                got, size = read_ceiling(es_url, index, cluster_id)
+                got, size = read_ceiling(es_url, index, cluster_id, content)
             elif name == "txt":
-                size, seps = _count_sink(client, f"{base}?format=txt", b"\n")
+                size, seps = _count_sink(client, f"{base}?format=txt", b"\n", content)
                 got = seps + 1
+            elif name == "ndjson":
+                size, got = _count_sink(client, f"{base}?format=ndjson", b"\n", content, json_lines=True)
             else:
-                size, got, total = _json_total(client, f"{base}?format=json")
+                size, got, total = _json_total(client, f"{base}?format=json", content)
                 if total != got:
                     raise RuntimeError(f"log read json: {got} hits in the body, hits.total {total}")
             seconds = time.perf_counter() - read_began
             if got != lines:
                 raise RuntimeError(f"log read {name}: {got} lines, expected {lines}")
+            # Content, on every side and round: the same messages in the same order as the first read, and (but
+            # for txt, which has no order numbers) one line of each number: the sum of 1..N.
+            if name != "txt" and (content.lines, content.order_sum) != (lines, lines * (lines + 1) // 2):
+                raise RuntimeError(
+                    f"log read {name}: {content.lines} lines parsed, order numbers sum {content.order_sum}, "
+                    f"expected {lines} and {lines * (lines + 1) // 2}"
+                )
+            if digests.setdefault("first", content.digest) != content.digest:
+                raise RuntimeError(f"log read {name}: messages hash {content.digest}, {digests['first']} before")
+            digests[name] = content.digest
+            side_peaks[name] = max(side_peaks.get(name, 0.0), max(rss_mb(p) for p in api.worker_pids()))
             if sizes.setdefault(name, size) != size:
                 raise RuntimeError(f"log read {name}: {size} bytes, {sizes[name]} in an earlier round")
             # Ours against raw: the text is every message raw read, one per line (the generated messages are
@@ -286,11 +379,11 @@ def measure_read(
             log(f"read {lines:,} round {round_ + 1} {name}: {lines / seconds:,.0f} lines/s")
     stop.set()
     sampler.join()
-    hwm = max(rss_mb(p) for p in api.worker_pids())
+    hwm = max(side_peaks.values())
     out: dict = {"lines": lines, "repeats": len(next(iter(rates.values())))}
     for name in sides:
         out[f"{name}_lines_per_s"] = round(median(rates[name]))
-    for fmt in ("json", "txt"):
+    for fmt in ("json", "txt", "ndjson"):
         if fmt not in sides:
             continue
         fig: dict = {"ours_lines_per_s": out[f"{fmt}_lines_per_s"], "body_bytes": sizes.get(fmt)}
@@ -307,11 +400,15 @@ def measure_read(
             "ceiling_body_bytes": sizes.get("ceiling"),
             # Only the checks this read made (each raised above if it failed).
             **({"json_hits_total_equal_hits": True} if "json" in sides else {}),
+            # Every side, every round: the messages hash below, and the order numbers summing to 1..N.
+            "messages_blake2b_of_every_side": digests.get("first"),
+            "order_sum_of_every_side_but_txt": lines * (lines + 1) // 2,
             **({"txt_bytes_equal_raw_messages_plus_newlines": True} if {"txt", "raw"} <= set(sides) else {}),
         },
         samples={k: [round(v) for v in vs] for k, vs in rates.items()},
         worker_rss_before_mb=max(before.values()) if before else None,
         worker_peak_rss_mb=hwm,
+        worker_peak_rss_mb_by_side=side_peaks,
         worker_peak_rss_sampled_mb=max(peaks) if peaks else None,
     )
     return out
@@ -474,9 +571,13 @@ def measure_scaling_point(
     cluster_id: str,
     lines: int,
     size: dict,
+    largest: bool = False,
 ) -> dict:
     """First page and tail (ours and bare, interleaved), then one whole read of each side in
-    size["scaling_whole_sides"]: a page should cost the same at every size, a whole read grow linearly."""
+    size["scaling_whole_sides"] (and, at the largest size, size["largest_whole_extra_sides"]: the memory of
+    every format is bounded there): a page should cost the same at every size, a whole read grow linearly.
+    The workers' RSS at rest is read first, before any request of this point."""
+    at_rest = max(rss_mb(p, "VmRSS") for p in api.worker_pids())  # first: before any read of this point
     pages = measure_first_page(
         es, api, index, exe_id, cluster_id, size["scaling_page_repeat"], size["scaling_page_budget_s"]
     )
@@ -485,7 +586,9 @@ def measure_scaling_point(
         "first_1000": {k: pages["first_1000"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
         "tail_100": {k: pages["tail_100"][k] for k in ("ours", "raw", "ratio_p50", "cross_check")},
     }
-    read = measure_read(es, es_url, api, index, exe_id, cluster_id, lines, 1, sides=tuple(size["scaling_whole_sides"]))
-    read["seconds"] = {side: round(lines / read[f"{side}_lines_per_s"], 2) for side in size["scaling_whole_sides"]}
+    sides = tuple(size["scaling_whole_sides"]) + (tuple(size["largest_whole_extra_sides"]) if largest else ())
+    read = measure_read(es, es_url, api, index, exe_id, cluster_id, lines, 1, sides=sides)
+    read["seconds"] = {side: round(lines / read[f"{side}_lines_per_s"], 2) for side in sides}
+    read["worker_rss_at_rest_mb"] = at_rest
     out["whole"] = read
     return out

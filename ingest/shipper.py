@@ -38,8 +38,10 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 502, 503, 504)
 REFUSED_CREDENTIALS = (401, 403)
-# One bulk request at a time leaves the node idle while the shipper waits for its answer and builds the next:
-# a second stream took a node here from 44k to 71k lines/s (bench/README.md, the ingest ceiling's sweep).
+# One bulk request at a time leaves the node idle while the shipper waits for its answer and builds the next.
+# Measured here: the node itself took 44k lines/s over one connection and 71k over two (the ingest ceiling's
+# sweep, bench/results/latest-full.json); the shipper went from about 40k to 46-51k lines/s with a second
+# stream (bench/README.md, profiles), the rest of its time being its own Python work per line.
 STREAMS = 2
 # What the shipper reads of a bulk answer: every item keeps its _id and status (the helpers pair items with
 # actions by position), and nothing else is decoded (about a fifth less of the client's time per line).

@@ -74,7 +74,8 @@ def guarded_read(call: Callable[[], T]) -> T:
 
     Reads refuse partial results, so a shard without an active copy fails the whole read: for a moment after
     a daily index is created (its primary initializing, it holds no line yet), or while a cluster has lost
-    every copy of a shard. The first passes within the retries; the second is a 503 after them."""
+    every copy of a shard. The first passes within the retries; the second is a 503 after them, whose detail
+    says that lines would be missing (not merely that Elasticsearch is down)."""
     for delay in RETRY_DELAYS:
         try:
             with guarded():
@@ -83,5 +84,16 @@ def guarded_read(call: Callable[[], T]) -> T:
             if not shards_not_ready(exc.__cause__):
                 raise
         time.sleep(delay)
-    with guarded():
-        return call()
+    try:
+        with guarded():
+            return call()
+    except LogsUnavailable as exc:
+        if shards_not_ready(exc.__cause__):
+            raise LogsUnavailable(SHARDS_MISSING) from exc.__cause__
+        raise
+
+
+SHARDS_MISSING = (
+    "Elasticsearch is unavailable: a shard of the log indices has no active copy (the cluster is red), so the "
+    "read is refused rather than answered with lines missing"
+)

@@ -8,6 +8,9 @@ node.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import uuid
 from dataclasses import replace
@@ -22,6 +25,7 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.services import Services, build_services
 from core.elastic import describe, elasticsearch_client
+from core.logs import configure_logging
 from core.times import Clock, utcnow
 from jobs.db import make_engine, upgrade
 from jobs.stores import Stores
@@ -115,6 +119,28 @@ def remove_log_indices(es: Elasticsearch, prefix: str) -> None:
     templates = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}*")
     for template in templates.get("index_templates", []):
         es.indices.delete_index_template(name=template["name"])
+
+
+@pytest.fixture
+def log_stream():
+    """The service's logging configured onto a buffer (as api/wsgi.py does onto stderr); restored after.
+    Its JSON lines hold each record's `extra` fields, which caplog's messages do not show."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+
+    def configure(level: str = "INFO", fmt: str = "json") -> io.StringIO:
+        configure_logging(level, fmt, stream)
+        return stream
+
+    yield configure
+    root.handlers, root.level = saved[0], saved[1]
+
+
+def request_lines(stream: io.StringIO) -> list[dict]:
+    """The request log's JSON lines in what log_stream captured."""
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [line for line in lines if line["logger"] == "api.requests"]
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ seen through the API: logins, personal tokens, disabling, resets and revocations
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,13 @@ from falcon import testing
 
 from api.app import create_app
 from api.services import Services
+from core.times import utcnow
 from jobs.stores import Stores
 from tests.ui_session import UiSession
 
 ROOT = Path(__file__).resolve().parents[1]
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z"  # core.times.format_datetime's form
+parse_datetime = datetime.fromisoformat
 
 
 @pytest.fixture
@@ -74,9 +79,14 @@ def test_the_command_line_manages_users_and_tokens(accounts, api, tmp_path):
     assert "no password (tokens only)" in listing[2]
 
     ui = UiSession(api)
+    before = utcnow()
     r = ui.log_in("alice", secret)
+    after = utcnow()
     assert r.status_code == 200 and r.json["first_name"] == "Alice" and r.json["is_staff"] is True
-    assert "last login 20" in accounts("user", "show", "alice").stdout
+    shown = re.search(
+        rf"^alice  staff  active  last login ({ISO})  Alice  a@example.org", accounts("user", "show", "alice").stdout
+    )
+    assert shown and before <= parse_datetime(shown[1]) <= after, shown
 
     created = accounts("token", "create", "robot", "--name", "nightly")
     token = created.stdout.strip()
@@ -100,9 +110,15 @@ def test_the_command_line_manages_users_and_tokens(accounts, api, tmp_path):
     assert ui.log_in("alice", secret).status_code == 401
     assert ui.log_in("alice", "a brand new one").status_code == 200
 
-    assert "revoked token" in accounts("token", "revoke", token_id).stdout
+    before = utcnow()
+    assert accounts("token", "revoke", token_id).stdout == f"revoked token {token_id} (nightly) of robot\n"
+    after = utcnow()
     assert api.simulate_get("/v6/accounts/profile/", headers=bearer).status_code == 403
-    assert "revoked" in accounts("token", "list").stdout
+    row = re.fullmatch(
+        rf"{token_id}  robot  nightly  {re.escape(token[:12])}\.\.\.  created ({ISO})  revoked ({ISO})\n",
+        accounts("token", "list").stdout,
+    )
+    assert row and parse_datetime(row[1]) <= before <= parse_datetime(row[2]) <= after, row
 
     # Mistakes are one line on stderr and exit status 1; nothing ever prints a password.
     assert "already exists" in accounts("user", "add", "alice", "--no-password", ok=False).stderr

@@ -8,18 +8,26 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from elasticsearch import Elasticsearch
+from sqlalchemy import create_engine, text
 
 from core.elastic import elasticsearch_client
 from core.times import utcnow
 from ingest.retention import TASK, DailyPrune, prune
 from jobs.daily_task_store import DailyTaskStore
 from tests.es_node import ROOT, connection_env, role_key
-from tests.reliability.harness import wait_until
+from tests.reliability.harness import Gunicorn, wait_until
 
 DAY = "%Y.%m.%d"
+# The in-process prunes' clock: frozen at noon of a fixed day, so no test crosses midnight UTC while it runs.
+NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def frozen() -> datetime:
+    return NOON
 
 
 def make_indices(es, names: list[str], closed: tuple[str, ...] = ()) -> None:
@@ -80,20 +88,21 @@ def prune_command(settings, **env) -> subprocess.CompletedProcess:
 
 
 def test_prune_command_reports_what_it_deleted(es, settings, log_prefix):
-    today = utcnow().date()
-    gone = f"{log_prefix}-{(today - timedelta(days=4)).strftime(DAY)}"
-    stays = f"{log_prefix}-{(today - timedelta(days=3)).strftime(DAY)}"
+    # The command prunes as of its own UTC date. The indices sit days away from the 3-day boundary, so whether
+    # midnight UTC passes between here and the command, the same one goes; its report's day is either date.
+    before = utcnow().date()
+    gone = f"{log_prefix}-{(before - timedelta(days=10)).strftime(DAY)}"
+    stays = f"{log_prefix}-{(before - timedelta(days=1)).strftime(DAY)}"
     make_indices(es, [gone, stays])
     env = {"LOG_RETENTION_DAYS": "3"}
     if settings.elasticsearch_api_key is not None:  # secured: a key with the retention role only
         env["ELASTICSEARCH_API_KEY"] = role_key(es, ["scalelogs_retention"])
     done = prune_command(settings, **env)
+    after = utcnow().date()
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {
-        "first_kept_day": (today - timedelta(days=3)).isoformat(),
-        "deleted": [gone],
-        "kept": 1,
-    }
+    report = json.loads(done.stdout)
+    assert report["first_kept_day"] in {(d - timedelta(days=3)).isoformat() for d in (before, after)}
+    assert report == {"first_kept_day": report["first_kept_day"], "deleted": [gone], "kept": 1}
     assert existing(es, log_prefix) == {stays}
     unset = prune_command(settings)
     assert (unset.returncode, unset.stderr.strip()) == (
@@ -105,15 +114,15 @@ def test_prune_command_reports_what_it_deleted(es, settings, log_prefix):
 def test_the_daily_prune_runs_once_a_day_for_the_whole_fleet(es, settings, stores, log_prefix):
     """Two API processes (two DailyPrune on one database): the first to claim the day prunes, the other skips;
     a prune that failed gives the day back so another process retries."""
-    today = utcnow().date()
+    today = NOON.date()
     old = f"{log_prefix}-{(today - timedelta(days=40)).strftime(DAY)}"
     make_indices(es, [old])
-    tasks = DailyTaskStore(stores.db, utcnow)
+    tasks = DailyTaskStore(stores.db, frozen)
     client = elasticsearch_client(retention_settings(es, settings))
     down = Elasticsearch("http://127.0.0.1:9", request_timeout=1, max_retries=0)
-    failing = DailyPrune(down, log_prefix, 30, tasks.claim, tasks.release, utcnow)
-    first = DailyPrune(client, log_prefix, 30, tasks.claim, tasks.release, utcnow)
-    second = DailyPrune(client, log_prefix, 30, tasks.claim, tasks.release, utcnow)
+    failing = DailyPrune(down, log_prefix, 30, tasks.claim, tasks.release, frozen)
+    first = DailyPrune(client, log_prefix, 30, tasks.claim, tasks.release, frozen)
+    second = DailyPrune(client, log_prefix, 30, tasks.claim, tasks.release, frozen)
     assert failing.run_once() is None  # claimed, failed, released
     assert old in existing(es, log_prefix)
     report = first.run_once()
@@ -124,12 +133,12 @@ def test_the_daily_prune_runs_once_a_day_for_the_whole_fleet(es, settings, store
 
 
 def test_the_daily_prune_thread_prunes_soon_after_start_and_stops(es, settings, stores, log_prefix):
-    today = utcnow().date()
+    today = NOON.date()
     old = f"{log_prefix}-{(today - timedelta(days=10)).strftime(DAY)}"
     make_indices(es, [old])
-    tasks = DailyTaskStore(stores.db, utcnow)
+    tasks = DailyTaskStore(stores.db, frozen)
     client = elasticsearch_client(retention_settings(es, settings))
-    pruner = DailyPrune(client, log_prefix, 5, tasks.claim, tasks.release, utcnow, check_seconds=2.0)
+    pruner = DailyPrune(client, log_prefix, 5, tasks.claim, tasks.release, frozen, check_seconds=2.0)
     pruner.start()
     try:
         wait_until(lambda: pruner.last_report is not None, 30, 0.2, "the first prune")
@@ -137,3 +146,38 @@ def test_the_daily_prune_thread_prunes_soon_after_start_and_stops(es, settings, 
         pruner.stop()
     assert pruner.last_report.deleted == [old]
     assert old not in existing(es, log_prefix)
+
+
+@pytest.mark.slow
+def test_gunicorn_prunes_by_itself_once_for_its_workers(es, settings, tmp_path, log_prefix):
+    """The production entry point (api.wsgi, 2 workers) with LOG_RETENTION_DAYS=3 and nothing else: a 40-day-old
+    daily index goes within the first check (a random 1-60 s after each worker starts), today's index stays, and
+    the day was claimed once, by a worker (one daily_tasks row, holder hostname:pid of a worker, not the master).
+    That the other worker then skips is test_the_daily_prune_runs_once_a_day_for_the_whole_fleet's part."""
+    before = utcnow().date()
+    old = f"{log_prefix}-{(before - timedelta(days=40)).strftime(DAY)}"
+    recent = f"{log_prefix}-{before.strftime(DAY)}"
+    make_indices(es, [old, recent])
+    env = {"LOG_RETENTION_DAYS": "3"}
+    if settings.elasticsearch_api_key is not None:  # secured: the API's key needs the retention role too
+        env["ELASTICSEARCH_API_KEY"] = role_key(es, ["scalelogs_writer", "scalelogs_reader", "scalelogs_retention"])
+    server = Gunicorn(
+        tmp_path / "api", settings.database_url, settings.elasticsearch_url, log_prefix, "t", workers=2, extra_env=env
+    ).start()
+    try:
+        wait_until(lambda: old not in existing(es, log_prefix), 90, 0.5, f"gunicorn pruning {old}")
+        workers = server.worker_pids()
+    finally:
+        server.stop()
+    after = utcnow().date()
+    assert existing(es, log_prefix) == {recent}
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT task, day, holder FROM daily_tasks")).all()
+    finally:
+        engine.dispose()
+    assert len(rows) == 1, rows
+    task, day, holder = rows[0]
+    assert task == TASK and str(day) in {before.isoformat(), after.isoformat()}
+    assert int(holder.rsplit(":", 1)[1]) in workers  # a worker claimed it (hostname:pid), not the master

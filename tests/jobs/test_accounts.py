@@ -6,12 +6,14 @@ Every response is validated against the served OpenAPI document (tests/jobs/cont
 
 from __future__ import annotations
 
-import logging
+import statistics
+import time
 
 import pytest
 
 from api.auth import CSRF_FAILED
 from jobs.errors import Invalid, LoginRefused
+from tests.conftest import request_lines
 from tests.jobs.helpers import add_job_type, manifest, queue
 from tests.ui_session import UiSession
 
@@ -153,11 +155,17 @@ def test_personal_tokens_staff_read_only_revoked_and_disabled(api, people, job, 
     assert r.status_code == 202 and event_users(stores, job["id"])[-1] == ("CANCEL", {"user": "alice"})
     # Revoked: refused like any token nobody holds.
     people.revoke_token(alice_info.id)
-    assert api.simulate_post("/v6/jobs/cancel/", json={}, headers=as_alice).status_code == 403
-    assert api.simulate_get(PROFILE, headers=as_alice).status_code == 403
-    # Disabled: the user's tokens stop working at once.
+    nobody = api.simulate_get(PROFILE, headers={"Authorization": "Bearer scale_nobody-holds-this"})
+    assert nobody.status_code == 403 and set(nobody.json) == {"detail", "request_id"}
+    for r in (
+        api.simulate_post("/v6/jobs/cancel/", json={}, headers=as_alice),
+        api.simulate_get(PROFILE, headers=as_alice),
+    ):
+        assert r.status_code == 403 and r.json == {**nobody.json, "request_id": r.headers["X-Request-ID"]}
+    # Disabled: the user's tokens stop working at once, with the same answer.
     people.update_user("bob", is_active=False)
-    assert api.simulate_get(PROFILE, headers=as_bob).status_code == 403
+    r = api.simulate_get(PROFILE, headers=as_bob)
+    assert r.status_code == 403 and r.json == {**nobody.json, "request_id": r.headers["X-Request-ID"]}
     # Only a digest is stored: the token itself is nowhere in the database.
     with stores.db.engine.connect() as c:
         dumped = "\n".join(str(row) for row in c.exec_driver_sql("SELECT * FROM api_tokens"))
@@ -235,7 +243,7 @@ def test_login_bodies_csrf_and_form_encoding(api, people):
     r = api.simulate_post(LOGIN, body=body, headers=form, cookies={"csrftoken": token})
     assert r.status_code == 200 and r.json["username"] == "alice"
     r = api.simulate_post(LOGIN, body=body.replace(token, "x" * 43), headers=form, cookies={"csrftoken": token})
-    assert r.status_code == 403
+    assert r.status_code == 403 and r.json == {"detail": CSRF_FAILED, "request_id": r.headers["X-Request-ID"]}
     # A second GET keeps a valid cookie rather than replacing it (two tabs share it).
     again = ui.get(LOGIN)
     assert "csrftoken" not in again.cookies and ui.cookies["csrftoken"] == token
@@ -362,37 +370,32 @@ def test_cors_for_allowed_origins_only(make_client, people):
     )
 
 
-def test_no_password_token_or_cookie_reaches_a_log_or_an_error_body(make_client, people, caplog):
+def test_no_password_token_or_cookie_reaches_a_log_or_an_error_body(make_client, people, log_stream):
     client = make_client(read_token="the-read-token")
     token, _ = people.create_token("alice", "t")
     secrets = [PASSWORDS["alice"], "wrong password 123", token]
-    with caplog.at_level(logging.DEBUG):
-        ui = UiSession(client)
-        bodies = [ui.post(LOGIN, json={"username": "alice", "password": "wrong password 123"}).text]
-        ui.get(LOGIN)
-        bodies.append(ui.post(LOGIN, json={"username": "alice", "password": "wrong password 123"}).text)
-        bodies.append(ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}).text)
-        secrets += [ui.cookies["sessionid"], ui.cookies["csrftoken"]]
-        bodies.append(client.simulate_get(PROFILE, headers={"Authorization": f"Bearer {token}x"}).text)
-        bodies.append(ui.post("/v6/jobs/", json={"input": {}}).text)
-    logged = "\n".join(r.getMessage() + str(r.args) for r in caplog.records)
+    # Every record at DEBUG as the service writes it: JSON lines with each record's extra fields (path, user...).
+    stream = log_stream("DEBUG")
+    ui = UiSession(client)
+    bodies = [ui.post(LOGIN, json={"username": "alice", "password": "wrong password 123"}).text]
+    ui.get(LOGIN)
+    bodies.append(ui.post(LOGIN, json={"username": "alice", "password": "wrong password 123"}).text)
+    bodies.append(ui.post(LOGIN, json={"username": "alice", "password": PASSWORDS["alice"]}).text)
+    secrets += [ui.cookies["sessionid"], ui.cookies["csrftoken"]]
+    bodies.append(client.simulate_get(PROFILE, headers={"Authorization": f"Bearer {token}x"}).text)
+    bodies.append(ui.post("/v6/jobs/", json={"input": {}}).text)
+    logged = stream.getvalue()
+    assert len(request_lines(stream)) >= 6  # the requests were logged, extra fields and all
     for secret in secrets:
         assert secret not in logged
         for body in bodies:
             assert secret not in body
 
 
-def test_request_context_names_the_user(make_client, people, auth):
-    """Request logs and metrics read req.context.user: the username, "admin", "reader" or None."""
+def test_the_request_log_names_the_user(make_client, people, auth, log_stream):
+    """The request log (and metrics) name the user: the username, "admin", "reader" or None."""
+    stream = log_stream()
     client = make_client(read_token="the-read-token")
-    seen = []
-
-    class Recorder:
-        def process_response(self, req, resp, resource, req_succeeded):
-            if req.path == "/v6/jobs/":  # not the contract check's own reads of the OpenAPI document
-                seen.append(req.context.user)
-
-    client.app.add_middleware(Recorder())
     token, _ = people.create_token("bob", "t")
     client.simulate_get("/v6/jobs/", headers=auth)
     client.simulate_get("/v6/jobs/", headers={"Authorization": "Bearer the-read-token"})
@@ -401,7 +404,9 @@ def test_request_context_names_the_user(make_client, people, auth):
     ui = UiSession(client)
     ui.log_in("alice", PASSWORDS["alice"])
     ui.get("/v6/jobs/")
-    assert seen[:4] == ["admin", "reader", "bob", None] and seen[-1] == "alice"
+    # Only /v6/jobs/: not the login's requests nor the contract check's own reads of the OpenAPI document.
+    seen = [line["user"] for line in request_lines(stream) if line["path"] == "/v6/jobs/"]
+    assert seen == ["admin", "reader", "bob", None, "alice"]
 
 
 def test_usernames_and_passwords_are_checked(people):
@@ -419,3 +424,30 @@ def test_usernames_and_passwords_are_checked(people):
     assert dave.has_password is False and dave.is_staff is False
     with pytest.raises(LoginRefused):
         people.log_in("dave", "", "127.0.0.1", 60)
+
+
+def test_an_unknown_user_costs_as_long_as_a_wrong_password(api, people, clock):
+    """No user enumeration by timing: an unknown username is verified against a dummy argon2 hash, so its 401
+    takes about as long as a wrong password's. A fast path for unknown users would answer in a fraction of
+    that (no argon2 at all: a database lookup), far outside 0.5-2x. This is a timing ratio, so made robust: the
+    two kinds of login interleaved (in alternating order), many of each, medians compared, the throttle
+    windows passed (frozen clock) so every attempt is verified."""
+    ui = UiSession(api)
+    ui.get(LOGIN)
+    kinds = {
+        "unknown user": {"username": "nobody", "password": "guess"},
+        "wrong password": {"username": "alice", "password": "guess"},
+    }
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for attempt in range(-1, 16):  # attempt -1 warms up (the dummy hash is made once, on first use)
+        for kind in sorted(kinds, reverse=attempt % 2 == 1):
+            began = time.perf_counter()
+            r = ui.post(LOGIN, json=kinds[kind])
+            elapsed = time.perf_counter() - began
+            assert r.status_code == 401 and r.json == {**REFUSED, "request_id": r.headers["X-Request-ID"]}
+            if attempt >= 0:
+                times[kind].append(elapsed)
+        clock.advance(seconds=people.limits.window_seconds)  # no failure counts towards a throttle any more
+    ratio = statistics.median(times["unknown user"]) / statistics.median(times["wrong password"])
+    medians = {kind: round(statistics.median(t) * 1000, 1) for kind, t in times.items()}
+    assert 0.5 <= ratio <= 2, f"median ms {medians}: ratio {ratio:.2f}"

@@ -7,6 +7,8 @@ Every response is also validated against the served OpenAPI document (tests/jobs
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import update
 
@@ -104,7 +106,8 @@ def test_job_types_for_the_jobs_page(api, auth, ui):
         assert set(JOB_TYPE_READ) <= set(job_type)
         assert isinstance(job_type["icon_code"], str) and job_type["icon_code"]  # never "&#xnull;"
         assert job_type["unmet_resources"] is None or isinstance(job_type["unmet_resources"], str)
-        assert job_type["title"] + " " + job_type["version"]  # the multiselect's label
+        for label_part in ("title", "version"):  # the multiselect's label is "title version"
+            assert isinstance(job_type[label_part], str) and job_type[label_part].strip(), label_part
     assert {t["name"]: t["icon_code"] for t in page["results"] if t["version"] == "1.0.0"} == {
         "my-algo": "f0c3",
         "other": "f1b2",
@@ -194,13 +197,54 @@ def test_dotted_order_names_are_aliases(api, ui, dotted, plain):
     assert got == listed(api, f"order={plain}&order=-id") and len(got) == 5
 
 
+def _related_id(name: str):
+    return lambda job: job[name]["id"] if job[name] is not None else None
+
+
+def _moment(name: str):
+    return lambda job: datetime.fromisoformat(job[name]) if job[name] else None
+
+
+def _duration(job: dict):
+    if not (job["started"] and job["ended"]):
+        return None
+    return datetime.fromisoformat(job["ended"]) - datetime.fromisoformat(job["started"])
+
+
+# What each column of Scale's job list orders by, read from the listed jobs: a bare relation by its id
+# (Django's rule), duration as ended - started.
+UI_COLUMNS = {
+    "job_type": _related_id("job_type"),
+    "recipe": _related_id("recipe"),
+    "created": _moment("created"),
+    "last_modified": _moment("last_modified"),
+    "node": _related_id("node"),
+    "duration": _duration,
+    "status": lambda job: job["status"],
+    "error": _related_id("error"),
+}
+
+
+def reference_order(jobs: list[dict], column: str, descending: bool) -> list[int]:
+    """The ids in the order the list must give: the column's value, NULLs last ascending and first descending
+    (PostgreSQL's rule, kept on SQLite), then id ascending."""
+    value = UI_COLUMNS[column]
+    by_id = sorted(jobs, key=lambda job: job["id"])
+    present = sorted((j for j in by_id if value(j) is not None), key=value, reverse=descending)  # stable: id
+    absent = [j for j in by_id if value(j) is None]
+    return [j["id"] for j in (absent + present if descending else present + absent)]
+
+
 def test_orders_of_the_ui_columns(api, ui):
     assert listed(api, "order=-error.category&order=id")[:2] == [ui["queued_v1"], ui["running_v2"]]  # NULLs first
     assert listed(api, "order=error.category&order=id")[:2] == [ui["system_other"], ui["failed_v2"]]  # ALGORITHM, DATA
     assert listed(api, "order=node.hostname&order=id")[:3] == [ui["failed_v2"], ui["completed_v1"], ui["running_v2"]]
-    for column in ("job_type", "recipe", "created", "last_modified", "node", "duration", "status", "error"):
-        for sign in ("", "-"):
-            assert len(listed(api, f"{WINDOW}&order={sign}{column}&page=1&page_size=20")) == 5, column
+    jobs = get(api, "/v6/jobs/", f"{WINDOW}&page_size=20")["results"]
+    assert len(jobs) == 5
+    for column in UI_COLUMNS:
+        for descending in (False, True):
+            got = listed(api, f"{WINDOW}&order={'-' if descending else ''}{column}&page=1&page_size=20")
+            assert got == reference_order(jobs, column, descending), (column, descending)
     for bad in ("error.colour", "nothing.name", "error.category.name", "job_type.manifest"):
         r = api.simulate_get("/v6/jobs/", query_string=f"order=-{bad}", headers=ANGULAR)
         detail = f'Invalid order field: "{bad}"'

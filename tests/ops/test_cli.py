@@ -73,14 +73,22 @@ def post_lines(server: Gunicorn, exe_id: int, lines: list[dict]) -> None:
     assert answer.status == 202, answer.body
 
 
-def readable(server: Gunicorn, exe_id: int, last: str) -> None:
-    """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second)."""
+def readable(server: Gunicorn, exe_id: int, last: str, stream: str = "combined") -> None:
+    """Wait until the execution's last posted line can be read (Elasticsearch refreshes about every second).
+    The follow test reads stdout, so that its request log's reads of combined are the command's alone."""
 
     def seen() -> bool:
-        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/combined/?tail=1&format=array")
+        answer = server.client().get(f"/v6/job-executions/{exe_id}/logs/{stream}/?tail=1&format=array")
         return answer.status == 200 and answer.json[-1]["message"] == last
 
     wait_until(seen, 30, 0.2, what=f"line {last!r} readable")
+
+
+def requests_to(server: Gunicorn, path: str) -> int:
+    """How many requests to path the server's JSON request log holds (logged as each response starts)."""
+    lines = (server.data_dir / f"gunicorn-{server.port}.log").read_text(errors="replace").splitlines()
+    requests = [json.loads(line) for line in lines if line.startswith("{") and '"api.requests"' in line]
+    return sum(1 for r in requests if r["path"] == path)
 
 
 def test_jobs_table_json_and_details(server, stores):
@@ -191,7 +199,7 @@ def client_port(pid: int, server_port: int) -> int | None:
 def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     post_lines(server, exe.id, [{"message": f"early {i}", "stream": "stdout"} for i in range(1, 6)])
-    readable(server, exe.id, "early 5")
+    readable(server, exe.id, "early 5", stream="stdout")
     follower = subprocess.Popen(
         [str(SCALE), "logs", str(exe.id), "-f", "--tail", "2"],
         env=environment(server, token=None),
@@ -227,7 +235,7 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
                     20,
                     what="the master replacing the killed worker",
                 )
-    readable(server, exe.id, "b10 l25")
+    readable(server, exe.id, "b10 l25", stream="stdout")
     answer = server.client(token=ADMIN_TOKEN).request("PATCH", f"/v6/job-executions/{exe.id}/", {"status": "COMPLETED"})
     assert answer.status == 200, answer.body
     assert follower.wait(timeout=60) == 0, notes
@@ -235,6 +243,10 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
         reader.join(timeout=10)
     assert kills >= 1 and any("connection lost" in n for n in notes), notes
     assert [line.rstrip("\n") for line in out] == sent
+    # The 2 s limit cut the follow too (it resumed silently): the request log holds one line per connection, so
+    # beyond the first and the one after each kill, at least two more (about 10 s of following).
+    follows = requests_to(server, f"/v6/job-executions/{exe.id}/logs/combined/")
+    assert follows >= 1 + kills + 2, (follows, kills)
 
 
 def test_search(server, stores):

@@ -158,6 +158,8 @@ def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp
     try:
         sent = post_while_unreachable(server, relay, exe, batches=8)
         relay.restore()  # the node is back; the shippers are waiting out their backoff
+        # Still every line spooled (the backoff has grown to seconds): what the stop ships, the stop ships.
+        assert total(scrape(server), "scale_log_spool_lines") == len(sent)
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=40) == 0, server.log_tail()
     finally:
@@ -175,6 +177,7 @@ def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay
         sent = post_while_unreachable(server, relay, exe, batches=8)
         old = set(server.worker_pids())
         relay.restore()
+        assert total(scrape(server), "scale_log_spool_lines") == len(sent)  # nothing shipped before the reload
         os.kill(server.master, signal.SIGHUP)
         wait_until(
             lambda: not old & set(server.worker_pids()) and len(server.worker_pids()) == 2,

@@ -19,8 +19,14 @@ def relay(elasticsearch_url):
     r.close()
 
 
+def ok_soon(client) -> dict:
+    """/readyz's body once it says ok: on a loaded machine one answer may take over the 1 s that is "degraded",
+    so a few tries are allowed (polled with a deadline)."""
+    return wait_until(lambda: (b := client.simulate_get("/readyz").json)["status"] == "ok" and b, 30, 0.5, "ok")
+
+
 def test_ready_and_ok(client):
-    body = client.simulate_get("/readyz").json
+    body = ok_soon(client)
     assert (body["status"], body["reasons"]) == ("ok", [])
     assert body["spool"] == {"lines": 0, "bytes": 0, "oldest_age_seconds": 0.0}
     assert body["shipper"] == {"last_failure": None, "last_failure_at": None, "retrying": False}
@@ -36,7 +42,7 @@ def test_slow_elasticsearch_is_degraded_not_down(make_client, relay):
     assert resp.json["elasticsearch"]["took_seconds"] >= 1.3
     assert any(reason.startswith("Elasticsearch took") for reason in resp.json["reasons"])
     relay.delay = 0
-    assert client.simulate_get("/readyz").json["status"] == "ok"
+    assert ok_soon(client)["reasons"] == []
 
 
 def test_unreachable_elasticsearch_shows_the_spool_backlog_then_recovers(make_client, relay, auth, execution):

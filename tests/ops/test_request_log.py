@@ -4,36 +4,12 @@ format are settings; no token, password or cookie ever reaches the log."""
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-
 import pytest
 
-from core.logs import configure_logging
 from settings import Settings
+from tests.conftest import request_lines
 
 SECRETS = ("test-admin-token", "reader-secret", "cookie-secret-42", "hunter2-password", "query-token-77")
-
-
-@pytest.fixture
-def log_stream():
-    """The service's logging configured onto a buffer (as api/wsgi.py does onto stderr); restored after."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-
-    def configure(level: str = "INFO", fmt: str = "json") -> io.StringIO:
-        configure_logging(level, fmt, stream)
-        return stream
-
-    yield configure
-    root.handlers, root.level = saved[0], saved[1]
-
-
-def request_lines(stream: io.StringIO) -> list[dict]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    return [line for line in lines if line["logger"] == "api.requests"]
 
 
 def test_a_request_id_is_accepted_echoed_and_put_in_error_bodies(client):

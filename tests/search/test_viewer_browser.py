@@ -222,6 +222,12 @@ def test_viewer_header_fixed_width_times_and_whole_log_download(
     tail.send_keys("2")
     browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", tail)
     wait.until(lambda _: "first" not in log.text and "sixth" in log.text)
+    # Exactly the last two: each line is its time, then the message.
+    shown = log.find_elements(By.CSS_SELECTOR, ".line")
+    assert [line.text.removeprefix(line.find_element(By.CLASS_NAME, "time").text).strip() for line in shown] == [
+        "fifth",
+        "sixth",
+    ]
     download = browser.find_element(By.ID, "download")
     assert download.get_attribute("download") == f"{execution.cluster_id}-combined.log"
     download.click()
