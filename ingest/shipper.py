@@ -143,6 +143,10 @@ class Shipper:
         self._ready_indices: set[str] = set()  # daily indices created (or found) by this process
         self._wake = threading.Event()
         self.adopt_orphans()  # what a dead process left behind goes out first
+        # The thread runs from the start, not from the first submit: its periodic scan is what finds the segments
+        # of a process that stops after this one started (the workers a reload replaces, when Elasticsearch did
+        # not take their lines in time), and this process may never be sent a line.
+        self._start()
 
     # Producer side ---------------------------------------------------------------------------------
 

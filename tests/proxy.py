@@ -27,15 +27,17 @@ class Relay:
         self._thread.start()
 
     def cut(self) -> None:
-        """Refuse new connections and close the open ones (the node seems to be gone)."""
-        self.refuse = True
+        """Refuse new connections and close the open ones (the node seems to be gone). When this returns nothing
+        passes any more: not even a connection the relay was still connecting upstream for (see _accept)."""
         with self._lock:
+            self.refuse = True
             conns, self._conns = self._conns, []
         for conn in conns:
             _close(conn)
 
     def restore(self) -> None:
-        self.refuse = False
+        with self._lock:
+            self.refuse = False
 
     def close(self) -> None:
         self._stop.set()
@@ -62,7 +64,15 @@ class Relay:
                 _close(client)
                 continue
             with self._lock:
-                self._conns += [client, upstream]
+                # Checked again under the lock cut() takes: a cut while we were connecting upstream has already
+                # swept the open connections, and this one must not be piped after it.
+                refused = self.refuse
+                if not refused:
+                    self._conns += [client, upstream]
+            if refused:
+                _close(client)
+                _close(upstream)
+                continue
             threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
 
@@ -80,6 +90,12 @@ class Relay:
 
 
 def _close(conn: socket.socket) -> None:
+    # shutdown first: close() alone leaves the socket open while a pipe thread is blocked reading it, so the peer
+    # would only notice at its next request; shutdown ends it now and wakes that thread.
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
     try:
         conn.close()
     except OSError:

@@ -17,6 +17,7 @@ from ingest.shipper import Shipper
 from ingest.spool import SUFFIX
 from tests.es_node import connection_env
 from tests.ingest.reading import read_lines
+from tests.reliability.harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = 1_000_000_000
@@ -98,6 +99,25 @@ def test_lines_spooled_while_elasticsearch_is_down_are_shipped_by_the_next_proce
     got = read_lines(es, f"{log_prefix}-*", "scale_job_3x1")
     assert [d["message"] for d in got] == [f"spooled {i}" for i in range(1, 2001)]
     assert [d["scale_order_num"] for d in got] == list(range(1, 2001))
+    assert list(settings.spool_dir.glob("*" + SUFFIX)) == []
+
+
+def test_segments_of_a_process_that_stops_later_are_shipped_by_an_idle_shipper(es, settings, log_prefix):
+    # A reload: the new worker starts while the old one still holds its segments (locked: not adoptable yet), then
+    # the old one exits with lines Elasticsearch did not take in time. The new one is never sent a line itself.
+    old = Shipper(Elasticsearch(DEAD_URL), log_prefix, settings.spool_dir, backoff=(0.05, 0.2))
+    capture = Capture(old, Origin("scale_job_4x1"), LocalSequence())
+    capture.feed("stdout", b"".join(b"left %d\n" % i for i in range(1, 101)))
+    capture.close()
+    new = Shipper(es, log_prefix, settings.spool_dir, orphan_scan_seconds=0.2)
+    try:
+        assert new.stored == 0 and new.pending_lines == 0  # the old process's segments were locked
+        assert old.close(timeout=0.5) is False  # they stay on disk, unlocked
+        wait_until(lambda: new.stored == 100, 30, what="the idle shipper's orphan scan shipping the lines")
+    finally:
+        new.close()
+    got = read_lines(es, f"{log_prefix}-*", "scale_job_4x1")
+    assert [d["message"] for d in got] == [f"left {i}" for i in range(1, 101)]
     assert list(settings.spool_dir.glob("*" + SUFFIX)) == []
 
 

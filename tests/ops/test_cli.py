@@ -215,6 +215,9 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
     ]
     for reader in readers:
         reader.start()
+    # `--tail 2` is the last two lines when the follower first connects, so nothing is posted before it printed
+    # them: on a busy machine the command alone takes over a second to start, and its tail was then "b1 l24".
+    wait_until(lambda: len(out) >= 2, 30, what="the follower printing its last two lines")
     sent = ["early 4", "early 5"]
     kills = 0
     for batch in range(1, 11):  # about 10 s of output: the service also cuts each follow after 2 s
