@@ -234,7 +234,9 @@ def make_client(settings, clock):
 
     yield build
     for services in built:
-        services.stores.close()
+        # The log writer's thread runs from the start (it scans for other processes' spooled lines): stop it, so
+        # no app outlives its test. A short ship timeout: a test may end with Elasticsearch cut off on purpose.
+        services.close(ship_timeout=2.0)
 
 
 @pytest.fixture
