@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+# Threads of each gunicorn worker (gunicorn.conf.py): LONG_READS_PER_WORKER must leave some to short routes.
+WORKER_THREADS = 16
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -49,6 +52,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
+    long_reads_per_client: int = 4
+    long_reads_per_worker: int = 8
     worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
     # Bulk requests a shipper keeps in flight at once (ingest.shipper.STREAMS is the same default).
@@ -110,6 +116,10 @@ class Settings:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
+            long_reads_per_worker=_below(
+                whole_number(env, "LONG_READS_PER_WORKER", 8, minimum=1), WORKER_THREADS, "LONG_READS_PER_WORKER"
+            ),
             worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
             shipper_streams=whole_number(env, "SHIPPER_STREAMS", 2, minimum=1),
@@ -125,6 +135,14 @@ class Settings:
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
         )
+
+
+def _below(value: int, limit: int, name: str) -> int:
+    if value >= limit:
+        raise ConfigurationError(
+            f"{name} must be below {limit} (the threads of a gunicorn worker, which short routes need), not {value}"
+        )
+    return value
 
 
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:

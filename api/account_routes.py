@@ -24,6 +24,7 @@ from api.auth import (
     SESSION_COOKIE,
     Access,
     Identity,
+    client_address,
     cookie,
     csrf_ok,
 )
@@ -98,14 +99,6 @@ def over_https(req: falcon.Request, settings: Settings) -> bool:
     return settings.secure_cookies or proto == "https"
 
 
-def client_address(req: falcon.Request, settings: Settings) -> str:
-    if settings.trust_forwarded_for:
-        forwarded = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",") if a.strip()]
-        if forwarded:
-            return forwarded[-1]  # what our own proxy saw; the entries before it are the client's word
-    return req.remote_addr or "unknown"
-
-
 def set_csrf_cookie(req: falcon.Request, resp: falcon.Response, settings: Settings, token: str) -> None:
     # Not HttpOnly: the page's JavaScript reads it to send it back in the X-CSRFToken header.
     resp.set_cookie(
@@ -172,7 +165,10 @@ class Login:
         if not csrf_ok(req, req.get_header(CSRF_HEADER) or body["csrfmiddlewaretoken"]):
             raise falcon.HTTPForbidden(description=CSRF_FAILED)
         session = self._users.log_in(
-            body["username"], body["password"], client_address(req, self._settings), self._settings.session_seconds
+            body["username"],
+            body["password"],
+            client_address(req, self._settings.trust_forwarded_for),
+            self._settings.session_seconds,
         )
         previous = cookie(req, SESSION_COOKIE)
         if previous:  # logging in again (maybe as someone else) ends the session this browser had

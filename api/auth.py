@@ -93,6 +93,16 @@ def bearer_token(req: falcon.Request) -> str | None:
     return token.strip() or None
 
 
+def client_address(req: falcon.Request, trust_forwarded_for: bool) -> str:
+    """The client's address (login throttling, long-read caps): the peer's, or behind a trusted proxy
+    (TRUST_X_FORWARDED_FOR) the last X-Forwarded-For entry."""
+    if trust_forwarded_for:
+        forwarded = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1]  # what our own proxy saw; the entries before it are the client's word
+    return req.remote_addr or "unknown"
+
+
 def cookie(req: falcon.Request, name: str) -> str | None:
     values = req.get_cookie_values(name)
     return values[0] if values else None

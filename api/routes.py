@@ -16,6 +16,7 @@ from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequ
 from api.job_type_routes import JobTypeDetails, JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
+from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
@@ -62,7 +63,13 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
         routes.add(
             f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
             ExecutionLogs(
-                stores.log_targets, logs.search, settings.follow_max_seconds, clock, settings.log_retention_days
+                stores.log_targets,
+                logs.search,
+                settings.follow_max_seconds,
+                clock,
+                settings.log_retention_days,
+                LongReads(settings.long_reads_per_client, settings.long_reads_per_worker),
+                settings.trust_forwarded_for,
             ),
         )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
