@@ -71,6 +71,9 @@ class Settings:
     secure_cookies: bool = False
     # The client address of a login (for throttling) is X-Forwarded-For's last entry (the proxy's view), not the peer.
     trust_forwarded_for: bool = False
+    # Links and Location headers use X-Forwarded-Host and X-Forwarded-Proto (set by our own proxy), not the request's
+    # Host and scheme. Off by default: any client could otherwise point the links the service writes elsewhere.
+    trust_forwarded_host: bool = False
     # Origins (scheme://host[:port]) allowed to call the API from a browser, with credentials (CORS).
     allowed_origins: tuple[str, ...] = ()
     # Where the local worker keeps what jobs write to OUTPUT_DIR: that workspace (created on first use) and folder.
@@ -130,6 +133,7 @@ class Settings:
             session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
             secure_cookies=_flag(env.get("SECURE_COOKIES")),
             trust_forwarded_for=_flag(env.get("TRUST_X_FORWARDED_FOR")),
+            trust_forwarded_host=_flag(env.get("TRUST_X_FORWARDED_HOST")),
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
             worker_workspace=env.get("WORKER_WORKSPACE") or "local",
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),

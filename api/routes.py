@@ -35,7 +35,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes = RouteTable(app)
     stores, logs, max_body = services.stores, services.logs, settings.max_body_bytes
     routes.add("/healthz", Liveness())
-    routes.add("/readyz", readiness(services))
+    routes.add("/readyz", readiness(services, settings.read_token is not None))
     routes.add("/metrics", MetricsResource(stores.jobs.count_by_status))
     routes.add("/v6/openapi.json", OpenApiResource(routes))
     # Every page of Scale's UI calls these three.
@@ -83,10 +83,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     return routes
 
 
-def readiness(services: Services) -> Readiness:
+def readiness(services: Services, details_need_credential: bool) -> Readiness:
     logs = services.logs
     if logs is None:
-        return Readiness(services.stores.db.ping, None)
+        return Readiness(services.stores.db.ping, None, details_need_credential=details_need_credential)
     # Under gunicorn the spool backlog is every worker's (from the metrics they share); else this process's.
     backlog = metrics.spool_backlog_of_all_processes if metrics.multiprocess_dir() else logs.writer.backlog
-    return Readiness(services.stores.db.ping, logs.search.cluster_info, logs.writer, backlog)
+    return Readiness(services.stores.db.ping, logs.search.cluster_info, logs.writer, backlog, details_need_credential)
