@@ -50,6 +50,9 @@ class Settings:
     log_retention_days: int | None = None
     log_ilm_policy: str | None = None
     max_body_bytes: int = 64 * 1024 * 1024
+    # JSON write bodies (job types, jobs, executions, cancel, requeue) are far smaller than log uploads: anything
+    # larger only costs the parser's memory and time.
+    max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
     # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
@@ -118,6 +121,7 @@ class Settings:
             log_ilm_policy=env.get("LOG_ILM_POLICY") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
+            max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
             long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
             long_reads_per_worker=_below(

@@ -33,7 +33,9 @@ EXE_NUM = "int(min=1, max=2147483647)"
 
 def add_routes(app: falcon.App, services: Services, settings: Settings, clock: Clock) -> RouteTable:
     routes = RouteTable(app)
-    stores, logs, max_body = services.stores, services.logs, settings.max_body_bytes
+    stores, logs = services.stores, services.logs
+    # JSON write bodies; the log upload route reads settings.max_body_bytes itself.
+    max_body = min(settings.max_body_bytes, settings.max_json_body_bytes)
     routes.add("/healthz", Liveness())
     routes.add("/readyz", readiness(services, settings.read_token is not None))
     routes.add("/metrics", MetricsResource(stores.jobs.count_by_status))

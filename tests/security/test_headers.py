@@ -79,3 +79,15 @@ def test_a_cursor_with_huge_integers_is_a_400_not_a_500(client, execution):
         assert r.status_code == 400 and r.json["detail"] == "Invalid cursor for parameter: after", values
         r = client.simulate_get(path, headers={"Last-Event-ID": cursor_of(values)}, params={"follow": "true"})
         assert r.status_code == 400, values
+
+
+def test_json_bodies_and_repeated_ids_are_bounded(client, execution):
+    # A valid job of 5 MiB: the JSON routes are not the log upload's 64 MiB.
+    big = {"job_type_id": 1, "input": {"json": {"who": "x" * (5 * 1024 * 1024)}}}
+    r = client.simulate_post("/v6/jobs/", json=big, headers=ADMIN)
+    assert r.status_code == 413 and "4194304" in r.json["detail"]
+    # Each job_exe_id is a lookup: a thousand of them is refused before any.
+    query = "&".join(f"job_exe_id={n}" for n in range(1, 1002))
+    r = client.simulate_get("/v6/logs/", query_string=query)
+    assert r.status_code == 400 and r.json["detail"] == 'Parameter "job_exe_id" may be given at most 100 times'
+    assert client.simulate_get("/v6/logs/", query_string=f"job_exe_id={execution.id}").status_code == 200
