@@ -71,6 +71,8 @@ class Settings:
     worker_metrics_port: int | None = None
     # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
     session_seconds: float = 12 * 3600
+    # A session without a request for this long has ended (0: only session_seconds ends it).
+    session_idle_seconds: float = 2 * 3600
     secure_cookies: bool = False
     # The client address of a login (for throttling) is X-Forwarded-For's last entry (the proxy's view), not the peer.
     trust_forwarded_for: bool = False
@@ -135,6 +137,7 @@ class Settings:
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
             session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
+            session_idle_seconds=whole_number(env, "SESSION_IDLE_SECONDS", 2 * 3600, minimum=0),
             secure_cookies=_flag(env.get("SECURE_COOKIES")),
             trust_forwarded_for=_flag(env.get("TRUST_X_FORWARDED_FOR")),
             trust_forwarded_host=_flag(env.get("TRUST_X_FORWARDED_HOST")),

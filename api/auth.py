@@ -124,10 +124,13 @@ def wants_html(req: falcon.Request) -> bool:
 
 
 class Auth:
-    def __init__(self, users: UserStore, admin_token: str, read_token: str | None = None):
+    def __init__(
+        self, users: UserStore, admin_token: str, read_token: str | None = None, session_idle_seconds: float = 0
+    ):
         if not admin_token:
             raise ValueError("an admin token is required")
         self._users = users
+        self._session_idle_seconds = session_idle_seconds
         self._admin = admin_token
         self._read = read_token
 
@@ -197,7 +200,7 @@ class Auth:
             return Identity(owner.username, owner.is_staff, "personal token", owner), False
         key = cookie(req, SESSION_COOKIE)
         if key:
-            person = self._users.person_for_session(key)
+            person = self._users.person_for_session(key, self._session_idle_seconds or None)
             if person is not None:
                 return Identity(person.username, person.is_staff, "session", person), False
         return None, False

@@ -407,6 +407,8 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created: Mapped[datetime]
     expires: Mapped[datetime] = mapped_column(index=True)
+    # The session's last request (to the minute): idle longer than SESSION_IDLE_SECONDS, it has ended (0010).
+    last_seen: Mapped[datetime | None]
 
 
 class LoginThrottle(Base):

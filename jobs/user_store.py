@@ -35,6 +35,7 @@ TOKEN_SCOPES = (USER_SCOPE, EXECUTOR_SCOPE)
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 3660
 MAX_NODE = 250  # nodes.hostname
+SEEN_EVERY_SECONDS = 60  # how finely a session's last request is noted (the idle timeout's resolution)
 MAX_NAME_FIELD = 150
 MAX_EMAIL = 254
 
@@ -334,18 +335,30 @@ class UserStore:
             row.last_login = now
             if rehashed is not None:
                 row.password = rehashed
-            s.add(UserSession(digest=digest(session_key), user_id=row.id, created=now, expires=expires))
+            s.add(UserSession(digest=digest(session_key), user_id=row.id, created=now, expires=expires, last_seen=now))
             return NewSession(session_key, expires, _person(row))
 
-    def person_for_session(self, key: str) -> Person | None:
-        """The active user of an unexpired session with this key, or None."""
+    def person_for_session(self, key: str, idle_seconds: float | None = None) -> Person | None:
+        """The active user of an unexpired session with this key, or None; with idle_seconds, a session without a
+        request for that long has ended too. A request notes when the session was last seen (at most once a
+        minute, so most requests write nothing)."""
+        now = self._clock()
+        conditions = [UserSession.digest == digest(key), UserSession.expires > now, User.is_active.is_(True)]
+        if idle_seconds:
+            conditions.append(UserSession.last_seen > now - timedelta(seconds=idle_seconds))
         with self._sessions() as s:
-            user = s.scalar(
-                select(User)
+            found = s.execute(
+                select(User, UserSession.id, UserSession.last_seen)
                 .join(UserSession, UserSession.user_id == User.id)
-                .where(UserSession.digest == digest(key), UserSession.expires > self._clock(), User.is_active.is_(True))
-            )
-            return _person(user) if user else None
+                .where(*conditions)
+            ).first()
+            if found is None:
+                return None
+            user, session_id, last_seen = found
+            if last_seen is None or now - last_seen >= timedelta(seconds=SEEN_EVERY_SECONDS):
+                s.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen=now))
+                s.commit()
+            return _person(user)
 
     def log_out(self, key: str) -> bool:
         """End the session with this key; False if there was none."""

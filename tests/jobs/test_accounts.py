@@ -453,3 +453,15 @@ def test_usernames_and_passwords_are_checked(people):
     assert dave.has_password is False and dave.is_staff is False
     with pytest.raises(LoginRefused):
         people.log_in("dave", "", "127.0.0.1", 60)
+
+
+def test_an_idle_session_ends(api, people, clock):
+    ui = UiSession(api)
+    assert ui.log_in("bob", PASSWORDS["bob"]).status_code == 200
+    # Each request within the idle timeout (2 h by default) keeps the session going...
+    for _ in range(3):
+        clock.advance(seconds=2 * 3600 - 30)
+        assert ui.get(PROFILE).status_code == 200
+    # ... and one after 2 h without any finds it ended (though SESSION_SECONDS, 12 h, has not run out).
+    clock.advance(seconds=2 * 3600 + 1)
+    assert ui.get(PROFILE).status_code == 401

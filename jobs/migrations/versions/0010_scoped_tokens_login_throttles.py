@@ -11,6 +11,8 @@ revision expire 90 days after it runs (a token without an expiry never works: th
 login_failures (one row per failure, counted by a read before the insert: a race, and a per-username limit anyone
 could use to lock a user out) becomes login_throttles: one row per (username, client address), counted by a
 single upsert, cleared by a successful login. Throttling restarts empty: the old rows are dropped.
+
+user_sessions gets last_seen, for the idle timeout (SESSION_IDLE_SECONDS); open sessions count as seen now.
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("scope", sa.String(16), nullable=False, server_default="user"))
         batch.add_column(sa.Column("node", sa.String(250), nullable=True))
         batch.add_column(sa.Column("expires", WHEN, nullable=True))
-    expires = datetime.now(UTC) + timedelta(days=EXISTING_TOKENS_DAYS)
+    now = datetime.now(UTC)
     if op.get_bind().dialect.name == "sqlite":  # stored naive, always UTC (jobs.models.UtcDateTime)
-        expires = expires.replace(tzinfo=None)
+        now = now.replace(tzinfo=None)
+    expires = now + timedelta(days=EXISTING_TOKENS_DAYS)
     tokens = sa.table("api_tokens", sa.column("expires", WHEN))
     op.execute(tokens.update().values(expires=expires))
+
+    with op.batch_alter_table("user_sessions") as batch:
+        batch.add_column(sa.Column("last_seen", WHEN, nullable=True))
+    sessions = sa.table("user_sessions", sa.column("last_seen", WHEN))
+    op.execute(sessions.update().values(last_seen=now))
 
     op.drop_table("login_failures")
     op.create_table(
@@ -66,6 +74,8 @@ def downgrade() -> None:
     op.create_index("ix_login_failures_username_occurred", "login_failures", ["username", "occurred"])
     op.create_index("ix_login_failures_address_occurred", "login_failures", ["address", "occurred"])
     op.create_index("ix_login_failures_occurred", "login_failures", ["occurred"])
+    with op.batch_alter_table("user_sessions") as batch:
+        batch.drop_column("last_seen")
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("expires")
         batch.drop_column("node")
