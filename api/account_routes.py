@@ -7,8 +7,9 @@
    expires after SESSION_SECONDS, and a new `csrftoken`;
 4. every write then sends `X-CSRFToken` (api/auth.py checks it); POST /v6/accounts/logout/ ends the session.
 
-A failed login is 401 with one answer whether the user is unknown, disabled or the password wrong; too many
-failures for a username or a client address are 429 with Retry-After (jobs/user_store.py keeps the counts).
+A failed login is 401 with one answer whether the user is unknown, disabled or the password wrong; a username
+that failed too often from one client address waits (429 with Retry-After) before it is tried again from there
+(jobs/user_store.py keeps the counts and says how they back off).
 """
 
 from __future__ import annotations
