@@ -67,8 +67,10 @@ class Settings:
     log_format: str = "json"
     # prometheus_client's multiprocess directory (gunicorn.conf.py sets it for its workers); None: one process.
     metrics_dir: Path | None = None
-    # Port of the local worker's own /metrics (None: not served).
+    # Port of the local worker's own /metrics (None: not served), and the address it listens on: loopback unless
+    # asked (HOST is the API's; the worker's metrics have no credential check).
     worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
     session_seconds: float = 12 * 3600
     # A session without a request for this long has ended (0: only session_seconds ends it).
@@ -136,6 +138,7 @@ class Settings:
             log_format=_choice(env.get("LOG_FORMAT", "json").lower(), "LOG_FORMAT", ("json", "text")),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
+            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
             session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
             session_idle_seconds=whole_number(env, "SESSION_IDLE_SECONDS", 2 * 3600, minimum=0),
             secure_cookies=_flag(env.get("SECURE_COOKIES")),
