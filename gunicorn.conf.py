@@ -12,7 +12,7 @@ exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves nothing in the
 import os
 import sys
 
-from settings import ConfigurationError, Settings
+from settings import WORKER_THREADS, ConfigurationError, Settings
 
 try:
     _settings = Settings.from_env()
@@ -25,7 +25,7 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
 worker_class = "gthread"
-threads = 16
+threads = WORKER_THREADS
 timeout = 60
 graceful_timeout = 30
 keepalive = 5

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+# Threads of each gunicorn worker (gunicorn.conf.py): LONG_READS_PER_WORKER must leave some to short routes.
+WORKER_THREADS = 16
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -47,8 +50,14 @@ class Settings:
     log_retention_days: int | None = None
     log_ilm_policy: str | None = None
     max_body_bytes: int = 64 * 1024 * 1024
+    # JSON write bodies (job types, jobs, executions, cancel, requeue) are far smaller than log uploads: anything
+    # larger only costs the parser's memory and time.
+    max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
+    long_reads_per_client: int = 4
+    long_reads_per_worker: int = 8
     worker_lease_seconds: float = 60.0
     spool_dir: Path = field(default=Path("data/spool"))
     # Bulk requests a shipper keeps in flight at once (ingest.shipper.STREAMS is the same default).
@@ -58,13 +67,20 @@ class Settings:
     log_format: str = "json"
     # prometheus_client's multiprocess directory (gunicorn.conf.py sets it for its workers); None: one process.
     metrics_dir: Path | None = None
-    # Port of the local worker's own /metrics (None: not served).
+    # Port of the local worker's own /metrics (None: not served), and the address it listens on: loopback unless
+    # asked (HOST is the API's; the worker's metrics have no credential check).
     worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
     session_seconds: float = 12 * 3600
+    # A session without a request for this long has ended (0: only session_seconds ends it).
+    session_idle_seconds: float = 2 * 3600
     secure_cookies: bool = False
     # The client address of a login (for throttling) is X-Forwarded-For's last entry (the proxy's view), not the peer.
     trust_forwarded_for: bool = False
+    # Links and Location headers use X-Forwarded-Host and X-Forwarded-Proto (set by our own proxy), not the request's
+    # Host and scheme. Off by default: any client could otherwise point the links the service writes elsewhere.
+    trust_forwarded_host: bool = False
     # Origins (scheme://host[:port]) allowed to call the API from a browser, with credentials (CORS).
     allowed_origins: tuple[str, ...] = ()
     # Where the local worker keeps what jobs write to OUTPUT_DIR: that workspace (created on first use) and folder.
@@ -109,7 +125,12 @@ class Settings:
             log_ilm_policy=env.get("LOG_ILM_POLICY") or None,
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024 * 1024))),
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
+            max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
+            long_reads_per_worker=_below(
+                whole_number(env, "LONG_READS_PER_WORKER", 8, minimum=1), WORKER_THREADS, "LONG_READS_PER_WORKER"
+            ),
             worker_lease_seconds=float(env.get("WORKER_LEASE_SECONDS", "60")),
             spool_dir=Path(env.get("SPOOL_DIR", str(data_dir / "spool"))),
             shipper_streams=whole_number(env, "SHIPPER_STREAMS", 2, minimum=1),
@@ -117,14 +138,25 @@ class Settings:
             log_format=_choice(env.get("LOG_FORMAT", "json").lower(), "LOG_FORMAT", ("json", "text")),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             worker_metrics_port=int(env["WORKER_METRICS_PORT"]) if env.get("WORKER_METRICS_PORT") else None,
+            worker_metrics_host=env.get("WORKER_METRICS_HOST") or "127.0.0.1",
             session_seconds=float(env.get("SESSION_SECONDS", str(12 * 3600))),
+            session_idle_seconds=whole_number(env, "SESSION_IDLE_SECONDS", 2 * 3600, minimum=0),
             secure_cookies=_flag(env.get("SECURE_COOKIES")),
             trust_forwarded_for=_flag(env.get("TRUST_X_FORWARDED_FOR")),
+            trust_forwarded_host=_flag(env.get("TRUST_X_FORWARDED_HOST")),
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
             worker_workspace=env.get("WORKER_WORKSPACE") or "local",
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
         )
+
+
+def _below(value: int, limit: int, name: str) -> int:
+    if value >= limit:
+        raise ConfigurationError(
+            f"{name} must be below {limit} (the threads of a gunicorn worker, which short routes need), not {value}"
+        )
+    return value
 
 
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:

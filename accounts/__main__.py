@@ -6,7 +6,8 @@ tokens. Configured like the service (DATABASE_URL, DATA_DIR), on a database it m
   user update NAME [--staff | --read-only] [--first-name F] [--last-name L] [--email E]
   user disable NAME | user enable NAME          (disabling ends the user's sessions)
   user reset NAME [--password-stdin | --no-password]   (a new password; ends the user's sessions)
-  token create NAME --name LABEL                (prints the token, the only time it is shown)
+  token create NAME --name LABEL [--days N] [--executor [--node NODE]]
+                                                (prints the token, the only time it is shown)
   token list [NAME] | token revoke ID
 
 Passwords are asked for twice without echo, or read as one line from standard input with --password-stdin.
@@ -26,7 +27,7 @@ from jobs.db import upgrade
 from jobs.errors import Invalid, NotFound
 from jobs.records import Person
 from jobs.stores import Stores
-from jobs.user_store import UserStore
+from jobs.user_store import DEFAULT_TOKEN_DAYS, EXECUTOR_SCOPE, USER_SCOPE, UserStore
 from settings import Settings
 
 
@@ -201,20 +202,44 @@ def token() -> None:
 @token.command("create", help="A new token for the user, printed once on standard output.")
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for (shown in listings).")
+@click.option("--days", type=int, default=DEFAULT_TOKEN_DAYS, show_default=True, help="Days until it expires.")
+@click.option(
+    "--executor",
+    is_flag=True,
+    help="Executor scope: may only start, update and finish executions and send their log lines.",
+)
+@click.option("--node", default=None, help="With --executor: only for executions of this node.")
 @pass_context
-def token_create(c: Context, username: str, name: str) -> None:
-    secret, info = _run(lambda: c.users.create_token(username, name))
-    click.echo(f"token {info.id} ({info.name}) for {info.username}; it is not shown again:", err=True)
+def token_create(c: Context, username: str, name: str, days: int, executor: bool, node: str | None) -> None:
+    if node is not None and not executor:
+        raise click.UsageError("--node needs --executor")
+    scope = EXECUTOR_SCOPE if executor else USER_SCOPE
+    secret, info = _run(lambda: c.users.create_token(username, name, scope=scope, node=node, days=days))
+    what = f"{info.scope} token" + (f" of node {info.node}" if info.node else "")
+    click.echo(
+        f"{what} {info.id} ({info.name}) for {info.username}, expires {format_datetime(info.expires)}; "
+        "it is not shown again:",
+        err=True,
+    )
     click.echo(secret)
 
 
-@token.command("list", help="Tokens (of one user): id, owner, name, first characters, created, revoked.")
+@token.command("list", help="Tokens (of one user): id, owner, name, first characters, scope, created, expiry.")
 @click.argument("username", required=False)
 @pass_context
 def token_list(c: Context, username: str | None) -> None:
+    now = utcnow()
     for t in c.users.list_tokens(username):
-        revoked = f"revoked {format_datetime(t.revoked)}" if t.revoked else "active"
-        click.echo(f"{t.id}  {t.username}  {t.name}  {t.prefix}...  created {format_datetime(t.created)}  {revoked}")
+        if t.revoked:
+            state = f"revoked {format_datetime(t.revoked)}"
+        elif t.expires is None or t.expires <= now:
+            state = f"expired {format_datetime(t.expires) or ''}".rstrip()
+        else:
+            state = f"active until {format_datetime(t.expires)}"
+        scope = t.scope + (f"@{t.node}" if t.node else "")
+        click.echo(
+            f"{t.id}  {t.username}  {t.name}  {t.prefix}...  {scope}  created {format_datetime(t.created)}  {state}"
+        )
 
 
 @token.command("revoke", help="Stop a token from working.")

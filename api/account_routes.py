@@ -7,8 +7,9 @@
    expires after SESSION_SECONDS, and a new `csrftoken`;
 4. every write then sends `X-CSRFToken` (api/auth.py checks it); POST /v6/accounts/logout/ ends the session.
 
-A failed login is 401 with one answer whether the user is unknown, disabled or the password wrong; too many
-failures for a username or a client address are 429 with Retry-After (jobs/user_store.py keeps the counts).
+A failed login is 401 with one answer whether the user is unknown, disabled or the password wrong; a username
+that failed too often from one client address waits (429 with Retry-After) before it is tried again from there
+(jobs/user_store.py keeps the counts and says how they back off).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.auth import (
     SESSION_COOKIE,
     Access,
     Identity,
+    client_address,
     cookie,
     csrf_ok,
 )
@@ -98,14 +100,6 @@ def over_https(req: falcon.Request, settings: Settings) -> bool:
     return settings.secure_cookies or proto == "https"
 
 
-def client_address(req: falcon.Request, settings: Settings) -> str:
-    if settings.trust_forwarded_for:
-        forwarded = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",") if a.strip()]
-        if forwarded:
-            return forwarded[-1]  # what our own proxy saw; the entries before it are the client's word
-    return req.remote_addr or "unknown"
-
-
 def set_csrf_cookie(req: falcon.Request, resp: falcon.Response, settings: Settings, token: str) -> None:
     # Not HttpOnly: the page's JavaScript reads it to send it back in the X-CSRFToken header.
     resp.set_cookie(
@@ -172,7 +166,10 @@ class Login:
         if not csrf_ok(req, req.get_header(CSRF_HEADER) or body["csrfmiddlewaretoken"]):
             raise falcon.HTTPForbidden(description=CSRF_FAILED)
         session = self._users.log_in(
-            body["username"], body["password"], client_address(req, self._settings), self._settings.session_seconds
+            body["username"],
+            body["password"],
+            client_address(req, self._settings.trust_forwarded_for),
+            self._settings.session_seconds,
         )
         previous = cookie(req, SESSION_COOKIE)
         if previous:  # logging in again (maybe as someone else) ends the session this browser had

@@ -12,7 +12,7 @@ import orjson
 
 from api.auth import Auth
 from api.errors import add_error_handlers
-from api.middleware import ScalePaths
+from api.middleware import ScalePaths, SecurityHeaders
 from api.request_log import RequestTracking
 from api.routes import add_routes
 from api.services import Services
@@ -34,8 +34,9 @@ def create_app(services: Services, settings: Settings, clock: Clock = utcnow) ->
     # RequestTracking first: the request has its id before anything else can answer it (CORS, redirect, 401).
     middleware: list[Any] = [
         RequestTracking(),
-        ScalePaths(),
-        Auth(services.stores.users, settings.api_token, settings.read_token),
+        SecurityHeaders(cors=bool(settings.allowed_origins)),
+        ScalePaths(settings.trust_forwarded_host),
+        Auth(services.stores.users, settings.api_token, settings.read_token, settings.session_idle_seconds),
     ]
     if settings.allowed_origins:
         # A browser client served from these origins may call the API, cookies included (it must still send the
@@ -44,7 +45,7 @@ def create_app(services: Services, settings: Settings, clock: Clock = utcnow) ->
         cors: Any = falcon.CORSMiddleware(
             allow_origins=origins, allow_credentials=origins, expose_headers=["Location", "Retry-After"]
         )
-        middleware.insert(1, cors)
+        middleware.insert(2, cors)
     app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = False

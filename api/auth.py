@@ -2,13 +2,19 @@
 
 Credentials, first match wins:
 - `Authorization: Bearer <token>`: the admin token (API_TOKEN, user "admin", staff), READ_TOKEN (user "reader",
-  read-only), or a person's personal token (that person). A bearer token nobody holds is 403 where a credential
-  is needed; bearer requests never need a CSRF token (a browser never adds that header by itself).
+  read-only), or a person's personal token (that person, within the token's scope). A bearer token nobody holds
+  (or expired, or revoked) is 403 where a credential is needed; bearer requests never need a CSRF token (a
+  browser never adds that header by itself).
 - the `sessionid` cookie of a browser login (api/account_routes.py). A session's writes must carry the
   `X-CSRFToken` header equal to the `csrftoken` cookie (Django's convention, which Scale's UI follows), else 403.
 
 Rules, by the resource's `access` (default PROTECTED): reads are public unless READ_TOKEN is set, then they need
 any credential; writes need a staff credential (the admin token, or a staff person's token or session).
+
+An executor token (scope "executor", jobs.user_store) reads like a read-only user and writes only what a
+resource lists in its `executor_methods` (start, update and finish an execution, post its log lines), whoever
+its owner is: a stolen executor node can't create job types, cancel or requeue. One bound to a node acts only on
+that node's executions: those resources call `check_node` with the execution's node.
 
 Sets `req.context.user` on every request: the username, "admin" for the admin token, "reader" for READ_TOKEN,
 None when anonymous (request logs and metrics read it); `req.context.identity` is the full Identity or None.
@@ -23,7 +29,7 @@ from enum import Enum
 import falcon
 
 from jobs.records import Person
-from jobs.user_store import UserStore
+from jobs.user_store import EXECUTOR_SCOPE, UserStore
 
 ADMIN = "admin"
 READER = "reader"
@@ -33,6 +39,7 @@ CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "X-CSRFToken"
 NO_CREDENTIALS = "Authentication credentials were not provided."
 NO_PERMISSION = "You do not have permission to perform this action."
+EXECUTOR_ONLY = "An executor token may only start, update and finish executions and send their log lines."
 CSRF_FAILED = "CSRF Failed: CSRF token missing or incorrect."
 
 
@@ -48,8 +55,27 @@ class Access(Enum):
 class Identity:
     username: str
     is_staff: bool
-    via: str  # "admin token" | "read token" | "personal token" | "session"
+    via: str  # "admin token" | "read token" | "personal token" | "executor token" | "session"
     person: Person | None = None  # the named user, for the service's own tokens None
+    node: str | None = None  # an executor token bound to a node: the only node it acts for
+
+    @property
+    def executor(self) -> bool:
+        return self.via == "executor token"
+
+
+def bound_node(req: falcon.Request) -> str | None:
+    """The node the request's executor token is bound to, if it is."""
+    identity: Identity | None = req.context.identity
+    return identity.node if identity is not None else None
+
+
+def check_node(req: falcon.Request, node: str | None) -> None:
+    """403 unless the request's credential may act on an execution of `node` (only a node-bound executor token
+    may not, for another node's)."""
+    identity: Identity | None = req.context.identity
+    if identity is not None and identity.node is not None and identity.node != node:
+        raise falcon.HTTPForbidden(description=f"This executor token acts only on executions of node {identity.node}.")
 
 
 def _same(given: str, expected: str | None) -> bool:
@@ -65,6 +91,16 @@ def bearer_token(req: falcon.Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def client_address(req: falcon.Request, trust_forwarded_for: bool) -> str:
+    """The client's address (login throttling, long-read caps): the peer's, or behind a trusted proxy
+    (TRUST_X_FORWARDED_FOR) the last X-Forwarded-For entry."""
+    if trust_forwarded_for:
+        forwarded = [a.strip() for a in (req.get_header("X-Forwarded-For") or "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1]  # what our own proxy saw; the entries before it are the client's word
+    return req.remote_addr or "unknown"
 
 
 def cookie(req: falcon.Request, name: str) -> str | None:
@@ -88,10 +124,13 @@ def wants_html(req: falcon.Request) -> bool:
 
 
 class Auth:
-    def __init__(self, users: UserStore, admin_token: str, read_token: str | None = None):
+    def __init__(
+        self, users: UserStore, admin_token: str, read_token: str | None = None, session_idle_seconds: float = 0
+    ):
         if not admin_token:
             raise ValueError("an admin token is required")
         self._users = users
+        self._session_idle_seconds = session_idle_seconds
         self._admin = admin_token
         self._read = read_token
 
@@ -135,7 +174,13 @@ class Auth:
                 resp.complete = True
                 return
             raise unauthorized()
-        if not is_read and access is not Access.SIGNED_IN and not identity.is_staff:
+        if is_read or access is Access.SIGNED_IN:
+            return
+        if identity.executor:
+            if req.method not in getattr(resource, "executor_methods", ()):
+                raise falcon.HTTPForbidden(description=EXECUTOR_ONLY)
+            return
+        if not identity.is_staff:
             raise falcon.HTTPForbidden(description=NO_PERMISSION)
 
     def _identify(self, req: falcon.Request) -> tuple[Identity | None, bool]:
@@ -146,13 +191,16 @@ class Auth:
                 return Identity(ADMIN, True, "admin token"), False
             if _same(token, self._read):
                 return Identity(READER, False, "read token"), False
-            person = self._users.person_for_token(token)
-            if person is None:
+            holder = self._users.holder_of_token(token)
+            if holder is None:
                 return None, True
-            return Identity(person.username, person.is_staff, "personal token", person), False
+            owner = holder.person
+            if holder.scope == EXECUTOR_SCOPE:
+                return Identity(owner.username, False, "executor token", owner, holder.node), False
+            return Identity(owner.username, owner.is_staff, "personal token", owner), False
         key = cookie(req, SESSION_COOKIE)
         if key:
-            person = self._users.person_for_session(key)
+            person = self._users.person_for_session(key, self._session_idle_seconds or None)
             if person is not None:
                 return Identity(person.username, person.is_staff, "session", person), False
         return None, False

@@ -32,9 +32,13 @@ class Liveness:
 class Readiness:
     """503 ("unavailable") when the database or Elasticsearch (when the app has log services) does not answer;
     otherwise 200, "ok" or "degraded" with the reasons (Elasticsearch slow to answer, log lines waiting in the
-    spool, the shipper retrying). The body names Elasticsearch's version and shows the spool backlog."""
+    spool, the shipper retrying). The body names Elasticsearch's version and shows the spool backlog.
 
-    access = Access.PUBLIC
+    Probes need no credential: the status code and `status` are for anyone. The rest (the cluster's name and
+    version, the shipper's last failure, the backlog) is for those who may read: anyone while reads are public,
+    only a credential's holder once READ_TOKEN is set."""
+
+    access = Access.OPEN  # identifies a credential when one is sent (for the details), refuses no one
     operations = {
         "GET": Operation(
             "Database and Elasticsearch answer (status ok or degraded, with reasons)",
@@ -48,7 +52,9 @@ class Readiness:
         cluster_info: Callable[[], dict[str, Any]] | None,
         shipper: Shipper | None = None,
         spool_backlog: Callable[[], Backlog] | None = None,
+        details_need_credential: bool = False,
     ):
+        self._details_need_credential = details_need_credential
         self._database_check = database_check
         self._cluster_info = cluster_info
         self._shipper = shipper
@@ -81,6 +87,8 @@ class Readiness:
             slow += self._log_pipeline(body, self._shipper, self._spool_backlog())
         body["status"] = "unavailable" if down else "degraded" if slow else "ok"
         body["reasons"] = down + slow
+        if self._details_need_credential and req.context.identity is None:
+            body = {"status": body["status"]}
         resp.media = body
         if down:
             metrics.HTTP_UNAVAILABLE.labels("readiness").inc()

@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from api.auth import check_node
 from api.errors import not_found
 from api.routing import Operation, json_response
 from api.schemas import ERROR, component
@@ -58,6 +59,7 @@ READ_SIZE = 64 * 1024
 
 
 class ExecutionLogIngest:
+    executor_methods = frozenset({"POST"})  # an executor token may send log lines (api/auth.py)
     operations = {
         "POST": Operation(
             "Append log lines (NDJSON, one PostedLogLine per line) to a job execution",
@@ -88,6 +90,7 @@ class ExecutionLogIngest:
         target = self._log_targets.execution_for_logs(exe_id)
         if target is None:
             raise not_found()
+        check_node(req, target.node)
         limit = self._settings.max_body_bytes
         if req.content_length is not None and req.content_length > limit:
             raise too_large(f"The body is larger than {limit} bytes")

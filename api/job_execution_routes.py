@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from api import job_schemas
+from api.auth import bound_node, check_node
 from api.errors import not_found
 from api.job_serialize import execution_details, execution_item
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
@@ -40,6 +41,7 @@ class ExecutionLinks:
 
 
 class JobExecutions:
+    executor_methods = frozenset({"POST"})  # an executor token may start executions (api/auth.py)
     operations = {
         "GET": Operation(
             "A job's executions, newest first",
@@ -77,6 +79,7 @@ class JobExecutions:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, job_id: int) -> None:
         body = job_schemas.EXECUTION_START.read(req, self._max_body, self._clock())
+        check_node(req, body["node"])
         claimed = self._executions.start_execution(job_id, body["node"], body["started"])
         resp.status = falcon.HTTP_201
         resp.location = f"{base_url(req)}/v6/job-executions/{claimed.id}/"
@@ -104,6 +107,7 @@ class ExecutionByNum:
 
 
 class ExecutionById:
+    executor_methods = frozenset({"PATCH"})  # an executor token may end executions and report their outputs
     operations = {
         "GET": Operation(
             "One execution by its id",
@@ -137,6 +141,11 @@ class ExecutionById:
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, exe_id: int) -> None:
         body = job_schemas.EXECUTION_FINISH.read(req, self._max_body, self._clock())
+        if bound_node(req) is not None:  # a node's executor token ends only that node's executions
+            current = self._executions.get_execution(exe_id)
+            if current is None:
+                raise not_found()
+            check_node(req, current.node.hostname if current.node else None)
         files = [OutputFile(**f) for f in body["files"] or ()]
         self._executions.finish_execution(
             exe_id, body["status"], body["ended"], body["error"], body["output"], body["task_results"], files=files

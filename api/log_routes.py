@@ -3,6 +3,8 @@ Search across executions is in api/log_search_routes.py, the viewer's page in ap
 
 Following holds a worker for at most settings.follow_max_seconds; an SSE client then reconnects with
 Last-Event-ID and resumes exactly (run gunicorn with a threaded worker class so followers don't starve others).
+Follows and whole-log streams take a slot of api/long_reads.LongReads first (429 past its caps) and give it back
+when their body is closed.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
+from typing import cast
 from urllib.parse import urlencode
 
 import falcon
 
+from api.auth import client_address
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.long_reads import Holding, LongReads
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
@@ -64,6 +70,11 @@ class ExecutionLogs:
                 204: Response("No lines match"),
                 406: json_response(ERROR, "No acceptable format"),
                 410: ERROR_410,
+                429: json_response(
+                    ERROR,
+                    "Too many follows or whole-log streams open (per client or on this server)",
+                    headers=("Retry-After",),
+                ),
                 503: ERROR_503,
             },
             tags=("logs",),
@@ -77,12 +88,16 @@ class ExecutionLogs:
         follow_max_seconds: float,
         clock: Clock,
         retention_days: int | None = None,
+        long_reads: LongReads | None = None,
+        trust_forwarded_for: bool = False,
     ):
         self._log_targets = log_targets
         self._search = log_search
         self._follow_max_seconds = follow_max_seconds
         self._clock = clock
         self._retention_days = retention_days
+        self._long_reads = long_reads or LongReads(4, 8)
+        self._trust_forwarded_for = trust_forwarded_for
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, exe_id: int, stream: str) -> None:
         began = time.monotonic()
@@ -111,7 +126,8 @@ class ExecutionLogs:
         window = Window(STREAM_FILTERS[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
         if q["follow"]:
-            self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
+            with self._slot(req, resp, "follow"):
+                self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
         elif q["tail"] is not None:
             fmt = Format(fmt_name, title, began=began)
             self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt)
@@ -123,7 +139,26 @@ class ExecutionLogs:
             if more:
                 resp.append_header("Link", f'<{next_url(req, lines[-1].cursor)}>; rel="next"')
         else:
-            self._stream_all(resp, target.cluster_id, window, after, Format(fmt_name, title, began=began))
+            with self._slot(req, resp, "stream"):
+                self._stream_all(resp, target.cluster_id, window, after, Format(fmt_name, title, began=began))
+
+    @contextmanager
+    def _slot(self, req: falcon.Request, resp: falcon.Response, kind: str) -> Iterator[None]:
+        """Hold a long-read slot for the body the block sets (given back when the body is closed), or give it
+        back at once when the block answers without one or fails."""
+        if req.method != "GET":  # HEAD: Falcon drops the body, nothing is held
+            yield
+            return
+        release = self._long_reads.enter(client_address(req, self._trust_forwarded_for), kind)
+        try:
+            yield
+        except BaseException:
+            release()
+            raise
+        if resp.stream is None:
+            release()
+        else:
+            resp.stream = Holding(cast(Iterable[bytes], resp.stream), release)  # our streams are iterators
 
     def _check_not_expired(self, target) -> None:
         """410, not an endless 204 ("waiting for log output" in Scale's UI), for an execution older than the

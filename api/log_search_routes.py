@@ -16,6 +16,7 @@ from search import LogSearch
 from search.finder import Filters
 
 MAX_TEXT = 1_000
+MAX_EXE_IDS = 100  # each job_exe_id is a database lookup: a URL of thousands of them is not a search
 
 
 class LogSearchResource:
@@ -40,6 +41,8 @@ class LogSearchResource:
         page = page_of(req)
         cluster_ids = None
         if q["job_exe_id"] is not None:
+            if len(q["job_exe_id"]) > MAX_EXE_IDS:
+                raise bad_request(f'Parameter "job_exe_id" may be given at most {MAX_EXE_IDS} times')
             targets = [self._log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
             cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
         filters = Filters(

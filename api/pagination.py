@@ -67,10 +67,9 @@ def envelope(req: falcon.Request, page: Page, count: int, results: list) -> dict
 
 
 def base_url(req: falcon.Request) -> str:
-    """scheme://host of the request as the client saw it (honours X-Forwarded-Proto/Host)."""
-    proto = (req.get_header("X-Forwarded-Proto") or req.scheme).split(",")[0].strip()
-    host = (req.get_header("X-Forwarded-Host") or req.netloc).split(",")[0].strip()
-    return f"{proto}://{host}"
+    """scheme://host of the request as the client saw it (api.middleware.ScalePaths decides whether forwarded
+    headers count)."""
+    return getattr(req.context, "base_url", None) or f"{req.scheme}://{req.netloc}"
 
 
 def page_url(req: falcon.Request, number: int) -> str:

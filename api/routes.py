@@ -16,6 +16,7 @@ from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequ
 from api.job_type_routes import JobTypeDetails, JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
+from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
@@ -32,9 +33,11 @@ EXE_NUM = "int(min=1, max=2147483647)"
 
 def add_routes(app: falcon.App, services: Services, settings: Settings, clock: Clock) -> RouteTable:
     routes = RouteTable(app)
-    stores, logs, max_body = services.stores, services.logs, settings.max_body_bytes
+    stores, logs = services.stores, services.logs
+    # JSON write bodies; the log upload route reads settings.max_body_bytes itself.
+    max_body = min(settings.max_body_bytes, settings.max_json_body_bytes)
     routes.add("/healthz", Liveness())
-    routes.add("/readyz", readiness(services))
+    routes.add("/readyz", readiness(services, settings.read_token is not None))
     routes.add("/metrics", MetricsResource(stores.jobs.count_by_status))
     routes.add("/v6/openapi.json", OpenApiResource(routes))
     # Every page of Scale's UI calls these three.
@@ -62,7 +65,13 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
         routes.add(
             f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
             ExecutionLogs(
-                stores.log_targets, logs.search, settings.follow_max_seconds, clock, settings.log_retention_days
+                stores.log_targets,
+                logs.search,
+                settings.follow_max_seconds,
+                clock,
+                settings.log_retention_days,
+                LongReads(settings.long_reads_per_client, settings.long_reads_per_worker),
+                settings.trust_forwarded_for,
             ),
         )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
@@ -76,10 +85,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     return routes
 
 
-def readiness(services: Services) -> Readiness:
+def readiness(services: Services, details_need_credential: bool) -> Readiness:
     logs = services.logs
     if logs is None:
-        return Readiness(services.stores.db.ping, None)
+        return Readiness(services.stores.db.ping, None, details_need_credential=details_need_credential)
     # Under gunicorn the spool backlog is every worker's (from the metrics they share); else this process's.
     backlog = metrics.spool_backlog_of_all_processes if metrics.multiprocess_dir() else logs.writer.backlog
-    return Readiness(services.stores.db.ping, logs.search.cluster_info, logs.writer, backlog)
+    return Readiness(services.stores.db.ping, logs.search.cluster_info, logs.writer, backlog, details_need_credential)

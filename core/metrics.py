@@ -49,6 +49,23 @@ HTTP_LATENCY = Histogram(
     ("method", "route"),
     buckets=LATENCY_BUCKETS,
 )
+LONG_READS = Gauge(
+    "scale_http_long_reads",
+    "Log follows and whole-log streams open now, by kind (follow, stream)",
+    ("kind",),
+    multiprocess_mode="livesum",
+)
+LONG_READS_REFUSED = Counter(
+    "scale_http_long_reads_refused_total",
+    "Log follows and whole-log streams refused (429), by kind and by the cap reached (client, worker)",
+    ("kind", "cap"),
+)
+LONG_READS_LIMIT = Gauge(
+    "scale_http_long_reads_limit",
+    "Caps on concurrent log follows and whole-log streams: per client address and per worker process",
+    ("cap",),
+    multiprocess_mode="livemax",
+)
 HTTP_UNAVAILABLE = Counter(
     "scale_http_unavailable_total",
     "503 answers, by what was unavailable (elasticsearch, database, spool, readiness)",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ DatabaseError = DBAPIError
 def make_engine(url: str) -> Engine:
     """An engine for the URL: SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL pre-pings."""
     if url.startswith("sqlite"):
+        create_private(make_url(url).database)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -33,6 +35,17 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def create_private(path: str | None) -> None:
+    """Create a new SQLite file readable and writable by its owner only (mode 600, whatever the umask): it holds
+    password hashes and token digests. SQLite gives its -wal and -shm files the database file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):  # there already, or no folder (SQLite says so when it opens)
+        pass
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ class LoginRefused(Exception):
 
 
 class LoginThrottled(Exception):
-    """Too many failed logins for this username or client address lately; retry after `retry_after` seconds."""
+    """Too many failed logins of this username from this client address lately; retry after `retry_after` s."""
 
     def __init__(self, retry_after: int):
         super().__init__(f"retry after {retry_after} s")

@@ -380,7 +380,9 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A personal API token: only its SHA-256 is kept (jobs.credentials.token_digest)."""
+    """A personal API token: only its SHA-256 is kept (jobs.credentials.token_digest). Its scope (migration 0010):
+    "user" acts as its owner; "executor" may only start, update and finish executions and send their log lines,
+    and, bound to a node, only those of that node. It stops working at `expires` (NULL: never works)."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -391,6 +393,9 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created: Mapped[datetime]
     revoked: Mapped[datetime | None]
+    scope: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    node: Mapped[str | None] = mapped_column(String(250))
+    expires: Mapped[datetime | None]
 
 
 class UserSession(Base):
@@ -402,20 +407,21 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created: Mapped[datetime]
     expires: Mapped[datetime] = mapped_column(index=True)
+    # The session's last request (to the minute): idle longer than SESSION_IDLE_SECONDS, it has ended (0010).
+    last_seen: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    """One failed password login, for throttling by username and by client address across workers."""
+class LoginThrottle(Base):
+    """Failed password logins of one username from one client address (migration 0010): one row per pair,
+    counted by a single upsert, cleared by a success; `retry_at` (epoch seconds) is when the next attempt of the
+    pair may be verified (jobs.user_store.LoginLimits says how it backs off)."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_username_occurred", "username", "occurred"),
-        Index("ix_login_failures_address_occurred", "address", "occurred"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(150))
-    address: Mapped[str] = mapped_column(String(64))
-    occurred: Mapped[datetime] = mapped_column(index=True)
+    __tablename__ = "login_throttles"
+    username: Mapped[str] = mapped_column(String(150), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[float] = mapped_column(Float)
+    last_failure: Mapped[datetime] = mapped_column(index=True)
 
 
 class DailyTask(Base):

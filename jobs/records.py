@@ -191,6 +191,18 @@ class TokenInfo:
     prefix: str
     created: datetime
     revoked: datetime | None
+    scope: str = "user"  # "user": acts as its owner; "executor": executions and their log lines only
+    node: str | None = None  # an executor token bound to a node acts only on that node's executions
+    expires: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who a personal token speaks for, and within what: its scope and, for an executor token, its node."""
+
+    person: Person
+    scope: str
+    node: str | None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@
   FOLLOW_MAX_SECONDS), the client reconnects with `Last-Event-ID` set to the last id it received, and the
   service resumes strictly after that line. The stream's `end` event says the execution has ended.
 
-An unreachable service or a 502/503/504 is retried with capped backoff for up to `give_up_after` seconds
+An unreachable service, a 429 or a 502/503/504 is retried with capped backoff for up to `give_up_after` seconds
 without progress; other errors end the command with the service's `detail`.
 """
 
@@ -25,7 +25,7 @@ import httpx
 from scalecli.api import Api, ApiError
 
 PAGE_LINES = 1000
-RETRY_STATUSES = (502, 503, 504)
+RETRY_STATUSES = (429, 502, 503, 504)  # 429: the caps on follows (Retry-After is short)
 # The service sends a keep-alive comment every 15 s while a follow is idle: silence past this is a dead link.
 FOLLOW_READ_TIMEOUT = 60.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -22,6 +23,23 @@ STATUS_STYLES = {
     "BLOCKED": "magenta",
     "PENDING": "dim",
 }
+
+
+# Terminal control sequences a job's output may hold (CSI such as cursor moves and screen clears, OSC such as
+# window titles and hyperlinks, other ESC sequences), then any other control character but tab: a log line is
+# text to show, never commands for the reader's terminal.
+CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, ended by BEL or ST
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC
+    r"|\x1b.?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def plain(text: str) -> str:
+    """The text without terminal control sequences or control characters (tabs kept)."""
+    return CONTROL.sub("", text)
 
 
 def console() -> Console:
@@ -53,14 +71,14 @@ def escape(value: Any) -> str:
     """A value as table text: never read as rich markup (a job's input or a log line may hold brackets)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape("" if value is None else str(value))
+    return rich_escape(plain("" if value is None else str(value)))
 
 
 def log_line(line: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(line)
         return
-    message = line.get("message", "")
+    message = plain(line.get("message", ""))
     if line.get("stream") == "stderr":
         message = click.style(message, fg="red")
     click.echo(message, color=_color())

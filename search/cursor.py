@@ -14,6 +14,8 @@ import json
 Key = tuple[int, int, str, int]
 VERSION = "1"
 KEY_TYPES = (int, int, str, int)
+# Elasticsearch's sort values are longs: a larger number in search_after is its error, not the client's 400.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 
 class InvalidCursor(ValueError):
@@ -38,5 +40,7 @@ def decode(cursor: str) -> Key:
         raise InvalidCursor("malformed cursor")
     for value, kind in zip(values, KEY_TYPES):
         if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidCursor("malformed cursor")
+        if isinstance(value, int) and not LONG_MIN <= value <= LONG_MAX:
             raise InvalidCursor("malformed cursor")
     return tuple(values)

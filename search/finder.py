@@ -34,8 +34,14 @@ class Filters:
     ended: datetime | None = None
 
 
+# Only Scale's log lines: documents carrying an execution's id and a line number. The legacy patterns
+# (LOG_LEGACY_INDICES, default `logstash-*`) are shared with whatever else logs into the cluster, and a search
+# without filters would otherwise return other applications' documents to anyone who may read logs.
+SCALE_LINE: list[dict] = [{"exists": {"field": "scale_job_exe"}}, {"exists": {"field": "scale_order_num"}}]
+
+
 def search_query(f: Filters) -> dict:
-    clauses = []
+    clauses: list[dict] = list(SCALE_LINE)
     if f.cluster_ids is not None:
         clauses.append(exact("scale_job_exe", f.cluster_ids) if f.cluster_ids else {"match_none": {}})
     if f.job_ids:

@@ -128,3 +128,20 @@ def test_the_command_line_manages_users_and_tokens(accounts, api, tmp_path):
     everything = accounts("user", "list").stdout + accounts("token", "list").stdout
     for text in (secret, "bob's password", "a brand new one", "argon2", token):
         assert text not in everything
+
+
+def test_executor_tokens_from_the_command_line(accounts, api):
+    accounts("user", "add", "runners", "--no-password")
+    created = accounts("token", "create", "runners", "--name", "n1", "--executor", "--node", "node-1", "--days", "7")
+    token = created.stdout.strip()
+    assert "executor token of node node-1" in created.stderr and "expires 20" in created.stderr
+    listed = accounts("token", "list", "runners").stdout
+    assert "executor@node-1" in listed and "active until 20" in listed
+    bearer = {"Authorization": f"Bearer {token}"}
+    r = api.simulate_post("/v6/jobs/cancel/", json={}, headers=bearer)
+    assert r.status_code == 403 and "executor token" in r.json["detail"]
+    assert (
+        "--node needs --executor"
+        in accounts("token", "create", "runners", "--name", "x", "--node", "n", ok=False).stderr
+    )
+    assert "1 to 3660 days" in accounts("token", "create", "runners", "--name", "x", "--days", "0", ok=False).stderr

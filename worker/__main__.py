@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--metrics-port",
         type=int,
-        help="serve this worker's Prometheus metrics on HOST:PORT/metrics (default: "
+        help="serve this worker's Prometheus metrics on WORKER_METRICS_HOST:PORT/metrics (default: "
         "WORKER_METRICS_PORT; unset: not served)",
     )
     args = parser.parse_args(argv)
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     metrics_port = args.metrics_port if args.metrics_port is not None else settings.worker_metrics_port
     if metrics_port is not None:
-        metrics.serve(metrics_port, settings.host)
-        log.info("metrics on http://%s:%d/metrics", settings.host, metrics_port)
+        metrics.serve(metrics_port, settings.worker_metrics_host)
+        log.info("metrics on http://%s:%d/metrics", settings.worker_metrics_host, metrics_port)
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)

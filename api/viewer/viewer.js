@@ -3,11 +3,23 @@
 "use strict";
 (function () {
   const exeId = (location.pathname.match(/\/logs\/(\d+)/) || [])[1];
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");  // the fragment never reaches a server
+  const token = takeToken();
   const el = (id) => document.getElementById(id);
   const log = el("log"), status = el("status");
   let current = null;  // AbortController of the running request
   let clusterId = null;  // the execution's cluster id, once its summary is read: names the downloaded file
+
+  // A READ_TOKEN given in the fragment (#token=..., which never reaches a server) is kept for this tab only and
+  // taken out of the address at once, so that it stays out of the tab's history, bookmarks and copied links.
+  function takeToken() {
+    const given = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (given) {
+      sessionStorage.setItem("scale-read-token", given);
+      history.replaceState(null, "", location.pathname + location.search);
+      return given;
+    }
+    return sessionStorage.getItem("scale-read-token");
+  }
 
   function headers(extra) {
     const h = Object.assign({}, extra);

@@ -326,3 +326,22 @@ def test_colours_go_only_to_a_terminal(server, stores):
     # NO_COLOR: no colour at all (bold headers are a style, not a colour: https://no-color.org)
     assert re.search(COLOUR, run_in_terminal(["jobs"], env))
     assert not re.search(COLOUR, run_in_terminal(["jobs"], dict(env, NO_COLOR="1")))
+
+
+def test_logs_never_pass_terminal_control_sequences_to_a_terminal(server, stores):
+    exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
+    hostile = [
+        {"message": "title\x1b]0;pwned\x07 set", "stream": "stdout"},  # OSC: the terminal's title
+        {"message": "screen\x1b[2J\x1b[H cleared", "stream": "stdout"},  # CSI: clear and home
+        {"message": "bell\x07 and\rreturn\x08", "stream": "stderr"},
+    ]
+    post_lines(server, exe.id, hostile)
+    readable(server, exe.id, hostile[-1]["message"])
+    terminal = run_in_terminal(["logs", str(exe.id)], dict(environment(server, token=None), NO_COLOR="1"))
+    for sequence in ("\x1b]", "\x1b[2J", "\x1b[H", "\x07", "\x08"):
+        assert sequence not in terminal, (sequence, terminal)
+    for text in ("title set", "screen cleared", "bell andreturn"):
+        assert text in terminal
+    # --json keeps the line as the service stores it (JSON escapes the control characters).
+    raw = scale("logs", str(exe.id), "--json", env=environment(server, token=None))
+    assert [json.loads(line)["message"] for line in raw.stdout.splitlines()] == [h["message"] for h in hostile]

@@ -242,3 +242,16 @@ def test_viewer_header_fixed_width_times_and_whole_log_download(
     saved = downloads / f"{execution.cluster_id}-stderr.log"
     wait.until(lambda _: saved.exists() and not list(downloads.glob("*.crdownload")))
     assert saved.read_text() == "third <b>x</b>"
+
+
+def test_a_token_in_the_fragment_leaves_the_address_at_once(es, log_prefix, stores, execution, make_client, browser):
+    index_ours(es, log_prefix, [doc(execution, 0, 1, "read with the fragment's token", "stdout")])
+    with serving(make_client(follow_max_seconds=20.0).app) as url:
+        wait = WebDriverWait(browser, 15)
+        browser.get(f"{url}/logs/{execution.id}#token=a-read-token")
+        wait.until(lambda b: "read with the fragment's token" in b.find_element(By.ID, "log").text)
+        # Out of the address (so out of this tab's history, bookmarks and copied links), kept for the tab only.
+        assert browser.execute_script("return location.href") == f"{url}/logs/{execution.id}"
+        assert browser.execute_script("return sessionStorage.getItem('scale-read-token')") == "a-read-token"
+        browser.refresh()
+        wait.until(lambda b: "read with the fragment's token" in b.find_element(By.ID, "log").text)
