@@ -14,6 +14,7 @@ from core.times import ns_of
 from search.errors import guarded_read
 from search.lines import Line, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
+from search.windows import WINDOWING, Windowing, backward, forward
 
 MAX_PAGE = 10_000  # Elasticsearch's default max_result_window
 CHUNK = 2_000  # lines per request when streaming a whole log
@@ -47,10 +48,17 @@ class FollowTiming:
 
 
 class LogSearch:
-    def __init__(self, es: Elasticsearch, indices: tuple[str, ...], timing: FollowTiming = FollowTiming()):
+    def __init__(
+        self,
+        es: Elasticsearch,
+        indices: tuple[str, ...],
+        timing: FollowTiming = FollowTiming(),
+        windowing: Windowing = WINDOWING,
+    ):
         self._es = es
         self._index = ",".join(indices)
         self.timing = timing
+        self.windowing = windowing  # how reads bound their searches in time (search.windows)
 
     def cluster_info(self) -> dict:
         """The cluster's name and version; raises when it does not answer."""
@@ -64,15 +72,16 @@ class LogSearch:
     ) -> tuple[list[Line], bool]:
         """Up to `limit` lines strictly after `after`, and whether more follow."""
         query = self.query(cluster_id, window)
-        hits = self._search(query, line_sort(), min(limit + 1, MAX_PAGE), after)
+        hits = forward(self._search, query, after, min(limit + 1, MAX_PAGE), self.windowing)
         more = len(hits) > limit
         if len(hits) == limit == MAX_PAGE:  # size can't exceed the window: ask for one more separately
-            more = bool(self._search(query, line_sort(), 1, hits[-1]["sort"][:4]))
+            more = bool(forward(self._search, query, tuple(hits[-1]["sort"][:4]), 1, self.windowing))
         return [line_of(h) for h in hits[:limit]], more
 
     def tail(self, cluster_id: str, window: Window, count: int) -> list[Line]:
         """The last `count` lines, oldest first."""
-        hits = self._search(self.query(cluster_id, window), line_sort(descending=True), min(count, MAX_PAGE))
+        query = self.query(cluster_id, window)
+        hits = backward(self._search, lambda: self._count(cluster_id), query, min(count, MAX_PAGE), self.windowing)
         return [line_of(h) for h in reversed(hits)]
 
     def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
@@ -82,29 +91,34 @@ class LogSearch:
                 index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"
             )
         )["id"]
-        try:
-            query, search_after = self.query(cluster_id, window), after
-            while True:
-                resp = guarded_read(
-                    lambda: self._es.search(
-                        pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
-                        allow_partial_search_results=False,
-                        query=query,
-                        sort=line_sort(),
-                        size=CHUNK,
-                        search_after=list(search_after) if search_after else None,
-                        source=LINE_SOURCE,
-                        track_total_hits=False,
-                        filter_path=HITS_ONLY,
-                    )
+
+        def search(query: dict, sort: list, size: int, search_after: tuple | None) -> list[dict]:
+            nonlocal pit_id
+            resp = guarded_read(
+                lambda: self._es.search(
+                    pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                    allow_partial_search_results=False,
+                    query=query,
+                    sort=sort,
+                    size=size,
+                    search_after=list(search_after) if search_after else None,
+                    source=LINE_SOURCE,
+                    track_total_hits=False,
+                    filter_path=HITS_ONLY,
                 )
-                pit_id = resp.get("pit_id", pit_id)
-                hits = resp.get("hits", {}).get("hits", [])
+            )
+            pit_id = resp.get("pit_id", pit_id)
+            return resp.get("hits", {}).get("hits", [])
+
+        try:
+            query, hits = self.query(cluster_id, window), None
+            while True:
+                hits = forward(search, query, after, CHUNK, self.windowing, hits)
                 for hit in hits:
                     yield line_of(hit)
                 if len(hits) < CHUNK:
                     return
-                search_after = hits[-1]["sort"][:4]
+                after = tuple(hits[-1]["sort"][:4])
         finally:
             try:
                 self._es.close_point_in_time(id=pit_id)
@@ -117,14 +131,14 @@ class LogSearch:
 
     def scan(self, cluster_id: str, window: Window, since_ns: int | None = None) -> Iterator[Line]:
         """Lines at or after `since_ns`, in chunks without a point-in-time (for short, repeated reads)."""
-        query, after = self.query(cluster_id, window, since_ns), None
+        query, after, hits = self.query(cluster_id, window, since_ns), None, None
         while True:
-            hits = self._search(query, line_sort(), CHUNK, after)
+            hits = forward(self._search, query, after, CHUNK, self.windowing, hits)
             for hit in hits:
                 yield line_of(hit)
             if len(hits) < CHUNK:
                 return
-            after = hits[-1]["sort"][:4]
+            after = tuple(hits[-1]["sort"][:4])
 
     def follow(
         self,
@@ -189,7 +203,20 @@ class LogSearch:
             filters.append(span)
         return {"bool": {"filter": filters}}
 
-    def _search(self, query: dict, sort: list, size: int, after=None) -> list[dict]:
+    def _count(self, cluster_id: str) -> int:
+        """Lines of the execution, of any stream and time (cheap: the number of documents of one term)."""
+        resp = guarded_read(
+            lambda: self._es.count(
+                index=self._index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                query=self.query(cluster_id, Window()),
+            )
+        )
+        return resp["count"]
+
+    def _search(self, query: dict, sort: list, size: int, after: tuple | None = None) -> list[dict]:
         resp = guarded_read(
             lambda: self._es.search(
                 index=self._index,
