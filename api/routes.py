@@ -13,12 +13,19 @@ from api.health import Liveness, Readiness
 from api.ingest_routes import ExecutionLogIngest
 from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
 from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
-from api.job_type_routes import JobTypeDetails, JobTypes
+from api.job_type_routes import JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
+from api.scaleui.job_type_edit_routes import (
+    JobTypeDetailsEditable,
+    JobTypeNames,
+    JobTypeValidation,
+    JobTypeVersions,
+)
+from api.scaleui.job_type_status_routes import JobTypesRunning, JobTypesStatus, QueueStatus
 from api.services import Services
 from api.system_routes import Scheduler, Status, Version
 from api.viewer_routes import ViewerAsset, ViewerPage
@@ -43,7 +50,15 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/scheduler/", Scheduler())
 
     routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
-    routes.add("/v6/job-types/{name}/{version}/", JobTypeDetails(stores.job_types))
+    routes.add("/v6/job-types/{name}/{version}/", JobTypeDetailsEditable(stores.job_types, clock, max_body))
+    # Scale's UI: the dashboard, Running Jobs and Queued Jobs pages.
+    routes.add("/v6/job-types/status/", JobTypesStatus(stores.job_type_status, clock))
+    routes.add("/v6/job-types/running/", JobTypesRunning(stores.job_type_status))
+    routes.add("/v6/queue/status/", QueueStatus(stores.job_type_status))
+    # Scale's UI: job types edited (the pause button, the wizard) and browsed by name.
+    routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
+    routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))
+    routes.add("/v6/job-types/{name}/", JobTypeVersions(stores.job_types, clock))
     routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))

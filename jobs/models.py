@@ -267,7 +267,8 @@ class Job(Base):
     queued: Mapped[datetime | None]
     started: Mapped[datetime | None] = mapped_column(index=True)
     ended: Mapped[datetime | None] = mapped_column(index=True)
-    last_status_change: Mapped[datetime | None]
+    # Migration 0010: the dashboard's counts of the jobs whose status changed in a window.
+    last_status_change: Mapped[datetime | None] = mapped_column(index=True)
     last_modified: Mapped[datetime]
 
     job_type: Mapped[JobType] = relationship(lazy="raise")

@@ -10,6 +10,7 @@ from jobs.db import Database
 from jobs.execution_store import ExecutionStore
 from jobs.file_store import FileStore
 from jobs.job_store import JobStore
+from jobs.job_type_status_store import JobTypeStatusStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
 from jobs.status_store import StatusStore
@@ -26,6 +27,7 @@ class Stores:
     files: FileStore
     users: UserStore
     status: StatusStore
+    job_type_status: JobTypeStatusStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -39,6 +41,7 @@ class Stores:
             FileStore(db, clock),
             UserStore(db, clock),
             StatusStore(db),
+            JobTypeStatusStore(db),
         )
 
     def close(self) -> None:
