@@ -26,6 +26,8 @@ from api.scaleui.job_type_edit_routes import (
     JobTypeVersions,
 )
 from api.scaleui.job_type_status_routes import JobTypesRunning, JobTypesStatus, QueueStatus
+from api.scaleui.node_routes import NodeDetails, Nodes
+from api.scaleui.workspace_routes import WorkspaceDetails, Workspaces, WorkspaceValidation
 from api.services import Services
 from api.system_routes import Scheduler, Status, Version
 from api.viewer_routes import ViewerAsset, ViewerPage
@@ -69,6 +71,12 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
     routes.add("/v6/files/", Files(stores.files, clock))
+    # Scale's UI: System -> Nodes and Workspaces.
+    routes.add("/v6/nodes/", Nodes(stores.nodes, clock))
+    routes.add(f"/v6/nodes/{{node_id:{ID}}}/", NodeDetails(stores.nodes))
+    routes.add("/v6/workspaces/", Workspaces(stores.workspaces, clock, max_body))
+    routes.add("/v6/workspaces/validation/", WorkspaceValidation(stores.workspaces, clock, max_body))
+    routes.add(f"/v6/workspaces/{{workspace_id:{ID}}}/", WorkspaceDetails(stores.workspaces, clock, max_body))
     routes.add("/v6/accounts/profile/", Profile())
     routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
     routes.add("/v6/accounts/logout/", Logout(stores.users))

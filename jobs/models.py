@@ -84,6 +84,7 @@ class Workspace(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     json_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime]
+    deprecated: Mapped[datetime | None]  # migration 0011: when it was made inactive
     last_modified: Mapped[datetime]
 
 

@@ -298,3 +298,15 @@ class JobTypeChanges:
     max_scheduled: int | None = None
     max_tries: int | None = None
     configuration: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceFields:
+    """A workspace as a client describes it (create, edit, validate); None: not given."""
+
+    name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    base_url: str | None = None
+    is_active: bool | None = None
+    configuration: dict[str, Any] | None = None

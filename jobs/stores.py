@@ -13,8 +13,10 @@ from jobs.job_store import JobStore
 from jobs.job_type_status_store import JobTypeStatusStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.node_store import NodeStore
 from jobs.status_store import StatusStore
 from jobs.user_store import UserStore
+from jobs.workspace_store import WorkspaceStore
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Stores:
     users: UserStore
     status: StatusStore
     job_type_status: JobTypeStatusStore
+    nodes: NodeStore
+    workspaces: WorkspaceStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -42,6 +46,8 @@ class Stores:
             UserStore(db, clock),
             StatusStore(db),
             JobTypeStatusStore(db),
+            NodeStore(db),
+            WorkspaceStore(db, clock),
         )
 
     def close(self) -> None:
