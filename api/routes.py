@@ -19,6 +19,7 @@ from api.log_search_routes import JobLogs, LogSearchResource
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
+from api.scaleui.catalogue_routes import ErrorDetails, Errors, NothingHere, TimelineJobTypes
 from api.scaleui.job_type_edit_routes import (
     JobTypeDetailsEditable,
     JobTypeNames,
@@ -26,6 +27,7 @@ from api.scaleui.job_type_edit_routes import (
     JobTypeVersions,
 )
 from api.scaleui.job_type_status_routes import JobTypesRunning, JobTypesStatus, QueueStatus
+from api.scaleui.metrics_routes import MetricsPlotData, MetricsTypeDetails, MetricsTypes
 from api.scaleui.node_routes import NodeDetails, Nodes
 from api.scaleui.workspace_routes import WorkspaceDetails, Workspaces, WorkspaceValidation
 from api.services import Services
@@ -77,6 +79,14 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/workspaces/", Workspaces(stores.workspaces, clock, max_body))
     routes.add("/v6/workspaces/validation/", WorkspaceValidation(stores.workspaces, clock, max_body))
     routes.add(f"/v6/workspaces/{{workspace_id:{ID}}}/", WorkspaceDetails(stores.workspaces, clock, max_body))
+    # Scale's UI: Job Type History, Data -> Metrics and Timeline; what they load that this service lacks is empty.
+    routes.add("/v6/metrics/", MetricsTypes())
+    routes.add("/v6/metrics/{name}/", MetricsTypeDetails(stores.metrics))
+    routes.add("/v6/metrics/{name}/plot-data/", MetricsPlotData(stores.metrics, clock))
+    routes.add("/v6/errors/", Errors(stores.errors, clock))
+    routes.add(f"/v6/errors/{{error_id:{ID}}}/", ErrorDetails(stores.errors))
+    routes.add("/v6/timeline/job-types/", TimelineJobTypes(stores.timeline, clock))
+    routes.add("/v6/recipe-types/", NothingHere("Recipe types"))
     routes.add("/v6/accounts/profile/", Profile())
     routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
     routes.add("/v6/accounts/logout/", Logout(stores.users))

@@ -302,6 +302,34 @@ class JobCount(Base):
     n: Mapped[int] = mapped_column(BigInteger)
 
 
+class JobTypeMetrics(Base):
+    """What ended in one hour for one job type (migration 0012): jobs that reached COMPLETED or FAILED (by error
+    category), and the queue and run times of the executions that ended them. Written by jobs/metrics_store.py in
+    the transaction that ends the job; read by GET /v6/metrics/job-types/plot-data/. Times in seconds."""
+
+    __tablename__ = "job_type_metrics"
+    __table_args__ = (
+        UniqueConstraint("job_type_id", "occurred"),
+        Index("ix_job_type_metrics_occurred", "occurred", "job_type_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
+    occurred: Mapped[datetime]  # the start of the hour (UTC)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_system_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_data_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_algorithm_count: Mapped[int] = mapped_column(Integer, default=0)
+    queue_count: Mapped[int] = mapped_column(Integer, default=0)  # executions with a queue time
+    queue_time_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    queue_time_min: Mapped[float | None] = mapped_column(Float)
+    queue_time_max: Mapped[float | None] = mapped_column(Float)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    run_time_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    run_time_min: Mapped[float | None] = mapped_column(Float)
+    run_time_max: Mapped[float | None] = mapped_column(Float)
+
+
 class JobInputFile(Base):
     __tablename__ = "job_input_files"
     __table_args__ = (UniqueConstraint("job_id", "job_input", "input_file_id"),)

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 
 from core.times import Clock
 from jobs.db import Database
+from jobs.error_store import ErrorStore
 from jobs.execution_store import ExecutionStore
 from jobs.file_store import FileStore
 from jobs.job_store import JobStore
 from jobs.job_type_status_store import JobTypeStatusStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.metrics_store import MetricsStore
 from jobs.node_store import NodeStore
 from jobs.status_store import StatusStore
+from jobs.timeline_store import TimelineStore
 from jobs.user_store import UserStore
 from jobs.workspace_store import WorkspaceStore
 
@@ -32,6 +35,9 @@ class Stores:
     job_type_status: JobTypeStatusStore
     nodes: NodeStore
     workspaces: WorkspaceStore
+    metrics: MetricsStore
+    errors: ErrorStore
+    timeline: TimelineStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -48,6 +54,9 @@ class Stores:
             JobTypeStatusStore(db),
             NodeStore(db),
             WorkspaceStore(db, clock),
+            MetricsStore(db),
+            ErrorStore(db),
+            TimelineStore(db),
         )
 
     def close(self) -> None:
