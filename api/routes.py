@@ -26,7 +26,7 @@ from api.scaleui.job_type_edit_routes import (
     JobTypeValidation,
     JobTypeVersions,
 )
-from api.scaleui.job_type_status_routes import JobTypesRunning, JobTypesStatus, QueueStatus
+from api.scaleui.job_type_status_routes import JobLoad, JobTypesRunning, JobTypesStatus, QueueStatus
 from api.scaleui.metrics_routes import MetricsPlotData, MetricsTypeDetails, MetricsTypes
 from api.scaleui.node_routes import NodeDetails, Nodes
 from api.scaleui.workspace_routes import WorkspaceDetails, Workspaces, WorkspaceValidation
@@ -59,6 +59,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/job-types/status/", JobTypesStatus(stores.job_type_status, clock))
     routes.add("/v6/job-types/running/", JobTypesRunning(stores.job_type_status))
     routes.add("/v6/queue/status/", QueueStatus(stores.job_type_status))
+    routes.add("/v6/load/", JobLoad(stores.job_type_status, clock))
     # Scale's UI: job types edited (the pause button, the wizard) and browsed by name.
     routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
     routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from jobs import counts
 from jobs.db import Database
 from jobs.models import Error, Job, JobType
-from jobs.records import JobTypeCounts, JobTypeStatusCount, QueuedJobType, RunningJobType
+from jobs.records import JobQuery, JobTypeCounts, JobTypeStatusCount, QueuedJobType, RunningJobType
 from jobs.statuses import JobStatus
 
 # The job type columns each answer shows (Scale's JobTypeBaseSerializerV6, plus is_system).
@@ -112,6 +113,14 @@ class JobTypeStatusStore:
             total = c.execute(select(func.count()).select_from(per_type)).scalar_one()
             page = c.execute(rows.order_by(*order).offset(offset).limit(limit))
             return total, [QueuedJobType(r, r.n, r.longest, r.highest_priority) for r in page]
+
+    def load_now(self, job_type_ids: list[int] | None) -> dict[str, int]:
+        """How many jobs (of these types) are PENDING, QUEUED and RUNNING now, from the job counters."""
+        with self._db.engine.connect() as c:
+            return {
+                status: counts.count_jobs(c, JobQuery(statuses=[status], job_type_ids=job_type_ids)) or 0
+                for status in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+            }
 
 
 def _count_order(count: JobTypeStatusCount) -> tuple[str, str]:

@@ -133,3 +133,51 @@ class QueueStatus:
             for r in rows
         ]
         resp.media = envelope(req, page, total, results)
+
+
+LOAD_PARAMS = (
+    Param("started", "timestamp"),
+    Param("ended", "timestamp"),
+    Param("job_type_id", "integer", many=True),
+)
+LOAD = component(
+    "JobLoad",
+    job_schemas.obj(time=job_schemas.DT, pending_count=COUNT, queued_count=COUNT, running_count=COUNT),
+)
+
+
+class JobLoad:
+    """GET /v6/load/ (the load charts of the dashboard and Queued Jobs). Scale sampled the load every minute into a
+    table; this service keeps no samples, so it answers the one measurement it has: now, from the job counters,
+    when now lies in the window asked for (else nothing)."""
+
+    operations = {
+        "GET": Operation(
+            "Jobs pending, queued and running: the current figures, as one point in time",
+            query=LOAD_PARAMS + PAGE_PARAMS,
+            tags=("queue",),
+            responses={200: json_response(paginated(LOAD))},
+        )
+    }
+
+    def __init__(self, status: JobTypeStatusStore, clock: Clock):
+        self._status = status
+        self._clock = clock
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        q = parse_query(req, LOAD_PARAMS, self._clock)
+        check_window(q["started"], q["ended"])
+        page = page_of(req)
+        now = self._clock()
+        points = []
+        if (q["started"] is None or q["started"] <= now) and (q["ended"] is None or now <= q["ended"]):
+            load = self._status.load_now(q["job_type_id"])
+            points.append(
+                {
+                    "time": now,
+                    "pending_count": load["PENDING"],
+                    "queued_count": load["QUEUED"],
+                    "running_count": load["RUNNING"],
+                }
+            )
+        resp.media = envelope(req, page, len(points), points[page.offset : page.offset + page.size])

@@ -152,3 +152,51 @@ def test_queued_jobs_page(api, auth, board, clock):
 def test_empty_service(api):
     for path in ("/v6/job-types/status/", "/v6/job-types/running/", "/v6/queue/status/"):
         assert get(api, path, "page=1&page_size=20") == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_load_is_the_current_figures(api, auth, board, clock):
+    # The dashboard's and Queued Jobs' load charts: started/ended as the UI writes them, job types repeated.
+    query = "started=2019-12-31T00:00:00.000Z&ended=2020-01-01T23:59:59.999Z"
+    page = get(api, "/v6/load/", query)
+    assert page["results"] == [
+        {"time": "2020-01-01T00:04:00Z", "pending_count": 0, "queued_count": 3, "running_count": 2}
+    ]
+    algo, other = board["algo"]["id"], board["other"]["id"]
+    (point,) = get(api, "/v6/load/", f"{query}&job_type_id={other}")["results"]
+    assert (point["queued_count"], point["running_count"]) == (2, 0)
+    (point,) = get(api, "/v6/load/", f"{query}&job_type_id={other}&job_type_id={algo}")["results"]
+    assert (point["queued_count"], point["running_count"]) == (3, 2)
+    # No samples are kept: a window that does not hold now has no point.
+    assert get(api, "/v6/load/", "started=2019-12-01T00:00:00Z&ended=2019-12-02T00:00:00Z")["count"] == 0
+
+
+def test_every_scale_ui_route_is_documented(api):
+    doc = api.simulate_get("/v6/openapi.json").json
+    routes = {
+        "/v6/job-types/status/": {"get"},
+        "/v6/job-types/running/": {"get"},
+        "/v6/queue/status/": {"get"},
+        "/v6/load/": {"get"},
+        "/v6/job-types/validation/": {"post"},
+        "/v6/job-types/{name}/{version}/": {"get", "patch"},
+        "/v6/job-type-names/": {"get"},
+        "/v6/job-types/{name}/": {"get"},
+        "/v6/nodes/": {"get"},
+        "/v6/nodes/{node_id}/": {"get"},
+        "/v6/workspaces/": {"get", "post"},
+        "/v6/workspaces/{workspace_id}/": {"get", "patch"},
+        "/v6/workspaces/validation/": {"post"},
+        "/v6/metrics/": {"get"},
+        "/v6/metrics/{name}/": {"get"},
+        "/v6/metrics/{name}/plot-data/": {"get"},
+        "/v6/errors/": {"get"},
+        "/v6/errors/{error_id}/": {"get"},
+        "/v6/timeline/job-types/": {"get"},
+        "/v6/recipe-types/": {"get"},
+    }
+    for path, methods in routes.items():
+        assert methods == set(doc["paths"][path]) - {"head"}, path
+        for method in methods - {"get"}:
+            assert doc["paths"][path][method]["security"] == [{"bearer": []}, {"session": []}], (path, method)
+    params = {p["name"] for p in doc["paths"]["/v6/job-types/status/"]["get"]["parameters"]}
+    assert params == {"started", "ended", "is_active", "page", "page_size"}

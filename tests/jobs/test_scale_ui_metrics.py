@@ -215,3 +215,27 @@ def test_recipe_types_are_an_empty_list(api):
         "previous": None,
         "results": [],
     }
+
+
+def test_dashboard_job_history_chart_as_the_ui_sends_it(api, history, clock):
+    # No favourites: no choice_id at all, both columns and the overview group twice, a stray colors object.
+    clock.advance(days=3)  # the chart asks for the last ten days up to now
+    query = (
+        "choice_id=&column=completed_count&column=failed_count&colors=%5Bobject%20Object%5D"
+        "&colors=%5Bobject%20Object%5D&dataType=job-types&started=2019-12-25T01:11:00.000Z"
+        "&ended=2020-01-05T01:11:00.000Z&group=overview&group=overview&page=1&page_size=null"
+    ).replace("choice_id=&", "")
+    page = get(api, "/v6/metrics/job-types/plot-data/", query)
+    by_column = {r["column"]["name"]: r for r in page["results"]}
+    assert [(v["date"], v["value"]) for v in by_column["completed_count"]["values"]] == [
+        ("2020-01-01", 1),
+        ("2020-01-02", 1),
+    ]
+    assert [(v["date"], v["value"]) for v in by_column["failed_count"]["values"]] == [
+        ("2020-01-01", 2),
+        ("2020-01-02", 1),
+    ]
+    assert all("id" not in v for r in page["results"] for v in r["values"])  # summed over every job type
+    # One favourite: still no id in the values (the chart then takes the one choice it asked for).
+    one = get(api, "/v6/metrics/job-types/plot-data/", f"{query}&choice_id={history['b']['id']}")
+    assert [(v["date"], v["value"]) for v in one["results"][1]["values"]] == [("2020-01-02", 1)]
