@@ -61,7 +61,12 @@ def test_pause_as_the_ui_does_it(api, auth, algo, stores):
     # Workers honour it: a queued job of a paused type is not claimed.
     job = queue(api, auth, algo["id"], {})
     assert stores.executions.claim_next_queued("node-1") is None
-    # Resume (the UI's body drops a false is_paused, so a client sends it itself).
+    # The UI's own "Resume" cannot: its body loses the false is_paused (Scale's did too); nothing changes.
+    r = api.simulate_patch(
+        "/v6/job-types/my-algo/1.0.0/", json=update_body({**paused, "is_paused": False}), headers=auth
+    )
+    assert r.status_code == 204 and details(api)["is_paused"] is True
+    # A client that sends it resumes.
     r = api.simulate_patch("/v6/job-types/my-algo/1.0.0/", json={"is_paused": False}, headers=auth)
     assert r.status_code == 204
     assert (details(api)["is_paused"], details(api)["paused"]) == (False, None)
