@@ -12,6 +12,7 @@ from api.job_serialize import job_type_base
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
+from api.scaleui.quirks import drop_javascript_nulls
 from api.schemas import component, paginated
 from core.times import Clock
 from jobs.job_type_status_store import JobTypeStatusStore
@@ -98,6 +99,7 @@ class JobTypesRunning:
         self._status = status
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        drop_javascript_nulls(req)  # its page_size is null when its table has no row count yet
         page = page_of(req)
         total, rows = self._status.running(page.offset, page.size)
         results = [

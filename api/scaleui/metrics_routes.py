@@ -4,7 +4,7 @@ job_type_metrics (jobs/metrics_store.py), never from the jobs themselves."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import falcon
 
@@ -14,6 +14,7 @@ from api.job_serialize import job_type_base
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
+from api.scaleui.quirks import drop_javascript_nulls
 from api.schemas import component, paginated
 from core.times import Clock
 from jobs.metrics_catalogue import COLUMN_NAMES, COLUMNS, GROUP_NAMES, GROUPS, Column, fold, selected
@@ -95,14 +96,6 @@ def metrics_type() -> dict:
         "groups": [{"name": g.name, "title": g.title, "description": g.description} for g in GROUPS],
         "columns": [column_json(c) for c in COLUMNS],
     }
-
-
-def drop_javascript_nulls(req: falcon.Request) -> None:
-    """Scale's UI passes its plot parameters as a plain object, so Angular writes its nulls as the text "null"
-    (page_size=null&group=null): such a value means "not given" on these routes."""
-    params = cast(dict, req.params)  # Falcon's own dict of the parsed query
-    for key in [k for k, v in params.items() if v == "null"]:
-        del params[key]
 
 
 class MetricsTypes:
