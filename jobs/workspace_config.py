@@ -93,3 +93,22 @@ def public_configuration(configuration: dict) -> dict:
 
 def name_from_title(title: str) -> str:
     return _NOT_NAME.sub("-", title.lower()).strip("-")[:50]
+
+
+def with_kept_secret(configuration: Any, stored: dict | None) -> Any:
+    """An edited configuration as a client that read it sends it back: S3 credentials without their secret key
+    (never shown) keep the stored one when the key id is the same."""
+    if not isinstance(configuration, dict) or not isinstance(configuration.get("broker"), dict):
+        return configuration
+    credentials = configuration["broker"].get("credentials")
+    old = ((stored or {}).get("broker") or {}).get("credentials")
+    if (
+        isinstance(credentials, dict)
+        and HIDDEN not in credentials
+        and isinstance(old, dict)
+        and old.get("access_key_id") == credentials.get("access_key_id")
+        and HIDDEN in old
+    ):
+        configuration = copy.deepcopy(configuration)
+        configuration["broker"]["credentials"][HIDDEN] = old[HIDDEN]
+    return configuration

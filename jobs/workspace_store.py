@@ -18,7 +18,7 @@ from jobs.db import Database
 from jobs.errors import Invalid, NotFound
 from jobs.models import Workspace
 from jobs.records import OrderKey, Validation, ValidationIssue, WorkspaceFields
-from jobs.workspace_config import NAME_PATTERN, check_configuration, name_from_title
+from jobs.workspace_config import NAME_PATTERN, check_configuration, name_from_title, with_kept_secret
 
 WORKSPACE_ORDER_FIELDS: dict[str, Any] = {
     name: getattr(Workspace, name)
@@ -94,6 +94,10 @@ class WorkspaceStore:
 
     def validate_workspace(self, f: WorkspaceFields) -> Validation:
         """What creating (or, for an existing name, editing) this workspace would say, nothing saved."""
+        if f.name is not None and f.configuration is not None:
+            with self._sessions() as s:
+                stored = s.scalar(select(Workspace.json_config).where(Workspace.name == f.name))
+            f = replace(f, configuration=with_kept_secret(f.configuration, stored))
         try:
             _check_fields(f)
             if f.title is None and f.name is None:
@@ -147,12 +151,15 @@ class WorkspaceStore:
         """Change what is given (the name stays: files and configurations refer to it). Raises NotFound, Invalid."""
         if f.name is not None:
             raise Invalid('Field may not be changed: "name"')
-        _check_fields(f)
+        _check_fields(replace(f, configuration=None))
         now = self._clock()
         with self._sessions.begin() as s:
             row = s.get(Workspace, workspace_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"workspace {workspace_id}")
+            if f.configuration is not None:
+                f = replace(f, configuration=with_kept_secret(f.configuration, row.json_config))
+                check_configuration(f.configuration)
             for field in ("title", "description", "base_url"):
                 if getattr(f, field) is not None:
                     setattr(row, field, getattr(f, field))

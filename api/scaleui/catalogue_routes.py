@@ -5,6 +5,8 @@ this service does not have (recipes), the empty lists that are true here (the Me
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import falcon
 
 from api import job_schemas
@@ -43,8 +45,10 @@ ERROR = component(
         last_modified=job_schemas.DT,
     ),
 )
+# The window of the timeline when `started` is not given (Scale's UI always gives it).
+DEFAULT_TIMELINE = timedelta(days=30)
 TIMELINE_PARAMS = (
-    Param("started", "timestamp", required=True, description="First day (its jobs created from this time)."),
+    Param("started", "timestamp", description="Jobs created from this time (default: 30 days ago; Scale required it)."),
     Param("ended", "timestamp"),
     Param("id", "integer", many=True, description="Job type ids (what Scale's UI sends)."),
     Param("job_type_id", "integer", many=True, description="Job type ids (what Scale's server read)."),
@@ -151,10 +155,11 @@ class TimelineJobTypes:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, TIMELINE_PARAMS, self._clock)
-        check_window(q["started"], q["ended"])
+        started = q["started"] or self._clock() - DEFAULT_TIMELINE
+        check_window(started, q["ended"])
         page = page_of(req)
         rows = self._timeline.job_types(
-            q["started"],
+            started,
             q["ended"],
             _either(q, "id", "job_type_id"),
             _either(q, "name", "job_type_name"),

@@ -204,8 +204,12 @@ def test_timeline_accepts_id_and_job_type_id(api, history):
     ]
     assert [t["job_type_id"] for t in get(api, "/v6/timeline/job-types/", f"{query}&id={b}")["results"]] == [b]
     assert [t["job_type_id"] for t in get(api, "/v6/timeline/job-types/", f"{query}&job_type_id={a}")["results"]] == [a]
-    r = api.simulate_get("/v6/timeline/job-types/", query_string=f"id={a}")
-    assert (r.status_code, r.json["detail"]) == (400, 'Missing required parameter: "started"')
+    # Without started (Scale required it): the last 30 days.
+    assert [t["job_type_id"] for t in get(api, "/v6/timeline/job-types/", f"id={a}")["results"]] == [a]
+    r = api.simulate_get(
+        "/v6/timeline/job-types/", query_string="started=2020-01-02T00:00:00Z&ended=2020-01-01T00:00:00Z"
+    )
+    assert (r.status_code, r.json["detail"]) == (400, "Start time must come before end time")
 
 
 def test_recipe_types_are_an_empty_list(api):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.models import Workspace
 from tests.jobs.helpers import add_job_type, finish, manifest, queue, start
 
 ANGULAR = {"Accept": "application/json, text/plain, */*"}
@@ -90,7 +91,7 @@ def test_workspace_create_validate_edit_as_the_ui_does(api, auth, clock):
     assert get(api, "/v6/workspaces/", "started=2020-01-01T00:03:00.000Z")["count"] == 0
 
 
-def test_s3_is_a_description_and_its_secret_is_never_shown(api, auth):
+def test_s3_is_a_description_and_its_secret_is_never_shown(api, auth, stores):
     s3 = {
         "broker": {
             "type": "s3",
@@ -104,7 +105,23 @@ def test_s3_is_a_description_and_its_secret_is_never_shown(api, auth):
     r = api.simulate_post("/v6/workspaces/", json={"title": "Archive", "configuration": s3}, headers=auth)
     assert r.status_code == 201
     assert r.json["configuration"]["broker"]["credentials"] == {"access_key_id": "AKIAEXAMPLE"}
-    assert "very-secret" not in api.simulate_get(f"/v6/workspaces/{r.json['id']}/").text
+    shown = api.simulate_get(f"/v6/workspaces/{r.json['id']}/")
+    assert "very-secret" not in shown.text
+    # The editor sends back what it was shown (no secret): valid, and the stored secret is kept.
+    edit = {"name": "archive", "title": "Archive 2", "configuration": shown.json["configuration"]}
+    r2 = api.simulate_post("/v6/workspaces/validation/", json=edit, headers=auth)
+    assert r2.json["is_valid"] is True, r2.json
+    r2 = api.simulate_patch(
+        f"/v6/workspaces/{r.json['id']}/", json={k: v for k, v in edit.items() if k != "name"}, headers=auth
+    )
+    assert r2.status_code == 204
+    with stores.db.sessions() as s:
+        kept = s.get(Workspace, r.json["id"]).json_config["broker"]["credentials"]
+    assert kept == {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "very-secret"}
+    # Another key id needs its own secret.
+    other = {"broker": {**s3["broker"], "credentials": {"access_key_id": "AKIAOTHER"}}}
+    r2 = api.simulate_patch(f"/v6/workspaces/{r.json['id']}/", json={"configuration": other}, headers=auth)
+    assert r2.status_code == 400 and "secret_access_key" in r2.json["detail"]
 
 
 @pytest.mark.parametrize(
