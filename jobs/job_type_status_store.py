@@ -59,13 +59,11 @@ class JobTypeStatusStore:
                 )
             )
             ids = [t.id for t in types]
-            window = [Job.last_status_change >= started, Job.status != JobStatus.RUNNING]
-            if ended is not None:
-                window.append(Job.last_status_change <= ended)
             found: dict[int, list[JobTypeStatusCount]] = {i: [] for i in ids}
-            # Two reads, each on its own index (an OR of both would scan every job).
-            for condition in ([Job.status == JobStatus.RUNNING], window):
-                for row in c.execute(_counted(ids, condition)):
+            for statement in counted(started, ended):
+                for row in c.execute(statement):
+                    if row.job_type_id not in found:  # a type on another page
+                        continue
                     found[row.job_type_id].append(JobTypeStatusCount(row.status, row.n, row.most_recent, row.category))
         # NULL categories sort differently per database: order here (status, then category, none first).
         return total, [JobTypeCounts(t, sorted(found[t.id], key=_count_order)) for t in types]
@@ -73,16 +71,7 @@ class JobTypeStatusStore:
     def running(self, offset: int, limit: int) -> tuple[int, list[RunningJobType]]:
         """Job types with RUNNING jobs: how many, and when the longest running one started (its status change);
         longest running first."""
-        per_type = (
-            select(
-                Job.job_type_id,
-                func.count().label("n"),
-                func.min(Job.last_status_change).label("longest"),
-            )
-            .where(Job.status == JobStatus.RUNNING)
-            .group_by(Job.job_type_id)
-            .subquery()
-        )
+        per_type = running_per_type().subquery()
         rows = select(*BASE_COLUMNS, per_type.c.n, per_type.c.longest).join(
             per_type, per_type.c.job_type_id == JobType.id
         )
@@ -94,17 +83,7 @@ class JobTypeStatusStore:
     def queued(self, offset: int, limit: int) -> tuple[int, list[QueuedJobType]]:
         """Job types with QUEUED jobs: how many, the longest queued, the highest priority (the lowest number);
         Scale's order: unpaused types first, then by that priority, then the longest queued."""
-        per_type = (
-            select(
-                Job.job_type_id,
-                func.count().label("n"),
-                func.min(Job.queued).label("longest"),
-                func.min(Job.priority).label("highest_priority"),
-            )
-            .where(Job.status == JobStatus.QUEUED)
-            .group_by(Job.job_type_id)
-            .subquery()
-        )
+        per_type = queued_per_type().subquery()
         rows = select(*BASE_COLUMNS, per_type.c.n, per_type.c.longest, per_type.c.highest_priority).join(
             per_type, per_type.c.job_type_id == JobType.id
         )
@@ -127,11 +106,42 @@ def _count_order(count: JobTypeStatusCount) -> tuple[str, str]:
     return count.status, count.category or ""
 
 
-def _counted(job_type_ids: list[int], conditions: list[ColumnElement[bool]]) -> Select:
+def counted(started: datetime, ended: datetime | None) -> tuple[Select, Select]:
+    """The two reads of the dashboard's counts, each on its own index (an OR of both would scan every job): the
+    RUNNING jobs (status), and the jobs of other statuses whose status changed in the window (last_status_change).
+    Every job type's: a condition on the page's types would let the planner read all their jobs instead."""
+    window = [Job.last_status_change >= started, Job.status != JobStatus.RUNNING]
+    if ended is not None:
+        window.append(Job.last_status_change <= ended)
+    return _counted([Job.status == JobStatus.RUNNING]), _counted(window)
+
+
+def running_per_type() -> Select:
+    return (
+        select(Job.job_type_id, func.count().label("n"), func.min(Job.last_status_change).label("longest"))
+        .where(Job.status == JobStatus.RUNNING)
+        .group_by(Job.job_type_id)
+    )
+
+
+def queued_per_type() -> Select:
+    return (
+        select(
+            Job.job_type_id,
+            func.count().label("n"),
+            func.min(Job.queued).label("longest"),
+            func.min(Job.priority).label("highest_priority"),
+        )
+        .where(Job.status == JobStatus.QUEUED)
+        .group_by(Job.job_type_id)
+    )
+
+
+def _counted(conditions: list[ColumnElement[bool]]) -> Select:
     key = (Job.job_type_id, Job.status, Error.category)
     return (
         select(*key, func.count().label("n"), func.max(Job.last_status_change).label("most_recent"))
         .outerjoin(Error, Error.id == Job.error_id)
-        .where(Job.job_type_id.in_(job_type_ids), *conditions)
+        .where(*conditions)
         .group_by(*key)
     )

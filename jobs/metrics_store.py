@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,16 +108,17 @@ class MetricsStore:
 
     def hourly(self, started: datetime | None, ended: datetime | None, job_type_ids: Sequence[int] | None) -> list:
         """The stored rows (STORED's columns) of the hours that start in [hour of started, ended), oldest first."""
-        conditions: list[ColumnElement[bool]] = []
-        if started is not None:
-            conditions.append(JobTypeMetrics.occurred >= hour_of(started))
-        if ended is not None:
-            conditions.append(JobTypeMetrics.occurred < ended)
-        if job_type_ids is not None:
-            conditions.append(JobTypeMetrics.job_type_id.in_(job_type_ids))
         with self._db.engine.connect() as c:
-            return list(
-                c.execute(
-                    select(*STORED).where(*conditions).order_by(JobTypeMetrics.occurred, JobTypeMetrics.job_type_id)
-                )
-            )
+            return list(c.execute(hourly_statement(started, ended, job_type_ids)))
+
+
+def hourly_statement(started: datetime | None, ended: datetime | None, job_type_ids: Sequence[int] | None) -> Select:
+    """The rows of a plot's window, on ix_job_type_metrics_occurred (job type ids filter the range it reads)."""
+    conditions: list[ColumnElement[bool]] = []
+    if started is not None:
+        conditions.append(JobTypeMetrics.occurred >= hour_of(started))
+    if ended is not None:
+        conditions.append(JobTypeMetrics.occurred < ended)
+    if job_type_ids is not None:
+        conditions.append(JobTypeMetrics.job_type_id.in_(job_type_ids))
+    return select(*STORED).where(*conditions).order_by(JobTypeMetrics.occurred, JobTypeMetrics.job_type_id)
