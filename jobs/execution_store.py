@@ -18,10 +18,10 @@ from core.times import Clock
 from jobs import seed
 from jobs.db import Database, rowcount
 from jobs.errors import Invalid, JobStateConflict, NotFound
-from jobs.metrics_store import record_job_end
 from jobs.models import Error, Job, JobExecution, JobType, JobTypeRevision, Node
 from jobs.output_files import merged_output, record_output_files
 from jobs.records import ClaimedExecution, ExecutionQuery, OutputFile
+from jobs.scaleui.metrics_store import record_job_end
 from jobs.statuses import END_STATUSES, ErrorCategory, ExecutionStatus, JobStatus
 
 DEFAULT_ERROR = "algorithm-unknown"

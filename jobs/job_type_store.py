@@ -11,9 +11,9 @@ from core.times import Clock
 from jobs import seed
 from jobs.db import Database
 from jobs.errors import Invalid, NotFound
-from jobs.job_type_validation import validate_job_type
 from jobs.models import Error, JobType, JobTypeRevision
 from jobs.records import JobTypeChanges, JobTypeName, JobTypeQuery, Validation
+from jobs.scaleui.job_type_validation import validate_job_type
 from jobs.workspaces import check_workspaces
 
 
@@ -140,7 +140,7 @@ class JobTypeStore:
             return s.scalar(select(JobType).where(JobType.name == name, JobType.version == version))
 
     def validate_job_type(self, manifest: Any, configuration: Any) -> Validation:
-        """What saving this manifest and configuration would say (jobs.job_type_validation), nothing saved."""
+        """What saving this manifest and configuration would say (jobs.scaleui.job_type_validation), nothing saved."""
         with self._sessions() as s:
             return validate_job_type(s, manifest, configuration)
 

@@ -304,8 +304,9 @@ class JobCount(Base):
 
 class JobTypeMetrics(Base):
     """What ended in one hour for one job type (migration 0012): jobs that reached COMPLETED or FAILED (by error
-    category), and the queue and run times of the executions that ended them. Written by jobs/metrics_store.py in
-    the transaction that ends the job; read by GET /v6/metrics/job-types/plot-data/. Times in seconds."""
+    category), and the queue and run times of the executions that ended them. Written by
+    jobs/scaleui/metrics_store.py in the transaction that ends the job; read by GET
+    /v6/metrics/job-types/plot-data/. Times in seconds."""
 
     __tablename__ = "job_type_metrics"
     __table_args__ = (

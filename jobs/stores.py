@@ -7,19 +7,19 @@ from dataclasses import dataclass
 
 from core.times import Clock
 from jobs.db import Database
-from jobs.error_store import ErrorStore
 from jobs.execution_store import ExecutionStore
 from jobs.file_store import FileStore
 from jobs.job_store import JobStore
-from jobs.job_type_status_store import JobTypeStatusStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
-from jobs.metrics_store import MetricsStore
-from jobs.node_store import NodeStore
+from jobs.scaleui.error_store import ErrorStore
+from jobs.scaleui.job_type_status_store import JobTypeStatusStore
+from jobs.scaleui.metrics_store import MetricsStore
+from jobs.scaleui.node_store import NodeStore
+from jobs.scaleui.timeline_store import TimelineStore
+from jobs.scaleui.workspace_store import WorkspaceStore
 from jobs.status_store import StatusStore
-from jobs.timeline_store import TimelineStore
 from jobs.user_store import UserStore
-from jobs.workspace_store import WorkspaceStore
 
 
 @dataclass(frozen=True)

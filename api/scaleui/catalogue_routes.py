@@ -17,9 +17,9 @@ from api.routing import Operation, json_response
 from api.scaleui.node_routes import parse_order
 from api.schemas import component, paginated
 from core.times import Clock
-from jobs.error_store import ERROR_ORDER_FIELDS, ErrorStore
+from jobs.scaleui.error_store import ERROR_ORDER_FIELDS, ErrorStore
+from jobs.scaleui.timeline_store import TimelineStore
 from jobs.statuses import ERROR_CATEGORIES
-from jobs.timeline_store import TimelineStore
 
 ERROR_PARAMS = (
     Param("started", "timestamp", description="Errors last modified at or after this time."),

@@ -15,7 +15,7 @@ from api.routing import Operation, json_response
 from api.scaleui.quirks import drop_javascript_nulls
 from api.schemas import component, paginated
 from core.times import Clock
-from jobs.job_type_status_store import JobTypeStatusStore
+from jobs.scaleui.job_type_status_store import JobTypeStatusStore
 from jobs.statuses import ERROR_CATEGORIES, JOB_STATUSES
 
 # Scale's window when `started` is not given: the last three hours (PT3H0M0S).

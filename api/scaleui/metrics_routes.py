@@ -1,6 +1,6 @@
 """Scale's metrics service, job types only: GET /v6/metrics/, /v6/metrics/{name}/ and
 /v6/metrics/{name}/plot-data/ (the Job Type History page and Data -> Metrics), from the hourly aggregates of
-job_type_metrics (jobs/metrics_store.py), never from the jobs themselves."""
+job_type_metrics (jobs/scaleui/metrics_store.py), never from the jobs themselves."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from api.routing import Operation, json_response
 from api.scaleui.quirks import drop_javascript_nulls
 from api.schemas import component, paginated
 from core.times import Clock
-from jobs.metrics_catalogue import COLUMN_NAMES, COLUMNS, GROUP_NAMES, GROUPS, Column, fold, selected
-from jobs.metrics_store import MetricsStore
+from jobs.scaleui.metrics_catalogue import COLUMN_NAMES, COLUMNS, GROUP_NAMES, GROUPS, Column, fold, selected
+from jobs.scaleui.metrics_store import MetricsStore
 
 NAME = "job-types"
 TITLE = "Job Types"

@@ -12,8 +12,8 @@ from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
 from api.schemas import component, paginated
 from core.times import Clock
-from jobs.node_store import NODE_ORDER_FIELDS, NodeStore
 from jobs.records import OrderKey
+from jobs.scaleui.node_store import NODE_ORDER_FIELDS, NodeStore
 
 NODE_PARAMS = (
     Param("started", "timestamp", description="Nodes last modified at or after this time."),

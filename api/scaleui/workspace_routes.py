@@ -18,8 +18,8 @@ from api.scaleui.node_routes import parse_order
 from api.schemas import ERROR_413, ERROR_415, component, paginated
 from core.times import Clock
 from jobs.records import WorkspaceFields
-from jobs.workspace_config import CONFIGURATION_SCHEMA, public_configuration
-from jobs.workspace_store import WORKSPACE_ORDER_FIELDS, WorkspaceStore
+from jobs.scaleui.workspace_config import CONFIGURATION_SCHEMA, public_configuration
+from jobs.scaleui.workspace_store import WORKSPACE_ORDER_FIELDS, WorkspaceStore
 
 WORKSPACE_PARAMS = (
     Param("started", "timestamp", description="Workspaces last modified at or after this time."),

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.job_type_status_store import counted, queued_per_type, running_per_type
-from jobs.metrics_store import hourly_statement
+from jobs.scaleui.job_type_status_store import counted, queued_per_type, running_per_type
+from jobs.scaleui.metrics_store import hourly_statement
 
 STARTED = datetime(2020, 1, 1, tzinfo=UTC)
 ENDED = datetime(2020, 1, 2, tzinfo=UTC)

@@ -6,8 +6,8 @@ Create Date: 2026-12-07 09:30:00.000000
 
 job_type_metrics: per job type and hour, the jobs that ended COMPLETED or FAILED (by error category) and the queue
 and run times of the executions that ended them, so /v6/metrics/job-types/plot-data/ (Scale's Job Type History
-and Data -> Metrics pages) reads a few aggregate rows instead of every job. jobs/metrics_store.py adds to it in
-the transaction that ends a job; this migration fills it from the jobs that ended before it existed.
+and Data -> Metrics pages) reads a few aggregate rows instead of every job. jobs/scaleui/metrics_store.py adds to
+it in the transaction that ends a job; this migration fills it from the jobs that ended before it existed.
 """
 
 from __future__ import annotations

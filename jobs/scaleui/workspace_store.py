@@ -18,7 +18,7 @@ from jobs.db import Database
 from jobs.errors import Invalid, NotFound
 from jobs.models import Workspace
 from jobs.records import OrderKey, Validation, ValidationIssue, WorkspaceFields
-from jobs.workspace_config import NAME_PATTERN, check_configuration, name_from_title, with_kept_secret
+from jobs.scaleui.workspace_config import NAME_PATTERN, check_configuration, name_from_title, with_kept_secret
 
 WORKSPACE_ORDER_FIELDS: dict[str, Any] = {
     name: getattr(Workspace, name)

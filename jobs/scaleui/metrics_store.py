@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jobs.db import Database
-from jobs.job_type_status_store import BASE_COLUMNS
 from jobs.models import JobType, JobTypeMetrics
+from jobs.scaleui.job_type_status_store import BASE_COLUMNS
 from jobs.statuses import ErrorCategory, JobStatus
 
 _COUNTED = (
