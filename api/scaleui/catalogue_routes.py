@@ -14,7 +14,7 @@ from api.errors import not_found
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
-from api.scaleui.node_routes import parse_order
+from api.scaleui.orders import parse_order
 from api.schemas import component, paginated
 from core.times import Clock
 from jobs.scaleui.error_store import ERROR_ORDER_FIELDS, ErrorStore

@@ -6,13 +6,13 @@ from __future__ import annotations
 import falcon
 
 from api import job_schemas
-from api.errors import bad_request, not_found
+from api.errors import not_found
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
+from api.scaleui.orders import parse_order
 from api.schemas import component, paginated
 from core.times import Clock
-from jobs.records import OrderKey
 from jobs.scaleui.node_store import NODE_ORDER_FIELDS, NodeStore
 
 NODE_PARAMS = (
@@ -47,16 +47,6 @@ def node_json(n) -> dict:
         "created": n.created,
         "last_modified": n.last_modified,
     }
-
-
-def parse_order(values: list[str] | None, fields) -> tuple[OrderKey, ...]:
-    keys = []
-    for value in values or ():
-        name = value[1:] if value.startswith("-") else value
-        if name not in fields:
-            raise bad_request(f'Invalid order field: "{name}"')
-        keys.append(OrderKey(name, value.startswith("-")))
-    return tuple(keys)
 
 
 class Nodes:

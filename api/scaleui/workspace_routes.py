@@ -14,7 +14,7 @@ from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, Response, json_response
 from api.scaleui.job_type_edit_routes import VALIDATION
-from api.scaleui.node_routes import parse_order
+from api.scaleui.orders import parse_order
 from api.schemas import ERROR_413, ERROR_415, component, paginated
 from core.times import Clock
 from jobs.records import WorkspaceFields
