@@ -88,6 +88,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/errors/{{error_id:{ID}}}/", ErrorDetails(stores.errors))
     routes.add("/v6/timeline/job-types/", TimelineJobTypes(stores.timeline, clock))
     routes.add("/v6/recipe-types/", NothingHere("Recipe types"))
+    routes.add("/v6/timeline/recipe-types/", NothingHere("Timeline of recipe types"))
     routes.add("/v6/accounts/profile/", Profile())
     routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
     routes.add("/v6/accounts/logout/", Logout(stores.users))

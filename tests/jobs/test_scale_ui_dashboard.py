@@ -194,6 +194,7 @@ def test_every_scale_ui_route_is_documented(api):
         "/v6/errors/{error_id}/": {"get"},
         "/v6/timeline/job-types/": {"get"},
         "/v6/recipe-types/": {"get"},
+        "/v6/timeline/recipe-types/": {"get"},
     }
     for path, methods in routes.items():
         assert methods == set(doc["paths"][path]) - {"head"}, path

@@ -213,12 +213,13 @@ def test_timeline_accepts_id_and_job_type_id(api, history):
 
 
 def test_recipe_types_are_an_empty_list(api):
-    assert get(api, "/v6/recipe-types/", "page=1&page_size=1000") == {
-        "count": 0,
-        "next": None,
-        "previous": None,
-        "results": [],
-    }
+    for path in ("/v6/recipe-types/", "/v6/timeline/recipe-types/"):
+        assert get(api, path, "page=1&page_size=1000&started=2020-01-01T00:00:00.000Z") == {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
 
 
 def test_dashboard_job_history_chart_as_the_ui_sends_it(api, history, clock):
