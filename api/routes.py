@@ -13,13 +13,24 @@ from api.health import Liveness, Readiness
 from api.ingest_routes import ExecutionLogIngest
 from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
 from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
-from api.job_type_routes import JobTypeDetails, JobTypes
+from api.job_type_routes import JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
 from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
+from api.scaleui.catalogue_routes import ErrorDetails, Errors, NothingHere, TimelineJobTypes
+from api.scaleui.job_type_edit_routes import (
+    JobTypeDetailsEditable,
+    JobTypeNames,
+    JobTypeValidation,
+    JobTypeVersions,
+)
+from api.scaleui.job_type_status_routes import JobLoad, JobTypesRunning, JobTypesStatus, QueueStatus
+from api.scaleui.metrics_routes import MetricsPlotData, MetricsTypeDetails, MetricsTypes
+from api.scaleui.node_routes import NodeDetails, Nodes
+from api.scaleui.workspace_routes import WorkspaceDetails, Workspaces, WorkspaceValidation
 from api.services import Services
 from api.system_routes import Scheduler, Status, Version
 from api.viewer_routes import ViewerAsset, ViewerPage
@@ -46,7 +57,16 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/scheduler/", Scheduler())
 
     routes.add("/v6/job-types/", JobTypes(stores.job_types, clock, max_body))
-    routes.add("/v6/job-types/{name}/{version}/", JobTypeDetails(stores.job_types))
+    routes.add("/v6/job-types/{name}/{version}/", JobTypeDetailsEditable(stores.job_types, clock, max_body))
+    # Scale's UI: the dashboard, Running Jobs and Queued Jobs pages.
+    routes.add("/v6/job-types/status/", JobTypesStatus(stores.job_type_status, clock))
+    routes.add("/v6/job-types/running/", JobTypesRunning(stores.job_type_status))
+    routes.add("/v6/queue/status/", QueueStatus(stores.job_type_status))
+    routes.add("/v6/load/", JobLoad(stores.job_type_status, clock))
+    # Scale's UI: job types edited (the pause button, the wizard) and browsed by name.
+    routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
+    routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))
+    routes.add("/v6/job-types/{name}/", JobTypeVersions(stores.job_types, clock))
     routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))
@@ -57,6 +77,21 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
     routes.add("/v6/files/", Files(stores.files, clock))
+    # Scale's UI: System -> Nodes and Workspaces.
+    routes.add("/v6/nodes/", Nodes(stores.nodes, clock))
+    routes.add(f"/v6/nodes/{{node_id:{ID}}}/", NodeDetails(stores.nodes))
+    routes.add("/v6/workspaces/", Workspaces(stores.workspaces, clock, max_body))
+    routes.add("/v6/workspaces/validation/", WorkspaceValidation(stores.workspaces, clock, max_body))
+    routes.add(f"/v6/workspaces/{{workspace_id:{ID}}}/", WorkspaceDetails(stores.workspaces, clock, max_body))
+    # Scale's UI: Job Type History, Data -> Metrics and Timeline; what they load that this service lacks is empty.
+    routes.add("/v6/metrics/", MetricsTypes())
+    routes.add("/v6/metrics/{name}/", MetricsTypeDetails(stores.metrics))
+    routes.add("/v6/metrics/{name}/plot-data/", MetricsPlotData(stores.metrics, clock))
+    routes.add("/v6/errors/", Errors(stores.errors, clock))
+    routes.add(f"/v6/errors/{{error_id:{ID}}}/", ErrorDetails(stores.errors))
+    routes.add("/v6/timeline/job-types/", TimelineJobTypes(stores.timeline, clock))
+    routes.add("/v6/recipe-types/", NothingHere("Recipe types"))
+    routes.add("/v6/timeline/recipe-types/", NothingHere("Timeline of recipe types"))
     routes.add("/v6/accounts/profile/", Profile())
     routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
     routes.add("/v6/accounts/logout/", Logout(stores.users))

@@ -21,6 +21,7 @@ from jobs.errors import Invalid, JobStateConflict, NotFound
 from jobs.models import Error, Job, JobExecution, JobType, JobTypeRevision, Node
 from jobs.output_files import merged_output, record_output_files
 from jobs.records import ClaimedExecution, ExecutionQuery, OutputFile
+from jobs.scaleui.metrics_store import record_job_end
 from jobs.statuses import END_STATUSES, ErrorCategory, ExecutionStatus, JobStatus
 
 DEFAULT_ERROR = "algorithm-unknown"
@@ -226,7 +227,7 @@ class ExecutionStore:
                 raise NotFound(f"job execution {exe_id}")
             # Lock the job before the execution, in the same order as cancel does.
             job = s.execute(
-                select(Job.num_exes, Job.max_tries, Job.started, JobType.name)
+                select(Job.num_exes, Job.max_tries, Job.started, Job.job_type_id, JobType.name)
                 .join(JobType, JobType.id == Job.job_type_id)
                 .where(Job.id == job_id)
                 .with_for_update(of=Job)
@@ -248,7 +249,7 @@ class ExecutionStore:
                     task_results=task_results,
                     last_modified=now,
                 )
-                .returning(JobExecution.exe_num)
+                .returning(JobExecution.exe_num, JobExecution.queued, JobExecution.started)
                 .execution_options(synchronize_session=False)
             ).first()
             if ended_row is None:
@@ -283,6 +284,9 @@ class ExecutionStore:
             )
             if not moved:
                 raise JobStateConflict(f"Job {job_id} is not RUNNING")
+            if values["status"] in (JobStatus.COMPLETED, JobStatus.FAILED):  # the job ended: its type's metrics
+                category = error_row.category if error_row is not None else None
+                record_job_end(s, job.job_type_id, status, category, ended_row.queued, ended_row.started, ended)
             return values["status"]
 
     @staticmethod

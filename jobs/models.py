@@ -84,6 +84,7 @@ class Workspace(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     json_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime]
+    deprecated: Mapped[datetime | None]  # migration 0011: when it was made inactive
     last_modified: Mapped[datetime]
 
 
@@ -267,7 +268,8 @@ class Job(Base):
     queued: Mapped[datetime | None]
     started: Mapped[datetime | None] = mapped_column(index=True)
     ended: Mapped[datetime | None] = mapped_column(index=True)
-    last_status_change: Mapped[datetime | None]
+    # Migration 0010: the dashboard's counts of the jobs whose status changed in a window.
+    last_status_change: Mapped[datetime | None] = mapped_column(index=True)
     last_modified: Mapped[datetime]
 
     job_type: Mapped[JobType] = relationship(lazy="raise")
@@ -298,6 +300,35 @@ class JobCount(Base):
     job_type_id: Mapped[int]
     status: Mapped[str] = mapped_column(String(50))
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobTypeMetrics(Base):
+    """What ended in one hour for one job type (migration 0012): jobs that reached COMPLETED or FAILED (by error
+    category), and the queue and run times of the executions that ended them. Written by
+    jobs/scaleui/metrics_store.py in the transaction that ends the job; read by GET
+    /v6/metrics/job-types/plot-data/. Times in seconds."""
+
+    __tablename__ = "job_type_metrics"
+    __table_args__ = (
+        UniqueConstraint("job_type_id", "occurred"),
+        Index("ix_job_type_metrics_occurred", "occurred", "job_type_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_type_id: Mapped[int] = mapped_column(ForeignKey("job_types.id"))
+    occurred: Mapped[datetime]  # the start of the hour (UTC)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_system_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_data_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_algorithm_count: Mapped[int] = mapped_column(Integer, default=0)
+    queue_count: Mapped[int] = mapped_column(Integer, default=0)  # executions with a queue time
+    queue_time_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    queue_time_min: Mapped[float | None] = mapped_column(Float)
+    queue_time_max: Mapped[float | None] = mapped_column(Float)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    run_time_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    run_time_min: Mapped[float | None] = mapped_column(Float)
+    run_time_max: Mapped[float | None] = mapped_column(Float)
 
 
 class JobInputFile(Base):

@@ -236,3 +236,89 @@ class StatusReport:
     executions: list[ExecutionCount]
     job_counts: dict[str, int]
     job_types: list[Any]
+
+
+@dataclass(frozen=True)
+class JobTypeStatusCount:
+    """Jobs of a job type in one status (and, for failures, one error category): how many, and when the latest of
+    them changed status."""
+
+    status: str
+    count: int
+    most_recent: datetime | None
+    category: str | None
+
+
+@dataclass(frozen=True)
+class JobTypeCounts:
+    """A job type (a row of jobs.scaleui.job_type_status_store.BASE_COLUMNS) and its job counts."""
+
+    job_type: Any
+    job_counts: list[JobTypeStatusCount]
+
+
+@dataclass(frozen=True)
+class RunningJobType:
+    """A job type with RUNNING jobs: how many, and since when the longest running one runs."""
+
+    job_type: Any
+    count: int
+    longest_running: datetime | None
+
+
+@dataclass(frozen=True)
+class QueuedJobType:
+    """A job type with QUEUED jobs: how many, since when the longest queued one waits, its highest priority."""
+
+    job_type: Any
+    count: int
+    longest_queued: datetime | None
+    highest_priority: int
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One finding of a job type validation (Scale's {"name", "description"})."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    is_valid: bool
+    errors: list[ValidationIssue]
+    warnings: list[ValidationIssue]
+
+
+@dataclass(frozen=True)
+class JobTypeName:
+    """A job type name with its versions (newest first); the other fields are its latest version's."""
+
+    latest: Any
+    versions: list[str]
+
+
+@dataclass(frozen=True)
+class JobTypeChanges:
+    """What a staff user may change on a job type (PATCH /v6/job-types/{name}/{version}/); None: unchanged."""
+
+    icon_code: str | None = None
+    is_published: bool | None = None
+    is_active: bool | None = None
+    is_paused: bool | None = None
+    max_scheduled: int | None = None
+    max_tries: int | None = None
+    configuration: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceFields:
+    """A workspace as a client describes it (create, edit, validate); None: not given."""
+
+    name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    base_url: str | None = None
+    is_active: bool | None = None
+    configuration: dict[str, Any] | None = None

@@ -12,6 +12,12 @@ from jobs.file_store import FileStore
 from jobs.job_store import JobStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.scaleui.error_store import ErrorStore
+from jobs.scaleui.job_type_status_store import JobTypeStatusStore
+from jobs.scaleui.metrics_store import MetricsStore
+from jobs.scaleui.node_store import NodeStore
+from jobs.scaleui.timeline_store import TimelineStore
+from jobs.scaleui.workspace_store import WorkspaceStore
 from jobs.status_store import StatusStore
 from jobs.user_store import UserStore
 
@@ -26,6 +32,12 @@ class Stores:
     files: FileStore
     users: UserStore
     status: StatusStore
+    job_type_status: JobTypeStatusStore
+    nodes: NodeStore
+    workspaces: WorkspaceStore
+    metrics: MetricsStore
+    errors: ErrorStore
+    timeline: TimelineStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -39,6 +51,12 @@ class Stores:
             FileStore(db, clock),
             UserStore(db, clock),
             StatusStore(db),
+            JobTypeStatusStore(db),
+            NodeStore(db),
+            WorkspaceStore(db, clock),
+            MetricsStore(db),
+            ErrorStore(db),
+            TimelineStore(db),
         )
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
+from jobs.records import WorkspaceFields
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.checks import read_lines
 from tests.reliability.harness import assert_clean_error, ndjson, wait_until
@@ -84,15 +85,28 @@ def concrete(path: str, seeded) -> str:
         "stream": "combined",
         "name": "index.html",
         "version": "1.0.0",
+        "node_id": seeded.node_id,
+        "workspace_id": seeded.workspace_id,
+        "error_id": seeded.error_id,
     }
     if "{name}" in path and "{version}" in path:
         values["name"] = seeded.job_type_names[0]
+    if path.startswith("/v6/metrics/"):
+        values["name"] = "job-types"  # the one metrics type
     return re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), path)
 
 
 @pytest.fixture
 def seeded(stores):
-    return seed_jobs(stores, types=2, jobs=6, running=2, finished=2)
+    out = seed_jobs(stores, types=2, jobs=6, running=2, finished=2)
+    # One of each thing Scale's UI pages look up by id: a node (where the seeded jobs ran), a workspace, an error.
+    out.node_id = stores.nodes.list_nodes(None, None, (), 0, 1)[1][0].id
+    configuration = {"broker": {"type": "host", "host_path": "/data/products"}}
+    out.workspace_id = stores.workspaces.create_workspace(
+        WorkspaceFields(title="Products", configuration=configuration)
+    ).id
+    out.error_id = stores.errors.list_errors(None, None, None, None, None, None, (), 0, 1)[1][0].id
+    return out
 
 
 # --- writes need the admin token ---------------------------------------------------------------------------
