@@ -1,4 +1,4 @@
-"""Job type metrics (table job_type_metrics, migration 0012) and the pages that read them: Scale's Job Type History
+"""Job type metrics (table job_type_metrics, migration 0013) and the pages that read them: Scale's Job Type History
 (/v6/metrics/job-types/ for its choices, then plot-data with its four columns, as the UI sends it: page_size=null,
 group=null, dataType, repeated choice_id and column) and Data -> Metrics; the error catalogue, the timeline and the
 empty recipe types list. The aggregates are checked against a count over the jobs table."""
@@ -112,7 +112,7 @@ def test_aggregates_equal_a_count_over_the_jobs(api, history, stores):
 def test_migration_fills_the_aggregates_from_earlier_jobs(api, history, stores):
     before = stored(stores)
     config = alembic_config()
-    for revision, step in (("0011", command.downgrade), ("head", command.upgrade)):
+    for revision, step in (("0012", command.downgrade), ("head", command.upgrade)):
         with stores.db.engine.begin() as c:
             config.attributes["connection"] = c
             step(config, revision)

@@ -1,7 +1,7 @@
 """last status change index
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 09:05:00.000000
 
 ix_jobs_last_status_change: GET /v6/job-types/status/ (the dashboard of Scale's UI) counts, per job type, the jobs
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """job type metrics
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 09:30:00.000000
 
 job_type_metrics: per job type and hour, the jobs that ended COMPLETED or FAILED (by error category) and the queue
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """workspace deprecated
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 09:20:00.000000
 
 workspaces.deprecated: when a workspace was made inactive (Scale v6's field; PATCH /v6/workspaces/{id}/ sets it).
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
