@@ -84,7 +84,7 @@ class Workspace(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     json_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime]
-    deprecated: Mapped[datetime | None]  # migration 0011: when it was made inactive
+    deprecated: Mapped[datetime | None]  # migration 0012: when it was made inactive
     last_modified: Mapped[datetime]
 
 
@@ -303,7 +303,7 @@ class JobCount(Base):
 
 
 class JobTypeMetrics(Base):
-    """What ended in one hour for one job type (migration 0012): jobs that reached COMPLETED or FAILED (by error
+    """What ended in one hour for one job type (migration 0013): jobs that reached COMPLETED or FAILED (by error
     category), and the queue and run times of the executions that ended them. Written by
     jobs/scaleui/metrics_store.py in the transaction that ends the job; read by GET
     /v6/metrics/job-types/plot-data/. Times in seconds."""

@@ -2,7 +2,7 @@
 (GET /v6/job-types/status/, the dashboard), the running jobs per type (/v6/job-types/running/) and the queue per
 type (/v6/queue/status/).
 
-Every read is on an index: the window on ix_jobs_last_status_change (migration 0010), RUNNING and QUEUED jobs on
+Every read is on an index: the window on ix_jobs_last_status_change (migration 0011), RUNNING and QUEUED jobs on
 the status-led indexes (ix_jobs_status_last_modified, ix_jobs_queue). Job types come one page at a time.
 """
 

@@ -1,4 +1,4 @@
-"""Job type metrics (table job_type_metrics, migration 0012): added to when a job ends, read per hour.
+"""Job type metrics (table job_type_metrics, migration 0013): added to when a job ends, read per hour.
 
 record_job_end runs inside the transaction that ends the job (jobs.execution_store.finish_execution), so the
 aggregates never disagree with the jobs: one upsert per ended job, adding to its type's row for that hour (counts
