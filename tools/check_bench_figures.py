@@ -1,4 +1,4 @@
-"""Fail when a README states a bench figure that no committed bench result (bench/results/*.json) holds.
+"""Fail when a README states a bench figure that no committed bench result (bench/results/**/*.json) holds.
 
 The rule, precisely (run by `make lint`; `python tools/check_bench_figures.py` prints each figure it cannot
 find, with file and line, and exits 1):
@@ -12,7 +12,7 @@ What is a figure. Only measured values are checked, never settings, limits or ta
   comma-grouped number ("45,676") on a line that also has one of those units. A number directly after a
   comparison or a limit word (`<`, `≤`, `≥`, `>`, "under (the)", "over", "below", "above", "at most", "at
   least", "per", "than", "target", "default") is a bound, not a figure, and is skipped, as are numbers glued
-  to a letter (p50, ES_HEAP, 8.19.0) and sizes ("10k jobs", "100k lines", "10k to 10M": a k-number followed
+  to a letter (p50, ES_HEAP, 8.19.0) and sizes ("10k jobs", "100k lines", "10k to 10M", "a 2,000-line page": a number followed
   by what it counts).
 - A line may opt out by ending with the comment `<!-- not a bench figure -->`: only for a figure that the
   text itself says was measured outside the bench's results (a profiler, a run that was not stored), so the
@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 READMES = sorted(p for p in ROOT.rglob("README.md") if not {".venv", "node_modules", "data"} & set(p.parts))
-RESULTS = sorted((ROOT / "bench" / "results").glob("*.json"))
+RESULTS = sorted((ROOT / "bench" / "results").rglob("*.json"))  # profiles/ included
 
 NUMBER = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
 UNIT = r"(k\b)?\s?(lines/s|rows/s|req/s|ms\b|µs\b|MB\b)?"
@@ -45,7 +45,7 @@ BOUND = re.compile(
     r"(?:\s+the)?\W{0,3}$",
     re.I,
 )
-SIZE = re.compile(r"^\s?(?:jobs|lines(?!/s)|rows|requests|documents|executions|matches|to \d+M\b)\b")
+SIZE = re.compile(r"^[\s-]?(?:jobs?|lines?(?!/s)|rows|requests|documents|executions|matches|to \d+M\b)\b")
 COUNTED = re.compile(r"^\s?(?:streams?|conn\.|connections|clients|workers|rounds?)\b")
 OPT_OUT = "<!-- not a bench figure -->"
 TABLE_COLUMNS = ("ours", "bare", "ceiling", "ratio")
@@ -99,7 +99,7 @@ def prose_figures(line: str) -> Iterator[tuple[str, str | None]]:
             continue
         if text[m.end() : m.end() + 1].isalpha() and not k:  # 8.19.0, 2nd, 10M lines: not a measure
             continue
-        if k and not unit and SIZE.match(text[m.end() :]):
+        if not unit and SIZE.match(text[m.end() :]):  # "100k lines", "a 2,000-line page": sizes
             continue
         written = whole + (fraction or "") + ("k" if k else "")
         if k or unit in SPEED_UNITS or ("," in whole and speed_line):
@@ -157,7 +157,7 @@ def main() -> int:
         if not held(written, unit, values)
     ]
     for line in missing:
-        print(f"{line} is in no committed bench result (bench/results/*.json)")
+        print(f"{line} is in no committed bench result (bench/results/**/*.json)")
     return 1 if missing else 0
 
 
