@@ -12,8 +12,8 @@ What is a figure. Only measured values are checked, never settings, limits or ta
   comma-grouped number ("45,676") on a line that also has one of those units. A number directly after a
   comparison or a limit word (`<`, `≤`, `≥`, `>`, "under (the)", "over", "below", "above", "at most", "at
   least", "per", "than", "target", "default") is a bound, not a figure, and is skipped, as are numbers glued
-  to a letter (p50, ES_HEAP, 8.19.0) and sizes ("10k jobs", "100k lines", "10k to 10M", "a 2,000-line page": a number followed
-  by what it counts).
+  to a letter (p50, ES_HEAP, 8.19.0) and sizes ("10k jobs", "100k lines", "10k to 10M", "a 2,000-line
+  page": a number followed by what it counts).
 - A line may opt out by ending with the comment `<!-- not a bench figure -->`: only for a figure that the
   text itself says was measured outside the bench's results (a profiler, a run that was not stored), so the
   reader is told; the comment makes each such line visible to a grep.
