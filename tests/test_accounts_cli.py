@@ -115,7 +115,7 @@ def test_the_command_line_manages_users_and_tokens(accounts, api, tmp_path):
     after = utcnow()
     assert api.simulate_get("/v6/accounts/profile/", headers=bearer).status_code == 403
     row = re.fullmatch(
-        rf"{token_id}  robot  nightly  {re.escape(token[:12])}\.\.\.  created ({ISO})  revoked ({ISO})\n",
+        rf"{token_id}  robot  nightly  {re.escape(token[:12])}\.\.\.  user  created ({ISO})  revoked ({ISO})\n",
         accounts("token", "list").stdout,
     )
     assert row and parse_datetime(row[1]) <= before <= parse_datetime(row[2]) <= after, row
