@@ -20,6 +20,7 @@ from settings import ConfigurationError, Settings
 from worker.node_name import hold_node_name
 from worker.outputs import Outputs
 from worker.runner import Worker
+from worker.sandbox import Sandbox, hidden_paths
 
 log = logging.getLogger("worker")
 EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
@@ -72,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         outputs=Outputs(
             stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
         ),
+        sandbox=Sandbox(hidden_paths(settings.data_dir, settings.database_url)) if settings.worker_sandbox else None,
     )
+    if not settings.worker_sandbox:
+        log.warning("WORKER_SANDBOX=0: jobs run as this worker's user and can read its token, database and environment")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())
