@@ -113,6 +113,16 @@ def test_inputs_and_settings_reach_the_job_without_a_shell(stores, shipper, es, 
     assert not witness.exists()
 
 
+def test_only_the_settings_the_manifest_declares_reach_the_job(stores, shipper, es, settings):
+    command = f'{PY} -c \'import os; print(os.environ.get("MODE"), os.environ.get("UNDECLARED"))\''
+    m = manifest(command=command, settings=[{"name": "MODE"}])
+    job_id = queue_job(stores, m, None, {"settings": {"MODE": "fast", "UNDECLARED": "smuggled"}})
+    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    assert job_of(stores, job_id)["status"] == "COMPLETED"
+    got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
+    assert got == ["fast None"]
+
+
 def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     errors = [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}]
     mapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
