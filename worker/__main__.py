@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
+    # is bound back in).
+    sandbox = Sandbox(
+        hidden_paths(settings.data_dir, settings.database_url, settings.spool_dir, settings.worker_output_dir)
+    )
     worker = Worker(
         stores.executions,
         stores.log_targets,
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs=Outputs(
             stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
         ),
-        sandbox=Sandbox(hidden_paths(settings.data_dir, settings.database_url)) if settings.worker_sandbox else None,
+        sandbox=sandbox if settings.worker_sandbox else None,
     )
     if not settings.worker_sandbox:
         log.warning("WORKER_SANDBOX=0: jobs run as this worker's user and can read its token, database and environment")

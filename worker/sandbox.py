@@ -1,7 +1,8 @@
 """The bubblewrap sandbox each local job runs in (issue 23): the host's system read-only, a private /tmp and
 /dev, a new /proc in its own pid namespace (no worker to read /proc/<pid>/environ from), no network, an empty
 environment but the job's own variables, and only its working and output directories writable. DATA_DIR (the
-admin token file, the SQLite database, the spool) and the database's folder are covered by empty tmpfs mounts.
+admin token file, the SQLite database), the spool, the outputs' root and the database's folder are covered by
+empty tmpfs mounts.
 
 The job runs as `nobody` (65534). Run as root, the worker's bwrap makes no user namespace (one made by root maps
 the job's uid back to root on the host, which reads every root-only file): the job drops to the real nobody
@@ -20,9 +21,10 @@ SETPRIV = "/usr/bin/setpriv"  # util-linux, on every Debian
 NOBODY = 65534
 
 
-def hidden_paths(data_dir: Path, database_url: str) -> tuple[Path, ...]:
-    """What a job must not see: DATA_DIR and, for SQLite, the database file's folder."""
-    paths = [data_dir]
+def hidden_paths(data_dir: Path, database_url: str, *others: Path) -> tuple[Path, ...]:
+    """What a job must not see: DATA_DIR, the given folders (the spool, other executions' outputs) and, for
+    SQLite, the database file's folder."""
+    paths = [data_dir, *others]
     if database_url.startswith("sqlite:///"):
         paths.append(Path(database_url.removeprefix("sqlite:///")).resolve().parent)
     return tuple(paths)

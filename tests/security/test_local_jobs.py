@@ -1,6 +1,7 @@
 """Attack: a local job reads the admin token file, opens the SQLite database, reads the worker's environment
-(its own and /proc/<worker pid>/environ) and writes outside its workspace. It used to run as the worker's own
-user with nothing in between; it now runs in a bubblewrap sandbox (worker/sandbox.py) that sees none of it."""
+(its own and /proc/<worker pid>/environ) and writes outside its workspace (its own output folder must stay
+writable). It used to run as the worker's own user with nothing in between; it now runs in a bubblewrap sandbox
+(worker/sandbox.py) that sees none of it."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ attempt("proc", all_environs)
 attempt("own-env", lambda: json.dumps(dict(os.environ)))
 attempt("write-outside", lambda: open(outside, "w").write("planted"))
 attempt("write-data-dir", lambda: open(os.path.join(data_dir, "planted"), "w").write("planted"))
+attempt("write-output", lambda: open(os.path.join(os.environ["OUTPUT_DIR"], "result.txt"), "w").write("ok"))
 """
 
 
@@ -85,7 +87,7 @@ def test_a_local_job_sees_neither_the_token_the_database_nor_the_workers_environ
         worker.wait(timeout=30)
     lines = {}
     deadline = time.monotonic() + 30
-    while len(lines) < 7:
+    while len(lines) < 8:
         assert time.monotonic() < deadline, f"the job's lines did not all arrive: {lines}"
         got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
         lines = {d["message"].split(" ", 1)[0]: d["message"] for d in got}
@@ -97,6 +99,7 @@ def test_a_local_job_sees_neither_the_token_the_database_nor_the_workers_environ
             assert secret not in line, f"{label}: the job saw {secret!r}"
     for label in ("token", "database", "environ", "write-outside", "write-data-dir"):
         assert lines[label].startswith(f"{label} REFUSED"), lines[label]
+    assert lines["write-output"] == "write-output GOT 2"  # its own output folder stays writable
     assert not outside.exists()
     assert not (data_dir / "planted").exists()
     assert (data_dir / "api_token").read_text() == TOKEN
