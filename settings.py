@@ -88,6 +88,8 @@ class Settings:
     worker_output_dir: Path = field(default=Path("data/outputs"))
     # Where that folder is served, if it is: files get url = <this>/<file_path>.
     worker_output_url: str | None = None
+    # Local jobs run in a bubblewrap sandbox (worker/sandbox.py); off only on hosts without user namespaces.
+    worker_sandbox: bool = True
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -148,6 +150,7 @@ class Settings:
             worker_workspace=env.get("WORKER_WORKSPACE") or "local",
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
+            worker_sandbox=_flag(env.get("WORKER_SANDBOX", "1")),
         )
 
 

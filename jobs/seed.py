@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, overload
 
 from jsonschema import Draft202012Validator
@@ -171,11 +172,32 @@ def _problem(schema: dict, value: Any) -> str | None:
     return f"{where}: {error.message}" if where else error.message
 
 
+def env_name(name: str) -> str:
+    """The environment variable an input or setting becomes in the job (Seed: upper-cased names)."""
+    return re.sub(r"\W", "_", name).upper()
+
+
+# Variables that change how the job's programs load and run, not what they work on: a queued job must not set
+# them (LD_PRELOAD runs code of its choosing in every process, PATH and PYTHON* pick the programs and modules).
+_RESERVED = re.compile(r"LD_.*|PATH|PYTHON.*")
+
+
+def reserved_name(name: str) -> bool:
+    return _RESERVED.fullmatch(env_name(name)) is not None
+
+
+RESERVED_PROBLEM = "LD_*, PATH and PYTHON* variables may not be set by a job"
+
+
 def check_manifest(manifest: Any) -> None:
     problem = _problem(MANIFEST_SCHEMA, manifest)
     if problem:
         raise Invalid(f"Invalid manifest: {problem}")
     interface = manifest["job"].get("interface") or {}
+    declared = [i["name"] for kind in ("files", "json") for i in (interface.get("inputs") or {}).get(kind, [])]
+    for name in declared + [s["name"] for s in interface.get("settings") or []]:
+        if reserved_name(name):
+            raise Invalid(f"Invalid manifest: '{name}' is refused: {RESERVED_PROBLEM}")
     names = [i["name"] for kind in ("files", "json") for i in (interface.get("inputs") or {}).get(kind, [])]
     if len(names) != len(set(names)):
         raise Invalid("Invalid manifest: input names must be unique")
@@ -196,6 +218,14 @@ def check_configuration(configuration: Any) -> None:
     problem = _problem(CONFIGURATION_SCHEMA, configuration)
     if problem:
         raise Invalid(f"Job type configuration invalid: {problem}")
+    for name in configuration.get("settings") or {}:
+        if reserved_name(name):
+            raise Invalid(f"Job type configuration invalid: settings.{name}: {RESERVED_PROBLEM}")
+
+
+def declared_settings(manifest: dict) -> set[str]:
+    """The settings a job may be given: those its manifest's interface declares."""
+    return {s["name"] for s in ((manifest.get("job") or {}).get("interface") or {}).get("settings") or []}
 
 
 def inputs_of(manifest: dict) -> dict:

@@ -20,6 +20,7 @@ from settings import ConfigurationError, Settings
 from worker.node_name import hold_node_name
 from worker.outputs import Outputs
 from worker.runner import Worker
+from worker.sandbox import Sandbox, hidden_paths
 
 log = logging.getLogger("worker")
 EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
+    # is bound back in).
+    sandbox = Sandbox(
+        hidden_paths(settings.data_dir, settings.database_url, settings.spool_dir, settings.worker_output_dir)
+    )
     worker = Worker(
         stores.executions,
         stores.log_targets,
@@ -72,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         outputs=Outputs(
             stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
         ),
+        sandbox=sandbox if settings.worker_sandbox else None,
     )
+    if not settings.worker_sandbox:
+        log.warning("WORKER_SANDBOX=0: jobs run as this worker's user and can read its token, database and environment")
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())

@@ -8,13 +8,11 @@ import os
 import re
 import shlex
 
+from jobs.seed import declared_settings, env_name, reserved_name
+
 # Environment passed through to jobs; everything else comes from the job.
 PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}|\$(\w+)")
-
-
-def env_name(name: str) -> str:
-    return re.sub(r"\W", "_", name).upper()
 
 
 def job_environment(claimed, output_dir: str) -> dict[str, str]:
@@ -22,11 +20,16 @@ def job_environment(claimed, output_dir: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
     data = claimed.input or {}
     for name, ids in (data.get("files") or {}).items():
-        env[env_name(name)] = " ".join(str(i) for i in ids)  # file ids: there is no file store here
+        if not reserved_name(name):
+            env[env_name(name)] = " ".join(str(i) for i in ids)  # file ids: there is no file store here
     for name, value in (data.get("json") or {}).items():
-        env[env_name(name)] = value if isinstance(value, str) else json.dumps(value)
+        if not reserved_name(name):
+            env[env_name(name)] = value if isinstance(value, str) else json.dumps(value)
+    # Only what the manifest declares, never a loader or interpreter variable (refused at queue time too; this
+    # covers configurations stored before that check).
+    declared = declared_settings(claimed.manifest)
     for name, value in ((claimed.configuration or {}).get("settings") or {}).items():
-        if value is not None:
+        if value is not None and name in declared and not reserved_name(name):
             env[env_name(name)] = value
     env.update(
         OUTPUT_DIR=output_dir,

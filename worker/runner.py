@@ -24,6 +24,7 @@ from jobs.log_target_store import LogTargetStore
 from jobs.records import OutputFile
 from worker.job_process import command_argv, exit_error, job_environment
 from worker.outputs import Outputs
+from worker.sandbox import Sandbox
 
 log = logging.getLogger("worker")
 
@@ -67,6 +68,7 @@ class Worker:
         ship_wait: float = 30.0,
         lease_seconds: float = 60.0,
         outputs: Outputs | None = None,
+        sandbox: Sandbox | None = None,
     ):
         self.executions = executions
         self.log_targets = log_targets
@@ -78,6 +80,8 @@ class Worker:
         # Where jobs write their outputs, reported as the files their executions produced; None: a temporary
         # folder, removed with the job's working directory and not reported.
         self.outputs = outputs
+        # None: jobs run as the worker's own user with its view of the machine (WORKER_SANDBOX=0).
+        self.sandbox = sandbox
         self.stopping = threading.Event()
         self._child: subprocess.Popen | None = None
         self._reaped = float("-inf")
@@ -182,6 +186,12 @@ class Worker:
             argv = command_argv(interface.get("command") or "", env)
             if not argv:
                 raise ValueError("the manifest has no interface.command")
+            if self.sandbox is not None:
+                self.sandbox.prepare((Path(workdir), Path(output_dir)))
+                argv = self.sandbox.argv(argv, env, workdir, output_dir)
+                env = {}  # bwrap sets the job's environment itself
+            # A session of its own: a timeout or cancel signals the whole group (bwrap, and the job inside it,
+            # which --die-with-parent and the end of its pid namespace also take down).
             child = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
 from worker.outputs import Outputs
 from worker.runner import Worker
+from worker.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = shlex.quote(sys.executable)
@@ -72,9 +73,16 @@ def job_of(stores, job_id: int):
     return stores.jobs.get_job(job_id).job
 
 
-def test_job_output_arrives_exactly_in_capture_order(stores, shipper, es, settings, tmp_path):
+def sandboxes(tmp_path: Path) -> Sandbox:
+    """The sandbox of `python -m worker`, hiding the test's DATA_DIR but for the job's script."""
+    return Sandbox(hidden=(tmp_path,), readable=(tmp_path / "job.py",))
+
+
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+def test_job_output_arrives_exactly_in_capture_order(stores, shipper, es, settings, tmp_path, sandboxed):
     job_id = queue_job(stores, manifest(command=script(tmp_path, INTERLEAVED)))
-    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    sandbox = sandboxes(tmp_path) if sandboxed else None
+    Worker(stores.executions, stores.log_targets, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
     job = job_of(stores, job_id)
     assert job["status"] == "COMPLETED"
     got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
@@ -105,6 +113,16 @@ def test_inputs_and_settings_reach_the_job_without_a_shell(stores, shipper, es, 
     assert not witness.exists()
 
 
+def test_only_the_settings_the_manifest_declares_reach_the_job(stores, shipper, es, settings):
+    command = f'{PY} -c \'import os; print(os.environ.get("MODE"), os.environ.get("UNDECLARED"))\''
+    m = manifest(command=command, settings=[{"name": "MODE"}])
+    job_id = queue_job(stores, m, None, {"settings": {"MODE": "fast", "UNDECLARED": "smuggled"}})
+    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    assert job_of(stores, job_id)["status"] == "COMPLETED"
+    got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
+    assert got == ["fast None"]
+
+
 def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     errors = [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}]
     mapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
@@ -119,17 +137,37 @@ def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     )
 
 
-def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings):
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings, tmp_path, sandboxed):
+    marker = f"timeout-marker-{tmp_path.name}"
     job_id = queue_job(
-        stores, manifest(command=f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)'", timeout=1)
+        stores,
+        manifest(command=f"{PY} -c 'import time; print(\"started\", flush=True); time.sleep(60)' {marker}", timeout=1),
     )
     began = time.monotonic()
-    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    sandbox = Sandbox(hidden=(tmp_path,)) if sandboxed else None
+    Worker(stores.executions, stores.log_targets, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
     assert time.monotonic() - began < 30  # about time: killed near its 1 s timeout, not after its 60 s sleep
     job = job_of(stores, job_id)
     assert (job["status"], job["error__name"]) == ("FAILED", "timeout")
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == ["started", "killed after the job type's timeout of 1 s"]
+    # Nothing of the job is left running (in the sandbox: bwrap and the job inside its pid namespace).
+    deadline = time.monotonic() + 10
+    while processes_mentioning(marker):
+        assert time.monotonic() < deadline, processes_mentioning(marker)
+        time.sleep(0.05)
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # it ended meanwhile
+            pass
+    return found
 
 
 def worker_process(settings, *args: str, lease_seconds: float = 60) -> subprocess.Popen:
@@ -143,6 +181,9 @@ def worker_process(settings, *args: str, lease_seconds: float = 60) -> subproces
         API_TOKEN="unused",
         PYTHONPATH=str(ROOT),
         WORKER_LEASE_SECONDS=str(lease_seconds),
+        # These jobs leave their pid in the test's folder for the test to kill: the sandbox forbids exactly that
+        # (tests/security/test_local_jobs.py covers the sandboxed `python -m worker`).
+        WORKER_SANDBOX="0",
     )
     return subprocess.Popen(
         [sys.executable, "-m", "worker", "--poll", "0.1", *args],

@@ -144,6 +144,20 @@ def test_inactive_job_type_is_400(api, auth):
             {"output_workspaces": {"default": "missing"}},
             "Job type configuration invalid: workspace 'missing' does not exist",
         ),
+        (
+            {"settings": {"LD_PRELOAD": "/tmp/evil.so"}},
+            "Job type configuration invalid: settings.LD_PRELOAD: LD_*, PATH and PYTHON* variables may not be set "
+            "by a job",
+        ),
+        (
+            {"settings": {"PATH": "/tmp"}},
+            "Job type configuration invalid: settings.PATH: LD_*, PATH and PYTHON* variables may not be set by a job",
+        ),
+        (
+            {"settings": {"PYTHONPATH": "/tmp"}},
+            "Job type configuration invalid: settings.PYTHONPATH: LD_*, PATH and PYTHON* variables may not be set "
+            "by a job",
+        ),
     ],
 )
 def test_configuration_checked_before_the_interface(api, auth, job_type, configuration, detail):

@@ -87,6 +87,23 @@ def test_jobs_use_the_current_revision(api, auth):
             "Job type configuration invalid: workspace 'nope' does not exist",
         ),
         (
+            {"docker_image": "x", "manifest": manifest(), "configuration": {"settings": {"LD_PRELOAD": "/tmp/x.so"}}},
+            "Job type configuration invalid: settings.LD_PRELOAD: LD_*, PATH and PYTHON* variables may not be set "
+            "by a job",
+        ),
+        (
+            {"docker_image": "x", "manifest": manifest(), "configuration": {"settings": {"path": "/tmp/bin"}}},
+            "Job type configuration invalid: settings.path: LD_*, PATH and PYTHON* variables may not be set by a job",
+        ),
+        (
+            {"docker_image": "x", "manifest": manifest(settings=[{"name": "PythonPath"}])},
+            "Invalid manifest: 'PythonPath' is refused: LD_*, PATH and PYTHON* variables may not be set by a job",
+        ),
+        (
+            {"docker_image": "x", "manifest": manifest(json=[{"name": "ld-library-path", "type": "string"}])},
+            "Invalid manifest: 'ld-library-path' is refused: LD_*, PATH and PYTHON* variables may not be set by a job",
+        ),
+        (
             {"docker_image": "x", "manifest": manifest(), "is_active": "maybe"},
             'Parameter must be a valid boolean: "is_active"',
         ),
