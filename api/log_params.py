@@ -20,6 +20,7 @@ LINE = component(
             "scale_job_exe": {"type": ["string", "null"]},
             "scale_node": {"type": ["string", "null"]},
             "stream": {"type": ["string", "null"]},
+            "anchor": {"type": "boolean", "description": "Only on the anchor line of an `around` answer: true"},
         },
     },
 )
@@ -40,6 +41,15 @@ HIT = component(
                     "highlight": {
                         "type": ["string", "null"],
                         "description": "HTML-escaped fragment with <em> around matches",
+                    },
+                    "context_url": {
+                        "type": ["string", "null"],
+                        "description": "The 20 lines before and after this one in its execution's combined log "
+                        "(around=scale_order_num&context=20); null for a line of an execution unknown here",
+                    },
+                    "viewer_url": {
+                        "type": ["string", "null"],
+                        "description": "The log viewer opened at this line (/logs/{exe_id}?around=scale_order_num)",
                     },
                 },
             },

@@ -17,6 +17,7 @@ import falcon
 
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.logs.context import CONTEXT_PARAMS, around_of
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
@@ -46,7 +47,7 @@ class ExecutionLogs:
     operations = {
         "GET": Operation(
             "Log lines of one execution (stdout, stderr or combined), oldest first",
-            query=READ_PARAMS,
+            query=READ_PARAMS + CONTEXT_PARAMS,
             responses={
                 200: Response(
                     "The lines. JSON (the default, format=json, or Accept: application/json) is Scale's body: "
@@ -59,9 +60,10 @@ class ExecutionLogs:
                         "text/html": TEXT,
                         "text/event-stream": None,
                     },
-                    headers=("Link", "X-Next-Cursor"),
+                    headers=("Link", "X-Next-Cursor", "X-Anchor-Index"),
                 ),
                 204: Response("No lines match"),
+                404: json_response(ERROR, "No such execution or stream, or no line numbered `around` in this read"),
                 406: json_response(ERROR, "No acceptable format"),
                 410: ERROR_410,
                 503: ERROR_503,
@@ -88,7 +90,7 @@ class ExecutionLogs:
         began = time.monotonic()
         if stream not in STREAM_FILTERS:
             raise not_found()
-        q = parse_query(req, READ_PARAMS, self._clock)
+        q = parse_query(req, READ_PARAMS + CONTEXT_PARAMS, self._clock)
         check_window(q["started"], q["ended"])
         fmt_name = q["format"] or FORMAT_OF_MEDIA.get(req.client_prefers(list(FORMAT_OF_MEDIA)) or "")
         if fmt_name is None:
@@ -99,6 +101,7 @@ class ExecutionLogs:
             if q[name] is not None and q[name] > MAX_LINES:
                 raise bad_request(f'Parameter "{name}" must be between 1 and {MAX_LINES}')
         after = self._after(req, q)
+        around = around_of(q)
         if q["tail"] is not None and (after is not None or q["limit"] is not None):
             raise bad_request('Parameter "tail" cannot be combined with "after" or "limit"')
         if q["follow"] and q["limit"] is not None:
@@ -110,7 +113,11 @@ class ExecutionLogs:
         resp.vary = ("Accept",)
         window = Window(STREAM_FILTERS[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
-        if q["follow"]:
+        if around is not None:
+            ctx = self._search.around(target.cluster_id, window, around.order_num, around.before, around.after)
+            self._send(resp, ctx.lines, Format(fmt_name, title, began=began, context=True))
+            resp.set_header("X-Anchor-Index", str(ctx.anchor))
+        elif q["follow"]:
             self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
         elif q["tail"] is not None:
             fmt = Format(fmt_name, title, began=began)

@@ -6,6 +6,7 @@ import falcon
 
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
+from api.logs.hit_links import add_hit_links
 from api.pagination import envelope, page_of
 from api.params import check_window, parse_query
 from api.routing import Operation, json_response
@@ -53,6 +54,7 @@ class LogSearchResource:
             ended=q["ended"],
         )
         count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] != "timestamp")
+        add_hit_links(req, self._log_targets, hits)
         resp.media = envelope(req, page, count, hits)
 
 
@@ -94,6 +96,7 @@ class JobLogs:
                     exe_num=t.exe_num,
                     job_type={"name": t.job_type_name, "version": t.job_type_version},
                 )
+        add_hit_links(req, self._log_targets, hits)
         resp.media = envelope(req, page, count, hits)
 
 

@@ -29,6 +29,16 @@ class LogTargetStore:
             rows = s.execute(_log_targets().where(JobExecution.job_id == job_id).order_by(JobExecution.exe_num)).all()
         return [_log_target(r) for r in rows]
 
+    def execution_ids(self, cluster_ids: list[str]) -> dict[str, int]:
+        """Execution id by cluster id, for those that exist (one query on the unique cluster_id index)."""
+        if not cluster_ids:
+            return {}
+        with self._sessions() as s:
+            rows = s.execute(
+                select(JobExecution.cluster_id, JobExecution.id).where(JobExecution.cluster_id.in_(set(cluster_ids)))
+            ).all()
+        return {str(cluster_id): int(exe_id) for cluster_id, exe_id in rows}
+
     def reserve_log_sequence(self, exe_id: int, count: int) -> int:
         """Reserve `count` consecutive log order numbers of the execution (from 1); returns the first one.
 

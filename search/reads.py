@@ -11,6 +11,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 
 from core.times import ns_of
+from search.context import Context, context
 from search.errors import guarded_read
 from search.lines import Line, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
@@ -124,6 +125,11 @@ class LogSearch:
                 self._es.close_point_in_time(id=pit_id)
             except Exception:  # it expires by itself; a failed close must not hide the real outcome
                 pass
+
+    def around(self, cluster_id: str, window: Window, order_num: int, before: int, after: int) -> Context:
+        """The `before` lines before the line numbered `order_num`, it, and the `after` lines after it
+        (search.context); AnchorNotFound when the read has no such line."""
+        return context(self._search, self.query(cluster_id, window), order_num, before, after, self.windowing)
 
     def has_lines(self, cluster_id: str) -> bool:
         """Whether any line of the execution is left, of any stream and time."""
