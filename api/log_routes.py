@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
 from itertools import chain
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ import falcon
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
 from api.logs.context import CONTEXT_PARAMS, around_of
+from api.logs.streaming import guarded_stream
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
@@ -25,7 +25,7 @@ from api.schemas import ERROR
 from core.times import Clock
 from ingest.retention import expired
 from jobs.log_target_store import LogTargetStore
-from search import LogSearch, LogsExpired, LogsUnavailable, Window, cursor
+from search import LogSearch, LogsExpired, Window, cursor
 from search.lines import Line
 from search.render import CONTENT_TYPES, Format, body, followed_body
 
@@ -201,15 +201,3 @@ def next_url(req: falcon.Request, next_cursor: str) -> str:
     query.append(("after", next_cursor))
     path = getattr(req.context, "original_path", req.path)
     return f"{base_url(req)}{path}?{urlencode(query, doseq=True)}"
-
-
-def guarded_stream(chunks: Iterable[bytes], source: Iterator) -> Iterator[bytes]:
-    """The body after the response started: an Elasticsearch failure can only cut it short."""
-    try:
-        yield from chunks
-    except LogsUnavailable as exc:
-        log.warning("log stream cut short: %s", exc.detail)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()  # ends the point-in-time at once when the client goes away

@@ -32,6 +32,7 @@ class Filters:
     nodes: list[str] | None = None
     started: datetime | None = None
     ended: datetime | None = None
+    regex: str | None = None  # Lucene RegExp over the whole line (search.patterns)
 
 
 def search_query(f: Filters) -> dict:
@@ -62,7 +63,10 @@ def search_lines(
 ) -> tuple[int, list[dict]]:
     """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
     if offset + size > MAX_WINDOW:
-        raise SearchRefused(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
+        raise SearchRefused(
+            f"Only the first {MAX_WINDOW} matches can be paged through by page; walk them all with cursor=* "
+            '(parameter "page")'
+        )
     resp = guarded_read(
         lambda: es.search(
             index=index,

@@ -194,6 +194,12 @@ class LogSearch:
 
         return search_lines(self._es, self._index, filters, offset, size, newest_first)
 
+    def walker(self):
+        """Cursor pages and the export of a search (search.walk.Walker), on these indices."""
+        from search.walk import Walker
+
+        return Walker(self._es, self._index)
+
     # --- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
