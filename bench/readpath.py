@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=3_000_000)
     parser.add_argument("--label", default="now")
     parser.add_argument("--baseline", help="git revision whose search.reads is timed beside today's")
+    parser.add_argument("--no-whole", action="store_true", help="measure: leave out the whole reads")
     parser.add_argument("--windowed", action="store_true", help="profile: also the searches search.windows makes")
     args = parser.parse_args()
     es = Elasticsearch(args.es, request_timeout=600)
@@ -90,7 +92,7 @@ def main() -> None:
 
         profile_all(es, c, indices(c), args.label, RESULTS / "profiles", args.windowed)
     else:
-        print(json.dumps(measure(es, c, args.label, args.baseline), indent=1))
+        print(json.dumps(measure(es, c, args.label, args.baseline, not args.no_whole), indent=1))
 
 
 def baseline_reads(rev: str):
@@ -117,14 +119,14 @@ def baseline_reads(rev: str):
     return reads
 
 
-def measure(es: Elasticsearch, c: corpus.Corpus, label: str, baseline: str | None) -> dict:
+def measure(es: Elasticsearch, c: corpus.Corpus, label: str, baseline: str | None, whole: bool = True) -> dict:
     from search import reads as current
 
     sides = {"now": current}
     if baseline:
         sides = {"before": baseline_reads(baseline), "after": current}
     searches = {name: (m.LogSearch(es, indices(c)), m.Window()) for name, m in sides.items()}
-    out: dict = {"label": label, "baseline": baseline, "indices": list(indices(c)), "sizes": {}}
+    out: dict = {"label": label, "baseline": _revision(baseline), "indices": list(indices(c)), "sizes": {}}
     for size in c.read_sizes:
         cid = c.cluster_id(size)
         expected = size + (LEGACY_LINES if size == SMALL else 0)
@@ -141,7 +143,7 @@ def measure(es: Elasticsearch, c: corpus.Corpus, label: str, baseline: str | Non
                 n: {"p50_ms": round(statistics.median(t), 2), "min_ms": round(min(t), 2)} for n, t in times.items()
             }
         row["whole"] = {}
-        for name, (s, w) in searches.items():
+        for name, (s, w) in searches.items() if whole else ():
             began = time.perf_counter()
             n = sum(1 for _ in s.stream(cid, w))
             seconds = time.perf_counter() - began
@@ -153,7 +155,7 @@ def measure(es: Elasticsearch, c: corpus.Corpus, label: str, baseline: str | Non
                 row[what]["after_over_before_p50"] = round(
                     row[what]["after"]["p50_ms"] / row[what]["before"]["p50_ms"], 3
                 )
-            row["whole"]["after_over_before"] = round(
+            row["whole"]["after_over_before"] = whole and round(
                 row["whole"]["after"]["lines_per_s"] / row["whole"]["before"]["lines_per_s"], 3
             )
         out["sizes"][str(size)] = row
@@ -163,15 +165,28 @@ def measure(es: Elasticsearch, c: corpus.Corpus, label: str, baseline: str | Non
         out["large_over_small"] = {
             side: {
                 **{what: round(large[what][side]["p50_ms"] / small[what][side]["p50_ms"], 2) for what in calls},
-                "whole_lines_per_s": round(
-                    large["whole"][side]["lines_per_s"] / small["whole"][side]["lines_per_s"], 2
-                ),
+                "whole_lines_per_s": whole
+                and round(large["whole"][side]["lines_per_s"] / small["whole"][side]["lines_per_s"], 2),
             }
             for side in sides
         }
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how busy
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"readpath-{label}.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
+
+
+def _revision(rev: str | None) -> str | None:
+    import subprocess
+
+    if rev is None:
+        return None
+    root = Path(__file__).resolve().parent.parent
+    return (
+        subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, check=True, capture_output=True)
+        .stdout.decode()
+        .strip()
+    )
 
 
 def _key_at(es: Elasticsearch, index: str, cid: str, order: int) -> tuple:

@@ -222,7 +222,9 @@ def profile_all(
                 report["searches"][f"{name}/{what}"] = t
         if windowed:
             report["windowed"] = _windowed(es, index, cid, ours_query, after)
-        report["depth_sweep"] = _depth_sweep(es, index, cid, ours_query, size, windowed)
+        report["depth_sweep"] = {"one_search_after": _depth_sweep(es, index, cid, ours_query, size, False)}
+        if windowed:
+            report["depth_sweep"]["windowed"] = _depth_sweep(es, index, cid, ours_query, size, True)
         name = f"{label}-{'large' if size == large else 'small'}.json"
         (out_dir / name).write_text(json.dumps(report, indent=1) + "\n")
         print(f"{label} {size:,} lines ({cid}):")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from search.queries import line_sort, time_range
 
+LONG_MAX = 2**63 - 1  # the sort value of a line without @timestamp (ascending), and date_nanos' last instant
 # (query, sort, size, search_after) -> hits, on the reader's indices or point-in-time.
 Search = Callable[[dict, list, int, "tuple | None"], list[dict]]
 
@@ -62,8 +63,16 @@ def forward(
         if len(got) >= size:
             return got
         # Every line up to `high` after the cursor has been read: the next window starts after it.
-        key, low, span, high = (tuple(hits[-1]["sort"][:4]) if hits else key), high + 1, span * w.growth, None
-    return got + search(_within(query, low, None), line_sort(), size - len(got), key)
+        key, low, span, high = (
+            (tuple(hits[-1]["sort"][:4]) if hits else key),
+            min(high + 1, LONG_MAX),
+            span * w.growth,
+            None,
+        )
+    # Lines without @timestamp sort after every line that has one: only this last, open window can hold them.
+    undated = {"bool": {"must_not": [{"exists": {"field": "@timestamp"}}]}}
+    rest = {"bool": {"filter": [query], "should": [time_range(low, None), undated], "minimum_should_match": 1}}
+    return got + search(rest, line_sort(), size - len(got), key)
 
 
 def backward(search: Search, count: Callable[[], int], query: dict, size: int, w: Windowing) -> list[dict]:
@@ -74,11 +83,10 @@ def backward(search: Search, count: Callable[[], int], query: dict, size: int, w
     span = w.span * size
     for _ in range(w.tries):
         low = _bound(search, query, {"gt": total - span}, descending=False)
-        if low is None:
-            break
-        hits = search(_within(query, low, None), line_sort(descending=True), size, None)
-        if len(hits) >= size:  # every line before `low` sorts before all of these
-            return hits
+        if low is not None:  # None: fewer numbers than lines counted (legacy lines are counted too)
+            hits = search(_within(query, low, None), line_sort(descending=True), size, None)
+            if len(hits) >= size:  # every line before `low` sorts before all of these
+                return hits
         span *= w.growth
     return search(query, line_sort(descending=True), size, None)
 
@@ -96,8 +104,9 @@ def _extrapolated(previous: list[dict], size: int, span: int) -> int | None:
     first, last = previous[0]["sort"][0], previous[-1]["sort"][0]
     if last <= first:
         return None
-    return last + -(-(last - first) * span * size // max(len(previous) - 1, 1))
+    return min(last + -(-(last - first) * span * size // max(len(previous) - 1, 1)), LONG_MAX)
 
 
 def _within(query: dict, low: int, high: int | None) -> dict:
+    """`query` and @timestamp in [low, high] (no upper bound for None)."""
     return {"bool": {"filter": [query, time_range(low, high)]}}

@@ -127,3 +127,23 @@ def test_default_reader_agrees_with_the_bounded_one(log_search, windowed, writte
         w = Window(streams)
         assert _messages(log_search.stream(EXE, w)) == _messages(windowed.stream(EXE, w))
         assert _messages(log_search.tail(EXE, w, 9)) == _messages(windowed.tail(EXE, w, 9))
+
+
+def test_a_line_without_timestamp_comes_last_as_in_an_unbounded_read(es, log_prefix, windowed, written):
+    """Range queries never match a document without @timestamp; the sort puts it after every dated line."""
+    undated = legacy_doc(EXE, BASE_NS, "undated")
+    del undated["@timestamp"]
+    es.index(index=f"{log_prefix}-legacy-2019.01.01", document=undated, refresh=True)
+    expected = _expected(written, None) + ["undated"]
+    assert _messages(windowed.stream(EXE, Window())) == expected
+    seen, after = [], None
+    while True:
+        lines, more = windowed.page(EXE, Window(), after, 7)
+        seen += _messages(lines)
+        if not more:
+            break
+        after = lines[-1].key
+    assert seen == expected
+    # After the undated line (its time sorts as the largest there is) nothing follows, and nothing fails.
+    assert windowed.page(EXE, Window(), lines[-1].key, 7) == ([], False)
+    assert list(windowed.stream(EXE, Window(), lines[-1].key)) == []
