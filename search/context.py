@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from search.errors import AnchorNotFound
 from search.lines import Line, line_of
 from search.queries import line_sort, time_range
-from search.windows import Search, Windowing, forward
+from search.windows import LONG_MAX, Search, Windowing, forward
 
 MAX_CONTEXT = 1_000
 
@@ -46,7 +46,9 @@ def _before(search: Search, query: dict, key: tuple, size: int, w: Windowing) ->
     @timestamp of a window that, when it fills the page, holds exactly the lines before the key (every line
     outside it sorts earlier). Else a wider window, and at last the unbounded descending search."""
     span = w.span * size
-    for _ in range(w.tries):
+    # An undated anchor (no @timestamp: it sorts at LONG_MAX) has undated lines just before it, which no
+    # time window can single out: the plain descending search.
+    for _ in range(w.tries if key[0] < LONG_MAX else 0):
         numbers = {"gte": max(key[1] - span, 0), "lt": key[1]}
         ranged = {"bool": {"filter": [query, {"range": {"scale_order_num": numbers}}]}}
         low_hits = search(ranged, line_sort()[:1], 1, None)

@@ -200,6 +200,12 @@ class LogSearch:
 
         return Walker(self._es, self._index)
 
+    def histogram(self, filters, interval: str | None, by_stream: bool):
+        """Matches over time (search.histogram); `interval` None picks one (at most 200 buckets)."""
+        from search.histogram import histogram
+
+        return histogram(self._es, self._index, filters, interval, by_stream)
+
     # --- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
