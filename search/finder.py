@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from core.times import ns_of
 from search.errors import SearchRefused, guarded_read
 from search.lines import as_int, line_of
+from search.patterns import refused_patterns, regex_query
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
 from search.text import text_query
 
@@ -52,6 +53,8 @@ def search_query(f: Filters) -> dict:
     span = time_range(ns_of(f.started) if f.started else None, ns_of(f.ended) if f.ended else None)
     if span:
         clauses.append(span)
+    if f.regex:
+        clauses.append(regex_query(f.regex))
     query: dict = {"bool": {"filter": clauses}}
     if f.text:
         query["bool"]["must"] = [text_query(f.text)]
@@ -67,23 +70,24 @@ def search_lines(
             f"Only the first {MAX_WINDOW} matches can be paged through by page; walk them all with cursor=* "
             '(parameter "page")'
         )
-    resp = guarded_read(
-        lambda: es.search(
-            index=index,
-            ignore_unavailable=True,
-            allow_no_indices=True,
-            expand_wildcards="open",
-            allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
-            query=search_query(f),
-            sort=line_sort(descending=newest_first),
-            from_=offset,
-            size=size,
-            source=LINE_SOURCE,
-            track_total_hits=True,
-            highlight=HIGHLIGHT if f.text else None,
-            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
+    with refused_patterns(f.regex):
+        resp = guarded_read(
+            lambda: es.search(
+                index=index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
+                query=search_query(f),
+                sort=line_sort(descending=newest_first),
+                from_=offset,
+                size=size,
+                source=LINE_SOURCE,
+                track_total_hits=True,
+                highlight=HIGHLIGHT if f.text else None,
+                filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
+            )
         )
-    )
     hits = resp.get("hits", {})
     return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]
 

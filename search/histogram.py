@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 from core.times import format_ns, ns_of
 from search.errors import SearchRefused, guarded_read
 from search.finder import Filters, search_query
+from search.patterns import refused_patterns
 from search.queries import exact
 
 MAX_AUTO_BUCKETS = 200
@@ -79,7 +80,11 @@ def histogram(es: Elasticsearch, index: str, f: Filters, interval: str | None, b
     )
     if low is None or high is None:  # the span of the matches themselves
         span = _search(
-            es, index, query, {"low": {"min": {"field": "@timestamp"}}, "high": {"max": {"field": "@timestamp"}}}
+            es,
+            index,
+            query,
+            {"low": {"min": {"field": "@timestamp"}}, "high": {"max": {"field": "@timestamp"}}},
+            f.regex,
         )
         aggs = span.get("aggregations", {})
         if aggs.get("low", {}).get("value") is None:  # nothing dated matches
@@ -108,7 +113,7 @@ def histogram(es: Elasticsearch, index: str, f: Filters, interval: str | None, b
                 }
             }
         }
-    resp = _search(es, index, query, {"time": hist, "undated": {"missing": {"field": "@timestamp"}}})
+    resp = _search(es, index, query, {"time": hist, "undated": {"missing": {"field": "@timestamp"}}}, f.regex)
     buckets = []
     for b in resp["aggregations"]["time"]["buckets"]:
         out = {"start": format_ns(int(b["key"]) * 1_000_000), "count": b["doc_count"]}
@@ -119,17 +124,18 @@ def histogram(es: Elasticsearch, index: str, f: Filters, interval: str | None, b
     return Histogram(resp["hits"]["total"]["value"], undated, interval, buckets)
 
 
-def _search(es: Elasticsearch, index: str, query: dict, aggs: dict) -> dict:
-    return guarded_read(
-        lambda: es.search(
-            index=index,
-            ignore_unavailable=True,
-            allow_no_indices=True,
-            expand_wildcards="open",
-            allow_partial_search_results=False,
-            query=query,
-            size=0,
-            track_total_hits=True,
-            aggs=aggs,
-        )
-    ).body
+def _search(es: Elasticsearch, index: str, query: dict, aggs: dict, regex: str | None) -> dict:
+    with refused_patterns(regex):
+        return guarded_read(
+            lambda: es.search(
+                index=index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                allow_partial_search_results=False,
+                query=query,
+                size=0,
+                track_total_hits=True,
+                aggs=aggs,
+            )
+        ).body

@@ -22,6 +22,7 @@ from elasticsearch import ApiError, Elasticsearch
 from search.cursor import InvalidCursor
 from search.errors import CursorExpired, guarded, guarded_read
 from search.finder import HIGHLIGHT, Filters, hit_of, search_query
+from search.patterns import refused_patterns
 from search.queries import LINE_SOURCE, line_sort
 
 VERSION = "2"
@@ -136,7 +137,7 @@ class Walker:
             pass
 
     def _search(self, pit_id, f: Filters, newest_first: bool, size: int, after, count: bool, highlight: bool) -> dict:
-        with guarded():  # no retries: a 404 here means the PIT is gone, which no retry mends
+        with refused_patterns(f.regex), guarded():  # no retries: a 404 here means the PIT is gone, no retry mends
             resp = self._es.search(
                 pit={"id": pit_id, "keep_alive": WALK_KEEP_ALIVE},
                 allow_partial_search_results=False,

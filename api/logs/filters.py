@@ -5,11 +5,12 @@ from __future__ import annotations
 import falcon
 
 from api.errors import bad_request
-from api.log_params import SEARCH_TEXT, WINDOW_PARAMS
+from api.log_params import REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
 from api.params import Param, check_window, parse_query
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
 from search.finder import Filters
+from search.patterns import check_pattern
 
 MAX_TEXT = 1_000
 FILTER_PARAMS = (
@@ -19,6 +20,7 @@ FILTER_PARAMS = (
     Param("job_type_name", many=True),
     Param("stream", "choice", many=True, choices=("stdout", "stderr")),
     Param("node", many=True),
+    REGEX_PARAM,
 ) + WINDOW_PARAMS
 
 
@@ -33,6 +35,8 @@ def filters_of(q: dict, log_targets: LogTargetStore) -> Filters:
     """The Filters of parsed parameters (FILTER_PARAMS); job_exe_id becomes the executions' cluster ids."""
     check_window(q["started"], q["ended"])
     check_text(q["q"])
+    if q.get("regex") is not None:
+        check_pattern(q["regex"])
     cluster_ids = None
     if q["job_exe_id"] is not None:
         targets = [log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
