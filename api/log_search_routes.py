@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import falcon
 
-from api.errors import not_found
+from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
 from api.logs.filters import check_text, filters_of
+from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
 from api.logs.hit_links import add_hit_links
 from api.logs.walk import CURSOR_PARAM, cursor_page
 from api.pagination import envelope, page_of
@@ -18,7 +19,7 @@ from jobs.log_target_store import LogTargetStore
 from search import LogSearch
 from search.finder import Filters
 
-LOG_SEARCH_PARAMS = SEARCH_PARAMS + (CURSOR_PARAM,)
+LOG_SEARCH_PARAMS = SEARCH_PARAMS + (CURSOR_PARAM, GROUP_PARAM)
 
 
 class LogSearchResource:
@@ -27,7 +28,9 @@ class LogSearchResource:
             "Search log lines across executions",
             query=LOG_SEARCH_PARAMS,
             responses={
-                200: json_response(paginated(HIT)),
+                200: json_response(
+                    paginated({"anyOf": [HIT, GROUP_ROW]}), "Matching lines; with group=execution, executions"
+                ),
                 410: json_response(ERROR, "The cursor expired; its detail ends with a link that starts the walk over"),
                 503: ERROR_503,
             },
@@ -44,6 +47,11 @@ class LogSearchResource:
         q = parse_query(req, LOG_SEARCH_PARAMS, self._clock)
         filters = filters_of(q, self._log_targets)
         newest_first = q["order"] != "timestamp"
+        if q["group"] is not None:
+            if q["cursor"] is not None:
+                raise bad_request('Parameter "group" cannot be combined with "cursor" (page through executions)')
+            group_page(req, resp, self._search, self._log_targets, filters)
+            return
         if q["cursor"] is not None:
             cursor_page(req, resp, self._search, self._log_targets, filters, newest_first)
             return

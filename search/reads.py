@@ -206,6 +206,12 @@ class LogSearch:
 
         return histogram(self._es, self._index, filters, interval, by_stream)
 
+    def executions_matching(self, filters, offset: int, size: int) -> tuple[int, list[dict]]:
+        """group=execution (search.groups): (number of executions, rows of the page)."""
+        from search.groups import executions_matching
+
+        return executions_matching(self._es, self._index, filters, offset, size)
+
     # --- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
