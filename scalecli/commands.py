@@ -244,6 +244,7 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
 @click.option("--page-size", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--all", "every", is_flag=True, help="Every match, however many (a cursor walk), not one page")
 @click.option("--context", type=click.IntRange(0, 1000), help="Show N lines before and after each match")
+@click.option("--group", is_flag=True, help="One row per execution: its job, status, matches and first match")
 @click.option("--histogram", is_flag=True, help="Matches over time (buckets with counts) instead of the lines")
 @click.option("--export", "export_to", help="Write every match to FILE (.csv, .txt, else NDJSON; - for stdout)")
 @json_option
@@ -264,6 +265,7 @@ def search(
     page_size: int,
     every: bool,
     context: int | None,
+    group: bool,
     histogram: bool,
     export_to: str | None,
     as_json: bool,
@@ -286,6 +288,9 @@ def search(
     if export_to is not None:
         written = search_cmds.export(state.api, filters, export_to)
         render.note(f"{written} bytes written to {export_to}")
+        return
+    if group:
+        search_cmds.print_groups(state.api, {**filters, "page_size": page_size, "page": page}, as_json)
         return
     params = {**filters, "order": "timestamp" if oldest_first else None}
     params = {k: v for k, v in params.items() if v is not None}

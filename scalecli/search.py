@@ -64,3 +64,25 @@ def print_context(api: Api, hits: list[dict[str, Any]], lines: int, as_json: boo
             mark = ":" if line.get("anchor") else "-"
             text = f"{line['scale_order_num']}{mark}{line['message']}"
             click.echo(click.style(text, bold=True) if line.get("anchor") else text)
+
+
+def print_groups(api: Api, params: dict[str, Any], as_json: bool) -> None:
+    answer = api.get_json("/v6/logs/", {**{k: v for k, v in params.items() if v is not None}, "group": "execution"})
+    if as_json:
+        render.print_json(answer)
+        return
+    rows = [
+        [
+            str(r.get("job_exe_id") or ""),
+            str(r.get("job_id") or ""),
+            render.escape((r.get("job_type") or {}).get("name")),
+            render.status_text(r.get("job_status")),
+            str(r["matches"]),
+            r["first_match"].get("@timestamp"),
+            render.escape(r["first_match"].get("message")),
+        ]
+        for r in answer["results"]
+    ]
+    out = render.console()
+    out.print(render.table(["EXE", "JOB", "JOB TYPE", "STATUS", "MATCHES", "FIRST MATCH", "LINE"], rows))
+    out.print(f"{len(rows)} of {answer['count']} executions", style="dim")

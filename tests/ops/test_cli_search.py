@@ -46,3 +46,12 @@ def test_search_pattern_all_context_histogram_export(server, stores, tmp_path): 
     assert exported.returncode == 0, exported.stderr
     rows = list(csv.reader(out.open()))
     assert [r[-1] for r in rows[1:]] == [m for m in messages if m.startswith("disk")]
+
+    grouped = scale("search", "disk", "--group", "--json", env=env)
+    assert grouped.returncode == 0, grouped.stderr
+    rows = json.loads(grouped.stdout)["results"]
+    assert [(r["job_exe_id"], r["matches"], r["first_match"]["message"]) for r in rows] == [
+        (exe.id, 299, "disk /dev/sdb4 full")
+    ]
+    table = scale("search", "disk", "--group", env=env)
+    assert table.returncode == 0 and "RUNNING" in table.stdout and "299" in table.stdout
