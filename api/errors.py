@@ -17,7 +17,7 @@ from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
 from jobs.errors import Invalid, JobStateConflict, LoginRefused, LoginThrottled, NotFound
-from search.errors import LogsExpired, LogsUnavailable, SearchRefused
+from search.errors import AnchorNotFound, CursorExpired, LogsExpired, LogsUnavailable, SearchRefused
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
         description=f"Too many failed logins. Try again in {exc.retry_after} seconds.", retry_after=exc.retry_after
     ),
     SearchRefused: lambda exc: bad_request(str(exc)),
+    AnchorNotFound: lambda exc: not_found(str(exc)),
+    CursorExpired: lambda exc: falcon.HTTPGone(description=str(exc)),
     LogsUnavailable: lambda exc: unavailable(exc.detail),
     LogsExpired: lambda exc: falcon.HTTPGone(description=exc.detail),
     BadLine: lambda exc: (falcon.HTTPContentTooLarge if exc.too_large else falcon.HTTPBadRequest)(description=str(exc)),

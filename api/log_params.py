@@ -20,6 +20,7 @@ LINE = component(
             "scale_job_exe": {"type": ["string", "null"]},
             "scale_node": {"type": ["string", "null"]},
             "stream": {"type": ["string", "null"]},
+            "anchor": {"type": "boolean", "description": "Only on the anchor line of an `around` answer: true"},
         },
     },
 )
@@ -40,6 +41,15 @@ HIT = component(
                     "highlight": {
                         "type": ["string", "null"],
                         "description": "HTML-escaped fragment with <em> around matches",
+                    },
+                    "context_url": {
+                        "type": ["string", "null"],
+                        "description": "The 20 lines before and after this one in its execution's combined log "
+                        "(around=scale_order_num&context=20); null for a line of an execution unknown here",
+                    },
+                    "viewer_url": {
+                        "type": ["string", "null"],
+                        "description": "The log viewer opened at this line (/logs/{exe_id}?around=scale_order_num)",
                     },
                 },
             },
@@ -112,9 +122,18 @@ READ_PARAMS = (
     Param("follow", "boolean", description="Keep streaming new lines until the execution ends (SSE or NDJSON)."),
 ) + WINDOW_PARAMS
 SEARCH_TEXT = Param("q", description='Words that must all appear; "quoted words" must appear as a phrase.')
+REGEX_PARAM = Param(
+    "regex",
+    description="Lines matching this regular expression: Lucene's RegExp syntax without optional operators (. ? + "
+    '* | {n,m} ( ) [ ] [^ ] \\ escapes, "quoted literals"), case-sensitive, over the WHOLE line (write .*word.* '
+    "to find a word anywhere). It needs a literal of 3+ characters that every match contains (else 400: it would "
+    "check every line). Lines longer than 8,191 characters (256 in legacy Scale indices) and lines of our "
+    "indices made before mapping version 2 never match.",
+)
 SEARCH_PARAMS = (
     (
         SEARCH_TEXT,
+        REGEX_PARAM,
         Param("job_id", "integer", many=True, minimum=1),
         Param("job_exe_id", "integer", many=True, minimum=1),
         Param("job_type_name", many=True),

@@ -22,6 +22,8 @@ import falcon
 from api.auth import client_address
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.logs.context import CONTEXT_PARAMS, around_of
+from api.logs.streaming import guarded_stream
 from api.long_reads import Holding, LongReads
 from api.pagination import base_url
 from api.params import check_window, parse_query
@@ -30,7 +32,7 @@ from api.schemas import ERROR
 from core.times import Clock
 from ingest.retention import expired
 from jobs.log_target_store import LogTargetStore
-from search import LogSearch, LogsExpired, LogsUnavailable, Window, cursor
+from search import LogSearch, LogsExpired, Window, cursor
 from search.lines import Line
 from search.render import CONTENT_TYPES, Format, body, followed_body
 
@@ -52,7 +54,7 @@ class ExecutionLogs:
     operations = {
         "GET": Operation(
             "Log lines of one execution (stdout, stderr or combined), oldest first",
-            query=READ_PARAMS,
+            query=READ_PARAMS + CONTEXT_PARAMS,
             responses={
                 200: Response(
                     "The lines. JSON (the default, format=json, or Accept: application/json) is Scale's body: "
@@ -65,9 +67,10 @@ class ExecutionLogs:
                         "text/html": TEXT,
                         "text/event-stream": None,
                     },
-                    headers=("Link", "X-Next-Cursor"),
+                    headers=("Link", "X-Next-Cursor", "X-Anchor-Index"),
                 ),
                 204: Response("No lines match"),
+                404: json_response(ERROR, "No such execution or stream, or no line numbered `around` in this read"),
                 406: json_response(ERROR, "No acceptable format"),
                 410: ERROR_410,
                 429: json_response(
@@ -103,7 +106,7 @@ class ExecutionLogs:
         began = time.monotonic()
         if stream not in STREAM_FILTERS:
             raise not_found()
-        q = parse_query(req, READ_PARAMS, self._clock)
+        q = parse_query(req, READ_PARAMS + CONTEXT_PARAMS, self._clock)
         check_window(q["started"], q["ended"])
         fmt_name = q["format"] or FORMAT_OF_MEDIA.get(req.client_prefers(list(FORMAT_OF_MEDIA)) or "")
         if fmt_name is None:
@@ -114,6 +117,7 @@ class ExecutionLogs:
             if q[name] is not None and q[name] > MAX_LINES:
                 raise bad_request(f'Parameter "{name}" must be between 1 and {MAX_LINES}')
         after = self._after(req, q)
+        around = around_of(q)
         if q["tail"] is not None and (after is not None or q["limit"] is not None):
             raise bad_request('Parameter "tail" cannot be combined with "after" or "limit"')
         if q["follow"] and q["limit"] is not None:
@@ -125,7 +129,11 @@ class ExecutionLogs:
         resp.vary = ("Accept",)
         window = Window(STREAM_FILTERS[stream], q["started"], q["ended"])
         title = f"{target.cluster_id} {stream}"
-        if q["follow"]:
+        if around is not None:
+            ctx = self._search.around(target.cluster_id, window, around.order_num, around.before, around.after)
+            self._send(resp, ctx.lines, Format(fmt_name, title, began=began, context=True))
+            resp.set_header("X-Anchor-Index", str(ctx.anchor))
+        elif q["follow"]:
             with self._slot(req, resp, "follow"):
                 self._follow(req, resp, target, window, after, q["tail"], fmt_name, title)
         elif q["tail"] is not None:
@@ -229,15 +237,3 @@ def next_url(req: falcon.Request, next_cursor: str) -> str:
     query.append(("after", next_cursor))
     path = getattr(req.context, "original_path", req.path)
     return f"{base_url(req)}{path}?{urlencode(query, doseq=True)}"
-
-
-def guarded_stream(chunks: Iterable[bytes], source: Iterator) -> Iterator[bytes]:
-    """The body after the response started: an Elasticsearch failure can only cut it short."""
-    try:
-        yield from chunks
-    except LogsUnavailable as exc:
-        log.warning("log stream cut short: %s", exc.detail)
-    finally:
-        close = getattr(source, "close", None)
-        if close:
-            close()  # ends the point-in-time at once when the client goes away

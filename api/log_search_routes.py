@@ -6,25 +6,34 @@ import falcon
 
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
+from api.logs.filters import check_text, filters_of
+from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
+from api.logs.hit_links import add_hit_links
+from api.logs.walk import CURSOR_PARAM, cursor_page
 from api.pagination import envelope, page_of
 from api.params import check_window, parse_query
 from api.routing import Operation, json_response
-from api.schemas import paginated
+from api.schemas import ERROR, paginated
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
 from search import LogSearch
 from search.finder import Filters
 
-MAX_TEXT = 1_000
-MAX_EXE_IDS = 100  # each job_exe_id is a database lookup: a URL of thousands of them is not a search
+LOG_SEARCH_PARAMS = SEARCH_PARAMS + (CURSOR_PARAM, GROUP_PARAM)
 
 
 class LogSearchResource:
     operations = {
         "GET": Operation(
             "Search log lines across executions",
-            query=SEARCH_PARAMS,
-            responses={200: json_response(paginated(HIT)), 503: ERROR_503},
+            query=LOG_SEARCH_PARAMS,
+            responses={
+                200: json_response(
+                    paginated({"anyOf": [HIT, GROUP_ROW]}), "Matching lines; with group=execution, executions"
+                ),
+                410: json_response(ERROR, "The cursor expired; its detail ends with a link that starts the walk over"),
+                503: ERROR_503,
+            },
             tags=("logs",),
         )
     }
@@ -35,27 +44,20 @@ class LogSearchResource:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, SEARCH_PARAMS, self._clock)
-        check_window(q["started"], q["ended"])
-        check_text(q["q"])
+        q = parse_query(req, LOG_SEARCH_PARAMS, self._clock)
+        filters = filters_of(q, self._log_targets)
+        newest_first = q["order"] != "timestamp"
+        if q["group"] is not None:
+            if q["cursor"] is not None:
+                raise bad_request('Parameter "group" cannot be combined with "cursor" (page through executions)')
+            group_page(req, resp, self._search, self._log_targets, filters)
+            return
+        if q["cursor"] is not None:
+            cursor_page(req, resp, self._search, self._log_targets, filters, newest_first)
+            return
         page = page_of(req)
-        cluster_ids = None
-        if q["job_exe_id"] is not None:
-            if len(q["job_exe_id"]) > MAX_EXE_IDS:
-                raise bad_request(f'Parameter "job_exe_id" may be given at most {MAX_EXE_IDS} times')
-            targets = [self._log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
-            cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
-        filters = Filters(
-            text=q["q"],
-            cluster_ids=cluster_ids,
-            job_ids=q["job_id"],
-            job_type_names=q["job_type_name"],
-            streams=q["stream"],
-            nodes=q["node"],
-            started=q["started"],
-            ended=q["ended"],
-        )
-        count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] != "timestamp")
+        count, hits = self._search.search(filters, page.offset, page.size, newest_first=newest_first)
+        add_hit_links(req, self._log_targets, hits)
         resp.media = envelope(req, page, count, hits)
 
 
@@ -97,11 +99,5 @@ class JobLogs:
                     exe_num=t.exe_num,
                     job_type={"name": t.job_type_name, "version": t.job_type_version},
                 )
+        add_hit_links(req, self._log_targets, hits)
         resp.media = envelope(req, page, count, hits)
-
-
-def check_text(text: str | None) -> None:
-    if text is not None and not text.strip():
-        raise bad_request('Parameter "q" must not be blank')
-    if text is not None and len(text) > MAX_TEXT:
-        raise bad_request(f'Parameter "q" must be at most {MAX_TEXT} characters')

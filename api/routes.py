@@ -16,6 +16,8 @@ from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequ
 from api.job_type_routes import JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
+from api.logs.export import LogExport
+from api.logs.histogram import LogHistogram
 from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
@@ -110,6 +112,8 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
             ),
         )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
+        routes.add("/v6/logs/export/", LogExport(stores.log_targets, logs.search, clock))
+        routes.add("/v6/logs/histogram/", LogHistogram(stores.log_targets, logs.search, clock))
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
         routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))
         routes.add("/viewer/{name}", ViewerAsset())

@@ -29,6 +29,47 @@ class LogTargetStore:
             rows = s.execute(_log_targets().where(JobExecution.job_id == job_id).order_by(JobExecution.exe_num)).all()
         return [_log_target(r) for r in rows]
 
+    def execution_ids(self, cluster_ids: list[str]) -> dict[str, int]:
+        """Execution id by cluster id, for those that exist (one query on the unique cluster_id index)."""
+        if not cluster_ids:
+            return {}
+        with self._sessions() as s:
+            rows = s.execute(
+                select(JobExecution.cluster_id, JobExecution.id).where(JobExecution.cluster_id.in_(set(cluster_ids)))
+            ).all()
+        return {str(cluster_id): int(exe_id) for cluster_id, exe_id in rows}
+
+    def runs_of_clusters(self, cluster_ids: list[str]) -> dict[str, dict]:
+        """For group=execution: each execution's id, job id, exe_num, job status and job type, by cluster id."""
+        if not cluster_ids:
+            return {}
+        query = (
+            select(
+                JobExecution.cluster_id,
+                JobExecution.id,
+                JobExecution.job_id,
+                JobExecution.exe_num,
+                Job.status,
+                JobType.name,
+                JobType.version,
+            )
+            .join(Job, Job.id == JobExecution.job_id)
+            .join(JobType, JobType.id == JobExecution.job_type_id)
+            .where(JobExecution.cluster_id.in_(set(cluster_ids)))
+        )
+        with self._sessions() as s:
+            rows = s.execute(query).all()
+        return {
+            str(r[0]): {
+                "job_exe_id": r[1],
+                "job_id": r[2],
+                "exe_num": r[3],
+                "job_status": r[4],
+                "job_type": {"name": r[5], "version": r[6]},
+            }
+            for r in rows
+        }
+
     def reserve_log_sequence(self, exe_id: int, count: int) -> int:
         """Reserve `count` consecutive log order numbers of the execution (from 1); returns the first one.
 

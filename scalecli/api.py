@@ -64,6 +64,21 @@ class Api:
     def get_json(self, path: str, params: Any = None) -> Any:
         return self.request("GET", path, params=params).json()
 
+    def download(self, path: str, params: Any, out: Any) -> int:
+        """Stream a response body into the binary file `out` as it comes; the bytes written."""
+        written = 0
+        try:
+            with self._http.stream("GET", path, params=params, timeout=httpx.Timeout(self._http.timeout.connect)) as r:
+                if r.is_error:
+                    r.read()
+                    raise error_of(r)
+                for chunk in r.iter_bytes():
+                    out.write(chunk)
+                    written += len(chunk)
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach {self.url}: {exc}") from None
+        return written
+
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, json=body).json()
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from scalecli import logs, render
+from scalecli import search as search_cmds
 from scalecli.api import Api, ApiError
 from scalecli.config import DEFAULT_URL, load_config
 
@@ -228,47 +229,81 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
 
 @main.command()
 @click.argument("text")
+@click.option(
+    "--regex", is_flag=True, help="TEXT is a Lucene regular expression over the whole line (e.g. '.*disk full.*')"
+)
 @click.option("--job-id", "job_ids", multiple=True, type=int, help="Lines of this job; repeatable")
 @click.option("--exe-id", "exe_ids", multiple=True, type=int, help="Lines of this execution; repeatable")
 @click.option("--job-type", "job_type_names", multiple=True, help="Lines of this job type; repeatable")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]))
+@click.option("--node", "nodes", multiple=True, help="Lines of this node; repeatable")
 @click.option("--started", help="Lines at or after (ISO-8601, or a duration ago such as PT1H)")
 @click.option("--ended", help="Lines at or before")
 @click.option("--oldest-first", is_flag=True, help="Oldest lines first [default: newest first]")
 @click.option("--page", type=click.IntRange(min=1))
 @click.option("--page-size", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--all", "every", is_flag=True, help="Every match, however many (a cursor walk), not one page")
+@click.option("--context", type=click.IntRange(0, 1000), help="Show N lines before and after each match")
+@click.option("--group", is_flag=True, help="One row per execution: its job, status, matches and first match")
+@click.option("--histogram", is_flag=True, help="Matches over time (buckets with counts) instead of the lines")
+@click.option("--export", "export_to", help="Write every match to FILE (.csv, .txt, else NDJSON; - for stdout)")
 @json_option
 @pass_state
 def search(
     state: State,
     text: str,
+    regex: bool,
     job_ids: tuple[int, ...],
     exe_ids: tuple[int, ...],
     job_type_names: tuple[str, ...],
     stream: str | None,
+    nodes: tuple[str, ...],
     started: str | None,
     ended: str | None,
     oldest_first: bool,
     page: int | None,
     page_size: int,
+    every: bool,
+    context: int | None,
+    group: bool,
+    histogram: bool,
+    export_to: str | None,
     as_json: bool,
 ) -> None:
-    """Search log lines of every execution for TEXT (all words; "quoted words" as a phrase)."""
-    params: dict[str, Any] = {
-        "q": text,
+    """Search log lines of every execution for TEXT (all words; "quoted words" as a phrase; or --regex)."""
+    filters: dict[str, Any] = {
+        "regex" if regex else "q": text,
         "job_id": list(job_ids),
         "job_exe_id": list(exe_ids),
         "job_type_name": list(job_type_names),
         "stream": stream,
+        "node": list(nodes),
         "started": started,
         "ended": ended,
-        "order": "timestamp" if oldest_first else None,
-        "page": page,
-        "page_size": page_size,
     }
-    answer = state.api.get_json("/v6/logs/", {k: v for k, v in params.items() if v not in (None, [])})
+    filters = {k: v for k, v in filters.items() if v not in (None, [])}
+    if histogram:
+        search_cmds.print_histogram(state.api, filters, as_json)
+        return
+    if export_to is not None:
+        written = search_cmds.export(state.api, filters, export_to)
+        render.note(f"{written} bytes written to {export_to}")
+        return
+    if group:
+        search_cmds.print_groups(state.api, {**filters, "page_size": page_size, "page": page}, as_json)
+        return
+    params = {**filters, "order": "timestamp" if oldest_first else None}
+    params = {k: v for k, v in params.items() if v is not None}
+    if every:
+        hits, count = list(search_cmds.walk(state.api, params)), None
+    else:
+        answer = state.api.get_json("/v6/logs/", {**params, "page_size": page_size, **({"page": page} if page else {})})
+        hits, count = answer["results"], answer["count"]
+    if context is not None:
+        search_cmds.print_context(state.api, hits, context, as_json)
+        return
     if as_json:
-        render.print_json(answer)
+        render.print_json({"count": len(hits), "results": hits} if every else answer)
         return
     rows = [
         [
@@ -279,11 +314,11 @@ def search(
             render.escape(hit.get("stream")),
             render.escape(hit.get("message")),
         ]
-        for hit in answer["results"]
+        for hit in hits
     ]
     out = render.console()
     out.print(render.table(["TIME", "JOB", "EXE", "JOB TYPE", "STREAM", "MESSAGE"], rows))
-    out.print(f"{len(rows)} of {answer['count']} lines", style="dim")
+    out.print(f"{len(rows)} of {len(rows) if count is None else count} lines", style="dim")
 
 
 # --- cancel and requeue -------------------------------------------------------------------------------------

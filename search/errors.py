@@ -40,6 +40,14 @@ class SearchRefused(Exception):
     """The search can't be answered as asked (e.g. paging past what Elasticsearch serves); str(exc) says why."""
 
 
+class AnchorNotFound(LookupError):
+    """A context read's anchor (a scale_order_num) is no line of the log; str(exc) says which (404)."""
+
+
+class CursorExpired(Exception):
+    """A search cursor's point-in-time is gone (it expired or the node restarted); str(exc) says so (410)."""
+
+
 @contextmanager
 def guarded() -> Iterator[None]:
     """Turn connection errors, timeouts and 429/5xx answers into LogsUnavailable, and so 401/403 too: the

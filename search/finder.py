@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from core.times import ns_of
 from search.errors import SearchRefused, guarded_read
 from search.lines import as_int, line_of
+from search.patterns import refused_patterns, regex_query
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
 from search.text import text_query
 
@@ -32,6 +33,7 @@ class Filters:
     nodes: list[str] | None = None
     started: datetime | None = None
     ended: datetime | None = None
+    regex: str | None = None  # Lucene RegExp over the whole line (search.patterns)
 
 
 # Only Scale's log lines: documents carrying an execution's id and a line number. The legacy patterns
@@ -57,6 +59,8 @@ def search_query(f: Filters) -> dict:
     span = time_range(ns_of(f.started) if f.started else None, ns_of(f.ended) if f.ended else None)
     if span:
         clauses.append(span)
+    if f.regex:
+        clauses.append(regex_query(f.regex))
     query: dict = {"bool": {"filter": clauses}}
     if f.text:
         query["bool"]["must"] = [text_query(f.text)]
@@ -68,24 +72,28 @@ def search_lines(
 ) -> tuple[int, list[dict]]:
     """(total count, hits of this page); each hit is a line plus job_id, exe_num, job_type, highlight."""
     if offset + size > MAX_WINDOW:
-        raise SearchRefused(f"Only the first {MAX_WINDOW} matches can be paged through; narrow the search.")
-    resp = guarded_read(
-        lambda: es.search(
-            index=index,
-            ignore_unavailable=True,
-            allow_no_indices=True,
-            expand_wildcards="open",
-            allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
-            query=search_query(f),
-            sort=line_sort(descending=newest_first),
-            from_=offset,
-            size=size,
-            source=LINE_SOURCE,
-            track_total_hits=True,
-            highlight=HIGHLIGHT if f.text else None,
-            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
+        raise SearchRefused(
+            f"Only the first {MAX_WINDOW} matches can be paged through by page; walk them all with cursor=* "
+            '(parameter "page")'
         )
-    )
+    with refused_patterns(f.regex):
+        resp = guarded_read(
+            lambda: es.search(
+                index=index,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                expand_wildcards="open",
+                allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
+                query=search_query(f),
+                sort=line_sort(descending=newest_first),
+                from_=offset,
+                size=size,
+                source=LINE_SOURCE,
+                track_total_hits=True,
+                highlight=HIGHLIGHT if f.text else None,
+                filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
+            )
+        )
     hits = resp.get("hits", {})
     return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]
 

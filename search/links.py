@@ -16,8 +16,15 @@ def log_url(base_url: str, job_exe_id: int, stream: str = "combined") -> str:
     return f"{base_url.rstrip('/')}/v6/job-executions/{job_exe_id}/logs/{stream}/"
 
 
-def viewer_url(base_url: str, job_exe_id: int) -> str:
-    return f"{base_url.rstrip('/')}/logs/{job_exe_id}"
+def viewer_url(base_url: str, job_exe_id: int, around: int | None = None) -> str:
+    """The log viewer's page; `around`: opened at the line with this scale_order_num."""
+    url = f"{base_url.rstrip('/')}/logs/{job_exe_id}"
+    return url if around is None else f"{url}?around={around}"
+
+
+def context_url(base_url: str, job_exe_id: int, around: int, context: int = 20) -> str:
+    """The lines around one line of an execution's combined log (api.logs.context)."""
+    return f"{log_url(base_url, job_exe_id)}?around={around}&context={context}"
 
 
 def kibana_discover_url(

@@ -11,6 +11,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 
 from core.times import ns_of
+from search.context import Context, context
 from search.errors import guarded_read
 from search.lines import Line, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
@@ -125,6 +126,11 @@ class LogSearch:
             except Exception:  # it expires by itself; a failed close must not hide the real outcome
                 pass
 
+    def around(self, cluster_id: str, window: Window, order_num: int, before: int, after: int) -> Context:
+        """The `before` lines before the line numbered `order_num`, it, and the `after` lines after it
+        (search.context); AnchorNotFound when the read has no such line."""
+        return context(self._search, self.query(cluster_id, window), order_num, before, after, self.windowing)
+
     def has_lines(self, cluster_id: str) -> bool:
         """Whether any line of the execution is left, of any stream and time."""
         return bool(self._search(self.query(cluster_id, Window()), line_sort(), 1))
@@ -187,6 +193,24 @@ class LogSearch:
         from search.finder import search_lines
 
         return search_lines(self._es, self._index, filters, offset, size, newest_first)
+
+    def walker(self):
+        """Cursor pages and the export of a search (search.walk.Walker), on these indices."""
+        from search.walk import Walker
+
+        return Walker(self._es, self._index)
+
+    def histogram(self, filters, interval: str | None, by_stream: bool):
+        """Matches over time (search.histogram); `interval` None picks one (at most 200 buckets)."""
+        from search.histogram import histogram
+
+        return histogram(self._es, self._index, filters, interval, by_stream)
+
+    def executions_matching(self, filters, offset: int, size: int) -> tuple[int, list[dict]]:
+        """group=execution (search.groups): (number of executions, rows of the page)."""
+        from search.groups import executions_matching
+
+        return executions_matching(self._es, self._index, filters, offset, size)
 
     # --- helpers -----------------------------------------------------------------------------------
 

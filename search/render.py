@@ -55,8 +55,11 @@ HTML_HEAD = """<!DOCTYPE html>
 class Format:
     """How one format writes its start, each line, the separator between lines, and its end."""
 
-    def __init__(self, name: str, title: str = "Log", follow: bool = False, began: float | None = None):
+    def __init__(
+        self, name: str, title: str = "Log", follow: bool = False, began: float | None = None, context: bool = False
+    ):
         self.name = name
+        self.context = context  # lines around an anchor: txt and html mark it (api.logs.context)
         self.title = title
         self.follow = follow  # followed text ends every line, as it may be the last for a while
         self.high: tuple | None = None  # SSE: the largest key sent, so a resume never repeats a line
@@ -95,11 +98,16 @@ class Format:
         if name == "ndjson":
             return _dumps(line.fields) + "\n"
         if name == "txt":
+            if self.context:  # grep -n's marks: "k:" before the anchor, "k-" before the lines around it
+                mark = ":" if line.fields.get("anchor") else "-"
+                return ("" if first else "\n") + f"{line.fields['scale_order_num']}{mark}{line.fields['message']}"
             if self.follow:
                 return line.fields["message"] + "\n"
             return ("" if first else "\n") + line.fields["message"]
         if name == "html":
             css = "stderr" if line.stream == "stderr" else "stdout"
+            if line.fields.get("anchor"):
+                css += " anchor"
             return f'<div class="{css}">{escape(line.fields["message"])}</div>\n'
         if self.high is None or line.key > self.high:
             self.high = line.key

@@ -137,6 +137,55 @@
     setStatus(page.count + " matching lines" + (page.next ? " (first " + page.results.length + " shown)" : ""));
   }
 
+  // ?around=k (a search hit's viewer_url): the lines around line k, it highlighted and scrolled to, with buttons
+  // that load more lines above and below (each a context read anchored at the first or last line shown).
+  const CONTEXT = 50, MORE = 100;
+  const around = new URLSearchParams(location.search).get("around");
+
+  function contextNode(line) {
+    const div = lineNode(line);
+    div.dataset.order = line.scale_order_num;
+    if (line.anchor) div.classList.add("anchor");
+    return div;
+  }
+
+  async function contextLines(anchor, before, after, signal) {
+    const params = {around: anchor, context_before: before, context_after: after, format: "array"};
+    const resp = await fetch(logsUrl(params), {headers: headers(), signal});
+    if (!resp.ok) { await failed(resp); return null; }
+    return resp.json();
+  }
+
+  function moreButton(side, signal) {
+    const button = document.createElement("button");
+    button.id = "more-" + side;
+    button.textContent = side === "above" ? "Load " + MORE + " more lines above" : "Load " + MORE + " more lines below";
+    button.addEventListener("click", async () => {
+      const shown = log.querySelectorAll(".line");
+      const edge = side === "above" ? shown[0] : shown[shown.length - 1];
+      const lines = await contextLines(edge.dataset.order, side === "above" ? MORE : 0, side === "above" ? 0 : MORE, signal);
+      if (!lines) return;
+      const fresh = (side === "above" ? lines.slice(0, -1) : lines.slice(1)).map(contextNode);
+      const frag = document.createDocumentFragment();
+      fresh.forEach((n) => frag.appendChild(n));
+      if (side === "above") edge.before(frag); else edge.after(frag);
+      if (fresh.length < MORE) button.remove();  // the start (or, for now, the end) of the log
+      setStatus(log.querySelectorAll(".line").length + " lines around line " + around);
+    });
+    return button;
+  }
+
+  async function showAround(signal) {
+    const lines = await contextLines(around, CONTEXT, CONTEXT, signal);
+    if (!lines) return;
+    log.appendChild(moreButton("above", signal));
+    lines.forEach((l) => log.appendChild(contextNode(l)));
+    log.appendChild(moreButton("below", signal));
+    const anchor = log.querySelector(".line.anchor");
+    if (anchor) anchor.scrollIntoView({block: "center"});
+    setStatus(lines.length + " lines around line " + around);
+  }
+
   // Follow with Server-Sent Events read through fetch (so an Authorization header can be sent);
   // when the server closes without "end" (its follow time limit), reconnect with Last-Event-ID.
   async function follow(signal) {
@@ -192,7 +241,8 @@
     log.textContent = "";
     setStatus("Loading…");
     const text = el("search").value.trim();
-    const run = text ? showSearch(signal, text) : el("follow").checked ? follow(signal) : showTail(signal);
+    const run = text ? showSearch(signal, text) : el("follow").checked ? follow(signal)
+      : around ? showAround(signal) : showTail(signal);
     run.catch((e) => { if (e.name !== "AbortError") setStatus("Error: " + e.message); });
   }
 

@@ -30,7 +30,11 @@ def test_template_is_put_once_and_shapes_only_daily_indices(es, log_prefix):
     assert props["@timestamp"] == {"type": "date_nanos"}
     assert props["scale_order_num"] == {"type": "long", "copy_to": ["event.sequence"]}
     assert props["event"]["properties"]["sequence"] == {"type": "long"}
-    assert props["message"] == {"type": "text"}
+    # message.keyword serves regex= (search.patterns): whole lines up to 8191 characters, no doc values.
+    assert props["message"] == {
+        "type": "text",
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 8191, "doc_values": False}},
+    }
     for name in ("stream", "scale_job_exe"):
         assert props[name] == {"type": "keyword", "fields": {"keyword": {"type": "keyword"}}}
     for name in (

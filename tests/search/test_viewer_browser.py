@@ -255,3 +255,28 @@ def test_a_token_in_the_fragment_leaves_the_address_at_once(es, log_prefix, stor
         assert browser.execute_script("return sessionStorage.getItem('scale-read-token')") == "a-read-token"
         browser.refresh()
         wait.until(lambda b: "read with the fragment's token" in b.find_element(By.ID, "log").text)
+
+
+def test_viewer_opens_around_a_line_and_loads_more_above_and_below(es, log_prefix, execution, served, browser):
+    index_ours(es, log_prefix, [doc(execution, i // 100, i, f"line {i}", "stdout") for i in range(1, 301)])
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{served}/logs/{execution.id}?around=150")
+    log = browser.find_element(By.ID, "log")
+    lines = lambda: [e.text.rsplit("line ", 1)[-1] for e in log.find_elements(By.CSS_SELECTOR, ".line")]  # noqa: E731
+    wait.until(lambda _: len(lines()) == 101)
+    assert lines()[0] == "100" and lines()[-1] == "200"
+    anchor = log.find_elements(By.CSS_SELECTOR, ".line.anchor")
+    assert [a.text.rsplit("line ", 1)[-1] for a in anchor] == ["150"]
+    click(browser, "more-above")
+    wait.until(lambda _: len(lines()) == 200)
+    assert not browser.find_elements(By.ID, "more-above")  # the start of the log is shown
+    click(browser, "more-below")
+    wait.until(lambda _: len(lines()) == 300)
+    assert lines() == [str(i) for i in range(1, 301)]
+
+
+def click(browser, element_id: str) -> None:
+    """Click a button after scrolling it to the middle of the window (the sticky header covers the top)."""
+    button = browser.find_element(By.ID, element_id)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()

@@ -1,0 +1,63 @@
+"""The filters of /v6/logs/, shared by its search, cursor walk, export and histogram."""
+
+from __future__ import annotations
+
+import falcon
+
+from api.errors import bad_request
+from api.log_params import REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
+from api.params import Param, check_window, parse_query
+from core.times import Clock
+from jobs.log_target_store import LogTargetStore
+from search.finder import Filters
+from search.patterns import check_pattern
+
+MAX_TEXT = 1_000
+MAX_EXE_IDS = 100  # each job_exe_id is a database lookup: a URL of thousands of them is not a search
+FILTER_PARAMS = (
+    SEARCH_TEXT,
+    Param("job_id", "integer", many=True, minimum=1),
+    Param("job_exe_id", "integer", many=True, minimum=1),
+    Param("job_type_name", many=True),
+    Param("stream", "choice", many=True, choices=("stdout", "stderr")),
+    Param("node", many=True),
+    REGEX_PARAM,
+) + WINDOW_PARAMS
+
+
+def check_text(text: str | None) -> None:
+    if text is not None and not text.strip():
+        raise bad_request('Parameter "q" must not be blank')
+    if text is not None and len(text) > MAX_TEXT:
+        raise bad_request(f'Parameter "q" must be at most {MAX_TEXT} characters')
+
+
+def filters_of(q: dict, log_targets: LogTargetStore) -> Filters:
+    """The Filters of parsed parameters (FILTER_PARAMS); job_exe_id becomes the executions' cluster ids."""
+    check_window(q["started"], q["ended"])
+    check_text(q["q"])
+    if q.get("regex") is not None:
+        check_pattern(q["regex"])
+    cluster_ids = None
+    if q["job_exe_id"] is not None:
+        if len(q["job_exe_id"]) > MAX_EXE_IDS:
+            raise bad_request(f'Parameter "job_exe_id" may be given at most {MAX_EXE_IDS} times')
+        targets = [log_targets.execution_for_logs(i) for i in q["job_exe_id"]]
+        cluster_ids = [t.cluster_id for t in targets if t is not None and t.cluster_id]
+    return Filters(
+        text=q["q"],
+        cluster_ids=cluster_ids,
+        job_ids=q["job_id"],
+        job_type_names=q["job_type_name"],
+        streams=q["stream"],
+        nodes=q["node"],
+        started=q["started"],
+        ended=q["ended"],
+        regex=q.get("regex"),
+    )
+
+
+def parsed_filters(req: falcon.Request, params: tuple[Param, ...], clock: Clock, targets: LogTargetStore):
+    """(parsed parameters, their Filters)."""
+    q = parse_query(req, params, clock)
+    return q, filters_of(q, targets)

@@ -1,0 +1,88 @@
+"""`scale search`: what it asks of /v6/logs/ and its sub-routes, and how it prints the answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import click
+
+from scalecli import render
+from scalecli.api import Api
+
+BAR_WIDTH = 50
+EXPORT_FORMATS = {".csv": "csv", ".txt": "txt", ".log": "txt"}
+
+
+def walk(api: Api, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every match, page after page on one cursor walk (no 10,000 cap)."""
+    answer = api.get_json("/v6/logs/", {**params, "cursor": "*", "page_size": 1000})
+    while True:
+        yield from answer["results"]
+        if not answer["next"]:
+            return
+        answer = api.get_json("/v6/logs/", dict(parse_qsl(urlsplit(answer["next"]).query)))
+
+
+def export(api: Api, params: dict[str, Any], path: str) -> int:
+    """Every match into `path` (format by its extension: .csv, .txt/.log, else NDJSON; - for stdout)."""
+    fmt = next((f for ext, f in EXPORT_FORMATS.items() if path.endswith(ext)), "ndjson")
+    with click.open_file(path, "wb") as out:
+        return api.download("/v6/logs/export/", {**params, "format": fmt}, out)
+
+
+def print_histogram(api: Api, params: dict[str, Any], as_json: bool) -> None:
+    answer = api.get_json("/v6/logs/histogram/", {**params, "by": "stream"})
+    if as_json:
+        render.print_json(answer)
+        return
+    top = max((b["count"] for b in answer["buckets"]), default=0) or 1
+    rows = [
+        [b["start"], str(b["count"]), str(b["streams"]["stderr"]), "#" * round(b["count"] * BAR_WIDTH / top)]
+        for b in answer["buckets"]
+    ]
+    out = render.console()
+    out.print(render.table(["FROM", "MATCHES", "STDERR", ""], rows))
+    out.print(f"{answer['total']} matches, {answer['interval']} a bucket", style="dim")
+
+
+def print_context(api: Api, hits: list[dict[str, Any]], lines: int, as_json: bool) -> None:
+    """Each hit with the lines around it in its execution's log, grep -n -C style (anchor "k:", others "k-")."""
+    for n, hit in enumerate(hits):
+        if not hit.get("context_url"):
+            continue
+        path = urlsplit(hit["context_url"]).path
+        answer = api.get_json(path, {"around": hit["scale_order_num"], "context": lines, "format": "array"})
+        if as_json:
+            render.print_json({"hit": hit, "context": answer})
+            continue
+        if n:
+            click.echo("--")
+        click.echo(click.style(f"job {hit.get('job_id')} exe {hit.get('exe_num')} {path}", dim=True), err=False)
+        for line in answer:
+            mark = ":" if line.get("anchor") else "-"
+            text = f"{line['scale_order_num']}{mark}{line['message']}"
+            click.echo(click.style(text, bold=True) if line.get("anchor") else text)
+
+
+def print_groups(api: Api, params: dict[str, Any], as_json: bool) -> None:
+    answer = api.get_json("/v6/logs/", {**{k: v for k, v in params.items() if v is not None}, "group": "execution"})
+    if as_json:
+        render.print_json(answer)
+        return
+    rows = [
+        [
+            str(r.get("job_exe_id") or ""),
+            str(r.get("job_id") or ""),
+            render.escape((r.get("job_type") or {}).get("name")),
+            render.status_text(r.get("job_status")),
+            str(r["matches"]),
+            r["first_match"].get("@timestamp"),
+            render.escape(r["first_match"].get("message")),
+        ]
+        for r in answer["results"]
+    ]
+    out = render.console()
+    out.print(render.table(["EXE", "JOB", "JOB TYPE", "STATUS", "MATCHES", "FIRST MATCH", "LINE"], rows))
+    out.print(f"{len(rows)} of {answer['count']} executions", style="dim")
