@@ -98,6 +98,11 @@ LOG_SEARCH_RESPONSE = component(
 JSON_BODY = {"oneOf": [LOG_SEARCH_RESPONSE, {**LINES, "description": "format=array: the lines as a JSON array"}]}
 TEXT = {"type": "string"}
 ERROR_503 = json_response(ERROR, "Elasticsearch is unavailable")
+ERROR_429 = json_response(
+    ERROR,
+    "Too many follows, whole-log streams and exports open (per client or on this server)",
+    headers=("Retry-After",),
+)
 ERROR_410 = json_response(
     ERROR, "The execution's log lines expired: it is older than the retention window (LOG_RETENTION_DAYS)"
 )

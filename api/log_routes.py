@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import chain
-from typing import cast
 from urllib.parse import urlencode
 
 import falcon
 
 from api.auth import client_address
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_410, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.log_params import ERROR_410, ERROR_429, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
 from api.logs.context import CONTEXT_PARAMS, around_of
 from api.logs.streaming import guarded_stream
-from api.long_reads import Holding, LongReads
+from api.long_reads import LongReads
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response
@@ -73,11 +70,7 @@ class ExecutionLogs:
                 404: json_response(ERROR, "No such execution or stream, or no line numbered `around` in this read"),
                 406: json_response(ERROR, "No acceptable format"),
                 410: ERROR_410,
-                429: json_response(
-                    ERROR,
-                    "Too many follows or whole-log streams open (per client or on this server)",
-                    headers=("Retry-After",),
-                ),
+                429: ERROR_429,
                 503: ERROR_503,
             },
             tags=("logs",),
@@ -150,23 +143,8 @@ class ExecutionLogs:
             with self._slot(req, resp, "stream"):
                 self._stream_all(resp, target.cluster_id, window, after, Format(fmt_name, title, began=began))
 
-    @contextmanager
-    def _slot(self, req: falcon.Request, resp: falcon.Response, kind: str) -> Iterator[None]:
-        """Hold a long-read slot for the body the block sets (given back when the body is closed), or give it
-        back at once when the block answers without one or fails."""
-        if req.method != "GET":  # HEAD: Falcon drops the body, nothing is held
-            yield
-            return
-        release = self._long_reads.enter(client_address(req, self._trust_forwarded_for), kind)
-        try:
-            yield
-        except BaseException:
-            release()
-            raise
-        if resp.stream is None:
-            release()
-        else:
-            resp.stream = Holding(cast(Iterable[bytes], resp.stream), release)  # our streams are iterators
+    def _slot(self, req: falcon.Request, resp: falcon.Response, kind: str):
+        return self._long_reads.slot(req, resp, client_address(req, self._trust_forwarded_for), kind)
 
     def _check_not_expired(self, target) -> None:
         """410, not an endless 204 ("waiting for log output" in Scale's UI), for an execution older than the

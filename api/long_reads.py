@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import cast
 
 import falcon
 
@@ -49,6 +51,24 @@ class LongReads:
             "or read pages (limit, tail) instead of following or streaming the whole log.",
             retry_after=RETRY_AFTER_SECONDS,
         )
+
+    @contextmanager
+    def slot(self, req: falcon.Request, resp: falcon.Response, client: str, kind: str) -> Iterator[None]:
+        """Hold a slot for the body the block sets (given back when the body is closed), or give it back at
+        once when the block answers without one or fails."""
+        if req.method != "GET":  # HEAD: Falcon drops the body, nothing is held
+            yield
+            return
+        release = self.enter(client, kind)
+        try:
+            yield
+        except BaseException:
+            release()
+            raise
+        if resp.stream is None:
+            release()
+        else:
+            resp.stream = Holding(cast(Iterable[bytes], resp.stream), release)  # our streams are iterators
 
     def _releaser(self, client: str, kind: str) -> Callable[[], None]:
         done = False

@@ -99,6 +99,8 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/accounts/logout/", Logout(stores.users))
 
     if logs is not None:
+        # One set of caps for every route that holds a thread for long (follows, whole-log streams, exports).
+        long_reads = LongReads(settings.long_reads_per_client, settings.long_reads_per_worker)
         routes.add(
             f"/v6/job-executions/{{exe_id:{ID}}}/logs/{{stream}}/",
             ExecutionLogs(
@@ -107,12 +109,15 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
                 settings.follow_max_seconds,
                 clock,
                 settings.log_retention_days,
-                LongReads(settings.long_reads_per_client, settings.long_reads_per_worker),
+                long_reads,
                 settings.trust_forwarded_for,
             ),
         )
         routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
-        routes.add("/v6/logs/export/", LogExport(stores.log_targets, logs.search, clock))
+        routes.add(
+            "/v6/logs/export/",
+            LogExport(stores.log_targets, logs.search, clock, long_reads, settings.trust_forwarded_for),
+        )
         routes.add("/v6/logs/histogram/", LogHistogram(stores.log_targets, logs.search, clock))
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
         routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))

@@ -9,9 +9,11 @@ from collections.abc import Iterable, Iterator
 import falcon
 import orjson
 
-from api.log_params import ERROR_503, TEXT
+from api.auth import client_address
+from api.log_params import ERROR_429, ERROR_503, TEXT
 from api.logs.filters import FILTER_PARAMS, parsed_filters
 from api.logs.streaming import guarded_stream
+from api.long_reads import LongReads
 from api.params import Param
 from api.routing import Operation, Response
 from core.times import Clock
@@ -54,26 +56,37 @@ class LogExport:
                     {"application/x-ndjson": None, "text/csv": TEXT, "text/plain": TEXT},
                     headers=("Content-Disposition",),
                 ),
+                429: ERROR_429,
                 503: ERROR_503,
             },
             tags=("logs",),
         )
     }
 
-    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
+    def __init__(
+        self,
+        log_targets: LogTargetStore,
+        log_search: LogSearch,
+        clock: Clock,
+        long_reads: LongReads,
+        trust_forwarded_for: bool = False,
+    ):
         self._log_targets = log_targets
         self._search = log_search
         self._clock = clock
+        self._long_reads = long_reads  # an export holds a thread as long as a whole-log stream: the same caps
+        self._trust_forwarded_for = trust_forwarded_for
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q, filters = parsed_filters(req, EXPORT_PARAMS, self._clock, self._log_targets)
         fmt = q["format"] or "ndjson"
-        hits = self._search.walker().export(filters)
-        first = next(hits, None)  # Elasticsearch failing is still a 503 here, before the body starts
-        resp.content_type = CONTENT_TYPES[fmt]
-        resp.set_header("Content-Disposition", f'attachment; filename="logs.{fmt}"')
-        rows = hits if first is None else _chain(first, hits)
-        resp.stream = guarded_stream(_body(fmt, rows), hits)
+        with self._long_reads.slot(req, resp, client_address(req, self._trust_forwarded_for), "export"):
+            hits = self._search.walker().export(filters)
+            first = next(hits, None)  # Elasticsearch failing is still a 503 here, before the body starts
+            resp.content_type = CONTENT_TYPES[fmt]
+            resp.set_header("Content-Disposition", f'attachment; filename="logs.{fmt}"')
+            rows = hits if first is None else _chain(first, hits)
+            resp.stream = guarded_stream(_body(fmt, rows), hits)
 
 
 def _chain(first: dict, rest: Iterator[dict]) -> Iterator[dict]:

@@ -103,6 +103,24 @@ def test_whole_log_streams_count_and_end_by_themselves(make_client, execution, e
         assert r.status_code == 200 and r.text.splitlines() == ["line 0", "line 1", "line 2"]
 
 
+def test_an_export_takes_a_slot_of_the_same_caps(make_client, execution, es, log_prefix):
+    """An export streams every match as long as a whole-log read does: it counts against the same caps, so follows
+    and exports together can never take every thread."""
+    index_ours(es, log_prefix, [our_doc(execution.cluster_id, BASE_NS + i, i + 1, f"line {i}") for i in range(3)])
+    client = make_client(long_reads_per_client=1, long_reads_per_worker=8)
+    app = client.app
+    held = Opened(app, "/v6/logs/export/", "format=txt", "10.0.0.7")
+    assert held.status == 200
+    follow = Opened(app, f"/v6/job-executions/{execution.id}/logs/combined/", "follow=true", "10.0.0.7")
+    assert follow.status == 429 and follow.headers["retry-after"] == "10"
+    again = client.simulate_get("/v6/logs/export/", params={"format": "txt"}, remote_addr="10.0.0.7")
+    assert again.status_code == 429 and again.json["detail"].startswith("You already have 1 log follows")
+    assert held.text().splitlines() == ["line 0", "line 1", "line 2"]
+    held.close()
+    r = client.simulate_get("/v6/logs/export/", params={"format": "txt"}, remote_addr="10.0.0.7")
+    assert r.status_code == 200 and r.text.splitlines() == ["line 0", "line 1", "line 2"]
+
+
 def test_the_caps_are_settings_that_leave_threads_to_short_routes(tmp_path):
     from settings import ConfigurationError, Settings
 
