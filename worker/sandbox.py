@@ -12,6 +12,7 @@ outside the hidden folders: give such a worker a user of its own."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +62,17 @@ class Sandbox:
         # the job's user can reach them.
         for path in hidden:
             args += ["--tmpfs", str(path)]
-        binds = [("--ro-bind", Path(p)) for p in self.readable]
+        # The worker's own Python environment stays readable wherever it is (a checkout under /tmp, say): jobs
+        # run by `python` from it, as the tests' do. A hidden folder inside a readable one is covered again.
+        readable = [*self.readable, Path(sys.prefix)]
+        binds = [("--ro-bind", Path(p)) for p in readable if _under(Path(p), covered)]
+        binds += [("--tmpfs", p) for p in hidden if _under(p, readable)]
         binds += [("--bind", Path(workdir)), ("--bind", Path(output_dir))]
         for option, path in binds:
             for parent in reversed(path.parents):
                 if _under(parent, covered):
                     args += ["--perms", "0755", "--dir", str(parent)]
-            args += [option, str(path), str(path)]
+            args += [option, str(path)] if option == "--tmpfs" else [option, str(path), str(path)]
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         args += ["--die-with-parent", "--clearenv", "--chdir", workdir]
         for name, value in {**env, "HOME": workdir, "TMPDIR": "/tmp"}.items():
