@@ -18,7 +18,7 @@ from core.times import Clock
 from jobs import seed
 from jobs.db import Database, rowcount
 from jobs.errors import Invalid, JobStateConflict, NotFound
-from jobs.models import Error, Job, JobExecution, JobType, JobTypeRevision, Node
+from jobs.models import JOB_TYPE_BASE_COLUMNS, Error, Job, JobExecution, JobType, JobTypeRevision, Node
 from jobs.output_files import merged_output, record_output_files
 from jobs.records import ClaimedExecution, ExecutionQuery, OutputFile
 from jobs.scaleui.metrics_store import record_job_end
@@ -28,19 +28,7 @@ DEFAULT_ERROR = "algorithm-unknown"
 STALE_ERROR = "node-lost"
 
 # The columns of a job type that its base JSON shows (executions, files).
-BASE_JOB_TYPE = load_only(
-    JobType.id,
-    JobType.name,
-    JobType.version,
-    JobType.title,
-    JobType.description,
-    JobType.is_active,
-    JobType.is_paused,
-    JobType.is_system,
-    JobType.is_published,
-    JobType.icon_code,
-    JobType.unmet_resources,
-)
+BASE_JOB_TYPE = load_only(*JOB_TYPE_BASE_COLUMNS)
 # What an execution's JSON shows besides its own columns.
 EXECUTION_LOAD = (
     joinedload(JobExecution.node),

@@ -172,6 +172,23 @@ class JobType(Base):
     last_modified: Mapped[datetime]
 
 
+# The columns of a job type that its base JSON shows (Scale's JobTypeBaseSerializerV6, plus is_system): in
+# executions, files and the job type status pages.
+JOB_TYPE_BASE_COLUMNS = (
+    JobType.id,
+    JobType.name,
+    JobType.version,
+    JobType.title,
+    JobType.description,
+    JobType.is_active,
+    JobType.is_paused,
+    JobType.is_system,
+    JobType.is_published,
+    JobType.icon_code,
+    JobType.unmet_resources,
+)
+
+
 class JobTypeRevision(Base):
     __tablename__ = "job_type_revisions"
     __table_args__ = (UniqueConstraint("job_type_id", "revision_num"),)

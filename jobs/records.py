@@ -251,7 +251,7 @@ class JobTypeStatusCount:
 
 @dataclass(frozen=True)
 class JobTypeCounts:
-    """A job type (a row of jobs.scaleui.job_type_status_store.BASE_COLUMNS) and its job counts."""
+    """A job type (a row of jobs.models.JOB_TYPE_BASE_COLUMNS) and its job counts."""
 
     job_type: Any
     job_counts: list[JobTypeStatusCount]

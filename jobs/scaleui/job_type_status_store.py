@@ -14,24 +14,9 @@ from sqlalchemy import ColumnElement, Select, func, select
 
 from jobs import counts
 from jobs.db import Database
-from jobs.models import Error, Job, JobType
+from jobs.models import JOB_TYPE_BASE_COLUMNS, Error, Job, JobType
 from jobs.records import JobQuery, JobTypeCounts, JobTypeStatusCount, QueuedJobType, RunningJobType
 from jobs.statuses import JobStatus
-
-# The job type columns each answer shows (Scale's JobTypeBaseSerializerV6, plus is_system).
-BASE_COLUMNS = (
-    JobType.id,
-    JobType.name,
-    JobType.version,
-    JobType.title,
-    JobType.description,
-    JobType.is_active,
-    JobType.is_paused,
-    JobType.is_system,
-    JobType.is_published,
-    JobType.icon_code,
-    JobType.unmet_resources,
-)
 
 
 class JobTypeStatusStore:
@@ -51,7 +36,7 @@ class JobTypeStatusStore:
             total = c.execute(select(func.count()).select_from(JobType).where(*conditions)).scalar_one()
             types = list(
                 c.execute(
-                    select(*BASE_COLUMNS)
+                    select(*JOB_TYPE_BASE_COLUMNS)
                     .where(*conditions)
                     .order_by(JobType.last_modified, JobType.id)
                     .offset(offset)
@@ -72,7 +57,7 @@ class JobTypeStatusStore:
         """Job types with RUNNING jobs: how many, and when the longest running one started (its status change);
         longest running first."""
         per_type = running_per_type().subquery()
-        rows = select(*BASE_COLUMNS, per_type.c.n, per_type.c.longest).join(
+        rows = select(*JOB_TYPE_BASE_COLUMNS, per_type.c.n, per_type.c.longest).join(
             per_type, per_type.c.job_type_id == JobType.id
         )
         with self._db.engine.connect() as c:
@@ -84,7 +69,7 @@ class JobTypeStatusStore:
         """Job types with QUEUED jobs: how many, the longest queued, the highest priority (the lowest number);
         Scale's order: unpaused types first, then by that priority, then the longest queued."""
         per_type = queued_per_type().subquery()
-        rows = select(*BASE_COLUMNS, per_type.c.n, per_type.c.longest, per_type.c.highest_priority).join(
+        rows = select(*JOB_TYPE_BASE_COLUMNS, per_type.c.n, per_type.c.longest, per_type.c.highest_priority).join(
             per_type, per_type.c.job_type_id == JobType.id
         )
         order = (JobType.is_paused, per_type.c.highest_priority, per_type.c.longest, JobType.id)

@@ -81,8 +81,9 @@ COLUMNS: tuple[Column, ...] = (
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 GROUP_NAMES = tuple(g.name for g in GROUPS)
 
-# metrics_store.STORED's order, after job_type_id and occurred.
-_FIELDS = (
+# The figures stored per job type and hour (jobs.models.JobTypeMetrics), in the order of metrics_store.STORED's
+# rows after job_type_id and occurred.
+FIGURES = (
     "completed_count",
     "failed_count",
     "error_system_count",
@@ -146,7 +147,7 @@ def fold(rows: Sequence[Any], columns: Sequence[Column], hourly: bool, by_choice
     for row in rows:
         moment = row[1] if hourly else row[1].replace(hour=0)
         key = (row[0] if by_choice else None, moment)
-        buckets.setdefault(key, _Bucket({})).add(dict(zip(_FIELDS, row[2:])))
+        buckets.setdefault(key, _Bucket({})).add(dict(zip(FIGURES, row[2:])))
     ordered = sorted(buckets.items(), key=lambda item: (item[0][1], item[0][0] or 0))
     out = []
     for column in columns:

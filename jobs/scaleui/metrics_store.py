@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jobs.db import Database
-from jobs.models import JobType, JobTypeMetrics
-from jobs.scaleui.job_type_status_store import BASE_COLUMNS
+from jobs.models import JOB_TYPE_BASE_COLUMNS, JobType, JobTypeMetrics
+from jobs.scaleui.metrics_catalogue import FIGURES
 from jobs.statuses import ErrorCategory, JobStatus
 
 _COUNTED = (
@@ -36,24 +36,7 @@ _CATEGORY_COLUMN = {
     ErrorCategory.ALGORITHM: "error_algorithm_count",
 }
 # The stored figures, in the order metrics_catalogue.fold reads them.
-STORED = (JobTypeMetrics.job_type_id, JobTypeMetrics.occurred) + tuple(
-    getattr(JobTypeMetrics, name)
-    for name in (
-        "completed_count",
-        "failed_count",
-        "error_system_count",
-        "error_data_count",
-        "error_algorithm_count",
-        "queue_count",
-        "queue_time_sum",
-        "queue_time_min",
-        "queue_time_max",
-        "run_count",
-        "run_time_sum",
-        "run_time_min",
-        "run_time_max",
-    )
-)
+STORED = (JobTypeMetrics.job_type_id, JobTypeMetrics.occurred) + tuple(getattr(JobTypeMetrics, n) for n in FIGURES)
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -104,7 +87,7 @@ class MetricsStore:
     def choices(self) -> list:
         """The job types metrics can be filtered by (Scale's "choices"): every job type, by name and version."""
         with self._db.engine.connect() as c:
-            return list(c.execute(select(*BASE_COLUMNS).order_by(JobType.name, JobType.version, JobType.id)))
+            return list(c.execute(select(*JOB_TYPE_BASE_COLUMNS).order_by(JobType.name, JobType.version, JobType.id)))
 
     def hourly(self, started: datetime | None, ended: datetime | None, job_type_ids: Sequence[int] | None) -> list:
         """The stored rows (STORED's columns) of the hours that start in [hour of started, ended), oldest first."""
