@@ -6,7 +6,7 @@ import falcon
 
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
-from api.logs.filters import check_text, filters_of
+from api.logs.filters import check_text, parsed_filters
 from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
 from api.logs.hit_links import add_hit_links
 from api.logs.walk import CURSOR_PARAM, cursor_page
@@ -44,8 +44,7 @@ class LogSearchResource:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, LOG_SEARCH_PARAMS, self._clock)
-        filters = filters_of(q, self._log_targets)
+        q, filters = parsed_filters(req, LOG_SEARCH_PARAMS, self._clock, self._log_targets)
         newest_first = q["order"] != "timestamp"
         if q["group"] is not None:
             if q["cursor"] is not None:

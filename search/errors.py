@@ -7,9 +7,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from elasticsearch import ApiError, TransportError
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core import metrics
 
@@ -99,6 +99,21 @@ def guarded_read(call: Callable[[], T]) -> T:
         if shards_not_ready(exc.__cause__):
             raise LogsUnavailable(SHARDS_MISSING) from exc.__cause__
         raise
+
+
+def strict_search(es: Elasticsearch, index: str, **request: Any) -> Any:
+    """One search of the log indices (patterns over open indices, a missing one skipped) under guarded_read that
+    refuses partial results: a shard without any copy is a 503, never lines or counts silently missing."""
+    return guarded_read(
+        lambda: es.search(
+            index=index,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            expand_wildcards="open",
+            allow_partial_search_results=False,
+            **request,
+        )
+    )
 
 
 SHARDS_MISSING = (

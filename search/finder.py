@@ -8,7 +8,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 
 from core.times import ns_of
-from search.errors import SearchRefused, guarded_read
+from search.errors import SearchRefused, strict_search
 from search.lines import as_int, line_of
 from search.patterns import refused_patterns, regex_query
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
@@ -77,22 +77,17 @@ def search_lines(
             '(parameter "page")'
         )
     with refused_patterns(f.regex):
-        resp = guarded_read(
-            lambda: es.search(
-                index=index,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                expand_wildcards="open",
-                allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
-                query=search_query(f),
-                sort=line_sort(descending=newest_first),
-                from_=offset,
-                size=size,
-                source=LINE_SOURCE,
-                track_total_hits=True,
-                highlight=HIGHLIGHT if f.text else None,
-                filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
-            )
+        resp = strict_search(
+            es,
+            index,
+            query=search_query(f),
+            sort=line_sort(descending=newest_first),
+            from_=offset,
+            size=size,
+            source=LINE_SOURCE,
+            track_total_hits=True,
+            highlight=HIGHLIGHT if f.text else None,
+            filter_path=["hits.total", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"],
         )
     hits = resp.get("hits", {})
     return hits.get("total", {}).get("value", 0), [hit_of(h) for h in hits.get("hits", [])]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from elasticsearch import Elasticsearch
 
-from search.errors import SearchRefused, guarded_read
+from search.errors import SearchRefused, strict_search
 from search.finder import MAX_WINDOW, Filters, hit_of, search_query
 from search.patterns import refused_patterns
 from search.queries import LINE_SOURCE, line_sort
@@ -25,37 +25,28 @@ def executions_matching(es: Elasticsearch, index: str, f: Filters, offset: int, 
         raise SearchRefused(f'Only the first {MAX_WINDOW} executions can be paged through (parameter "page")')
     query = search_query(f)
     with refused_patterns(f.regex):
-        resp = guarded_read(
-            lambda: es.search(
-                index=index,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                expand_wildcards="open",
-                allow_partial_search_results=False,
-                query=query,
-                collapse={"field": FIELD},
-                sort=line_sort(),
-                from_=offset,
-                size=size,
-                source=LINE_SOURCE,
-                track_total_hits=False,
-                aggs={"executions": {"cardinality": {"field": FIELD, "precision_threshold": 40_000}}},
-            )
+        resp = strict_search(
+            es,
+            index,
+            query=query,
+            collapse={"field": FIELD},
+            sort=line_sort(),
+            from_=offset,
+            size=size,
+            source=LINE_SOURCE,
+            track_total_hits=False,
+            aggs={"executions": {"cardinality": {"field": FIELD, "precision_threshold": 40_000}}},
         )
         hits = resp["hits"]["hits"]
         ids = [h["fields"][FIELD][0] for h in hits]
         counts: dict[str, int] = {}
         if ids:
-            agg = guarded_read(
-                lambda: es.search(
-                    index=index,
-                    ignore_unavailable=True,
-                    allow_no_indices=True,
-                    expand_wildcards="open",
-                    query={"bool": {"filter": [query, {"terms": {FIELD: ids}}]}},
-                    size=0,
-                    aggs={"per": {"terms": {"field": FIELD, "size": len(ids)}}},
-                )
+            agg = strict_search(
+                es,
+                index,
+                query={"bool": {"filter": [query, {"terms": {FIELD: ids}}]}},
+                size=0,
+                aggs={"per": {"terms": {"field": FIELD, "size": len(ids)}}},
             )
             counts = {b["key"]: b["doc_count"] for b in agg["aggregations"]["per"]["buckets"]}
     total = resp["aggregations"]["executions"]["value"]

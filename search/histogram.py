@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from elasticsearch import Elasticsearch
 
 from core.times import format_ns, ns_of
-from search.errors import SearchRefused, guarded_read
+from search.errors import SearchRefused, strict_search
 from search.finder import Filters, search_query
 from search.patterns import refused_patterns
 from search.queries import exact
@@ -126,16 +126,4 @@ def histogram(es: Elasticsearch, index: str, f: Filters, interval: str | None, b
 
 def _search(es: Elasticsearch, index: str, query: dict, aggs: dict, regex: str | None) -> dict:
     with refused_patterns(regex):
-        return guarded_read(
-            lambda: es.search(
-                index=index,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                expand_wildcards="open",
-                allow_partial_search_results=False,
-                query=query,
-                size=0,
-                track_total_hits=True,
-                aggs=aggs,
-            )
-        ).body
+        return strict_search(es, index, query=query, size=0, track_total_hits=True, aggs=aggs).body

@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from core.times import ns_of
 from search.context import Context, context
-from search.errors import guarded_read
+from search.errors import guarded_read, strict_search
 from search.lines import Line, line_of
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
 from search.windows import WINDOWING, Windowing, backward, forward
@@ -241,21 +241,16 @@ class LogSearch:
         return resp["count"]
 
     def _search(self, query: dict, sort: list, size: int, after: tuple | None = None) -> list[dict]:
-        resp = guarded_read(
-            lambda: self._es.search(
-                index=self._index,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                expand_wildcards="open",
-                allow_partial_search_results=False,  # a shard without any copy: 503, never lines missing
-                query=query,
-                sort=sort,
-                size=size,
-                search_after=list(after) if after else None,
-                source=LINE_SOURCE,
-                track_total_hits=False,
-                filter_path=HITS_ONLY,
-            )
+        resp = strict_search(
+            self._es,
+            self._index,
+            query=query,
+            sort=sort,
+            size=size,
+            search_after=list(after) if after else None,
+            source=LINE_SOURCE,
+            track_total_hits=False,
+            filter_path=HITS_ONLY,
         )
         return resp.get("hits", {}).get("hits", [])
 

@@ -19,17 +19,8 @@ from jobs.models import JOB_TYPE_BASE_COLUMNS, JobType, JobTypeMetrics
 from jobs.scaleui.metrics_catalogue import FIGURES
 from jobs.statuses import ErrorCategory, JobStatus
 
-_COUNTED = (
-    "completed_count",
-    "failed_count",
-    "error_system_count",
-    "error_data_count",
-    "error_algorithm_count",
-    "queue_count",
-    "queue_time_sum",
-    "run_count",
-    "run_time_sum",
-)
+# The figures a job adds to (the others are minimums and maximums).
+_COUNTED = tuple(name for name in FIGURES if not name.endswith(("_min", "_max")))
 _CATEGORY_COLUMN = {
     ErrorCategory.SYSTEM: "error_system_count",
     ErrorCategory.DATA: "error_data_count",
