@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import falcon
 
 from api.errors import bad_request
-from api.log_params import REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
+from api.log_params import REGEX_PARAM, SEARCH_PARAMS, SEARCH_TEXT, WINDOW_PARAMS
 from api.params import Param, check_window, parse_query
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
+from search.errors import SearchRefused
 from search.finder import Filters
 from search.patterns import check_pattern
 
@@ -61,3 +64,38 @@ def parsed_filters(req: falcon.Request, params: tuple[Param, ...], clock: Clock,
     """(parsed parameters, their Filters)."""
     q = parse_query(req, params, clock)
     return q, filters_of(q, targets)
+
+
+# A saved search keeps the query string of /v6/logs/ (or of the search page, which writes the same parameters).
+# Its filters are checked when it is saved; the rest (order, page, group) is the page's and is kept, unused here.
+SAVED_QUERY_NAMES = frozenset(p.name for p in SEARCH_PARAMS) | {"group", "cursor"}
+MAX_SAVED_QUERY = 4000
+
+
+class QueryString:
+    """A query string read as Falcon reads a request's (repeated names, blank values kept)."""
+
+    def __init__(self, query: str):
+        self._values = parse_qs(query.lstrip("?"), keep_blank_values=True)
+
+    def names(self) -> set[str]:
+        return set(self._values)
+
+    def get_param_as_list(self, name: str) -> list[str] | None:
+        return self._values.get(name)
+
+
+def saved_query_filters(query: str, clock: Clock, targets: LogTargetStore) -> Filters:
+    """The Filters of a saved query string; 400 naming the parameter when it could not be searched."""
+    if len(query) > MAX_SAVED_QUERY:
+        raise bad_request(f'Parameter "query" must be at most {MAX_SAVED_QUERY} characters')
+    qs = QueryString(query)
+    unknown = sorted(qs.names() - SAVED_QUERY_NAMES)
+    if unknown:
+        raise bad_request(f'Parameter "query": unknown search parameter "{unknown[0]}"')
+    try:
+        return filters_of(parse_query(qs, FILTER_PARAMS, clock), targets)
+    except falcon.HTTPError as exc:
+        raise bad_request(f'Parameter "query": {exc.description}') from None
+    except SearchRefused as exc:
+        raise bad_request(f'Parameter "query": {exc}') from None
