@@ -18,7 +18,7 @@ from api.errors import bad_request
 from api.pagination import base_url, envelope, page_of
 from api.routing import Operation, Response, json_response
 from api.saved_search_routes import caller_of
-from api.schemas import ERROR, component, paginated
+from api.schemas import ERROR, ERROR_413, ERROR_415, component, paginated
 from core.times import Clock
 from jobs.alert_store import RULE_FIELDS, AlertStore, Event, Rule
 from jobs.saved_search_store import SavedSearchStore
@@ -88,6 +88,8 @@ ALERT_LIST = {
     "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": ALERT}},
 }
 ERRORS = {400: json_response(ERROR), 401: json_response(ERROR), 403: json_response(ERROR)}
+# Writes read a JSON body: too large 413, not JSON 415; an id nobody sees 404.
+WRITE_ERRORS = ERRORS | {404: json_response(ERROR), 413: ERROR_413, 415: ERROR_415}
 
 
 def alert_json(req: falcon.Request, rule: Rule) -> dict[str, Any]:
@@ -180,7 +182,7 @@ class Alerts:
             "Alert on a saved search: more than threshold matches in the last window_minutes, checked every "
             "interval_seconds, sent to webhook_url (on ALERT_WEBHOOK_ALLOW) and/or email_to",
             body=ALERT_BODY.ref,
-            responses={201: json_response(ALERT)} | ERRORS,
+            responses={201: json_response(ALERT)} | WRITE_ERRORS,
             tags=("alerts",),
         ),
     }
@@ -219,7 +221,7 @@ class AlertDetails:
         "PATCH": Operation(
             'Change an alert (its owner or staff); "" removes a target',
             body=ALERT_BODY.ref,
-            responses={200: json_response(ALERT), 404: json_response(ERROR)} | ERRORS,
+            responses={200: json_response(ALERT), 404: json_response(ERROR)} | WRITE_ERRORS,
             tags=("alerts",),
         ),
         "DELETE": Operation(

@@ -16,7 +16,7 @@ from api.errors import bad_request
 from api.logs.filters import MAX_SAVED_QUERY, saved_query_filters
 from api.pagination import base_url
 from api.routing import Operation, Response, json_response
-from api.schemas import ERROR, component
+from api.schemas import ERROR, ERROR_413, ERROR_415, component
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
 from jobs.saved_search_store import Caller, Saved, SavedSearchStore
@@ -53,6 +53,8 @@ SAVED_LIST = {
     "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": SAVED_SEARCH}},
 }
 ERRORS = {400: json_response(ERROR), 401: json_response(ERROR), 403: json_response(ERROR)}
+# Writes read a JSON body: too large 413, not JSON 415; an id nobody sees 404.
+WRITE_ERRORS = ERRORS | {404: json_response(ERROR), 413: ERROR_413, 415: ERROR_415}
 
 
 def caller_of(req: falcon.Request) -> Caller:
@@ -91,7 +93,7 @@ class SavedSearches:
         "POST": Operation(
             "Save a search (any signed-in user, read-only ones included)",
             body=SAVED_SEARCH_BODY.ref,
-            responses={201: json_response(SAVED_SEARCH)} | ERRORS,
+            responses={201: json_response(SAVED_SEARCH)} | WRITE_ERRORS,
             tags=("saved searches",),
         ),
     }
@@ -137,7 +139,7 @@ class SavedSearchDetails:
         "PATCH": Operation(
             "Change a saved search's name, query or sharing (its owner or staff)",
             body=SAVED_SEARCH_BODY.ref,
-            responses={200: json_response(SAVED_SEARCH), 404: json_response(ERROR)} | ERRORS,
+            responses={200: json_response(SAVED_SEARCH), 404: json_response(ERROR)} | WRITE_ERRORS,
             tags=("saved searches",),
         ),
         "DELETE": Operation(
