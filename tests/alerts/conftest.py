@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Receiver:
@@ -78,6 +79,32 @@ def receiver():
 def mailbox():
     box = Mailbox()
     controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port
+    yield box
+    controller.stop()
+
+
+SMTP_USER, SMTP_PASSWORD = "scale", "the-smtp-password-7f3a"
+
+
+@pytest.fixture
+def guarded_mailbox():
+    """An SMTP server that wants a login (over plain text, loopback only) and takes only SMTP_USER/SMTP_PASSWORD."""
+    box = Mailbox()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers a failure with 535
+
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+    )
     controller.start()
     box.port = controller.port
     yield box

@@ -18,12 +18,14 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from api.services import build_services
 from api.startup import start_alert_checker
-from tests.alerts.conftest import wait_for
+from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, wait_for
 from tests.es_node import connection_env
 from tests.search.helpers import NS, index_ours, our_doc
 
 LINK = "http://scale.example"
 REPO = Path(__file__).resolve().parents[2]
+# Loopback only: the test server takes a login without TLS, which aiosmtpd warns about.
+NO_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
 @pytest.fixture
@@ -300,3 +302,35 @@ def test_two_alert_processes_never_both_deliver(
     assert sorted(b["alert"]["id"] for b in receiver.bodies) == sorted(alerts)
     assert receiver.attempts == len(alerts)
     assert [p.returncode for p in processes] == [0, 0], [(tmp_path / f"alerts-{n}.log").read_text() for n in range(2)]
+
+
+@NO_TLS
+def test_email_logs_in_to_the_smtp_server(alerting, auth, guarded_mailbox, execution, es, log_prefix):
+    client = alerting(smtp_port=guarded_mailbox.port, smtp_username=SMTP_USER, smtp_password=SMTP_PASSWORD)
+    lines(es, log_prefix, execution, ["boom"] * 3, age_seconds=1)
+    make_alert(client, auth, saved_search(client, auth), email_to="ops@example.com, oncall@example.com")
+    mail = wait_for(lambda: guarded_mailbox.messages, "the email sent after logging in")[0]
+    assert "FIRING" in mail["Subject"]
+    assert mail["To"] == "ops@example.com, oncall@example.com"
+
+
+@NO_TLS
+def test_a_refused_smtp_login_is_retried_and_recorded_without_the_password(
+    alerting, auth, guarded_mailbox, execution, es, log_prefix, log_stream, settings
+):
+    wrong = "wrong-secret-91c4"
+    logs = log_stream("INFO", "text")
+    client = alerting(smtp_port=guarded_mailbox.port, smtp_username=SMTP_USER, smtp_password=wrong)
+    assert wrong not in repr(replace(settings, smtp_password=wrong))
+    lines(es, log_prefix, execution, ["boom"] * 3, age_seconds=1)
+    alert = make_alert(client, auth, saved_search(client, auth), email_to="ops@example.com")
+    failed = wait_for(
+        lambda: [e for e in history(client, auth, alert["id"]) if e["kind"] == "delivery_failed"][1:],
+        "two refused logins",
+    )
+    assert failed[0]["detail"] == "the SMTP server refused the login (code 535)"
+    listed = client.simulate_get(f"/v6/alerts/{alert['id']}/history/", headers=auth).text
+    assert wrong not in listed
+    assert "refused the login" in logs.getvalue()
+    assert wrong not in logs.getvalue()
+    assert guarded_mailbox.messages == []
