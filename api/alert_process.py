@@ -8,7 +8,7 @@ import signal
 import threading
 from dataclasses import replace
 
-from api.startup import start_alert_checker
+from api.alert_startup import start_alert_checker
 from core.elastic import elasticsearch_client
 from core.logs import configure_logging
 from core.times import utcnow

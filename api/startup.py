@@ -1,14 +1,12 @@
 """What the API does once at start-up besides building its services: check the Elasticsearch connection in
 gunicorn's master before it forks (gunicorn.conf.py), and start the daily retention prune in each worker
-(api/wsgi.py), and the alert checker in each worker (api/wsgi.py) or its own process (api/alert_process.py)."""
+(api/wsgi.py)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from alerts.checker import AlertChecker, config_of
-from api.logs.filters import saved_query_filters
 from core.elastic import elasticsearch_client
 from core.preflight import Needs, Refused, check_connection, pruner_needs, reader_needs, writer_needs
 from core.times import Clock
@@ -16,8 +14,6 @@ from ingest.retention import DailyPrune, prunes_daily
 from ingest.template import template_check
 from jobs.daily_task_store import DailyTaskStore
 from jobs.db import Database
-from jobs.stores import Stores
-from search import LogSearch
 from settings import Settings
 
 log = logging.getLogger("api.startup")
@@ -47,21 +43,4 @@ def start_daily_prune(settings: Settings, db: Database, clock: Clock) -> DailyPr
     es = elasticsearch_client(settings, patient=True)
     return DailyPrune(
         es, settings.log_index_prefix, settings.log_retention_days, tasks.claim, tasks.release, clock
-    ).start()
-
-
-def start_alert_checker(
-    settings: Settings, stores: Stores, search: LogSearch | None, clock: Clock
-) -> AlertChecker | None:
-    """This process's alert checker (ALERT_CHECKS, on by default): every process of the fleet runs one and the
-    database gives each due rule to one of them. Saved query strings are read as /v6/logs/ reads its own."""
-    if not settings.alert_checks or search is None:
-        return None
-    return AlertChecker(
-        stores.alerts,
-        stores.log_targets,
-        search,
-        lambda query: saved_query_filters(query, clock, stores.log_targets),
-        config_of(settings),
-        clock,
     ).start()

@@ -3,9 +3,10 @@
 `services` is what the app was built with: gunicorn.conf.py's worker_exit hook closes it, so each worker ships
 what it spooled before it exits (a normal stop or a reload leaves nothing in the spool)."""
 
+from api.alert_startup import start_alert_checker
 from api.app import create_app
 from api.services import build_services
-from api.startup import start_alert_checker, start_daily_prune
+from api.startup import start_daily_prune
 from core.logs import configure_logging
 from core.times import utcnow
 from settings import Settings

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from core.times import Clock
 from jobs.db import Database, rowcount
@@ -26,6 +26,8 @@ OK, FIRING = "ok", "firing"
 FIRE, RESOLVE = "firing", "resolved"  # the event a notification tells
 WEBHOOK, EMAIL = "webhook", "email"
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+# A rule checked every minute writes 1,440 history lines a day: each check drops its rule's lines older than this.
+HISTORY_DAYS = 30
 RULE_FIELDS = ("threshold", "window_minutes", "interval_seconds", "webhook_url", "email_to", "enabled")
 
 
@@ -237,6 +239,11 @@ class AlertStore:
             row.state, row.last_count, row.last_checked = new_state, count, now
             row.next_check = now + timedelta(seconds=row.interval_seconds)
             row.claimed_by = row.claim_until = None
+            s.execute(
+                delete(AlertEvent).where(
+                    AlertEvent.rule_id == rule_id, AlertEvent.at < now - timedelta(days=HISTORY_DAYS)
+                )
+            )
             s.add(
                 AlertEvent(
                     rule_id=rule_id,
@@ -288,7 +295,14 @@ class AlertStore:
 
     def firing_count(self) -> int:
         with self._sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(AlertRule).where(AlertRule.state == FIRING)) or 0)
+            return int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(AlertRule)
+                    .where(AlertRule.state == FIRING, AlertRule.enabled.is_(True))
+                )
+                or 0
+            )
 
     def due_deliveries(self, limit: int = 50) -> list[int]:
         now = self._clock()

@@ -15,9 +15,9 @@ import pytest
 from falcon import testing
 from prometheus_client import REGISTRY
 
+from api.alert_startup import start_alert_checker
 from api.app import create_app
 from api.services import build_services
-from api.startup import start_alert_checker
 from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, wait_for
 from tests.es_node import connection_env
 from tests.search.helpers import NS, index_ours, our_doc
@@ -334,3 +334,39 @@ def test_a_refused_smtp_login_is_retried_and_recorded_without_the_password(
     assert "refused the login" in logs.getvalue()
     assert wrong not in logs.getvalue()
     assert guarded_mailbox.messages == []
+
+
+def test_gunicorn_workers_check_alerts_and_notify_once(
+    settings, make_client, auth, receiver, execution, es, log_prefix, tmp_path
+):
+    from tests.conftest import ADMIN_TOKEN
+    from tests.reliability.harness import Gunicorn
+
+    server = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        log_prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env={
+            "ALERT_WEBHOOK_ALLOW": f"{receiver.base}/hooks",
+            "ALERT_TICK_SECONDS": "0.1",
+            "ALERT_MIN_INTERVAL_SECONDS": "1",
+        },
+    ).start()
+    try:
+        client = make_client(alert_webhook_allow=(f"{receiver.base}/hooks",), alert_min_interval_seconds=1)
+        lines(es, log_prefix, execution, ["boom"] * 3, age_seconds=1)
+        alert = make_alert(client, auth, saved_search(client, auth), webhook_url=receiver.url)
+        wait_for(lambda: receiver.bodies, "the webhook sent by a gunicorn worker")
+        wait_for(
+            lambda: len([e for e in history(client, auth, alert["id"]) if e["kind"] == "evaluated"]) >= 5,
+            "five evaluations",
+        )
+        scraped = server.client(token=ADMIN_TOKEN).get("/metrics").body.decode()
+    finally:
+        server.stop()
+    assert receiver.attempts == 1
+    assert 'scale_alert_deliveries_total{target="webhook"} 1.0' in scraped
+    assert "scale_alert_firing_rules 1.0" in scraped
