@@ -4,6 +4,7 @@ server (tests/alerts/conftest.py). Each test runs the checker the API processes 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -340,6 +341,7 @@ def test_gunicorn_workers_check_alerts_and_notify_once(
     settings, make_client, auth, receiver, execution, es, log_prefix, tmp_path
 ):
     from tests.conftest import ADMIN_TOKEN
+    from tests.ops.test_cli import environment, scale
     from tests.reliability.harness import Gunicorn
 
     server = Gunicorn(
@@ -365,6 +367,17 @@ def test_gunicorn_workers_check_alerts_and_notify_once(
             "five evaluations",
         )
         scraped = server.client(token=ADMIN_TOKEN).get("/metrics").body.decode()
+        # The scale command line lists them (scalecli/alerts.py).
+        env = environment(server)
+        listed = scale("alerts", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert "FIRING" in listed.stdout and "> 2 in 1 min" in listed.stdout
+        searches = scale("saved-searches", "--json", env=env)
+        assert json.loads(searches.stdout)["results"][0]["query"] == "q=boom"
+        events = scale("alert-history", str(alert["id"]), env=env)
+        assert events.returncode == 0 and "delivered" in events.stdout and "evaluated" in events.stdout
+        missing = scale("alert-history", "999", env=env)
+        assert (missing.returncode, "404 Not found." in missing.stderr) == (1, True), missing.stderr
     finally:
         server.stop()
     assert receiver.attempts == 1
