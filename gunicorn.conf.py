@@ -55,6 +55,8 @@ def worker_exit(server, worker):
     wsgi = sys.modules.get("api.wsgi")
     if wsgi is None or worker.pid != os.getpid():
         return
+    if wsgi.alert_checker is not None:  # no check or delivery is left half done with the stores closed
+        wsgi.alert_checker.stop()
     if not wsgi.services.close(ship_timeout=SHIP_ON_EXIT_SECONDS):
         server.log.warning("worker %s: Elasticsearch did not take every spooled line; they stay spooled", worker.pid)
 

@@ -90,6 +90,32 @@ class Settings:
     worker_output_url: str | None = None
     # Local jobs run in a bubblewrap sandbox (worker/sandbox.py); off only on hosts without user namespaces.
     worker_sandbox: bool = True
+    # --- Alerts on saved searches (README "Alerts"). Webhook URLs must match one of these prefixes (scheme, host,
+    # port exact; path a prefix): empty means no webhook is allowed, so the service can't be aimed at internal hosts.
+    alert_webhook_allow: tuple[str, ...] = ()
+    # Each API process checks due rules this often (one process claims each rule); off: only `python -m alerts`.
+    alert_checks: bool = True
+    alert_tick_seconds: float = 5.0
+    # The shortest check interval a rule may ask for: each check is an exact count in Elasticsearch.
+    alert_min_interval_seconds: int = 60
+    # A failed delivery is retried after this, doubled each time, up to alert_max_attempts attempts.
+    alert_retry_seconds: float = 30.0
+    alert_max_attempts: int = 6
+    # Links in notifications start with this (the service as its users reach it); default http://HOST:PORT.
+    alert_link_url: str | None = None
+    # Email notifications: the SMTP server (None: email targets refused), its security and login (secret not in repr).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "scale-alerts@localhost"
+    smtp_timeout: float = 10.0
+
+    @property
+    def link_url(self) -> str:
+        """The service's address in links written outside a request (alert notifications)."""
+        return self.alert_link_url or f"http://{self.host}:{self.port}"
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -151,6 +177,22 @@ class Settings:
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
             worker_sandbox=_flag(env.get("WORKER_SANDBOX", "1")),
+            alert_webhook_allow=_origins(env.get("ALERT_WEBHOOK_ALLOW", "")),
+            alert_checks=_flag(env.get("ALERT_CHECKS", "1")),
+            alert_tick_seconds=_positive(env, "ALERT_TICK_SECONDS", 5.0),
+            alert_min_interval_seconds=whole_number(env, "ALERT_MIN_INTERVAL_SECONDS", 60, minimum=1),
+            alert_retry_seconds=_positive(env, "ALERT_RETRY_SECONDS", 30.0),
+            alert_max_attempts=whole_number(env, "ALERT_MAX_ATTEMPTS", 6, minimum=1),
+            alert_link_url=(env.get("ALERT_LINK_URL") or "").rstrip("/") or None,
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=whole_number(env, "SMTP_PORT", 25, minimum=1),
+            smtp_security=_choice(
+                env.get("SMTP_SECURITY", "none").lower(), "SMTP_SECURITY", ("none", "starttls", "ssl")
+            ),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_from=env.get("SMTP_FROM") or "scale-alerts@localhost",
+            smtp_timeout=_positive(env, "SMTP_TIMEOUT", 10.0),
         )
 
 
@@ -159,6 +201,17 @@ def _below(value: int, limit: int, name: str) -> int:
         raise ConfigurationError(
             f"{name} must be below {limit} (the threads of a gunicorn worker, which short routes need), not {value}"
         )
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value < 1e9:
+        raise ConfigurationError(f"{name} must be more than 0 and finite, not {raw!r}")
     return value
 
 

@@ -411,3 +411,11 @@ def requeue(state: State, everything: bool, as_json: bool, priority: int | None,
     if priority is not None:
         body["priority"] = priority
     _report(state, "requeue", body, as_json)
+
+
+# --- saved searches and alerts (scalecli/alerts.py) ----------------------------------------------------------
+
+from scalecli.alerts import COMMANDS as ALERT_COMMANDS  # noqa: E402 (they need no more than `main`'s State)
+
+for _command in ALERT_COMMANDS:
+    main.add_command(_command)
