@@ -55,6 +55,10 @@ class Settings:
     max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # Posted log lines (ingest.posting_window): how far an executor's @timestamp may lie outside the execution's
+    # life as the service saw it, and how long after the execution ended its log still takes lines.
+    log_clock_skew_seconds: float = 300.0
+    log_grace_seconds: float = 300.0
     # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
     long_reads_per_client: int = 4
     long_reads_per_worker: int = 8
@@ -129,6 +133,8 @@ class Settings:
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            log_clock_skew_seconds=whole_number(env, "LOG_CLOCK_SKEW_SECONDS", 300, minimum=0),
+            log_grace_seconds=whole_number(env, "LOG_GRACE_SECONDS", 300, minimum=0),
             long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
             long_reads_per_worker=_below(
                 whole_number(env, "LONG_READS_PER_WORKER", 8, minimum=1), WORKER_THREADS, "LONG_READS_PER_WORKER"
