@@ -75,7 +75,8 @@ class Settings:
     # asked (HOST is the API's; the worker's metrics have no credential check).
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
-    # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
+    # Browser logins: how long a session lasts; secure_cookies (SECURE_COOKIES): the service is behind TLS, so cookies
+    # get Secure even when a request does not say it came over HTTPS (they always do when one does).
     session_seconds: float = 12 * 3600
     # A session without a request for this long has ended (0: only session_seconds ends it).
     session_idle_seconds: float = 2 * 3600
