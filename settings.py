@@ -270,6 +270,29 @@ def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int) 
     return value
 
 
+# The service's own bearer tokens (API_TOKEN, READ_TOKEN) are checked when the API starts: long, and not a short
+# pattern repeated. A generated token (secrets.token_urlsafe(32)) has 43 characters, `openssl rand -hex 16` 32.
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_DISTINCT = 10
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def check_service_tokens(settings: Settings) -> None:
+    """ConfigurationError (naming the variable, never showing the value) when API_TOKEN or READ_TOKEN is too
+    weak to guard the API, or both are the same (every reader would then be the admin)."""
+    for name, value in (("API_TOKEN", settings.api_token), ("READ_TOKEN", settings.read_token)):
+        if value is None:
+            continue
+        if len(value) < MIN_TOKEN_LENGTH or len(set(value)) < MIN_TOKEN_DISTINCT:
+            raise ConfigurationError(
+                f"{name} is too weak to guard the API: it needs at least {MIN_TOKEN_LENGTH} characters, at least "
+                f"{MIN_TOKEN_DISTINCT} of them different (it has {len(value)}, {len(set(value))} different); "
+                f"make one with: {MAKE_A_TOKEN}"
+            )
+    if settings.read_token is not None and settings.read_token == settings.api_token:
+        raise ConfigurationError("READ_TOKEN must differ from API_TOKEN (every reader would be the admin)")
+
+
 def load_or_create_token(data_dir: Path) -> str:
     """The admin token kept in DATA_DIR/api_token; a random one is made on first start."""
     path = data_dir / "api_token"
