@@ -154,7 +154,13 @@ def assert_stored_once(es: Elasticsearch, prefix: str, exe, sent: list[str]) -> 
 @pytest.mark.slow
 def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp_path):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
-    server = start(settings, tmp_path / "api", relay.url, ELASTICSEARCH_TIMEOUT="1", READ_TOKEN="reader-secret-9-0123456789abcdefgh")
+    server = start(
+        settings,
+        tmp_path / "api",
+        relay.url,
+        ELASTICSEARCH_TIMEOUT="1",
+        READ_TOKEN="reader-secret-9-0123456789abcdefgh",
+    )
     try:
         sent = post_while_unreachable(server, relay, exe, batches=8)
         relay.restore()  # the node is back; the shippers are waiting out their backoff
@@ -171,7 +177,13 @@ def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp
 @pytest.mark.slow
 def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay, tmp_path):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
-    server = start(settings, tmp_path / "api", relay.url, ELASTICSEARCH_TIMEOUT="1", READ_TOKEN="reader-secret-9-0123456789abcdefgh")
+    server = start(
+        settings,
+        tmp_path / "api",
+        relay.url,
+        ELASTICSEARCH_TIMEOUT="1",
+        READ_TOKEN="reader-secret-9-0123456789abcdefgh",
+    )
     spool = tmp_path / "api" / "spool"
     try:
         sent = post_while_unreachable(server, relay, exe, batches=8)
