@@ -87,7 +87,7 @@ def test_make_run_names_the_token_file_and_never_prints_the_token(tmp_path, elas
         printed = out.read_text() + err.read_text()
         assert token not in printed
         assert f"Admin token (Authorization: Bearer ...): in {tmp_path}/api_token (mode 600)\n" in printed
-        assert f"SCALE_TOKEN=$(cat {tmp_path}/api_token)" in printed
+        assert f"SCALE_TOKEN_FILE={tmp_path}/api_token;" in printed
         # The file's token is the one the API takes.
         request = urllib.request.Request(f"{url}/v6/accounts/profile/", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=10) as answer:
