@@ -55,6 +55,9 @@ class Settings:
     max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # The job list for anonymous and read-only clients: no page past this many jobs, and orders no index serves only
+    # on lists at most this long (jobs.listing.check_bound); staff are not bound.
+    read_only_list_rows: int = 10_000
     # Posted log lines (ingest.posting_window): how far an executor's @timestamp may lie outside the execution's
     # life as the service saw it, and how long after the execution ended its log still takes lines.
     log_clock_skew_seconds: float = 300.0
@@ -134,6 +137,7 @@ class Settings:
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            read_only_list_rows=whole_number(env, "READ_ONLY_LIST_ROWS", 10_000, minimum=100),
             log_clock_skew_seconds=whole_number(env, "LOG_CLOCK_SKEW_SECONDS", 300, minimum=0),
             log_grace_seconds=whole_number(env, "LOG_GRACE_SECONDS", 300, minimum=0),
             long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),

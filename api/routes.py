@@ -69,7 +69,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
     routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))
     routes.add("/v6/job-types/{name}/", JobTypeVersions(stores.job_types, clock))
-    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
+    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body, settings.read_only_list_rows))
     routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(stores.jobs))
