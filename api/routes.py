@@ -78,7 +78,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
-    routes.add("/v6/files/", Files(stores.files, clock))
+    routes.add("/v6/files/", Files(stores.files, clock, settings.read_only_list_rows))
     # Scale's UI: System -> Nodes and Workspaces.
     routes.add("/v6/nodes/", Nodes(stores.nodes, clock))
     routes.add(f"/v6/nodes/{{node_id:{ID}}}/", NodeDetails(stores.nodes))
