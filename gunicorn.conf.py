@@ -12,10 +12,11 @@ exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves nothing in the
 import os
 import sys
 
-from settings import WORKER_THREADS, ConfigurationError, Settings
+from settings import WORKER_THREADS, ConfigurationError, Settings, check_service_tokens
 
 try:
     _settings = Settings.from_env()
+    check_service_tokens(_settings)
 except ConfigurationError as exc:
     sys.exit(f"gunicorn: {exc}")
 _metrics_dir = _settings.metrics_dir or _settings.data_dir / "metrics"

@@ -55,6 +55,13 @@ class Settings:
     max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # The job list for anonymous and read-only clients: no page past this many jobs, and orders no index serves only
+    # on lists at most this long (jobs.listing.check_bound); staff are not bound.
+    read_only_list_rows: int = 10_000
+    # Posted log lines (ingest.posting_window): how far an executor's @timestamp may lie outside the execution's
+    # life as the service saw it, and how long after the execution ended its log still takes lines.
+    log_clock_skew_seconds: float = 300.0
+    log_grace_seconds: float = 300.0
     # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
     long_reads_per_client: int = 4
     long_reads_per_worker: int = 8
@@ -71,7 +78,8 @@ class Settings:
     # asked (HOST is the API's; the worker's metrics have no credential check).
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
-    # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
+    # Browser logins: how long a session lasts; secure_cookies (SECURE_COOKIES): the service is behind TLS, so cookies
+    # get Secure even when a request does not say it came over HTTPS (they always do when one does).
     session_seconds: float = 12 * 3600
     # A session without a request for this long has ended (0: only session_seconds ends it).
     session_idle_seconds: float = 2 * 3600
@@ -155,6 +163,9 @@ class Settings:
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            read_only_list_rows=whole_number(env, "READ_ONLY_LIST_ROWS", 10_000, minimum=100),
+            log_clock_skew_seconds=whole_number(env, "LOG_CLOCK_SKEW_SECONDS", 300, minimum=0),
+            log_grace_seconds=whole_number(env, "LOG_GRACE_SECONDS", 300, minimum=0),
             long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
             long_reads_per_worker=_below(
                 whole_number(env, "LONG_READS_PER_WORKER", 8, minimum=1), WORKER_THREADS, "LONG_READS_PER_WORKER"
@@ -314,6 +325,29 @@ def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int) 
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+# The service's own bearer tokens (API_TOKEN, READ_TOKEN) are checked when the API starts: long, and not a short
+# pattern repeated. A generated token (secrets.token_urlsafe(32)) has 43 characters, `openssl rand -hex 16` 32.
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_DISTINCT = 10
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def check_service_tokens(settings: Settings) -> None:
+    """ConfigurationError (naming the variable, never showing the value) when API_TOKEN or READ_TOKEN is too
+    weak to guard the API, or both are the same (every reader would then be the admin)."""
+    for name, value in (("API_TOKEN", settings.api_token), ("READ_TOKEN", settings.read_token)):
+        if value is None:
+            continue
+        if len(value) < MIN_TOKEN_LENGTH or len(set(value)) < MIN_TOKEN_DISTINCT:
+            raise ConfigurationError(
+                f"{name} is too weak to guard the API: it needs at least {MIN_TOKEN_LENGTH} characters, at least "
+                f"{MIN_TOKEN_DISTINCT} of them different (it has {len(value)}, {len(set(value))} different); "
+                f"make one with: {MAKE_A_TOKEN}"
+            )
+    if settings.read_token is not None and settings.read_token == settings.api_token:
+        raise ConfigurationError("READ_TOKEN must differ from API_TOKEN (every reader would be the admin)")
 
 
 def load_or_create_token(data_dir: Path) -> str:

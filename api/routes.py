@@ -72,7 +72,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
     routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))
     routes.add("/v6/job-types/{name}/", JobTypeVersions(stores.job_types, clock))
-    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
+    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body, settings.read_only_list_rows))
     routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(stores.jobs))
@@ -81,7 +81,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
-    routes.add("/v6/files/", Files(stores.files, clock))
+    routes.add("/v6/files/", Files(stores.files, clock, settings.read_only_list_rows))
     # Scale's UI: System -> Nodes and Workspaces.
     routes.add("/v6/nodes/", Nodes(stores.nodes, clock))
     routes.add(f"/v6/nodes/{{node_id:{ID}}}/", NodeDetails(stores.nodes))

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
+from api.auth import session_csrf_token
 from jobs.records import WorkspaceFields
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.checks import read_lines
@@ -76,11 +77,13 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def session(key: str, csrf: str | None = CSRF) -> dict:
-    """Headers of a browser with this session (and the CSRF header Angular adds from the cookie)."""
-    headers = {"Cookie": f"sessionid={key}; csrftoken={CSRF}"}
-    if csrf is not None:
-        headers["X-CSRFToken"] = csrf
+def session(key: str, csrf: str | None = "") -> dict:
+    """Headers of a browser with this session (and the CSRF header Angular adds from the cookie, by default the
+    session's own token, which its login set in the cookie)."""
+    token = session_csrf_token(key) if csrf == "" else csrf
+    headers = {"Cookie": f"sessionid={key}; csrftoken={token or CSRF}"}
+    if token is not None:
+        headers["X-CSRFToken"] = token
     return headers
 
 
