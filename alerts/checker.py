@@ -139,8 +139,9 @@ class AlertChecker:
             if retry:
                 wait = min(config.retry_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
                 retry_at = self._clock() + timedelta(seconds=wait)
-            self._alerts.finish_delivery(delivery.id, self.holder, False, str(exc), retry_at)
+            # counted before it is recorded: whoever sees the record sees the count
             metrics.ALERT_DELIVERY_FAILURES.labels(delivery.target, "retry" if retry else "gave_up").inc()
+            self._alerts.finish_delivery(delivery.id, self.holder, False, str(exc), retry_at)
             log.warning(
                 "alert %s: %s notification (attempt %d) failed: %s%s",
                 delivery.rule_id,
@@ -150,8 +151,8 @@ class AlertChecker:
                 "; retried later" if retry else "; given up",
             )
             return
-        self._alerts.finish_delivery(delivery.id, self.holder, True, None, None)
         metrics.ALERT_DELIVERIES.labels(delivery.target).inc()
+        self._alerts.finish_delivery(delivery.id, self.holder, True, None, None)
 
 
 def config_of(settings) -> AlertConfig:

@@ -154,7 +154,13 @@ def test_an_alert_fires_once_for_its_window_then_resolves_by_webhook_and_email(
     assert resolved[0]["count"] <= 2
     wait_for(lambda: len(mailbox.messages) == 2, "the resolving email")
     assert "RESOLVED" in mailbox.messages[1]["Subject"]
-    events = history(client, auth, alert["id"])
+    # The receivers have the bodies before the checker records their delivery: wait for the records.
+    events = wait_for(
+        lambda: (
+            (h := history(client, auth, alert["id"])) and len([e for e in h if e["kind"] == "delivered"]) >= 4 and h
+        ),
+        "the four deliveries recorded",
+    )
     firing_checks = [e for e in events if e["kind"] == "evaluated" and e["state"] == "firing"]
     # Checked many times while firing, notified once: one firing and one resolved body, nothing else.
     assert len(firing_checks) >= 3
@@ -183,7 +189,12 @@ def test_a_receiver_that_answered_500_is_retried_with_backoff_and_then_delivered
     body = wait_for(lambda: receiver.bodies, "the delivery after two failures")[0]
     assert (body["event"], body["count"]) == ("firing", 3)
     assert receiver.attempts == 3
-    attempts = [(e["kind"], e["attempt"], e["detail"]) for e in history(client, auth, alert["id"]) if e["target"]]
+    # The receiver has the body before the checker records the delivery: wait for the record.
+    recorded = wait_for(
+        lambda: (h := history(client, auth, alert["id"])) and any(e["kind"] == "delivered" for e in h) and h,
+        "the delivery recorded",
+    )
+    attempts = [(e["kind"], e["attempt"], e["detail"]) for e in recorded if e["target"]]
     assert attempts == [
         ("delivery_failed", 1, "the webhook answered HTTP 500"),
         ("delivery_failed", 2, "the webhook answered HTTP 503"),
