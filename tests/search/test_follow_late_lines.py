@@ -146,3 +146,11 @@ def test_search_follow_streams_new_matches_of_every_execution_and_resumes_exactl
     assert r.status_code == 400 and "Last-Event-ID" in r.json["detail"]
     r = follower.simulate_get("/v6/logs/", params={"follow": "true", "cursor": "*"})
     assert r.status_code == 400 and '"cursor"' in r.json["detail"]
+
+
+def test_the_search_follow_is_in_the_openapi_document(client):
+    op = client.simulate_get("/v6/openapi.json").json["paths"]["/v6/logs/"]["get"]
+    follow = next(p for p in op["parameters"] if p["name"] == "follow")
+    assert "true" in follow["schema"]["enum"] and "Last-Event-ID" in follow["description"]
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert "429" in op["responses"]
