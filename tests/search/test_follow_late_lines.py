@@ -154,3 +154,22 @@ def test_the_search_follow_is_in_the_openapi_document(client):
     assert "true" in follow["schema"]["enum"] and "Last-Event-ID" in follow["description"]
     assert "text/event-stream" in op["responses"]["200"]["content"]
     assert "429" in op["responses"]
+
+
+def test_a_search_follow_takes_a_long_read_slot(make_client):
+    from tests.search.test_long_read_caps import Opened
+
+    client = make_client(long_reads_per_client=1)
+    held = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+    try:
+        assert held.status == 200 and held.headers["content-type"] == "text/event-stream"
+        refused = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+        assert refused.status == 429 and refused.json()["detail"].startswith("You already have 1 log follows")
+        other = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.10")
+        assert other.status == 200  # another client's
+        other.close()
+    finally:
+        held.close()
+    again = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+    assert again.status == 200
+    again.close()
