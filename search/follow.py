@@ -206,13 +206,19 @@ class Follower:
             # but sorting before them still comes.
             sent = _Sent(pos.catchup)
             bound = pos.boundary if pos.tail is None else pos.tail[0]
-            for line in catchup(catchup_query(self._base, bound), pos.catchup):
-                if pos.tail is not None and line.key > pos.tail[1:]:
-                    break  # after the tail's lines, the arrival order
-                pos = replace(pos, catchup=line.key)
-                sent.add(line.key)
-                last_output = time.monotonic()
-                yield Followed(line, pos.token())
+            lines = catchup(catchup_query(self._base, bound), pos.catchup)
+            try:
+                for line in lines:
+                    if pos.tail is not None and line.key > pos.tail[1:]:
+                        break  # after the tail's lines, the arrival order
+                    pos = replace(pos, catchup=line.key)
+                    sent.add(line.key)
+                    last_output = time.monotonic()
+                    yield Followed(line, pos.token())
+            finally:
+                close = getattr(lines, "close", None)
+                if close:
+                    close()  # its point-in-time, at once (also when the client goes away)
             pos = replace(pos, caught_up=True, unstamped=sent.high)
         lookback = int(t.lookback_seconds * 1e9)
         while True:

@@ -173,3 +173,19 @@ def test_a_search_follow_takes_a_long_read_slot(make_client):
     again = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
     assert again.status == 200
     again.close()
+
+
+def test_forged_or_misplaced_follow_tokens_are_400(client, execution):
+    from search.follow import Position
+
+    path = f"/v6/job-executions/{execution.id}/logs/combined/"
+    token = Position(1, caught_up=True).token()
+    for bad in ("F" + "x" * 10, token[:-3], "F" + "W1tdXQ"):  # not base64 JSON, cut short, a wrong shape
+        r = client.simulate_get(path, params={"follow": "true"}, headers={"Last-Event-ID": bad})
+        assert r.status_code == 400 and r.json["detail"] == "Invalid cursor for parameter: Last-Event-ID", bad
+    # A follow's token is no page cursor, and a search follow takes only a search follow's.
+    r = client.simulate_get(path, params={"limit": "5", "after": token})
+    assert r.status_code == 400 and r.json["detail"] == "Invalid cursor for parameter: after"
+    catching_up = Position(1).token()
+    r = client.simulate_get("/v6/logs/", params={"follow": "true"}, headers={"Last-Event-ID": catching_up})
+    assert r.status_code == 400 and "Last-Event-ID" in r.json["detail"]
