@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
@@ -92,7 +92,7 @@ def total(browser) -> str:
     return browser.find_element(By.ID, "total").text
 
 
-def test_query_chart_facets_drag_groups_keyboard_and_context(runs, served, browser):
+def test_query_chart_drag_groups_keyboard_and_context(runs, served, browser):
     wait = WebDriverWait(browser, 20)
     browser.get(f"{served}/search")
     box = browser.find_element(By.ID, "q")
@@ -104,22 +104,8 @@ def test_query_chart_facets_drag_groups_keyboard_and_context(runs, served, brows
     first = browser.find_element(By.CSS_SELECTOR, "#results a.hit")
     assert [m.text for m in first.find_elements(By.TAG_NAME, "mark")] == ["scan"]
 
-    # 1280x800: the facets beside the results, nothing wider than the window.
-    facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
-    assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
-    assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
-    counts = {f.get_attribute("data-value"): f.find_element(By.CLASS_NAME, "count").text for f in facets}
-    assert counts == {"stdout": "10,398", "stderr": str(SCAN_STDERR)}
-    types = browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="job_type"] .facet-value')
-    assert {t.get_attribute("data-value") for t in types} == {"ingest-scan"}
-    statuses = {
-        s.get_attribute("data-value"): s.find_element(By.CLASS_NAME, "count").text
-        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
-    }
-    assert statuses == {"FAILED": "10,200", "COMPLETED": "300"}
-
-    # A facet filters: stderr only.
-    next(f for f in facets if f.get_attribute("data-value") == "stderr").click()
+    # The stream filter: stderr only (in the address too).
+    Select(browser.find_element(By.ID, "f-stream")).select_by_value("stderr")
     wait.until(lambda b: total(b) == f"{SCAN_STDERR} matches")
     assert query_of(browser) == {"q": ["scan"], "stream": ["stderr"]}
     wait.until(lambda b: b.find_element(By.ID, "status").text == f"Showing {SCAN_STDERR} of {SCAN_STDERR} lines")
@@ -133,7 +119,7 @@ def test_query_chart_facets_drag_groups_keyboard_and_context(runs, served, brows
         int(width * 0.4), 0
     ).release().perform()
     wait.until(lambda b: "started" in query_of(b) and "ended" in query_of(b))
-    wait.until(lambda b: b.find_element(By.ID, "status").text.startswith("Showing"))
+    wait.until(lambda b: total(b).endswith("matches") and total(b) != f"{SCAN_STDERR} matches")
     narrowed = int(total(browser).split()[0].replace(",", ""))
     assert 0 < narrowed < SCAN_STDERR
     wait.until(lambda b: b.find_element(By.ID, "status").text == f"Showing {narrowed} of {narrowed} lines")
@@ -229,3 +215,37 @@ def test_live_mode_appends_a_new_match(runs, stores, es, log_prefix, served, bro
     assert len(rows) == 1 and rows[0].get_attribute("href").endswith(f"/logs/{runs[2].id}?around=51")
     assert "1 new match" in live.text and "does not match" not in live.text
     assert rows[0].find_element(By.CLASS_NAME, "time").get_attribute("title") == iso(now_ns)
+
+
+def test_facets_beside_the_results_and_a_click_filters(runs, served, browser):
+    wait = WebDriverWait(browser, 20)
+    browser.get(f"{served}/search?q=scan")
+    wait.until(lambda b: total(b) == "10,500 matches")
+    # 1280x800: the facets beside the results, nothing wider than the window.
+    facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
+    assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
+    assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
+    counts = {f.get_attribute("data-value"): f.find_element(By.CLASS_NAME, "count").text for f in facets}
+    assert counts == {"stdout": "10,398", "stderr": str(SCAN_STDERR)}
+    types = browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="job_type"] .facet-value')
+    assert {t.get_attribute("data-value") for t in types} == {"ingest-scan"}
+    statuses = {
+        s.get_attribute("data-value"): s.find_element(By.CLASS_NAME, "count").text
+        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
+    }
+    assert statuses == {"FAILED": "10,200", "COMPLETED": "300"}
+
+    # A click on a facet filters by it; a click on the active one (or its chip) removes the filter.
+    next(
+        s
+        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
+        if s.get_attribute("data-value") == "COMPLETED"
+    ).click()
+    wait.until(lambda b: total(b) == "300 matches")
+    assert query_of(browser) == {"q": ["scan"], "status": ["COMPLETED"]}
+    wait.until(lambda b: b.find_element(By.ID, "status").text == "Showing 300 of 300 lines")
+    assert all("ingest-scan 2.0.0" in r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results a.hit"))
+    active = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".facet-value.active"))
+    assert [a.get_attribute("data-value") for a in active] == ["COMPLETED"]
+    browser.find_element(By.CSS_SELECTOR, "#chips .chip").click()
+    wait.until(lambda b: total(b) == "10,500 matches" and "status" not in query_of(b))
