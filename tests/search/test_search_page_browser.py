@@ -19,6 +19,7 @@ from tests.conftest import remove_log_indices
 from tests.factories import manifest
 from tests.search.browsers import serving
 from tests.search.helpers import BASE_NS, NS, index_ours, iso, our_doc
+from tests.search.test_viewer_browser import log_in
 
 # The runs, in the order their jobs are made: (job type, version, node, how it ends, lines: (count, step in ns)).
 RUNS = (
@@ -81,6 +82,13 @@ def runs(corpus, stores) -> list:
 @pytest.fixture
 def served(make_client):
     with serving(make_client(follow_max_seconds=20.0).app) as url:
+        yield url
+
+
+@pytest.fixture
+def served_read_token(make_client):
+    """READ_TOKEN mode: every read (the page's included) needs the token or a session."""
+    with serving(make_client(read_token="a-read-token").app) as url:
         yield url
 
 
@@ -156,10 +164,14 @@ def test_query_chart_drag_groups_keyboard_and_context(runs, served, browser):
     assert "failed" in browser.find_element(By.ID, "exe-status").get_attribute("class").split()
 
 
-def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, served, browser, downloads):
+def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, stores, served_read_token, browser, downloads):
+    """In READ_TOKEN mode, logged in with a session: every read, the export's download too, goes with it."""
+    stores.users.add_user("reader1", "the reader's password")
     wait = WebDriverWait(browser, 60)
-    browser.get(f"{served}/search?q=scan&order=timestamp")
-    status = browser.find_element(By.ID, "status")
+    browser.get(f"{served_read_token}/search?q=scan&order=timestamp")
+    assert browser.find_element(By.ID, "login-page")  # no session: the login form, with the 401
+    log_in(browser, wait, "reader1", "the reader's password")
+    status = wait.until(lambda b: b.find_element(By.ID, "status"))  # the page itself, once logged in
     wait.until(lambda b: status.text.startswith("Showing"))
     # Scrolling loads the walk's next pages (cursor links) until every match is shown: no 10,000 cap.
     everything = f"Showing {SCAN_MATCHES:,} of {SCAN_MATCHES:,} lines"
