@@ -7,6 +7,7 @@ from api.pagination import PAGE_PARAMS
 from api.params import Param
 from api.routing import json_response
 from api.schemas import ERROR, component
+from jobs.statuses import ERROR_CATEGORIES, JOB_STATUSES
 
 LINE = component(
     "LogLine",
@@ -37,6 +38,14 @@ HIT = component(
                     "job_type": {
                         "type": "object",
                         "properties": {"name": {"type": ["string", "null"]}, "version": {"type": ["string", "null"]}},
+                    },
+                    "job_status": {
+                        "type": ["string", "null"],
+                        "description": "The job's status now (from the database); null for an unknown execution",
+                    },
+                    "error_category": {
+                        "type": ["string", "null"],
+                        "description": "The category of the job's error (from the database), or null",
                     },
                     "highlight": {
                         "type": ["string", "null"],
@@ -135,6 +144,25 @@ REGEX_PARAM = Param(
     "check every line). Lines longer than 8,191 characters (256 in legacy Scale indices) and lines of our "
     "indices made before mapping version 2 never match.",
 )
+# The job's facts: its type's version is on every line; its status and error category are in the database.
+JOB_FACT_PARAMS = (
+    Param("job_type_version", many=True, description="Lines of this job type version (any of them when repeated)."),
+    Param(
+        "status",
+        "choice",
+        many=True,
+        choices=JOB_STATUSES,
+        description="Lines of executions whose job has this status now (in the database, not when the line was "
+        "written); any of them when repeated.",
+    ),
+    Param(
+        "error_category",
+        "choice",
+        many=True,
+        choices=ERROR_CATEGORIES,
+        description="Lines of executions whose job's error (in the database) has this category.",
+    ),
+)
 SEARCH_PARAMS = (
     (
         SEARCH_TEXT,
@@ -142,6 +170,7 @@ SEARCH_PARAMS = (
         Param("job_id", "integer", many=True, minimum=1),
         Param("job_exe_id", "integer", many=True, minimum=1),
         Param("job_type_name", many=True),
+        *JOB_FACT_PARAMS,
         Param("stream", "choice", many=True, choices=("stdout", "stderr")),
         Param("node", many=True),
         Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default -timestamp (newest first)."),

@@ -44,7 +44,7 @@ class LogSearchResource:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q, filters = parsed_filters(req, LOG_SEARCH_PARAMS, self._clock, self._log_targets)
+        q, filters = parsed_filters(req, LOG_SEARCH_PARAMS, self._clock, self._log_targets, self._search)
         newest_first = q["order"] != "timestamp"
         if q["group"] is not None:
             if q["cursor"] is not None:

@@ -17,6 +17,7 @@ from api.job_type_routes import JobTypes
 from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
 from api.logs.export import LogExport
+from api.logs.facets import LogFacets
 from api.logs.histogram import LogHistogram
 from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
@@ -119,6 +120,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
             LogExport(stores.log_targets, logs.search, clock, long_reads, settings.trust_forwarded_for),
         )
         routes.add("/v6/logs/histogram/", LogHistogram(stores.log_targets, logs.search, clock))
+        routes.add("/v6/logs/facets/", LogFacets(stores.log_targets, logs.search, clock))
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
         routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))
         routes.add("/viewer/{name}", ViewerAsset())

@@ -1,14 +1,21 @@
-"""What the log pipeline needs of executions: who they are (LogTarget) and their log order numbers."""
+"""What the log pipeline needs of executions: who they are (LogTarget), their job's facts (status, error
+category) and their log order numbers."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import select, update
 
 from jobs.db import Database
 from jobs.errors import Invalid, NotFound
-from jobs.models import Job, JobExecution, JobType, Node
+from jobs.models import Error, Job, JobExecution, JobType, Node
 from jobs.records import LogTarget
 from jobs.statuses import ExecutionStatus
+
+# Cluster ids per `IN (...)` query of the job facts: under SQLite's 32,766 bound parameters and small enough for
+# PostgreSQL to plan each chunk as index lookups on the unique cluster_id index.
+FACTS_CHUNK = 5_000
 
 
 class LogTargetStore:
@@ -52,9 +59,11 @@ class LogTargetStore:
                 Job.status,
                 JobType.name,
                 JobType.version,
+                Error.category,
             )
             .join(Job, Job.id == JobExecution.job_id)
             .join(JobType, JobType.id == JobExecution.job_type_id)
+            .outerjoin(Error, Error.id == Job.error_id)
             .where(JobExecution.cluster_id.in_(set(cluster_ids)))
         )
         with self._sessions() as s:
@@ -66,9 +75,36 @@ class LogTargetStore:
                 "exe_num": r[3],
                 "job_status": r[4],
                 "job_type": {"name": r[5], "version": r[6]},
+                "error_category": r[7],
             }
             for r in rows
         }
+
+    def job_facts(self, cluster_ids: Iterable[str]) -> dict[str, tuple[int, str, str | None]]:
+        """(execution id, its job's status, the category of its job's error or None) by cluster id, for those
+        that exist: one query per FACTS_CHUNK ids, in one session."""
+        out: dict[str, tuple[int, str, str | None]] = {}
+        with self._sessions() as s:
+            for chunk in _chunks(sorted(set(cluster_ids))):
+                rows = s.execute(_facts().where(JobExecution.cluster_id.in_(chunk))).all()
+                out.update((str(r[0]), (int(r[1]), str(r[2]), r[3])) for r in rows)
+        return out
+
+    def clusters_with_facts(
+        self, cluster_ids: Iterable[str], statuses: Sequence[str] | None, categories: Sequence[str] | None
+    ) -> list[str]:
+        """Those of `cluster_ids` whose job has one of `statuses` and whose job's error has one of `categories`
+        (None: any). The database filters each chunk, so only the matching ids come back."""
+        query = _facts()
+        if statuses:
+            query = query.where(Job.status.in_(list(statuses)))
+        if categories:
+            query = query.where(Error.category.in_(list(categories)))
+        found: list[str] = []
+        with self._sessions() as s:
+            for chunk in _chunks(sorted(set(cluster_ids))):
+                found += [str(r[0]) for r in s.execute(query.where(JobExecution.cluster_id.in_(chunk))).all()]
+        return found
 
     def reserve_log_sequence(self, exe_id: int, count: int) -> int:
         """Reserve `count` consecutive log order numbers of the execution (from 1); returns the first one.
@@ -88,6 +124,19 @@ class LogTargetStore:
         if last is None:
             raise NotFound(f"job execution {exe_id}")
         return last - count + 1
+
+
+def _facts():
+    return (
+        select(JobExecution.cluster_id, JobExecution.id, Job.status, Error.category)
+        .join(Job, Job.id == JobExecution.job_id)
+        .outerjoin(Error, Error.id == Job.error_id)
+    )
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), FACTS_CHUNK):
+        yield ids[start : start + FACTS_CHUNK]
 
 
 def _log_targets():

@@ -237,6 +237,23 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
 @click.option("--job-type", "job_type_names", multiple=True, help="Lines of this job type; repeatable")
 @click.option("--stream", type=click.Choice(["stdout", "stderr"]))
 @click.option("--node", "nodes", multiple=True, help="Lines of this node; repeatable")
+@click.option(
+    "--job-type-version", "job_type_versions", multiple=True, help="Lines of this job type version; repeatable"
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(search_cmds.JOB_STATUSES),
+    help="Lines of executions whose job has this status now; repeatable",
+)
+@click.option(
+    "--error-category",
+    "error_categories",
+    multiple=True,
+    type=click.Choice(search_cmds.ERROR_CATEGORIES),
+    help="Lines of executions whose job's error has this category; repeatable",
+)
 @click.option("--started", help="Lines at or after (ISO-8601, or a duration ago such as PT1H)")
 @click.option("--ended", help="Lines at or before")
 @click.option("--oldest-first", is_flag=True, help="Oldest lines first [default: newest first]")
@@ -246,6 +263,9 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
 @click.option("--context", type=click.IntRange(0, 1000), help="Show N lines before and after each match")
 @click.option("--group", is_flag=True, help="One row per execution: its job, status, matches and first match")
 @click.option("--histogram", is_flag=True, help="Matches over time (buckets with counts) instead of the lines")
+@click.option(
+    "--facets", is_flag=True, help="The top job types, versions, streams, nodes, job statuses and error categories"
+)
 @click.option("--export", "export_to", help="Write every match to FILE (.csv, .txt, else NDJSON; - for stdout)")
 @json_option
 @pass_state
@@ -258,6 +278,9 @@ def search(
     job_type_names: tuple[str, ...],
     stream: str | None,
     nodes: tuple[str, ...],
+    job_type_versions: tuple[str, ...],
+    statuses: tuple[str, ...],
+    error_categories: tuple[str, ...],
     started: str | None,
     ended: str | None,
     oldest_first: bool,
@@ -267,6 +290,7 @@ def search(
     context: int | None,
     group: bool,
     histogram: bool,
+    facets: bool,
     export_to: str | None,
     as_json: bool,
 ) -> None:
@@ -278,12 +302,18 @@ def search(
         "job_type_name": list(job_type_names),
         "stream": stream,
         "node": list(nodes),
+        "job_type_version": list(job_type_versions),
+        "status": list(statuses),
+        "error_category": list(error_categories),
         "started": started,
         "ended": ended,
     }
     filters = {k: v for k, v in filters.items() if v not in (None, [])}
     if histogram:
         search_cmds.print_histogram(state.api, filters, as_json)
+        return
+    if facets:
+        search_cmds.print_facets(state.api, filters, as_json)
         return
     if export_to is not None:
         written = search_cmds.export(state.api, filters, export_to)

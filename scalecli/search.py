@@ -13,6 +13,9 @@ from scalecli.api import Api
 
 BAR_WIDTH = 50
 EXPORT_FORMATS = {".csv": "csv", ".txt": "txt", ".log": "txt"}
+# The service's names (the client imports nothing of it); an unknown one would be its 400 anyway.
+JOB_STATUSES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
+ERROR_CATEGORIES = ("SYSTEM", "DATA", "ALGORITHM")
 
 
 def walk(api: Api, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -45,6 +48,20 @@ def print_histogram(api: Api, params: dict[str, Any], as_json: bool) -> None:
     out = render.console()
     out.print(render.table(["FROM", "MATCHES", "STDERR", ""], rows))
     out.print(f"{answer['total']} matches, {answer['interval']} a bucket", style="dim")
+
+
+def print_facets(api: Api, params: dict[str, Any], as_json: bool) -> None:
+    """The top values of each field of the matches, a table per field with each value's share of the total."""
+    answer = api.get_json("/v6/logs/facets/", params)
+    if as_json:
+        render.print_json(answer)
+        return
+    out = render.console()
+    total = answer["total"] or 1
+    for field, values in answer["facets"].items():
+        rows = [[render.escape(v["value"]), str(v["count"]), f"{100 * v['count'] / total:.1f}%"] for v in values]
+        out.print(render.table([field.upper(), "MATCHES", "SHARE"], rows))
+    out.print(f"{answer['total']} matches", style="dim")
 
 
 def print_context(api: Api, hits: list[dict[str, Any]], lines: int, as_json: bool) -> None:

@@ -34,6 +34,16 @@ class Filters:
     started: datetime | None = None
     ended: datetime | None = None
     regex: str | None = None  # Lucene RegExp over the whole line (search.patterns)
+    job_type_versions: list[str] | None = None
+    # The job's facts in SQL. search.facets.resolve finds the executions that have them (fact_cluster_ids) before
+    # any search runs; the facts stay, so a walk's cursor digest names them rather than the executions found.
+    statuses: list[str] | None = None
+    error_categories: list[str] | None = None
+    fact_cluster_ids: list[str] | None = None
+
+    @property
+    def has_job_facts(self) -> bool:
+        return bool(self.statuses or self.error_categories)
 
 
 # Only Scale's log lines: documents carrying an execution's id and a line number. The legacy patterns
@@ -42,14 +52,36 @@ class Filters:
 SCALE_LINE: list[dict] = [{"exists": {"field": "scale_job_exe"}}, {"exists": {"field": "scale_order_num"}}]
 
 
+# Elasticsearch's index.max_terms_count (65,536 by default) bounds one terms query: more ids go in several.
+MAX_TERMS = 65_536
+MANY_IDS = 1_000
+
+
+def executions_clause(cluster_ids: list[str]) -> dict:
+    """Lines of these executions. A few (job_exe_id) as exact() does; many (a status filter's executions) as
+    terms on scale_job_exe.keyword, a keyword in ours and in legacy dynamic mappings alike, in chunks of MAX_TERMS."""
+    if not cluster_ids:
+        return {"match_none": {}}
+    if len(cluster_ids) <= MANY_IDS:
+        return exact("scale_job_exe", cluster_ids)
+    chunks = [cluster_ids[i : i + MAX_TERMS] for i in range(0, len(cluster_ids), MAX_TERMS)]
+    return {"bool": {"minimum_should_match": 1, "should": [{"terms": {"scale_job_exe.keyword": c}} for c in chunks]}}
+
+
 def search_query(f: Filters) -> dict:
+    if f.has_job_facts and f.fact_cluster_ids is None:  # a programming error: searched before resolving
+        raise ValueError("status and error_category filters must be resolved to executions first")
     clauses: list[dict] = list(SCALE_LINE)
     if f.cluster_ids is not None:
-        clauses.append(exact("scale_job_exe", f.cluster_ids) if f.cluster_ids else {"match_none": {}})
+        clauses.append(executions_clause(f.cluster_ids))
+    if f.has_job_facts and f.fact_cluster_ids is not None:
+        clauses.append(executions_clause(f.fact_cluster_ids))
     if f.job_ids:
         clauses.append(exact("scale_job_id", [str(i) for i in f.job_ids]))
     if f.job_type_names:
         clauses.append(exact("scale_job_type", f.job_type_names))
+    if f.job_type_versions:
+        clauses.append(exact("scale_job_version", f.job_type_versions))
     if f.streams:
         clauses.append(exact("stream", f.streams))
     if f.nodes:

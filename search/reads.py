@@ -212,6 +212,19 @@ class LogSearch:
 
         return executions_matching(self._es, self._index, filters, offset, size)
 
+    def resolve(self, filters, facts):
+        """The filters with status and error_category turned into the executions that have them (search.facets);
+        `facts` is the jobs.log_target_store.LogTargetStore that knows each execution's job."""
+        from search.facets import resolve
+
+        return resolve(self._es, self._index, filters, facts)
+
+    def facets(self, filters, fields: list[str], size: int, facts) -> tuple[int, dict[str, list[dict]]]:
+        """(exact total, the top `size` values of each field with counts) of a resolved search (search.facets)."""
+        from search.facets import facets
+
+        return facets(self._es, self._index, filters, fields, size, facts)
+
     # --- helpers -----------------------------------------------------------------------------------
 
     @staticmethod

@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from elasticsearch import ApiError, Elasticsearch
 
@@ -61,7 +61,10 @@ def decode(text: str) -> WalkCursor:
 
 
 def digest(f: Filters, newest_first: bool) -> str:
-    text = json.dumps([search_query(f), newest_first], sort_keys=True, default=str)
+    # The job's facts by name, not the executions they were resolved to on this page: a job whose status changes
+    # during a walk moves its lines in or out of the later pages, and the cursor stays valid.
+    named = replace(f, fact_cluster_ids=[] if f.has_job_facts else None)
+    text = json.dumps([search_query(named), f.statuses, f.error_categories, newest_first], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

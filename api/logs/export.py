@@ -12,6 +12,7 @@ import orjson
 from api.auth import client_address
 from api.log_params import ERROR_429, ERROR_503, TEXT
 from api.logs.filters import FILTER_PARAMS, parsed_filters
+from api.logs.hit_links import with_job_facts
 from api.logs.streaming import guarded_stream
 from api.long_reads import LongReads
 from api.params import Param
@@ -39,7 +40,8 @@ EXPORT_PARAMS = FILTER_PARAMS + (
         "format",
         "choice",
         choices=tuple(CONTENT_TYPES),
-        description="ndjson (the default): one hit object a line, as /v6/logs/ results without highlight and links; "
+        description="ndjson (the default): one hit object a line, as /v6/logs/ results without highlight and links "
+        "(with the job's status and error category); "
         f"csv: a header then one row a match, columns {', '.join(CSV_COLUMNS)}; txt: the messages, one a line.",
     ),
 )
@@ -78,14 +80,14 @@ class LogExport:
         self._trust_forwarded_for = trust_forwarded_for
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q, filters = parsed_filters(req, EXPORT_PARAMS, self._clock, self._log_targets)
+        q, filters = parsed_filters(req, EXPORT_PARAMS, self._clock, self._log_targets, self._search)
         fmt = q["format"] or "ndjson"
         with self._long_reads.slot(req, resp, client_address(req, self._trust_forwarded_for), "export"):
             hits = self._search.walker().export(filters)
             first = next(hits, None)  # Elasticsearch failing is still a 503 here, before the body starts
             resp.content_type = CONTENT_TYPES[fmt]
             resp.set_header("Content-Disposition", f'attachment; filename="logs.{fmt}"')
-            rows = hits if first is None else _chain(first, hits)
+            rows = with_job_facts(self._log_targets, hits if first is None else _chain(first, hits))
             resp.stream = guarded_stream(_body(fmt, rows), hits)
 
 

@@ -1,14 +1,15 @@
-"""The filters of /v6/logs/, shared by its search, cursor walk, export and histogram."""
+"""The filters of /v6/logs/, shared by its search, cursor walk, export, histogram and facets."""
 
 from __future__ import annotations
 
 import falcon
 
 from api.errors import bad_request
-from api.log_params import REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
+from api.log_params import JOB_FACT_PARAMS, REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
 from api.params import Param, check_window, parse_query
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
+from search import LogSearch
 from search.finder import Filters
 from search.patterns import check_pattern
 
@@ -19,6 +20,7 @@ FILTER_PARAMS = (
     Param("job_id", "integer", many=True, minimum=1),
     Param("job_exe_id", "integer", many=True, minimum=1),
     Param("job_type_name", many=True),
+    *JOB_FACT_PARAMS,
     Param("stream", "choice", many=True, choices=("stdout", "stderr")),
     Param("node", many=True),
     REGEX_PARAM,
@@ -54,10 +56,15 @@ def filters_of(q: dict, log_targets: LogTargetStore) -> Filters:
         started=q["started"],
         ended=q["ended"],
         regex=q.get("regex"),
+        job_type_versions=q["job_type_version"],
+        statuses=q["status"],
+        error_categories=q["error_category"],
     )
 
 
-def parsed_filters(req: falcon.Request, params: tuple[Param, ...], clock: Clock, targets: LogTargetStore):
-    """(parsed parameters, their Filters)."""
+def parsed_filters(
+    req: falcon.Request, params: tuple[Param, ...], clock: Clock, targets: LogTargetStore, search: LogSearch
+):
+    """(parsed parameters, their Filters with status and error_category resolved to executions)."""
     q = parse_query(req, params, clock)
-    return q, filters_of(q, targets)
+    return q, search.resolve(filters_of(q, targets), targets)

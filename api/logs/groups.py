@@ -32,6 +32,7 @@ GROUP_ROW = component(
             "job_id": {"type": ["integer", "null"]},
             "exe_num": {"type": ["integer", "null"]},
             "job_status": {"type": ["string", "null"]},
+            "error_category": {"type": ["string", "null"], "description": "The category of the job's error"},
             "job_type": {
                 "type": ["object", "null"],
                 "properties": {"name": {"type": ["string", "null"]}, "version": {"type": ["string", "null"]}},
@@ -42,7 +43,14 @@ GROUP_ROW = component(
         "required": ["cluster_id", "matches", "first_match"],
     },
 )
-UNKNOWN_RUN = {"job_exe_id": None, "job_id": None, "exe_num": None, "job_status": None, "job_type": None}
+UNKNOWN_RUN = {
+    "job_exe_id": None,
+    "job_id": None,
+    "exe_num": None,
+    "job_status": None,
+    "error_category": None,
+    "job_type": None,
+}
 
 
 def group_page(req: falcon.Request, resp: falcon.Response, search: LogSearch, targets: LogTargetStore, f: Filters):

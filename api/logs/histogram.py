@@ -69,7 +69,7 @@ class LogHistogram:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q, filters = parsed_filters(req, HISTOGRAM_PARAMS, self._clock, self._log_targets)
+        q, filters = parsed_filters(req, HISTOGRAM_PARAMS, self._clock, self._log_targets, self._search)
         interval = None if q["interval"] in (None, "auto") else q["interval"]
         if interval is not None:
             try:

@@ -55,3 +55,20 @@ def test_search_pattern_all_context_histogram_export(server, stores, tmp_path): 
     ]
     table = scale("search", "disk", "--group", env=env)
     assert table.returncode == 0 and "RUNNING" in table.stdout and "299" in table.stdout
+
+    facets = scale("search", "disk", "--facets", "--json", env=env)
+    assert facets.returncode == 0, facets.stderr
+    answer = json.loads(facets.stdout)
+    assert answer["total"] == 299 and answer["facets"]["status"] == [{"value": "RUNNING", "count": 299}]
+    assert answer["facets"]["stream"] == [{"value": "stdout", "count": 299}]
+    shown = scale("search", "disk", "--facets", "--status", "RUNNING", env=env)
+    assert shown.returncode == 0 and "ERROR_CATEGORY" in shown.stdout and "100.0%" in shown.stdout
+    none = scale("search", "disk", "--status", "COMPLETED", "--error-category", "DATA", "--json", env=env)
+    assert none.returncode == 0 and json.loads(none.stdout)["count"] == 0
+    version = json.loads(found.stdout)["results"][0]["job_type"]["version"]
+    by_version = scale("search", "disk", "--job-type-version", version, "--json", env=env)
+    assert json.loads(by_version.stdout)["count"] == 299
+    other = scale("search", "disk", "--job-type-version", version + "-not", "--json", env=env)
+    assert json.loads(other.stdout)["count"] == 0
+    refused = scale("search", "disk", "--status", "DONE", env=env)
+    assert refused.returncode == 2 and "--status" in refused.stderr
