@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from itertools import chain
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from core.times import Clock
 from ingest.retention import expired
 from jobs.log_target_store import LogTargetStore
 from search import LogSearch, LogsExpired, Window, cursor
+from search.follow import Followed, InvalidToken, Position, decode_token, is_token, start_of_execution
 from search.lines import Line
 from search.render import CONTENT_TYPES, Format, body, followed_body
 
@@ -109,9 +111,11 @@ class ExecutionLogs:
         for name in ("limit", "tail"):
             if q[name] is not None and q[name] > MAX_LINES:
                 raise bad_request(f'Parameter "{name}" must be between 1 and {MAX_LINES}')
-        after = self._after(req, q)
+        after = self._after(req, q, q["follow"])
         around = around_of(q)
-        if q["tail"] is not None and (after is not None or q["limit"] is not None):
+        if q["tail"] is not None and (
+            (after is not None and not isinstance(after, Position)) or q["limit"] is not None
+        ):
             raise bad_request('Parameter "tail" cannot be combined with "after" or "limit"')
         if q["follow"] and q["limit"] is not None:
             raise bad_request('Parameter "limit" cannot be combined with "follow"')
@@ -133,6 +137,7 @@ class ExecutionLogs:
             fmt = Format(fmt_name, title, began=began)
             self._send(resp, self._search.tail(target.cluster_id, window, q["tail"]), fmt)
         elif q["limit"] is not None:
+            assert not isinstance(after, Position)  # only a follow takes a follow's token (_after)
             lines, more = self._search.page(target.cluster_id, window, after, q["limit"])
             self._send(resp, lines, Format(fmt_name, title, began=began))
             if lines:
@@ -157,16 +162,19 @@ class ExecutionLogs:
                 f"(LOG_RETENTION_DAYS) and it started on {target.started.date().isoformat()}."
             )
 
-    def _after(self, req: falcon.Request, q: dict) -> tuple | None:
-        # An SSE client reconnecting sends the last id it saw; it wins over the URL's original cursor.
+    def _after(self, req: falcon.Request, q: dict, follow: bool) -> tuple | Position | None:
+        # An SSE client reconnecting sends the last id it saw; it wins over the URL's original cursor. A follow
+        # also takes the resume token of a follow's event (search.follow), and only a follow does.
         raw, name = req.get_header("Last-Event-ID"), "Last-Event-ID"
         if not raw:
             raw, name = q["after"], "after"
         if raw is None:
             return None
         try:
+            if follow and is_token(raw):
+                return decode_token(raw)
             return cursor.decode(raw)
-        except cursor.InvalidCursor:
+        except (cursor.InvalidCursor, InvalidToken):
             raise bad_request(f"Invalid cursor for parameter: {name}") from None
 
     def _send(self, resp: falcon.Response, lines: list[Line], fmt: Format) -> None:
@@ -188,10 +196,17 @@ class ExecutionLogs:
     def _follow(self, req, resp, target, window: Window, after, tail: int | None, fmt_name: str, title: str) -> None:
         # Following writes SSE when asked for it, text lines for txt, NDJSON otherwise (json and array too).
         fmt_name = fmt_name if fmt_name in ("sse", "txt") else "ndjson"
-        head: list[Line] = []
-        if tail is not None:
-            head = self._search.tail(target.cluster_id, window, tail)
-            after = head[-1].key if head else None
+        head: list[Followed] = []
+        if isinstance(after, Position):  # a resume: the tail was for the first connection
+            pos = after
+        else:
+            pos = start_of_execution(self._search.timing, after)
+            if tail is not None:
+                # The tail is part of the catch-up (the lines that arrived by its boundary): a line arriving
+                # after it comes in the arrival order once, and the tail's events resume exactly.
+                lines = self._search.tail(target.cluster_id, window, tail, boundary=pos.boundary)
+                head = [Followed(line, replace(pos, catchup=line.key).token()) for line in lines]
+                pos = replace(pos, catchup=lines[-1].key if lines else None)
 
         def ended_ago() -> float | None:
             current = self._log_targets.execution_for_logs(target.id)
@@ -199,7 +214,7 @@ class ExecutionLogs:
                 return None
             return (self._clock() - current.ended).total_seconds() if current.ended else 0.0
 
-        items = self._search.follow(target.cluster_id, window, after, ended_ago, self._follow_max_seconds)
+        items = self._search.follow(target.cluster_id, window, pos, ended_ago, self._follow_max_seconds)
         first = next(items, None)  # the catch-up read: Elasticsearch being down is still a 503 here
         resp.content_type = CONTENT_TYPES[fmt_name]
         resp.set_header("Cache-Control", "no-cache")

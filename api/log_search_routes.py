@@ -5,21 +5,22 @@ from __future__ import annotations
 import falcon
 
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
+from api.log_params import ERROR_429, ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
 from api.logs.filters import check_text, parsed_filters
+from api.logs.follow import FOLLOW_PARAM, SearchFollow
 from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
 from api.logs.hit_links import add_hit_links
 from api.logs.walk import CURSOR_PARAM, cursor_page
 from api.pagination import envelope, page_of
 from api.params import check_window, parse_query
-from api.routing import Operation, json_response
+from api.routing import Operation, Response, json_response
 from api.schemas import ERROR, paginated
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
 from search import LogSearch
 from search.finder import Filters
 
-LOG_SEARCH_PARAMS = SEARCH_PARAMS + (CURSOR_PARAM, GROUP_PARAM)
+LOG_SEARCH_PARAMS = SEARCH_PARAMS + (CURSOR_PARAM, GROUP_PARAM, FOLLOW_PARAM)
 
 
 class LogSearchResource:
@@ -28,23 +29,33 @@ class LogSearchResource:
             "Search log lines across executions",
             query=LOG_SEARCH_PARAMS,
             responses={
-                200: json_response(
-                    paginated({"anyOf": [HIT, GROUP_ROW]}), "Matching lines; with group=execution, executions"
+                200: Response(
+                    "Matching lines; with group=execution, executions; with follow=true, new matching lines as "
+                    "Server-Sent Events (api/logs/follow.py: `id` a resume token for Last-Event-ID, `data` one hit)",
+                    {"application/json": paginated({"anyOf": [HIT, GROUP_ROW]}), "text/event-stream": None},
                 ),
+                400: json_response(ERROR, "A bad parameter, or a Last-Event-ID that is not a follow's resume token"),
                 410: json_response(ERROR, "The cursor expired; its detail ends with a link that starts the walk over"),
+                429: ERROR_429,
                 503: ERROR_503,
             },
             tags=("logs",),
         )
     }
 
-    def __init__(self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock):
+    def __init__(
+        self, log_targets: LogTargetStore, log_search: LogSearch, clock: Clock, follow: SearchFollow | None = None
+    ):
         self._log_targets = log_targets
         self._search = log_search
         self._clock = clock
+        self._follow = follow
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q, filters = parsed_filters(req, LOG_SEARCH_PARAMS, self._clock, self._log_targets, self._search)
+        if q["follow"] and self._follow is not None:
+            self._follow.respond(req, resp, q, filters)
+            return
         newest_first = q["order"] != "timestamp"
         if q["group"] is not None:
             if q["cursor"] is not None:

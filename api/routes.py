@@ -18,6 +18,7 @@ from api.log_routes import ExecutionLogs
 from api.log_search_routes import JobLogs, LogSearchResource
 from api.logs.export import LogExport
 from api.logs.facets import LogFacets
+from api.logs.follow import SearchFollow
 from api.logs.histogram import LogHistogram
 from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
@@ -114,7 +115,10 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
                 settings.trust_forwarded_for,
             ),
         )
-        routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock))
+        follow = SearchFollow(
+            stores.log_targets, logs.search, settings.follow_max_seconds, long_reads, settings.trust_forwarded_for
+        )
+        routes.add("/v6/logs/", LogSearchResource(stores.log_targets, logs.search, clock, follow))
         routes.add(
             "/v6/logs/export/",
             LogExport(stores.log_targets, logs.search, clock, long_reads, settings.trust_forwarded_for),

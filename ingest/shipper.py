@@ -49,9 +49,29 @@ BULK_ANSWER = "errors,items.*._id,items.*.status,items.*.error"
 _INDEX_START = b'{"create":{"_index":"'  # how documents.bulk_pairs serializes an action
 
 
-def _as_serialized(pair: Any) -> Any:
-    """streaming_bulk's expand step for (action, source) pairs that are serialized already."""
-    return pair
+class _Stamp:
+    """streaming_bulk's expand step for (action, source) pairs that are serialized already: it adds the arrival
+    time `event.ingested` (epoch milliseconds) to each source as the line goes into a bulk request.
+
+    Follows read new lines in this order (search.follow): unlike @timestamp, which is when the line was captured
+    and may be long before it reaches Elasticsearch (shipper batches, spool replays, several executors posting),
+    it only grows, give or take the time a bulk request takes and the clocks of the shipping hosts. It is stamped
+    here and not when the line is spooled, so that a replay after an outage is stamped when it is sent. One text
+    per millisecond, shared by the lines of it (the two bulk threads may race on the cache: either value is
+    right)."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[int, bytes] = (-1, b"")
+
+    def __call__(self, pair: Any) -> Any:
+        action, source = pair
+        ms = time.time_ns() // 1_000_000
+        cached = self._cached
+        if cached[0] != ms:
+            cached = self._cached = (ms, b'{"event.ingested":%d,' % ms)
+        if source[:1] != b"{" or source[1:2] == b"}":  # not one of bulk_pairs' sources: sent as it is
+            return pair
+        return action, cached[1] + source[1:]
 
 
 def index_of(action: bytes) -> str:
@@ -345,6 +365,7 @@ class Shipper:
         request; returns the items that failed. Lines land out of order across requests, as they may anyway:
         readers sort, and a follow re-reads its lookback window."""
         shared = _Shared(pairs)
+        stamp = _Stamp()
         failed: list[dict] = []
         errors: list[Exception] = []
 
@@ -355,7 +376,7 @@ class Shipper:
                 for _ok, item in streaming_bulk(
                     self.es,
                     actions,
-                    expand_action_callback=_as_serialized,
+                    expand_action_callback=stamp,
                     chunk_size=self.chunk_size,
                     max_chunk_bytes=self.max_chunk_bytes,
                     raise_on_error=False,

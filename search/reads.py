@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from core.times import ns_of
 from search.context import Context, context
 from search.errors import guarded_read, strict_search
+from search.follow import ENDED as ENDED  # re-exported: what a follow yields besides lines
+from search.follow import HEARTBEAT as HEARTBEAT
+from search.follow import IDLE as IDLE
+from search.follow import (
+    Followed,
+    Follower,
+    FollowTiming,
+    Position,
+    catchup_query,
+    start_of_execution,
+    start_of_search,
+)
+from search.follow import _Sent as _Sent  # re-exported for the test of its bound
 from search.lines import Line, line_of
+from search.patterns import refused_patterns
 from search.queries import LINE_SOURCE, exact, line_sort, time_range
 from search.windows import WINDOWING, Windowing, backward, forward
 
 MAX_PAGE = 10_000  # Elasticsearch's default max_result_window
 CHUNK = 2_000  # lines per request when streaming a whole log
 PIT_KEEP_ALIVE = "2m"
+FOLLOW_HITS = ["hits.hits._index", "hits.hits._id", "hits.hits._source", "hits.hits.sort", "hits.hits.highlight"]
+DEFAULT_TIMING = FollowTiming()
 HITS_ONLY = ["hits.hits._index", "hits.hits._id", "hits.hits._source", "hits.hits.sort", "pit_id"]
-
-# Sentinels a follow yields besides lines.
-HEARTBEAT = "heartbeat"  # nothing new for a while; lets the caller notice a gone client
-ENDED = "ended"  # the execution has ended and its last lines were read
-IDLE = "idle"  # about to wait before polling again: a good moment to flush
 
 
 @dataclass(frozen=True)
@@ -37,23 +47,12 @@ class Window:
     ended: datetime | None = None
 
 
-@dataclass(frozen=True)
-class FollowTiming:
-    poll_seconds: float = 0.5
-    # Lines can become searchable after lines with later timestamps (refresh interval, shipping delay):
-    # each poll re-reads this far back and drops what it already sent.
-    lookback_seconds: float = 10.0
-    # After the execution ends, keep polling this long for its last lines to become searchable.
-    end_grace_seconds: float = 2.0
-    heartbeat_seconds: float = 15.0
-
-
 class LogSearch:
     def __init__(
         self,
         es: Elasticsearch,
         indices: tuple[str, ...],
-        timing: FollowTiming = FollowTiming(),
+        timing: FollowTiming = DEFAULT_TIMING,
         windowing: Windowing = WINDOWING,
     ):
         self._es = es
@@ -79,14 +78,20 @@ class LogSearch:
             more = bool(forward(self._search, query, tuple(hits[-1]["sort"][:4]), 1, self.windowing))
         return [line_of(h) for h in hits[:limit]], more
 
-    def tail(self, cluster_id: str, window: Window, count: int) -> list[Line]:
-        """The last `count` lines, oldest first."""
+    def tail(self, cluster_id: str, window: Window, count: int, boundary: int | None = None) -> list[Line]:
+        """The last `count` lines, oldest first; with `boundary`, of a follow's catch-up (search.follow)."""
         query = self.query(cluster_id, window)
+        if boundary is not None:
+            query = catchup_query(query, boundary)
         hits = backward(self._search, lambda: self._count(cluster_id), query, min(count, MAX_PAGE), self.windowing)
         return [line_of(h) for h in reversed(hits)]
 
     def stream(self, cluster_id: str, window: Window, after: tuple | None = None) -> Iterator[Line]:
         """Every line after `after`, read in chunks with search_after on a point-in-time (bounded memory)."""
+        return self.stream_query(self.query(cluster_id, window), after)
+
+    def stream_query(self, query: dict, after: tuple | None = None) -> Iterator[Line]:
+        """Every line of `query` after `after`, as stream()."""
         pit_id = guarded_read(
             lambda: self._es.open_point_in_time(
                 index=self._index, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, expand_wildcards="open"
@@ -112,7 +117,7 @@ class LogSearch:
             return resp.get("hits", {}).get("hits", [])
 
         try:
-            query, hits = self.query(cluster_id, window), None
+            hits = None
             while True:
                 hits = forward(search, query, after, CHUNK, self.windowing, hits)
                 for hit in hits:
@@ -150,43 +155,46 @@ class LogSearch:
         self,
         cluster_id: str,
         window: Window,
-        after: tuple | None,
+        after: tuple | Position | None,
         ended_ago: Callable[[], float | None],
         max_seconds: float,
-    ) -> Iterator[Line | str]:
-        """Lines after `after`, then new ones as they arrive, until the execution has ended (then ENDED)
-        or `max_seconds` have passed. Late lines within the lookback are sent once, out of order.
+    ) -> Iterator[Followed | str]:
+        """The lines after `after` (a line cursor, or a follow token's Position), then new ones as they arrive
+        (search.follow), until the execution has ended (then ENDED) or `max_seconds` have passed.
 
-        `ended_ago()` is how many seconds ago the execution ended, None while it runs; following goes on
-        until end_grace_seconds after the end, for the last lines to become searchable."""
-        t = self.timing
-        lookback = int(t.lookback_seconds * 1e9)
-        sent = _Sent(after)
-        start = last_output = time.monotonic()
-        finished_at = None
-        rows: Iterator[Line] = self.stream(cluster_id, window, after)  # catch up on a point-in-time first
-        while True:
-            if finished_at is None:
-                ago = ended_ago()
-                if ago is not None:
-                    finished_at = time.monotonic() - max(ago, 0.0)
-            for line in rows:
-                if sent.add(line.key):
-                    last_output = time.monotonic()
-                    yield line
-            sent.forget_before(lookback)
-            now = time.monotonic()
-            if finished_at is not None and now - finished_at >= t.end_grace_seconds:
-                yield ENDED
-                return
-            if now - start >= max_seconds:
-                return
-            if now - last_output >= t.heartbeat_seconds:
-                last_output = now
-                yield HEARTBEAT
-            yield IDLE
-            time.sleep(t.poll_seconds)
-            rows = self.scan(cluster_id, window, sent.since(lookback))
+        `ended_ago()` is how many seconds ago the execution ended, None while it runs: following goes on until
+        end_grace_seconds (and settle_seconds) after the end, for the last lines to become searchable."""
+        pos = after if isinstance(after, Position) else start_of_execution(self.timing, after)
+        follower = Follower(self._follow_search, self.query(cluster_id, window), self.timing)
+        yield from follower.run(pos, self.stream_query, ended_ago, max_seconds)
+
+    def follow_search(
+        self, filters, pos: Position | None, max_seconds: float, make: Callable[[dict], Any]
+    ) -> Iterator[Followed | str]:
+        """New lines matching a search (search.finder.Filters) as they arrive, from `pos` (None: from now), for
+        `max_seconds`; `make(hit)` builds what is sent of each."""
+        from search.finder import HIGHLIGHT, search_query
+
+        pos = pos or start_of_search()
+        highlight = HIGHLIGHT if filters.text else None
+        follower = Follower(self._follow_search, search_query(filters), self.timing, make, highlight)
+        with refused_patterns(filters.regex):
+            yield from follower.run(pos, None, lambda: None, max_seconds)
+
+    def _follow_search(self, query: dict, sort: list, size: int, search_after, highlight) -> list[dict]:
+        resp = strict_search(
+            self._es,
+            self._index,
+            query=query,
+            sort=sort,
+            size=size,
+            search_after=search_after,
+            source=LINE_SOURCE,
+            track_total_hits=False,
+            highlight=highlight,
+            filter_path=FOLLOW_HITS,
+        )
+        return resp.get("hits", {}).get("hits", [])
 
     def search(self, filters, offset: int, size: int, newest_first: bool = True) -> tuple[int, list[dict]]:
         """Lines across executions (search.finder.Filters): (total, hits of the page)."""
@@ -266,47 +274,3 @@ class LogSearch:
             filter_path=HITS_ONLY,
         )
         return resp.get("hits", {}).get("hits", [])
-
-
-class _Sent:
-    """Keys a follow has sent, to drop repeats when it re-reads its lookback window.
-
-    It remembers at most MAX keys; `floor` is the largest key forgotten (or the resume cursor): anything
-    at or below it counts as sent, so memory and each re-read stay bounded even for very dense logs.
-    """
-
-    MAX = 10_000
-
-    def __init__(self, after: tuple | None):
-        self.floor = after
-        self.high = after
-        self.recent: deque[tuple] = deque()
-        self.members: set[tuple] = set()
-
-    def add(self, key: tuple) -> bool:
-        """False when the key was sent already."""
-        if key in self.members or (self.floor is not None and key <= self.floor):
-            return False
-        if len(self.recent) >= self.MAX:
-            self._forget(self.recent.popleft())
-        self.recent.append(key)
-        self.members.add(key)
-        if self.high is None or key > self.high:
-            self.high = key
-        return True
-
-    def forget_before(self, lookback_ns: int) -> None:
-        while self.recent and self.high is not None and self.recent[0][0] < self.high[0] - lookback_ns:
-            self._forget(self.recent.popleft())
-
-    def since(self, lookback_ns: int) -> int | None:
-        """Where the next re-read starts (nanoseconds), None for the whole log."""
-        if self.high is None:
-            return None
-        start = self.high[0] - lookback_ns
-        return max(start, self.floor[0]) if self.floor is not None else start
-
-    def _forget(self, key: tuple) -> None:
-        self.members.discard(key)
-        if self.floor is None or key > self.floor:
-            self.floor = key

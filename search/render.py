@@ -16,8 +16,8 @@ from html import escape
 import orjson
 
 from search.cursor import encode
+from search.follow import ENDED, HEARTBEAT, Followed
 from search.lines import Line
-from search.reads import ENDED, HEARTBEAT
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -77,7 +77,8 @@ class Format:
             return "retry: 2000\n\n"
         return ""
 
-    def line(self, line: Line, first: bool) -> str:
+    def line(self, line: Line, first: bool, token: str | None = None) -> str:
+        """`token`: a follow's resume token for this line (SSE's id); without one, the largest key sent."""
         name = self.name
         if name == "json":
             self.count += 1
@@ -109,6 +110,8 @@ class Format:
             if line.fields.get("anchor"):
                 css += " anchor"
             return f'<div class="{css}">{escape(line.fields["message"])}</div>\n'
+        if token is not None:
+            return f"id: {token}\ndata: {_dumps(line.fields)}\n\n"
         if self.high is None or line.key > self.high:
             self.high = line.key
         return f"id: {encode(self.high)}\ndata: {_dumps(line.fields)}\n\n"
@@ -147,14 +150,15 @@ def body(fmt: Format, lines: Iterable[Line]) -> Iterator[bytes]:
     yield _encoded("".join(parts))
 
 
-def followed_body(fmt: Format, items: Iterable[Line | str]) -> Iterator[bytes]:
+def followed_body(fmt: Format, items: Iterable[Line | Followed | str]) -> Iterator[bytes]:
     """A followed body: lines as they come, flushed whenever the follower pauses to poll."""
     parts: list[str] = [fmt.start()]
     first = True
     ended = False
     for item in items:
-        if isinstance(item, Line):
-            parts.append(fmt.line(item, first))
+        if isinstance(item, (Line, Followed)):
+            line, token = (item.item, item.token) if isinstance(item, Followed) else (item, None)
+            parts.append(fmt.line(line, first, token))
             first = False
             if len(parts) < 512:
                 continue
