@@ -63,21 +63,23 @@ class SearchFollow:
             resp.stream = guarded_stream(self._body(req, pos, items), items)
 
     def _body(self, req: falcon.Request, pos: Position, items: Iterator) -> Iterator[bytes]:
-        ids = CachedExecutionIds(self._log_targets)
-        parts = [f"retry: 2000\n\nid: {pos.token()}\n\n"]
+        yield f"retry: 2000\n\nid: {pos.token()}\n\n".encode()
+        batch: list[Followed] = []  # lines waiting for their job facts and links: one SQL query per batch
         for item in items:
             if isinstance(item, Followed):
-                add_hit_links(req, ids, [item.item])  # type: ignore[arg-type]  # the one method it calls
-                parts.append(f"id: {item.token}\ndata: {orjson.dumps(item.item).decode()}\n\n")
-                if len(parts) < FLUSH_LINES:
+                batch.append(item)
+                if len(batch) < FLUSH_LINES:
                     continue
-            elif item == HEARTBEAT:
-                parts.append(": keepalive\n\n")
-            if parts:
-                yield "".join(parts).encode()
-                parts = []
-        if parts:
-            yield "".join(parts).encode()
+            if batch or item == HEARTBEAT:
+                yield self._events(req, batch, item == HEARTBEAT)
+            batch = []
+        if batch:
+            yield self._events(req, batch, False)
+
+    def _events(self, req: falcon.Request, batch: list[Followed], heartbeat: bool) -> bytes:
+        add_hit_links(req, self._log_targets, [f.item for f in batch])
+        text = "".join(f"id: {f.token}\ndata: {orjson.dumps(f.item).decode()}\n\n" for f in batch)
+        return (text + (": keepalive\n\n" if heartbeat else "")).encode()
 
 
 def start_of(last_event_id: str | None, log_search: LogSearch) -> Position:
@@ -91,22 +93,3 @@ def start_of(last_event_id: str | None, log_search: LogSearch) -> Position:
     if pos is None or not pos.caught_up:
         raise bad_request("Invalid resume token for header: Last-Event-ID (send the id of this follow's last event)")
     return pos
-
-
-class CachedExecutionIds:
-    """log_targets.execution_ids for a follow's hits, one at a time: an execution's id is looked up once."""
-
-    MAX = 10_000
-
-    def __init__(self, log_targets: LogTargetStore):
-        self._log_targets = log_targets
-        self._known: dict[str, int | None] = {}
-
-    def execution_ids(self, cluster_ids: list[str]) -> dict[str, int]:
-        missing = [c for c in cluster_ids if c not in self._known]
-        if missing:
-            if len(self._known) > self.MAX:
-                self._known.clear()
-            found = self._log_targets.execution_ids(missing)
-            self._known.update({c: found.get(c) for c in missing})
-        return {c: i for c in cluster_ids if (i := self._known.get(c)) is not None}

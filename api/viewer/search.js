@@ -382,12 +382,14 @@
       if (!resp.ok) { liveNote(current, "Live: " + (await S.problem(resp))); return; }
       const ended = await S.readEvents(resp, (batch) => {
         const head = liveLines.querySelector(".live-head");
+        const before = current.count;
         batch.forEach((event) => {
-          if (event.id) lastId = event.id;
+          if (event.id) lastId = event.id;  // the stream opens with an id alone: the start, to resume from
           if (event.type !== "message" || !event.data) return;
           head.after(hitRow(JSON.parse(event.data)));
           current.count += 1;
         });
+        if (current.count === before) return;
         liveNote(current, "Live: " + number.format(current.count) + (current.count === 1 ? " new match" : " new matches"));
       });
       if (ended || current !== live) { liveNote(current, "Live: the follow has ended"); return; }

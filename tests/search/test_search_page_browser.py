@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
 from tests.search.browsers import serving
-from tests.search.helpers import BASE_NS, NS, index_ours, iso, our_doc
+from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
 from tests.search.test_viewer_browser import log_in
 
 # The runs, in the order their jobs are made: (job type, version, node, how it ends, lines: (count, step in ns)).
@@ -206,58 +206,30 @@ def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, stores, serve
     assert facets.rect["y"] < results.rect["y"] and facets.rect["x"] == results.rect["x"]
 
 
-def test_live_mode_appends_a_new_match(runs, stores, es, log_prefix, served, browser):
-    """Last in the module: it adds a line to the shared corpus."""
-    wait = WebDriverWait(browser, 20)
-    browser.get(f"{served}/search?q=render&live=true")
-    wait.until(lambda b: b.find_element(By.ID, "total").text == "50 matches")
-    wait.until(lambda b: "waiting" in b.find_element(By.ID, "live-lines").text)
-    now_ns = time.time_ns()
-    index_ours(
-        es,
-        log_prefix,
-        [
-            our_doc("scale_job_3x1", now_ns, 51, "render frame 51 done", scale_node="node-1", host="node-1"),
-            our_doc("scale_job_3x1", now_ns + 1, 52, "a line the search does not match", scale_node="node-1"),
-        ],
-    )
-    live = browser.find_element(By.ID, "live-lines")
-    wait.until(lambda _: "render frame 51 done" in live.text)
-    rows = live.find_elements(By.CSS_SELECTOR, "a.hit")
-    assert len(rows) == 1 and rows[0].get_attribute("href").endswith(f"/logs/{runs[2].id}?around=51")
-    assert "1 new match" in live.text and "does not match" not in live.text
-    assert rows[0].find_element(By.CLASS_NAME, "time").get_attribute("title") == iso(now_ns)
-
-
-def test_facets_beside_the_results_and_a_click_filters(runs, served, browser):
-    wait = WebDriverWait(browser, 20)
-    browser.get(f"{served}/search?q=scan")
-    wait.until(lambda b: total(b) == "10,500 matches")
-    # 1280x800: the facets beside the results, nothing wider than the window.
-    facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
-    assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
-    assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
-    counts = {f.get_attribute("data-value"): f.find_element(By.CLASS_NAME, "count").text for f in facets}
-    assert counts == {"stdout": "10,398", "stderr": str(SCAN_STDERR)}
-    types = browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="job_type"] .facet-value')
-    assert {t.get_attribute("data-value") for t in types} == {"ingest-scan"}
-    statuses = {
-        s.get_attribute("data-value"): s.find_element(By.CLASS_NAME, "count").text
-        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
-    }
-    assert statuses == {"FAILED": "10,200", "COMPLETED": "300"}
-
-    # A click on a facet filters by it; a click on the active one (or its chip) removes the filter.
-    next(
-        s
-        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
-        if s.get_attribute("data-value") == "COMPLETED"
-    ).click()
-    wait.until(lambda b: total(b) == "300 matches")
-    assert query_of(browser) == {"q": ["scan"], "status": ["COMPLETED"]}
-    wait.until(lambda b: b.find_element(By.ID, "status").text == "Showing 300 of 300 lines")
-    assert all("ingest-scan 2.0.0" in r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results a.hit"))
-    active = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".facet-value.active"))
-    assert [a.get_attribute("data-value") for a in active] == ["COMPLETED"]
-    browser.find_element(By.CSS_SELECTOR, "#chips .chip").click()
-    wait.until(lambda b: total(b) == "10,500 matches" and "status" not in query_of(b))
+def test_live_mode_appends_a_new_match(runs, stores, make_client, auth, browser):
+    """Last in the module: it adds a run and a line to the shared corpus. The line comes through the ingest route
+    (the shipper stamps the arrival time a search follow moves along)."""
+    job_type, _ = stores.job_types.save_job_type("img:1", manifest("render", command="run"))
+    newcomer = stores.executions.start_execution(stores.jobs.create_job(job_type.id, {}), "node-3")
+    client = make_client(follow_max_seconds=20.0)
+    with serving(client.app) as served:
+        wait = WebDriverWait(browser, 30)
+        browser.get(f"{served}/search?q=render&live=true")
+        wait.until(lambda b: b.find_element(By.ID, "total").text == "50 matches")
+        live = browser.find_element(By.ID, "live-lines")
+        wait.until(lambda _: "waiting" in live.text)
+        body = b"".join(
+            json.dumps({"message": m, "stream": "stdout"}).encode() + b"\n"
+            for m in ("render frame 51 done", "a line the search does not match")
+        )
+        sent = client.simulate_post(
+            f"/v6/job-executions/{newcomer.id}/logs/",
+            body=body,
+            headers={**auth, "Content-Type": "application/x-ndjson"},
+        )
+        assert sent.status_code == 202, sent.text
+        wait.until(lambda _: "render frame 51 done" in live.text)
+        rows = live.find_elements(By.CSS_SELECTOR, "a.hit")
+        assert len(rows) == 1 and rows[0].get_attribute("href").endswith(f"/logs/{newcomer.id}?around=1")
+        assert "1 new match" in live.text and "does not match" not in live.text
+        assert "node-3" in rows[0].text and [m.text for m in rows[0].find_elements(By.TAG_NAME, "mark")] == ["render"]
