@@ -276,7 +276,12 @@
     origin.textContent = [type.name ? type.name + " " + (type.version || "") : null,
       hit.job_id ? "job " + hit.job_id + (hit.exe_num ? "." + hit.exe_num : "") : hit.scale_job_exe,
       hit.scale_node].filter((v) => v).join(" · ");
-    origin.title = origin.textContent;
+    origin.title = origin.textContent + (hit.job_status ? " · job " + hit.job_status : "");
+    if (hit.job_status) {  // the job's status as a coloured dot, as the badges colour it
+      const dot = document.createElement("span");
+      dot.className = "status-dot " + String(hit.job_status).toLowerCase();
+      origin.prepend(dot);
+    }
     const message = document.createElement("span");
     message.className = "message";
     if (hit.highlight) S.appendHighlighted(message, hit.highlight);

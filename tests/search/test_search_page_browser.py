@@ -206,6 +206,40 @@ def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, stores, serve
     assert facets.rect["y"] < results.rect["y"] and facets.rect["x"] == results.rect["x"]
 
 
+def test_facets_beside_the_results_and_a_click_filters(runs, served, browser):
+    wait = WebDriverWait(browser, 20)
+    browser.get(f"{served}/search?q=scan")
+    wait.until(lambda b: total(b) == "10,500 matches")
+    # 1280x800: the facets beside the results, nothing wider than the window.
+    facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
+    assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
+    assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
+    counts = {f.get_attribute("data-value"): f.find_element(By.CLASS_NAME, "count").text for f in facets}
+    assert counts == {"stdout": "10,398", "stderr": str(SCAN_STDERR)}
+    types = browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="job_type"] .facet-value')
+    assert {t.get_attribute("data-value") for t in types} == {"ingest-scan"}
+    statuses = {
+        s.get_attribute("data-value"): s.find_element(By.CLASS_NAME, "count").text
+        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
+    }
+    assert statuses == {"FAILED": "10,200", "COMPLETED": "300"}
+
+    # A click on a facet filters by it; a click on the active one (or its chip) removes the filter.
+    next(
+        s
+        for s in browser.find_elements(By.CSS_SELECTOR, '.facet[data-field="status"] .facet-value')
+        if s.get_attribute("data-value") == "COMPLETED"
+    ).click()
+    wait.until(lambda b: total(b) == "300 matches")
+    assert query_of(browser) == {"q": ["scan"], "status": ["COMPLETED"]}
+    wait.until(lambda b: b.find_element(By.ID, "status").text == "Showing 300 of 300 lines")
+    assert all("ingest-scan 2.0.0" in r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results a.hit"))
+    active = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".facet-value.active"))
+    assert [a.get_attribute("data-value") for a in active] == ["COMPLETED"]
+    browser.find_element(By.CSS_SELECTOR, "#chips .chip").click()
+    wait.until(lambda b: total(b) == "10,500 matches" and "status" not in query_of(b))
+
+
 def test_live_mode_appends_a_new_match(runs, stores, make_client, auth, browser):
     """Last in the module: it adds a run and a line to the shared corpus. The line comes through the ingest route
     (the shipper stamps the arrival time a search follow moves along)."""
