@@ -101,7 +101,7 @@ def total(browser) -> str:
 
 
 def test_query_chart_drag_groups_keyboard_and_context(runs, served, browser):
-    wait = WebDriverWait(browser, 20)
+    wait = WebDriverWait(browser, 30)
     browser.get(f"{served}/search")
     box = browser.find_element(By.ID, "q")
     box.send_keys("scan", Keys.ENTER)
@@ -206,8 +206,8 @@ def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, stores, serve
     assert facets.rect["y"] < results.rect["y"] and facets.rect["x"] == results.rect["x"]
 
 
-def test_facets_beside_the_results_and_a_click_filters(runs, served, browser):
-    wait = WebDriverWait(browser, 20)
+def test_facets_beside_the_results_a_click_filters_and_regex(runs, served, browser):
+    wait = WebDriverWait(browser, 30)
     browser.get(f"{served}/search?q=scan")
     wait.until(lambda b: total(b) == "10,500 matches")
     # 1280x800: the facets beside the results, nothing wider than the window.
@@ -238,6 +238,16 @@ def test_facets_beside_the_results_and_a_click_filters(runs, served, browser):
     assert [a.get_attribute("data-value") for a in active] == ["COMPLETED"]
     browser.find_element(By.CSS_SELECTOR, "#chips .chip").click()
     wait.until(lambda b: total(b) == "10,500 matches" and "status" not in query_of(b))
+
+    # regex: in the box searches by pattern (the regex= parameter), kept in the address as typed.
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("regex:.*tile 1019[0-9] ok", Keys.ENTER)
+    wait.until(lambda b: total(b) == "10 matches")
+    assert query_of(browser) == {"q": ["regex:.*tile 1019[0-9] ok"]}
+    wait.until(lambda b: b.find_element(By.ID, "status").text == "Showing 10 of 10 lines")
+    shown = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results a.hit")]
+    assert [line.rsplit(" ", 2)[-2] for line in shown] == [str(n) for n in range(10199, 10189, -1)]
 
 
 def test_live_mode_appends_a_new_match(runs, stores, make_client, auth, browser):
