@@ -12,10 +12,11 @@ exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves nothing in the
 import os
 import sys
 
-from settings import WORKER_THREADS, ConfigurationError, Settings
+from settings import WORKER_THREADS, ConfigurationError, Settings, check_service_tokens
 
 try:
     _settings = Settings.from_env()
+    check_service_tokens(_settings)
 except ConfigurationError as exc:
     sys.exit(f"gunicorn: {exc}")
 _metrics_dir = _settings.metrics_dir or _settings.data_dir / "metrics"
@@ -55,6 +56,8 @@ def worker_exit(server, worker):
     wsgi = sys.modules.get("api.wsgi")
     if wsgi is None or worker.pid != os.getpid():
         return
+    if wsgi.alert_checker is not None:  # no check or delivery is left half done with the stores closed
+        wsgi.alert_checker.stop()
     if not wsgi.services.close(ship_timeout=SHIP_ON_EXIT_SECONDS):
         server.log.warning("worker %s: Elasticsearch did not take every spooled line; they stay spooled", worker.pid)
 

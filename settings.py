@@ -55,6 +55,13 @@ class Settings:
     max_json_body_bytes: int = 4 * 1024 * 1024
     max_log_line_bytes: int = 1024 * 1024
     follow_max_seconds: float = 300.0
+    # The job list for anonymous and read-only clients: no page past this many jobs, and orders no index serves only
+    # on lists at most this long (jobs.listing.check_bound); staff are not bound.
+    read_only_list_rows: int = 10_000
+    # Posted log lines (ingest.posting_window): how far an executor's @timestamp may lie outside the execution's
+    # life as the service saw it, and how long after the execution ended its log still takes lines.
+    log_clock_skew_seconds: float = 300.0
+    log_grace_seconds: float = 300.0
     # Log follows and whole-log streams open at once, per client address and per gunicorn worker (api/long_reads).
     long_reads_per_client: int = 4
     long_reads_per_worker: int = 8
@@ -71,7 +78,8 @@ class Settings:
     # asked (HOST is the API's; the worker's metrics have no credential check).
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
-    # Browser logins: how long a session lasts; Secure cookies even when a request does not say it came over HTTPS.
+    # Browser logins: how long a session lasts; secure_cookies (SECURE_COOKIES): the service is behind TLS, so cookies
+    # get Secure even when a request does not say it came over HTTPS (they always do when one does).
     session_seconds: float = 12 * 3600
     # A session without a request for this long has ended (0: only session_seconds ends it).
     session_idle_seconds: float = 2 * 3600
@@ -90,6 +98,32 @@ class Settings:
     worker_output_url: str | None = None
     # Local jobs run in a bubblewrap sandbox (worker/sandbox.py); off only on hosts without user namespaces.
     worker_sandbox: bool = True
+    # --- Alerts on saved searches (README "Alerts"). Webhook URLs must match one of these prefixes (scheme, host,
+    # port exact; path a prefix): empty means no webhook is allowed, so the service can't be aimed at internal hosts.
+    alert_webhook_allow: tuple[str, ...] = ()
+    # Each API process checks due rules this often (one process claims each rule); off: only `python -m alerts`.
+    alert_checks: bool = True
+    alert_tick_seconds: float = 5.0
+    # The shortest check interval a rule may ask for: each check is an exact count in Elasticsearch.
+    alert_min_interval_seconds: int = 60
+    # A failed delivery is retried after this, doubled each time, up to alert_max_attempts attempts.
+    alert_retry_seconds: float = 30.0
+    alert_max_attempts: int = 6
+    # Links in notifications start with this (the service as its users reach it); default http://HOST:PORT.
+    alert_link_url: str | None = None
+    # Email notifications: the SMTP server (None: email targets refused), its security and login (secret not in repr).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "scale-alerts@localhost"
+    smtp_timeout: float = 10.0
+
+    @property
+    def link_url(self) -> str:
+        """The service's address in links written outside a request (alert notifications)."""
+        return self.alert_link_url or f"http://{self.host}:{self.port}"
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -129,6 +163,9 @@ class Settings:
             max_log_line_bytes=int(env.get("MAX_LOG_LINE_BYTES", str(1024 * 1024))),
             max_json_body_bytes=whole_number(env, "MAX_JSON_BODY_BYTES", 4 * 1024 * 1024, minimum=1024),
             follow_max_seconds=float(env.get("FOLLOW_MAX_SECONDS", "300")),
+            read_only_list_rows=whole_number(env, "READ_ONLY_LIST_ROWS", 10_000, minimum=100),
+            log_clock_skew_seconds=whole_number(env, "LOG_CLOCK_SKEW_SECONDS", 300, minimum=0),
+            log_grace_seconds=whole_number(env, "LOG_GRACE_SECONDS", 300, minimum=0),
             long_reads_per_client=whole_number(env, "LONG_READS_PER_CLIENT", 4, minimum=1),
             long_reads_per_worker=_below(
                 whole_number(env, "LONG_READS_PER_WORKER", 8, minimum=1), WORKER_THREADS, "LONG_READS_PER_WORKER"
@@ -151,6 +188,22 @@ class Settings:
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
             worker_sandbox=_flag(env.get("WORKER_SANDBOX", "1")),
+            alert_webhook_allow=_origins(env.get("ALERT_WEBHOOK_ALLOW", "")),
+            alert_checks=_flag(env.get("ALERT_CHECKS", "1")),
+            alert_tick_seconds=_positive(env, "ALERT_TICK_SECONDS", 5.0),
+            alert_min_interval_seconds=whole_number(env, "ALERT_MIN_INTERVAL_SECONDS", 60, minimum=1),
+            alert_retry_seconds=_positive(env, "ALERT_RETRY_SECONDS", 30.0),
+            alert_max_attempts=whole_number(env, "ALERT_MAX_ATTEMPTS", 6, minimum=1),
+            alert_link_url=(env.get("ALERT_LINK_URL") or "").rstrip("/") or None,
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=whole_number(env, "SMTP_PORT", 25, minimum=1),
+            smtp_security=_choice(
+                env.get("SMTP_SECURITY", "none").lower(), "SMTP_SECURITY", ("none", "starttls", "ssl")
+            ),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_from=env.get("SMTP_FROM") or "scale-alerts@localhost",
+            smtp_timeout=_positive(env, "SMTP_TIMEOUT", 10.0),
         )
 
 
@@ -159,6 +212,17 @@ def _below(value: int, limit: int, name: str) -> int:
         raise ConfigurationError(
             f"{name} must be below {limit} (the threads of a gunicorn worker, which short routes need), not {value}"
         )
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value < 1e9:
+        raise ConfigurationError(f"{name} must be more than 0 and finite, not {raw!r}")
     return value
 
 
@@ -261,6 +325,29 @@ def whole_number(env: Mapping[str, str], name: str, default: int, minimum: int) 
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+# The service's own bearer tokens (API_TOKEN, READ_TOKEN) are checked when the API starts: long, and not a short
+# pattern repeated. A generated token (secrets.token_urlsafe(32)) has 43 characters, `openssl rand -hex 16` 32.
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_DISTINCT = 10
+MAKE_A_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def check_service_tokens(settings: Settings) -> None:
+    """ConfigurationError (naming the variable, never showing the value) when API_TOKEN or READ_TOKEN is too
+    weak to guard the API, or both are the same (every reader would then be the admin)."""
+    for name, value in (("API_TOKEN", settings.api_token), ("READ_TOKEN", settings.read_token)):
+        if value is None:
+            continue
+        if len(value) < MIN_TOKEN_LENGTH or len(set(value)) < MIN_TOKEN_DISTINCT:
+            raise ConfigurationError(
+                f"{name} is too weak to guard the API: it needs at least {MIN_TOKEN_LENGTH} characters, at least "
+                f"{MIN_TOKEN_DISTINCT} of them different (it has {len(value)}, {len(set(value))} different); "
+                f"make one with: {MAKE_A_TOKEN}"
+            )
+    if settings.read_token is not None and settings.read_token == settings.api_token:
+        raise ConfigurationError("READ_TOKEN must differ from API_TOKEN (every reader would be the admin)")
 
 
 def load_or_create_token(data_dir: Path) -> str:

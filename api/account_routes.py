@@ -3,9 +3,11 @@
 1. GET  /v6/accounts/profile/  -> 401 while nobody is logged in (the UI then shows its login form);
 2. GET  /v6/accounts/login/    -> sets the `csrftoken` cookie (readable by JavaScript, SameSite=Lax);
 3. POST /v6/accounts/login/    {"username", "password"} as JSON (or an HTML form) with the `X-CSRFToken` header
-   (a form may send the `csrfmiddlewaretoken` field instead) -> the profile, an HttpOnly `sessionid` cookie that
-   expires after SESSION_SECONDS, and a new `csrftoken`;
-4. every write then sends `X-CSRFToken` (api/auth.py checks it); POST /v6/accounts/logout/ ends the session.
+   (a form may send the `csrfmiddlewaretoken` field instead) equal to that cookie -> the profile, an HttpOnly
+   `sessionid` cookie that expires after SESSION_SECONDS, and a new `csrftoken` bound to the new session
+   (api.auth.session_csrf_token);
+4. every write then sends `X-CSRFToken` (api/auth.py checks it against the session); POST
+   /v6/accounts/logout/ ends the session.
 
 A failed login is 401 with one answer whether the user is unknown, disabled or the password wrong; a username
 that failed too often from one client address waits (429 with Retry-After) before it is tried again from there
@@ -28,6 +30,9 @@ from api.auth import (
     client_address,
     cookie,
     csrf_ok,
+    over_https,
+    session_csrf_token,
+    set_csrf_cookie,
 )
 from api.bodies import STRING, Body, Field
 from api.routing import Operation, Response, json_response
@@ -41,7 +46,6 @@ from settings import Settings
 N_INT = {"type": ["integer", "null"]}
 STR = {"type": "string"}
 LOGIN_BODY_LIMIT = 16 * 1024  # a username and a password: anything larger is not a login
-CSRF_COOKIE_SECONDS = 365 * 24 * 3600  # Django's CSRF_COOKIE_AGE (a year); the session is what expires
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 PROFILE = component(
@@ -94,25 +98,6 @@ def profile(identity: Identity) -> dict:
     }
 
 
-def over_https(req: falcon.Request, settings: Settings) -> bool:
-    """Whether cookies get Secure: SECURE_COOKIES, or the request (or the proxy in front) used HTTPS."""
-    proto = (req.get_header("X-Forwarded-Proto") or req.scheme).split(",")[0].strip().lower()
-    return settings.secure_cookies or proto == "https"
-
-
-def set_csrf_cookie(req: falcon.Request, resp: falcon.Response, settings: Settings, token: str) -> None:
-    # Not HttpOnly: the page's JavaScript reads it to send it back in the X-CSRFToken header.
-    resp.set_cookie(
-        CSRF_COOKIE,
-        token,
-        max_age=CSRF_COOKIE_SECONDS,
-        path="/",
-        secure=over_https(req, settings),
-        http_only=False,
-        same_site="Lax",
-    )
-
-
 class Profile:
     access = Access.SIGNED_IN
     operations = {
@@ -158,7 +143,7 @@ class Login:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         token = cookie(req, CSRF_COOKIE)
         if not token or not TOKEN_SHAPE.match(token):
-            set_csrf_cookie(req, resp, self._settings, new_key())
+            set_csrf_cookie(req, resp, self._settings.secure_cookies, new_key())
         resp.media = {"csrf_cookie": CSRF_COOKIE, "csrf_header": CSRF_HEADER}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -174,7 +159,7 @@ class Login:
         previous = cookie(req, SESSION_COOKIE)
         if previous:  # logging in again (maybe as someone else) ends the session this browser had
             self._users.log_out(previous)
-        secure = over_https(req, self._settings)
+        secure = over_https(req, self._settings.secure_cookies)
         resp.set_cookie(
             SESSION_COOKIE,
             session.key,
@@ -185,8 +170,8 @@ class Login:
             http_only=True,
             same_site="Lax",
         )
-        # A new CSRF token with the new session (Django rotates it at login too).
-        set_csrf_cookie(req, resp, self._settings, new_key())
+        # A new CSRF token, bound to the new session (Django rotates it at login too).
+        set_csrf_cookie(req, resp, self._settings.secure_cookies, session_csrf_token(session.key))
         resp.media = profile(Identity(session.person.username, session.person.is_staff, "session", session.person))
 
 

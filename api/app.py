@@ -36,7 +36,13 @@ def create_app(services: Services, settings: Settings, clock: Clock = utcnow) ->
         RequestTracking(),
         SecurityHeaders(cors=bool(settings.allowed_origins)),
         ScalePaths(settings.trust_forwarded_host),
-        Auth(services.stores.users, settings.api_token, settings.read_token, settings.session_idle_seconds),
+        Auth(
+            services.stores.users,
+            settings.api_token,
+            settings.read_token,
+            settings.session_idle_seconds,
+            settings.secure_cookies,
+        ),
     ]
     if settings.allowed_origins:
         # A browser client served from these origins may call the API, cookies included (it must still send the

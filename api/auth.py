@@ -6,7 +6,10 @@ Credentials, first match wins:
   (or expired, or revoked) is 403 where a credential is needed; bearer requests never need a CSRF token (a
   browser never adds that header by itself).
 - the `sessionid` cookie of a browser login (api/account_routes.py). A session's writes must carry the
-  `X-CSRFToken` header equal to the `csrftoken` cookie (Django's convention, which Scale's UI follows), else 403.
+  `X-CSRFToken` header (Django's convention, which Scale's UI follows, copying it from the `csrftoken` cookie)
+  equal to that session's own CSRF token, an HMAC of the session's key (session_csrf_token), else 403: a token
+  of another session, or one an attacker planted in the `csrftoken` cookie, is refused. A session request whose
+  `csrftoken` cookie is not its own (a login made before tokens were bound) gets its own set.
 
 Rules, by the resource's `access` (default PROTECTED): reads are public unless READ_TOKEN is set, then they need
 any credential; writes need a staff credential (the admin token, or a staff person's token or session).
@@ -22,6 +25,8 @@ None when anonymous (request logs and metrics read it); `req.context.identity` i
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import Enum
@@ -41,6 +46,7 @@ NO_CREDENTIALS = "Authentication credentials were not provided."
 NO_PERMISSION = "You do not have permission to perform this action."
 EXECUTOR_ONLY = "An executor token may only start, update and finish executions and send their log lines."
 CSRF_FAILED = "CSRF Failed: CSRF token missing or incorrect."
+CSRF_COOKIE_SECONDS = 365 * 24 * 3600  # Django's CSRF_COOKIE_AGE (a year); the session is what expires
 
 
 class Access(Enum):
@@ -109,9 +115,38 @@ def cookie(req: falcon.Request, name: str) -> str | None:
 
 
 def csrf_ok(req: falcon.Request, submitted: str | None = None) -> bool:
-    """The CSRF token sent (the X-CSRFToken header, or `submitted` from a form) equals the csrftoken cookie."""
+    """Before a login: the CSRF token sent (the X-CSRFToken header, or `submitted` from a form) equals the csrftoken
+    cookie (the double-submit check; there is no session to bind it to yet)."""
     given = submitted if submitted is not None else req.get_header(CSRF_HEADER)
     return _same(given or "", cookie(req, CSRF_COOKIE))
+
+
+def session_csrf_token(session_key: str) -> str:
+    """The CSRF token of one session: an HMAC keyed with the session's secret key, so only a holder of that key
+    (the browser, through the cookie the login set) knows it, and it is worth nothing in another session. It
+    reveals nothing of the key, though page scripts can read it."""
+    digest = hmac.new(session_key.encode("utf-8", "surrogatepass"), b"csrftoken", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def over_https(req: falcon.Request, secure_cookies: bool) -> bool:
+    """Whether cookies get Secure: SECURE_COOKIES (the service is behind TLS), or the request (or the proxy in
+    front, by X-Forwarded-Proto: a client can only ask for more protection with it) used HTTPS."""
+    proto = (req.get_header("X-Forwarded-Proto") or req.scheme).split(",")[0].strip().lower()
+    return secure_cookies or proto == "https"
+
+
+def set_csrf_cookie(req: falcon.Request, resp: falcon.Response, secure_cookies: bool, token: str) -> None:
+    # Not HttpOnly: the page's JavaScript reads it to send it back in the X-CSRFToken header.
+    resp.set_cookie(
+        CSRF_COOKIE,
+        token,
+        max_age=CSRF_COOKIE_SECONDS,
+        path="/",
+        secure=over_https(req, secure_cookies),
+        http_only=False,
+        same_site="Lax",
+    )
 
 
 def unauthorized(detail: str = NO_CREDENTIALS) -> falcon.HTTPError:
@@ -125,11 +160,17 @@ def wants_html(req: falcon.Request) -> bool:
 
 class Auth:
     def __init__(
-        self, users: UserStore, admin_token: str, read_token: str | None = None, session_idle_seconds: float = 0
+        self,
+        users: UserStore,
+        admin_token: str,
+        read_token: str | None = None,
+        session_idle_seconds: float = 0,
+        secure_cookies: bool = False,
     ):
         if not admin_token:
             raise ValueError("an admin token is required")
         self._users = users
+        self._secure_cookies = secure_cookies
         self._session_idle_seconds = session_idle_seconds
         self._admin = admin_token
         self._read = read_token
@@ -157,8 +198,12 @@ class Auth:
         identity, refused_token = self._identify(req)
         req.context.identity = identity
         req.context.user = identity.username if identity else None
-        if identity is not None and identity.via == "session" and not is_read and not csrf_ok(req):
-            raise falcon.HTTPForbidden(description=CSRF_FAILED)
+        if identity is not None and identity.via == "session":
+            bound = session_csrf_token(cookie(req, SESSION_COOKIE) or "")
+            if not is_read and not _same(req.get_header(CSRF_HEADER) or "", bound):
+                raise falcon.HTTPForbidden(description=CSRF_FAILED)
+            if cookie(req, CSRF_COOKIE) != bound:  # give the page the token its writes need
+                set_csrf_cookie(req, resp, self._secure_cookies, bound)
         if access is Access.OPEN:
             return
         if identity is None:

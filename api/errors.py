@@ -16,7 +16,7 @@ import falcon
 from core import metrics
 from ingest.receive import BadLine, Refused, SpoolFailed
 from jobs.db import DatabaseError, is_unavailable
-from jobs.errors import Invalid, JobStateConflict, LoginRefused, LoginThrottled, NotFound
+from jobs.errors import Forbidden, Invalid, JobStateConflict, LoginRefused, LoginThrottled, NotFound
 from search.errors import AnchorNotFound, CursorExpired, LogsExpired, LogsUnavailable, SearchRefused
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def _database(exc: DatabaseError) -> falcon.HTTPError:
 HTTP_ERROR_OF: dict[type[Exception], Callable[[Any], falcon.HTTPError]] = {
     Invalid: lambda exc: bad_request(str(exc)),
     NotFound: lambda exc: not_found(),
+    Forbidden: lambda exc: falcon.HTTPForbidden(description=str(exc)),
     JobStateConflict: lambda exc: falcon.HTTPConflict(description=str(exc)),
     # One answer for an unknown user, a disabled one and a wrong password (Django REST framework's words).
     LoginRefused: lambda exc: falcon.HTTPUnauthorized(description="Invalid username/password.", challenges=["Bearer"]),

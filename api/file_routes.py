@@ -73,9 +73,10 @@ class Files:
         )
     }
 
-    def __init__(self, files: FileStore, clock: Clock):
+    def __init__(self, files: FileStore, clock: Clock, read_only_list_rows: int | None = None):
         self._files = files
         self._clock = clock
+        self._read_only_list_rows = read_only_list_rows
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, FILE_PARAMS, self._clock)
@@ -104,5 +105,7 @@ class Files:
             batch_ids=q["batch_id"],
             order=order,
         )
-        count, files = self._files.list_files(query, page.offset, page.size)
+        identity = req.context.identity  # staff may ask for any page; the rest only the first rows
+        bound = None if identity is not None and identity.is_staff else self._read_only_list_rows
+        count, files = self._files.list_files(query, page.offset, page.size, bound)
         resp.media = envelope(req, page, count, [scale_file(f) for f in files])

@@ -13,6 +13,7 @@ from api.routing import Operation, json_response
 from api.schemas import ERROR, component
 from core.times import Clock
 from ingest.documents import Origin
+from ingest.posting_window import posting_window
 from ingest.receive import receive
 from ingest.shipper import Shipper
 from jobs.log_target_store import LogTargetStore
@@ -30,7 +31,11 @@ POSTED_LINE = component(
             "@timestamp": {
                 "type": "string",
                 "format": "date-time",
-                "description": "Capture time (up to nanoseconds); default: when the line was received",
+                "description": (
+                    "Capture time (up to nanoseconds); default: when the line was received. Must lie within the "
+                    "execution's life (from when it was registered until it ended, or now), give or take "
+                    "LOG_CLOCK_SKEW_SECONDS"
+                ),
             },
             "scale_order_num": {
                 "type": "integer",
@@ -67,6 +72,8 @@ class ExecutionLogIngest:
             body_media="application/x-ndjson",
             responses={
                 202: json_response(ACCEPTED, "The lines are stored or durably spooled"),
+                400: json_response(ERROR, "A line is malformed, or its @timestamp lies outside the execution's life"),
+                409: json_response(ERROR, "The execution ended more than LOG_GRACE_SECONDS ago: its log is closed"),
                 411: json_response(ERROR, "A body without Content-Length on a server that cannot end it"),
                 413: json_response(ERROR, "The body or one line is too large"),
                 503: json_response(ERROR, "The log spool cannot store lines right now (a disk error); retry later"),
@@ -91,6 +98,14 @@ class ExecutionLogIngest:
         if target is None:
             raise not_found()
         check_node(req, target.node)
+        settings = self._settings
+        window = posting_window(
+            target,
+            self._clock(),
+            settings.log_clock_skew_seconds,
+            settings.log_grace_seconds,
+            settings.log_retention_days,
+        )
         limit = self._settings.max_body_bytes
         if req.content_length is not None and req.content_length > limit:
             raise too_large(f"The body is larger than {limit} bytes")
@@ -111,6 +126,7 @@ class ExecutionLogIngest:
             now_ns=self._now_ns,
             max_message_bytes=self._settings.max_log_line_bytes,
             wait=self._settings.elasticsearch_timeout,
+            window=window,
         )
         resp.status = falcon.HTTP_202
         resp.media = {"accepted": accepted}

@@ -91,10 +91,11 @@ class Jobs:
         ),
     }
 
-    def __init__(self, jobs: JobStore, clock: Clock, max_body: int):
+    def __init__(self, jobs: JobStore, clock: Clock, max_body: int, read_only_list_rows: int | None = None):
         self._jobs = jobs
         self._clock = clock
         self._max_body = max_body
+        self._read_only_list_rows = read_only_list_rows
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, JOB_LIST_PARAMS, self._clock)
@@ -124,7 +125,9 @@ class Jobs:
             is_superseded=q["is_superseded"],
             order=order,
         )
-        count, jobs = self._jobs.list_jobs(query, page.offset, page.size)
+        identity = req.context.identity  # staff may ask for any page and order; the rest only cheap ones
+        bound = None if identity is not None and identity.is_staff else self._read_only_list_rows
+        count, jobs = self._jobs.list_jobs(query, page.offset, page.size, bound)
         resp.media = envelope(req, page, count, [job_item(row, files) for row, files in jobs])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:

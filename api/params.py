@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import falcon
 
@@ -105,7 +105,13 @@ class Param:
         return {"type": "array", "items": one} if self.many else one
 
 
-def parse_query(req: falcon.Request, params: Iterable[Param], now: Callable[[], datetime]) -> dict[str, Any]:
+class QueryParams(Protocol):
+    """What parse_query reads: a request, or a saved query string (api.logs.filters.QueryString)."""
+
+    def get_param_as_list(self, name: str) -> list[str] | None: ...
+
+
+def parse_query(req: QueryParams, params: Iterable[Param], now: Callable[[], datetime]) -> dict[str, Any]:
     """Values of the declared parameters: a list for repeating ones, None when absent."""
     current = now()
     values: dict[str, Any] = {}

@@ -8,6 +8,7 @@ import falcon
 # First, for the OpenAPI document: it lists schemas in the order they are declared (jobs, logs, then the rest).
 from api import job_schemas, log_params  # noqa: F401
 from api.account_routes import Login, Logout, Profile
+from api.alert_routes import AlertDetails, AlertHistory, AlertRules, Alerts
 from api.file_routes import Files
 from api.health import Liveness, Readiness
 from api.ingest_routes import ExecutionLogIngest
@@ -24,6 +25,7 @@ from api.long_reads import LongReads
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
+from api.saved_search_routes import SavedSearchDetails, SavedSearches
 from api.scaleui.catalogue_routes import ErrorDetails, Errors, NothingHere, TimelineJobTypes
 from api.scaleui.job_type_edit_routes import (
     JobTypeDetailsEditable,
@@ -71,7 +73,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/job-types/validation/", JobTypeValidation(stores.job_types, clock, max_body))
     routes.add("/v6/job-type-names/", JobTypeNames(stores.job_types, clock))
     routes.add("/v6/job-types/{name}/", JobTypeVersions(stores.job_types, clock))
-    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body))
+    routes.add("/v6/jobs/", Jobs(stores.jobs, clock, max_body, settings.read_only_list_rows))
     routes.add("/v6/jobs/cancel/", JobsCancel(stores.jobs, clock, max_body))
     routes.add("/v6/jobs/requeue/", JobsRequeue(stores.jobs, clock, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/", JobDetails(stores.jobs))
@@ -80,7 +82,7 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
-    routes.add("/v6/files/", Files(stores.files, clock))
+    routes.add("/v6/files/", Files(stores.files, clock, settings.read_only_list_rows))
     # Scale's UI: System -> Nodes and Workspaces.
     routes.add("/v6/nodes/", Nodes(stores.nodes, clock))
     routes.add(f"/v6/nodes/{{node_id:{ID}}}/", NodeDetails(stores.nodes))
@@ -99,6 +101,16 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add("/v6/accounts/profile/", Profile())
     routes.add("/v6/accounts/login/", Login(stores.users, settings, clock))
     routes.add("/v6/accounts/logout/", Logout(stores.users))
+    # Saved searches and alerts on them (issue 22); the alert checker itself is started by api/startup.py.
+    routes.add("/v6/saved-searches/", SavedSearches(stores.saved_searches, stores.log_targets, clock, max_body))
+    routes.add(
+        f"/v6/saved-searches/{{search_id:{ID}}}/",
+        SavedSearchDetails(stores.saved_searches, stores.log_targets, clock, max_body),
+    )
+    rules = AlertRules(stores.alerts, stores.saved_searches, settings, clock, max_body)
+    routes.add("/v6/alerts/", Alerts(rules))
+    routes.add(f"/v6/alerts/{{alert_id:{ID}}}/", AlertDetails(rules))
+    routes.add(f"/v6/alerts/{{alert_id:{ID}}}/history/", AlertHistory(rules))
 
     if logs is not None:
         # One set of caps for every route that holds a thread for long (follows, whole-log streams, exports).

@@ -114,7 +114,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "budget_s": 180,
     },
 }
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-0123456789abcdef"
 # Targets the issue sets at the largest sizes (10M jobs, a 10M-line log): judged only when that size was run.
 AT_LARGEST = ("job_listing_postgresql_largest_p50_lt_40ms", "log_read_worker_peak_rss_lt_150mb_at_largest")
 

@@ -125,6 +125,24 @@ WORKER_RECOVERIES = Counter(
 )
 WORKER_RUNNING = Gauge("scale_worker_running", "Executions running now", multiprocess_mode="livesum")
 
+# --- alerts on saved searches (alerts/checker.py) --------------------------------------------------------------
+ALERT_EVALUATIONS = Counter(
+    "scale_alert_evaluations_total", "Alert rules evaluated, by outcome (ok, firing, failed)", ("outcome",)
+)
+ALERT_FIRING = Gauge(
+    "scale_alert_firing_rules",
+    "Alert rules firing now (read from the database by the process that checked last)",
+    multiprocess_mode="mostrecent",
+)
+ALERT_DELIVERIES = Counter(
+    "scale_alert_deliveries_total", "Alert notifications delivered, by target (webhook, email)", ("target",)
+)
+ALERT_DELIVERY_FAILURES = Counter(
+    "scale_alert_delivery_failures_total",
+    "Alert notification attempts that failed, by target and whether it will be retried (retry, gave_up)",
+    ("target", "outcome"),
+)
+
 # Nothing is spooled yet: +Inf keeps this process out of the minimum across processes.
 SPOOL_OLDEST.set(math.inf)
 

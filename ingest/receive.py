@@ -1,6 +1,7 @@
 """Log lines posted by remote executors as NDJSON: validated in one pass, then numbered and shipped.
 
-Each line is {"message", "stream", "@timestamp"?, "scale_order_num"?, "scale_task"?}. The whole body is
+Each line is {"message", "stream", "@timestamp"?, "scale_order_num"?, "scale_task"?}; a given @timestamp must lie
+in the execution's posting window (ingest.posting_window). The whole body is
 checked before anything is written (a bad line anywhere means nothing of the body is stored), without
 holding it in memory: normalized lines wait in a temporary file that moves to disk past a few MB.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from core.times import parse_ns
 from ingest.capture import Reserve
 from ingest.documents import CapturedLine, Origin, bulk_pairs
+from ingest.posting_window import PostingWindow
 from ingest.shipper import Shipper, SpoolBatch
 
 FIELDS = {"message", "stream", "@timestamp", "scale_order_num", "scale_task"}
@@ -57,8 +59,9 @@ class SpoolFailed(Exception):
         self.out_of_space = out_of_space
 
 
-def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
-    """[message, stream, time_ns|None, order|None, task|None] of one NDJSON line; None for a blank line."""
+def parse_line(raw: bytes, number: int, max_message_bytes: int, window: PostingWindow | None = None) -> list | None:
+    """[message, stream, time_ns|None, order|None, task|None] of one NDJSON line; None for a blank line.
+    With a window, a given @timestamp outside it is refused."""
     if not raw.strip():
         return None
     try:
@@ -91,6 +94,9 @@ def parse_line(raw: bytes, number: int, max_message_bytes: int) -> list | None:
             pass
         if time_ns is None:
             raise BadLine(number, '"@timestamp" must be an ISO-8601 date and time with a zone')
+        refusal = window.refusal(time_ns) if window is not None else None
+        if refusal is not None:
+            raise BadLine(number, refusal)
     order = item.get("scale_order_num")
     if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= INT64_MAX):
         raise BadLine(number, '"scale_order_num" must be a positive integer')
@@ -109,6 +115,7 @@ def receive(
     now_ns: Callable[[], int],
     max_message_bytes: int,
     wait: float,
+    window: PostingWindow | None = None,
 ) -> int:
     """Validate, number and ship posted lines; returns how many were accepted (stored or durably spooled).
 
@@ -116,7 +123,7 @@ def receive(
     the spool (or the temporary file) could not be written; lines spooled before that stay spooled.
     """
     try:
-        return _receive(raw_lines, shipper, origin, reserve, now_ns, max_message_bytes, wait)
+        return _receive(raw_lines, shipper, origin, reserve, now_ns, max_message_bytes, wait, window)
     except OSError as exc:
         log.error("could not spool log lines of %s: %s", origin.cluster_id, exc)
         raise SpoolFailed(out_of_space=exc.errno in OUT_OF_SPACE) from None
@@ -130,11 +137,12 @@ def _receive(
     now_ns: Callable[[], int],
     max_message_bytes: int,
     wait: float,
+    window: PostingWindow | None,
 ) -> int:
     with tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024) as held:
         count, unnumbered, last_ns = 0, 0, 0
         for number, raw in enumerate(raw_lines, 1):
-            parsed = parse_line(raw, number, max_message_bytes)
+            parsed = parse_line(raw, number, max_message_bytes, window)
             if parsed is None:
                 continue
             if parsed[2] is None:  # the receive time, never going backwards within the body

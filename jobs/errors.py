@@ -1,5 +1,5 @@
 """What the jobs package raises when a request can't be done; the API maps each to one HTTP status
-(api/errors.py: Invalid 400, NotFound 404, JobStateConflict 409, LoginRefused 401, LoginThrottled 429).
+(api/errors.py: Invalid 400, NotFound 404, Forbidden 403, JobStateConflict 409, LoginRefused 401, LoginThrottled 429).
 str(exc) is safe to show a client."""
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ class Invalid(ValueError):
 
 class NotFound(LookupError):
     """The named object does not exist."""
+
+
+class Forbidden(PermissionError):
+    """The caller sees the object but may not change it (another's saved search or alert)."""
 
 
 class JobStateConflict(Exception):

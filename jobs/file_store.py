@@ -134,12 +134,22 @@ class FileStore:
         self._postgres = db.postgres
         self._clock = clock
 
-    def list_files(self, q: FileQuery, offset: int, limit: int) -> tuple[int, list[ScaleFile]]:
-        """The total count and one page of the matching files (an unknown id simply matches none)."""
+    def list_files(
+        self, q: FileQuery, offset: int, limit: int, bound: int | None = None
+    ) -> tuple[int, list[ScaleFile]]:
+        """The total count and one page of the matching files (an unknown id simply matches none). With a bound
+        (clients who aren't staff), a page starting past the first `bound` files is Invalid: a deep OFFSET reads
+        and drops every file before it."""
         conditions = file_conditions(q)
         ids = _order(select(ScaleFile.id).where(*conditions), q.order)
         with self._sessions() as s:
             count = s.execute(select(func.count()).select_from(ScaleFile).where(*conditions)).scalar_one()
+            if bound is not None and bound <= offset < count:
+                raise Invalid(
+                    f"page: anonymous and read-only clients may page through the first {bound} files of a list, and "
+                    f"this page starts at file {offset + 1} of {count}; narrow the list with filters (job_id, "
+                    "job_type_name, the created/data/source windows, ...), or reverse the order"
+                )
             page = list(s.scalars(ids.offset(offset).limit(limit)))
             rows = {f.id: f for f in s.scalars(select(ScaleFile).where(ScaleFile.id.in_(page)).options(*FILE_LOAD))}
         return count, [rows[i] for i in page if i in rows]

@@ -40,10 +40,13 @@ class JobStore:
         self._sessions = db.sessions
         self._clock = clock
 
-    def list_jobs(self, q: JobQuery, offset: int, limit: int) -> tuple[int, list[tuple[RowMapping, dict]]]:
-        """The total count and one page of (job, its input file names by input); jobs as jobs.listing reads them."""
+    def list_jobs(
+        self, q: JobQuery, offset: int, limit: int, bound: int | None = None
+    ) -> tuple[int, list[tuple[RowMapping, dict]]]:
+        """The total count and one page of (job, its input file names by input); jobs as jobs.listing reads them.
+        `bound`: how many jobs the request may cost reading (listing.page_of_jobs), None for no limit."""
         with self._db.engine.connect() as c:
-            count, jobs, files = listing.page_of_jobs(c, q, offset, limit, self._db.postgres)
+            count, jobs, files = listing.page_of_jobs(c, q, offset, limit, self._db.postgres, bound)
         return count, [(job, files[job["id"]]) for job in jobs]
 
     def count_by_status(self) -> dict[str, int]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
 from jobs import counts
+from jobs.errors import Invalid
 from jobs.filters import job_conditions
 from jobs.models import (
     Batch,
@@ -29,7 +30,7 @@ from jobs.models import (
     ScaleFile,
     TriggerEvent,
 )
-from jobs.orderings import order_by
+from jobs.orderings import INDEXED_ORDER_FIELDS, order_by, served_by_an_index
 from jobs.records import JobQuery
 
 _JSON = ("input", "output", "configuration")
@@ -125,13 +126,20 @@ def _total(connection: Connection, q: JobQuery, conditions: list[ColumnElement[b
 
 
 def page_of_jobs(
-    connection: Connection, q: JobQuery, offset: int, limit: int, postgres: bool
+    connection: Connection, q: JobQuery, offset: int, limit: int, postgres: bool, bound: int | None = None
 ) -> tuple[int, list[RowMapping], dict[int, dict[str, list[str]]]]:
-    """(total count, the page's jobs in order, input file names by job id and input)."""
+    """(total count, the page's jobs in order, input file names by job id and input).
+
+    With a bound (anonymous and read-only clients), nothing may cost more than reading `bound` jobs: a page
+    starting past the first `bound` jobs (a deep OFFSET reads and drops every job before it), or an order no
+    index serves on a list longer than `bound` (a sort of every matching job), is Invalid, saying what to do.
+    """
     conditions = job_conditions(connection, q)
     total = _total(connection, q, conditions)
     if offset >= total:
         return total, [], {}
+    if bound is not None:
+        check_bound(q, offset, total, bound)
     ids = connection.scalars(
         order_by(select(Job.id).where(*conditions), q.order, postgres).offset(offset).limit(limit)
     ).all()
@@ -141,6 +149,24 @@ def page_of_jobs(
     by_id = {job["id"]: job for job in connection.execute(_PAGE_ROWS, {"ids": ids}).mappings()}
     jobs = [by_id[i] for i in ids if i in by_id]  # a job deleted in between is left out
     return total, jobs, input_files(connection, ids)
+
+
+NARROWER = "narrow the list with filters (status, job_type_name, job_type_id, started and ended, error_category, ...)"
+
+
+def check_bound(q: JobQuery, offset: int, total: int, bound: int) -> None:
+    if offset >= bound:
+        raise Invalid(
+            f"page: anonymous and read-only clients may page through the first {bound} jobs of a list, and this "
+            f"page starts at job {offset + 1} of {total}; {NARROWER}, or reverse the order"
+        )
+    if total > bound and not served_by_an_index(q.order):
+        fields = ", ".join(("-" if k.descending else "") + k.field for k in q.order)
+        raise Invalid(
+            f"order: no index serves the order {fields}, and anonymous and read-only clients may order by such "
+            f"fields only lists of at most {bound} jobs (this one has {total}); {NARROWER}, or order by one of "
+            f"{', '.join(sorted(INDEXED_ORDER_FIELDS))} (each may be negated)"
+        )
 
 
 def job_row(connection: Connection, job_id: int) -> RowMapping | None:

@@ -152,6 +152,8 @@ def _log_targets():
             JobType.version,
             JobExecution.started,
             JobExecution.ended,
+            JobExecution.created,
+            JobExecution.last_modified,
         )
         .join(JobType, JobType.id == JobExecution.job_type_id)
         .outerjoin(Node, Node.id == JobExecution.node_id)
@@ -171,4 +173,6 @@ def _log_target(row) -> LogTarget:
         started=row[8],
         ended=row[9],
         is_finished=row[4] != ExecutionStatus.RUNNING,
+        registered=row[10],
+        finished_at=row[11] if row[4] != ExecutionStatus.RUNNING else None,
     )

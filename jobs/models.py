@@ -481,3 +481,78 @@ class DailyTask(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     claimed_at: Mapped[datetime]
+
+
+class SavedSearch(Base):
+    """A log search kept under a name (migration 0014): the query string of /v6/logs/, private or shared."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_saved_searches_owner_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(150))
+    query: Mapped[str] = mapped_column(String(4000))
+    shared: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class AlertRule(Base):
+    """A threshold on a saved search and where to notify (migration 0015); claimed_by/claim_until: the process
+    checking it now (jobs/alert_store.py)."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (Index("ix_alert_rules_next_check", "next_check"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    saved_search_id: Mapped[int] = mapped_column(ForeignKey("saved_searches.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(150))
+    threshold: Mapped[int] = mapped_column(Integer)
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    email_to: Mapped[str | None] = mapped_column(String(1000))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    last_count: Mapped[int | None] = mapped_column(BigInteger)
+    last_checked: Mapped[datetime | None]
+    next_check: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claim_until: Mapped[datetime | None]
+    created: Mapped[datetime]
+    last_modified: Mapped[datetime]
+
+
+class AlertDelivery(Base):
+    """One notification (fire or resolve) to one target of a rule, retried until delivered or given up."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_due", "status", "next_attempt"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claim_until: Mapped[datetime | None]
+    created: Mapped[datetime]
+
+
+class AlertEvent(Base):
+    """One line of a rule's history: an evaluation or a delivery attempt."""
+
+    __tablename__ = "alert_history"
+    __table_args__ = (Index("ix_alert_history_rule", "rule_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(16))
+    count: Mapped[int | None] = mapped_column(BigInteger)
+    event: Mapped[str | None] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(16))
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(500))
+    holder: Mapped[str] = mapped_column(String(255))

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Select, func
 from sqlalchemy.orm import aliased
 
 from jobs.errors import Invalid
-from jobs.models import Batch, Error, Job, JobType, JobTypeRevision, Node, Recipe, TriggerEvent
+from jobs.models import Batch, Error, Job, JobType, JobTypeRevision, Node, Recipe, TriggerEvent, UtcDateTime
 from jobs.records import OrderKey
 
 # relation name -> (model, foreign key column on Job)
@@ -38,10 +38,48 @@ JOB_ORDER_FIELDS: frozenset[str] = frozenset(
 )
 
 
+def _index_column(field: str) -> str:
+    """The jobs column an order field sorts by directly (a bare relation: its key); relation columns have none."""
+    return RELATIONS[field][1].key if field in RELATIONS else field
+
+
 def order_field(name: str) -> str:
     """The order field `name` stands for: `relation.column` is an alias of `relation__column`."""
     relation, dot, column = name.partition(".")
     return f"{relation}__{column}" if dot and relation in RELATIONS else name
+
+
+# Column lists of the jobs table's indexes (expression indexes left out: duration is named below).
+_INDEXED: tuple[tuple[str, ...], ...] = tuple(
+    tuple(c.name for c in index.columns)
+    for index in Job.__table__.indexes  # type: ignore[attr-defined]
+    if len(index.columns) == len(index.expressions)
+)
+# Times with an index of their own: their values hardly repeat, so the id tie-breaker only sorts tiny groups.
+_FINE_GRAINED = frozenset(
+    cols[0] for cols in _INDEXED if len(cols) == 1 and isinstance(Job.__table__.columns[cols[0]].type, UtcDateTime)
+)
+
+
+def served_by_an_index(keys: Sequence[OrderKey]) -> bool:
+    """Whether an index gives the job list this order without sorting every matching job: the keys, all in one
+    direction, then the id tie-breaker, are the leading columns of one index; or the key is one time column
+    with its own index, or duration (ix_jobs_duration), or id."""
+    fields = [order_field(k.field) for k in keys] or ["last_modified"]
+    if len({k.descending for k in keys}) > 1 or any("__" in f for f in fields):
+        return False
+    if fields[-1] == "id":
+        fields = fields[:-1]
+    if not fields or fields == ["duration"] or (len(fields) == 1 and fields[0] in _FINE_GRAINED):
+        return True
+    columns = (*(_index_column(f) for f in fields), "id")
+    return any(cols[: len(columns)] == columns for cols in _INDEXED)
+
+
+# The single fields an index serves alone, for messages.
+INDEXED_ORDER_FIELDS: frozenset[str] = frozenset(
+    f for f in JOB_ORDER_FIELDS if "__" not in f and served_by_an_index([OrderKey(f)])
+)
 
 
 def duration(postgres: bool):

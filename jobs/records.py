@@ -23,6 +23,10 @@ class LogTarget:
     started: datetime | None
     ended: datetime | None
     is_finished: bool
+    # The service's own clock, unlike started/ended (which an executor may report): when the execution was
+    # registered, and when it left RUNNING (its last_modified then: nothing changes a finished execution).
+    registered: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)

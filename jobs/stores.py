@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.times import Clock
+from jobs.alert_store import AlertStore
 from jobs.db import Database
 from jobs.execution_store import ExecutionStore
 from jobs.file_store import FileStore
 from jobs.job_store import JobStore
 from jobs.job_type_store import JobTypeStore
 from jobs.log_target_store import LogTargetStore
+from jobs.saved_search_store import SavedSearchStore
 from jobs.scaleui.error_store import ErrorStore
 from jobs.scaleui.job_type_status_store import JobTypeStatusStore
 from jobs.scaleui.metrics_store import MetricsStore
@@ -38,6 +40,8 @@ class Stores:
     metrics: MetricsStore
     errors: ErrorStore
     timeline: TimelineStore
+    saved_searches: SavedSearchStore
+    alerts: AlertStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -57,6 +61,8 @@ class Stores:
             MetricsStore(db),
             ErrorStore(db),
             TimelineStore(db),
+            SavedSearchStore(db, clock),
+            AlertStore(db, clock),
         )
 
     def close(self) -> None:

@@ -59,14 +59,50 @@ class ScaleGroup(click.Group):
     help="TOML file with url and token [default: config.toml in ~/.config/scale/]",
 )
 @click.option("--url", envvar="SCALE_URL", default=DEFAULT_URL, show_default=True, help="The service [SCALE_URL]")
-@click.option("--token", envvar="SCALE_TOKEN", help="Bearer token: the admin token for writes [SCALE_TOKEN]")
+@click.option(
+    "--token",
+    envvar="SCALE_TOKEN",
+    help="Bearer token: the admin token for writes [SCALE_TOKEN]. On the command line it shows in `ps` and the "
+    "shell's history: prefer SCALE_TOKEN, --token-file or the config file",
+)
+@click.option(
+    "--token-file",
+    envvar="SCALE_TOKEN_FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the bearer token (e.g. data/api_token) [SCALE_TOKEN_FILE]",
+)
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for an answer")
 @click.version_option("1", prog_name="scale")
 @click.pass_context
-def main(ctx: click.Context, url: str, token: str | None, timeout: float) -> None:
+def main(ctx: click.Context, url: str, token: str | None, token_file: str | None, timeout: float) -> None:
     """Jobs and their logs on a Scale job and log search service."""
-    state = ctx.obj = State(url, token or None, timeout)
+    state = ctx.obj = State(url, chosen_token(ctx, token, token_file), timeout)
     ctx.call_on_close(lambda: state._api.close() if state._api else None)
+
+
+def chosen_token(ctx: click.Context, token: str | None, token_file: str | None) -> str | None:
+    """The token to send, from the nearest source: the command line, then the environment, then the config file;
+    at one level a token file wins over a token. --token on the command line works but warns (every user of the
+    machine sees a command line in `ps`); it with --token-file is a usage error."""
+    source = click.core.ParameterSource
+    rank = {source.COMMANDLINE: 0, source.ENVIRONMENT: 1, source.DEFAULT_MAP: 2}
+    token_rank = rank.get(ctx.get_parameter_source("token"), 3) if token else 3  # type: ignore[arg-type]
+    file_rank = rank.get(ctx.get_parameter_source("token_file"), 3) if token_file else 3  # type: ignore[arg-type]
+    if token_rank == file_rank == 0:
+        raise click.UsageError("give --token or --token-file, not both", ctx)
+    if token_rank == 0:
+        click.echo(
+            "scale: warning: --token shows the token to every user of this machine (ps) and stays in the shell's "
+            "history; use SCALE_TOKEN, --token-file or the config file",
+            err=True,
+        )
+    if token_file and file_rank <= token_rank:
+        try:
+            with open(token_file) as f:
+                return f.read().strip() or None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"{token_file}: {exc}", ctx, param_hint="--token-file") from None
+    return token or None
 
 
 def json_option(command: Command) -> Command:
@@ -411,3 +447,11 @@ def requeue(state: State, everything: bool, as_json: bool, priority: int | None,
     if priority is not None:
         body["priority"] = priority
     _report(state, "requeue", body, as_json)
+
+
+# --- saved searches and alerts (scalecli/alerts.py) ----------------------------------------------------------
+
+from scalecli.alerts import COMMANDS as ALERT_COMMANDS  # noqa: E402 (they need no more than `main`'s State)
+
+for _command in ALERT_COMMANDS:
+    main.add_command(_command)

@@ -1,8 +1,13 @@
-"""Where the client finds the service: --url/--token, else SCALE_URL/SCALE_TOKEN, else a TOML config file
-(--config, SCALE_CONFIG, or config.toml in click's application directory: ~/.config/scale/ on Linux).
+"""Where the client finds the service: --url/--token/--token-file, else SCALE_URL/SCALE_TOKEN/SCALE_TOKEN_FILE, else
+a TOML config file (--config, SCALE_CONFIG, or config.toml in click's application directory: ~/.config/scale/ on
+Linux).
 
     url = "http://scale.example.org:8000"
-    token = "..."
+    token = "..."                  # or:
+    token_file = "/etc/scale/api_token"
+
+The nearest source wins (scalecli.commands.chosen_token), and at one level a token file wins over a token;
+--token on the command line works but warns: every user of the machine sees a command line.
 
 click applies that order itself: the file only provides the options' defaults (its default_map).
 """
@@ -15,7 +20,7 @@ from pathlib import Path
 import click
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-KEYS = ("url", "token")
+KEYS = ("url", "token", "token_file")
 
 
 def default_config_path() -> Path:

@@ -33,7 +33,7 @@ from settings import ConfigurationError, Settings
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
 ES_SEEN = pytest.StashKey[str]()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import falcon
 
 from api.errors import bad_request
-from api.log_params import JOB_FACT_PARAMS, REGEX_PARAM, SEARCH_TEXT, WINDOW_PARAMS
+from api.log_params import JOB_FACT_PARAMS, REGEX_PARAM, SEARCH_PARAMS, SEARCH_TEXT, WINDOW_PARAMS
 from api.params import Param, check_window, parse_query
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore
 from search import LogSearch
+from search.errors import SearchRefused
 from search.finder import Filters
 from search.patterns import check_pattern
 
@@ -68,3 +71,39 @@ def parsed_filters(
     """(parsed parameters, their Filters with status and error_category resolved to executions)."""
     q = parse_query(req, params, clock)
     return q, search.resolve(filters_of(q, targets), targets)
+
+
+# A saved search keeps the query string of /v6/logs/ (or of the search page, which writes the same parameters).
+# Its filters are checked when it is saved; the rest (order, page, group) is the page's and is kept, unused here.
+SAVED_QUERY_NAMES = frozenset(p.name for p in SEARCH_PARAMS) | {"group", "cursor"}
+MAX_SAVED_QUERY = 4000
+
+
+class QueryString:
+    """A query string read as Falcon reads a request's (repeated names, blank values kept)."""
+
+    def __init__(self, query: str):
+        self._values = parse_qs(query.lstrip("?"), keep_blank_values=True)
+
+    def names(self) -> set[str]:
+        return set(self._values)
+
+    def get_param_as_list(self, name: str) -> list[str] | None:
+        return self._values.get(name)
+
+
+def saved_query_filters(query: str, clock: Clock, targets: LogTargetStore) -> Filters:
+    """The Filters of a saved query string; 400 naming the parameter when it could not be searched. Its status and
+    error_category are not resolved yet (LogSearch.resolve): the alert checker resolves them in each window."""
+    if len(query) > MAX_SAVED_QUERY:
+        raise bad_request(f'Parameter "query" must be at most {MAX_SAVED_QUERY} characters')
+    qs = QueryString(query)
+    unknown = sorted(qs.names() - SAVED_QUERY_NAMES)
+    if unknown:
+        raise bad_request(f'Parameter "query": unknown search parameter "{unknown[0]}"')
+    try:
+        return filters_of(parse_query(qs, FILTER_PARAMS, clock), targets)
+    except falcon.HTTPError as exc:
+        raise bad_request(f'Parameter "query": {exc.description}') from None
+    except SearchRefused as exc:
+        raise bad_request(f'Parameter "query": {exc}') from None

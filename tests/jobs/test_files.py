@@ -246,3 +246,21 @@ def test_files_of_a_recipe_job_name_its_recipe_and_batch(api, auth, workspaces, 
     assert ids(api.simulate_get("/v6/files/", params={"batch_id": str(batch)})) == [f["id"]]
     rt = f["recipe_type"]["id"]
     assert ids(api.simulate_get("/v6/files/", params={"recipe_type_id": str(rt)})) == [f["id"]]
+
+
+def test_anonymous_and_read_only_clients_page_only_through_the_first_files(make_client, auth, workspaces, clock):
+    """A deep page of /v6/files/ makes the database read and drop every file before it: bounded for clients who
+    aren't staff (READ_ONLY_LIST_ROWS, here 2 of 3 files), as the job list is."""
+    api = make_client(read_only_list_rows=2)
+    exe = start(api, auth, a_job(api, auth)["id"])
+    clock.advance(hours=1)
+    finish(api, auth, exe["id"], "COMPLETED", files=report_files(3))
+    deep = api.simulate_get("/v6/files/", params={"page": "3", "page_size": "1"})
+    assert deep.status_code == 400
+    assert deep.json["detail"].startswith(
+        "page: anonymous and read-only clients may page through the first 2 files of a list, and this page starts "
+        "at file 3 of 3; narrow the list with filters"
+    )
+    assert api.simulate_get("/v6/files/", params={"page": "2", "page_size": "1"}).status_code == 200
+    assert api.simulate_get("/v6/files/", params={"page": "4", "page_size": "1"}).status_code == 404  # past the end
+    assert api.simulate_get("/v6/files/", params={"page": "3", "page_size": "1"}, headers=auth).status_code == 200

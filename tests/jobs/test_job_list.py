@@ -278,3 +278,38 @@ def test_list_item_shape(api, jobs, stores):
     assert item["job_type_rev"] == {"id": rev_id, "job_type": {"id": jobs["alpha"]}, "revision_num": 1}
     assert (item["source_sensor_class"], item["source_started"]) == ("A", "2019-01-01T00:00:00Z")
     assert item["input_files"] == {"f": ["one.dat"]} and item["ingest_event"] is None and item["max_tries"] == 3
+
+
+def test_anonymous_and_read_only_clients_get_only_cheap_pages_and_orders(make_client, auth, jobs):
+    """A deep page (the database reads and drops every job before it) or an order no index serves (a sort of every
+    matching job) costs the database in proportion to all jobs: for clients who aren't staff the list is bounded
+    (READ_ONLY_LIST_ROWS, here 3 of the 5 jobs); staff are not."""
+    api = make_client(read_only_list_rows=3)
+    deep = api.simulate_get("/v6/jobs/", params={"page": "2", "page_size": "3"})
+    assert deep.status_code == 400
+    assert deep.json["detail"] == (
+        "page: anonymous and read-only clients may page through the first 3 jobs of a list, and this page starts at "
+        "job 4 of 5; narrow the list with filters (status, job_type_name, job_type_id, started and ended, "
+        "error_category, ...), or reverse the order"
+    )
+    unindexed = api.simulate_get("/v6/jobs/", params={"order": ["job_type__name", "-input_file_size"]})
+    assert unindexed.status_code == 400
+    assert unindexed.json["detail"].startswith(
+        "order: no index serves the order job_type__name, -input_file_size, and anonymous and read-only clients "
+        "may order by such fields only lists of at most 3 jobs (this one has 5); narrow the list with filters"
+    )
+    assert "or order by one of created, duration, ended, id, last_modified" in unindexed.json["detail"]
+    for order in (["-created"], ["duration"], ["status", "last_modified"], ["job_type", "last_modified"], []):
+        r = api.simulate_get("/v6/jobs/", params={"order": order, "page_size": "3"})
+        assert r.status_code == 200 and r.json["count"] == 5, (order, r.text)
+    assert api.simulate_get("/v6/jobs/", params={"order": "status"}).status_code == 400
+    # A short list may be ordered by anything; a page past the end is still "Invalid page.".
+    short = api.simulate_get(
+        "/v6/jobs/", params={"order": "job_type__name", "job_id": [jobs["queued"], jobs["completed"]]}
+    )
+    assert short.status_code == 200 and short.json["count"] == 2
+    past = api.simulate_get("/v6/jobs/", params={"page": "3", "page_size": "3"})
+    assert (past.status_code, past.json["detail"]) == (404, "Invalid page.")
+    # Staff: any page, any order.
+    assert api.simulate_get("/v6/jobs/", params={"page": "2", "page_size": "3"}, headers=auth).status_code == 200
+    assert api.simulate_get("/v6/jobs/", params={"order": "job_type__name"}, headers=auth).json["count"] == 5

@@ -139,6 +139,34 @@ def test_errors_show_the_service_detail_and_exit_non_zero(server, stores):
     assert usage.returncode == 2 and "--all" in usage.stderr
 
 
+def test_the_token_from_a_file_not_the_command_line(server, stores, tmp_path):
+    """A token given as --token is in every user's `ps` and the shell's history: --token-file, SCALE_TOKEN_FILE
+    and the config file's token_file read it from a file instead; --token still works, with a warning."""
+    job_ids = seed_jobs(stores, types=1, jobs=3, running=0, finished=0).job_ids
+    token_file = tmp_path / "token"
+    token_file.write_text(ADMIN_TOKEN + "\n")
+    token_file.chmod(0o600)
+    env = environment(server, token=None)
+    by_option = scale("--token-file", str(token_file), "cancel", "--job-id", str(job_ids[0]), env=env)
+    assert (by_option.returncode, by_option.stdout, by_option.stderr) == (0, "cancel: 1 jobs matched\n", "")
+    by_env = scale("cancel", "--job-id", str(job_ids[1]), env=dict(env, SCALE_TOKEN_FILE=str(token_file)))
+    assert (by_env.returncode, by_env.stdout, by_env.stderr) == (0, "cancel: 1 jobs matched\n", "")
+    config = tmp_path / "scale.toml"
+    config.write_text(f'token_file = "{token_file}"\n')
+    by_config = scale("cancel", "--job-id", str(job_ids[2]), env=dict(env, SCALE_CONFIG=str(config)))
+    assert (by_config.returncode, by_config.stderr) == (0, "")
+    # The environment's token beats the config file's token file (the nearest source wins).
+    wrong = scale("cancel", "--all", env=dict(env, SCALE_CONFIG=str(config), SCALE_TOKEN="not-the-token"))
+    assert wrong.returncode == 1
+    argv = scale("--token", ADMIN_TOKEN, "jobs", env=env)
+    assert argv.returncode == 0
+    assert argv.stderr.startswith("scale: warning: --token shows the token to every user of this machine (ps)")
+    both = scale("--token", ADMIN_TOKEN, "--token-file", str(token_file), "jobs", env=env)
+    assert both.returncode == 2 and "give --token or --token-file, not both" in both.stderr
+    missing = scale("--token-file", str(tmp_path / "nope"), "jobs", env=env)
+    assert missing.returncode == 2 and "--token-file" in missing.stderr
+
+
 def test_configuration_from_a_file_the_environment_and_options(server, stores, tmp_path):
     job_id = seed_jobs(stores, types=1, jobs=1, running=0, finished=0).job_ids[0]
     config = tmp_path / "scale.toml"

@@ -20,7 +20,7 @@ from tests.proxy import Relay
 from tests.reliability.harness import Gunicorn, ndjson, pid_serving, wait_until
 from tests.reliability.seed import seed_jobs
 
-SECRETS = ("cookie-secret-42", "hunter2-password", "query-token-77", "reader-secret-9")
+SECRETS = ("cookie-secret-42", "hunter2-password", "query-token-77", "reader-secret-9-0123456789abcdefgh")
 
 
 @pytest.fixture
@@ -44,13 +44,13 @@ def start(settings, data_dir: Path, elasticsearch_url: str, **env) -> Gunicorn:
 
 @pytest.fixture
 def server(settings, tmp_path):
-    g = start(settings, tmp_path / "api", settings.elasticsearch_url, READ_TOKEN="reader-secret-9")
+    g = start(settings, tmp_path / "api", settings.elasticsearch_url, READ_TOKEN="reader-secret-9-0123456789abcdefgh")
     yield g
     g.stop()
 
 
 def scrape(server: Gunicorn) -> dict:
-    answer = server.client(token="reader-secret-9").get("/metrics")
+    answer = server.client(token="reader-secret-9-0123456789abcdefgh").get("/metrics")
     assert answer.status == 200, answer.body
     return samples(answer.body.decode())
 
@@ -58,7 +58,7 @@ def scrape(server: Gunicorn) -> dict:
 def test_metrics_add_up_every_worker(server):
     served_by: set[int] = set()
     for _ in range(40):  # fresh connections, so both workers serve some
-        http = server.client(token="reader-secret-9")
+        http = server.client(token="reader-secret-9-0123456789abcdefgh")
         assert http.get("/v6/jobs/424242/").status == 404
         served_by.add(pid_serving(http._conn.sock.getsockname()[1], server.worker_pids()))
         http.close()
@@ -85,7 +85,7 @@ def test_the_request_log_is_json_lines_without_secrets(server):
         http.get(
             "/v6/jobs/?token=query-token-77&password=hunter2-password",
             headers={"Cookie": "session=cookie-secret-42", "X-Request-ID": "gunicorn-1"},
-            token="reader-secret-9",
+            token="reader-secret-9-0123456789abcdefgh",
         ),
         http.post(
             "/v6/jobs/",
@@ -141,7 +141,7 @@ def post_while_unreachable(server: Gunicorn, relay: Relay, exe, batches: int) ->
     )
     # Every worker's backlog adds up, in the metrics and in readiness (503 here: the node is unreachable).
     assert total(scrape(server), "scale_log_spool_lines") == len(sent)
-    ready = server.client(token="reader-secret-9").get("/readyz")
+    ready = server.client(token="reader-secret-9-0123456789abcdefgh").get("/readyz")
     assert ready.status == 503 and ready.json["spool"]["lines"] == len(sent), ready.body
     return sent
 
@@ -154,7 +154,13 @@ def assert_stored_once(es: Elasticsearch, prefix: str, exe, sent: list[str]) -> 
 @pytest.mark.slow
 def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp_path):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
-    server = start(settings, tmp_path / "api", relay.url, ELASTICSEARCH_TIMEOUT="1", READ_TOKEN="reader-secret-9")
+    server = start(
+        settings,
+        tmp_path / "api",
+        relay.url,
+        ELASTICSEARCH_TIMEOUT="1",
+        READ_TOKEN="reader-secret-9-0123456789abcdefgh",
+    )
     try:
         sent = post_while_unreachable(server, relay, exe, batches=8)
         relay.restore()  # the node is back; the shippers are waiting out their backoff
@@ -171,7 +177,13 @@ def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp
 @pytest.mark.slow
 def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay, tmp_path):
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
-    server = start(settings, tmp_path / "api", relay.url, ELASTICSEARCH_TIMEOUT="1", READ_TOKEN="reader-secret-9")
+    server = start(
+        settings,
+        tmp_path / "api",
+        relay.url,
+        ELASTICSEARCH_TIMEOUT="1",
+        READ_TOKEN="reader-secret-9-0123456789abcdefgh",
+    )
     spool = tmp_path / "api" / "spool"
     try:
         sent = post_while_unreachable(server, relay, exe, batches=8)
@@ -188,7 +200,7 @@ def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay
         # shipped their lines themselves before exiting.
         assert [p for p in spool_segments(spool) if int(p.name.split("-")[1]) in old] == []
         assert_stored_once(es, settings.log_index_prefix, exe, sent)
-        assert server.client(token="reader-secret-9").get("/v6/jobs/").status == 200
+        assert server.client(token="reader-secret-9-0123456789abcdefgh").get("/v6/jobs/").status == 200
     finally:
         server.stop()
     assert spool_segments(spool) == []

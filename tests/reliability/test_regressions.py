@@ -100,8 +100,13 @@ def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, st
     import json
     import threading
     import time
+    from datetime import UTC, datetime
 
-    client = make_client()
+    from tests.jobs.conftest import FrozenClock
+
+    # The app's clock moves a day a post: an executor may only stamp lines up to now (ingest.posting_window).
+    clock = FrozenClock(datetime.now(UTC))
+    client = make_client(clock=clock)
     exe = seed_jobs(stores, types=1, jobs=1, running=1, finished=0).running[0]
     stop = threading.Event()
     failures: list[str] = []
@@ -128,8 +133,8 @@ def test_reads_keep_answering_while_a_new_daily_index_is_created(make_client, st
     for t in threads:
         t.start()
     try:
-        for day in range(1, 9):  # eight new daily indices
-            line = {"message": "x", "stream": "stdout", "@timestamp": f"2031-03-{day:02d}T00:00:00Z"}
+        for _ in range(8):  # eight new daily indices
+            line = {"message": "x", "stream": "stdout", "@timestamp": clock.advance(days=1).isoformat()}
             r = client.simulate_post(
                 f"/v6/job-executions/{exe.id}/logs/",
                 body=(json.dumps(line) + "\n").encode(),

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
+from api.auth import session_csrf_token
 from jobs.records import WorkspaceFields
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.checks import read_lines
@@ -35,6 +36,15 @@ PUBLIC = {
 }
 # Writes anyone may make: logging in (it needs the CSRF cookie and header) and out.
 OPEN_WRITES = {("POST", "/v6/accounts/login/"), ("POST", "/v6/accounts/logout/")}
+# Saved searches and alerts: any credential, read-only ones included, keeps its own (staff change anyone's); an
+# alert is seen by its owner and staff only. Anonymous reads of them are 401 even without a read token.
+SIGNED_IN = {
+    "/v6/saved-searches/",
+    "/v6/saved-searches/{search_id}/",
+    "/v6/alerts/",
+    "/v6/alerts/{alert_id}/",
+    "/v6/alerts/{alert_id}/history/",
+}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NDJSON = {**ADMIN, "Content-Type": "application/x-ndjson"}
@@ -74,11 +84,13 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def session(key: str, csrf: str | None = CSRF) -> dict:
-    """Headers of a browser with this session (and the CSRF header Angular adds from the cookie)."""
-    headers = {"Cookie": f"sessionid={key}; csrftoken={CSRF}"}
-    if csrf is not None:
-        headers["X-CSRFToken"] = csrf
+def session(key: str, csrf: str | None = "") -> dict:
+    """Headers of a browser with this session (and the CSRF header Angular adds from the cookie, by default the
+    session's own token, which its login set in the cookie)."""
+    token = session_csrf_token(key) if csrf == "" else csrf
+    headers = {"Cookie": f"sessionid={key}; csrftoken={token or CSRF}"}
+    if token is not None:
+        headers["X-CSRFToken"] = token
     return headers
 
 
@@ -95,6 +107,8 @@ def concrete(path: str, seeded) -> str:
         "node_id": seeded.node_id,
         "workspace_id": seeded.workspace_id,
         "error_id": seeded.error_id,
+        "search_id": seeded.search_id,
+        "alert_id": seeded.alert_id,
     }
     if "{name}" in path and "{version}" in path:
         values["name"] = seeded.job_type_names[0]
@@ -115,7 +129,23 @@ def seeded(stores):
         WorkspaceFields(title="Products", configuration=configuration)
     ).id
     out.error_id = stores.errors.list_errors(None, None, None, None, None, None, (), 0, 1)[1][0].id
+    # A shared saved search and an alert on it, both the staff user's (see SIGNED_IN).
+    out.search_id = stores.saved_searches.create("staffer", "errors", "q=error", shared=True).id
+    rule = dict(
+        threshold=1, window_minutes=5, interval_seconds=60, webhook_url="http://x/", email_to=None, enabled=True
+    )
+    out.alert_id = stores.alerts.create("staffer", out.search_id, rule).id
     return out
+
+
+def signed_in_write_status(method: str, template: str, status: int) -> int:
+    """What a read-only credential's write to a SIGNED_IN route answers: its own is allowed (this body is no saved
+    search: 400), the staff user's shared search is not its to change (403), the staff user's alert is not seen."""
+    if status != 403:
+        return status
+    if method == "POST":
+        return 400
+    return 404 if "{alert_id}" in template else 403
 
 
 # --- writes need the admin token ---------------------------------------------------------------------------
@@ -153,6 +183,9 @@ def test_every_write_operation_refuses_missing_and_wrong_credentials(make_client
                 (session(people["expired_session"]), 401),
                 (session("no-such-session"), 401),
             ):
+                read_only = (bearer(READ_TOKEN), bearer(people["viewer_token"]), session(people["viewer_session"]))
+                if template in SIGNED_IN and headers in read_only:
+                    status = signed_in_write_status(method, template, status)
                 r = client.simulate_request(
                     method, path, body=body, headers={"Content-Type": "application/json", **headers}
                 )
@@ -243,8 +276,12 @@ def test_read_token_mode_guards_every_read_operation(make_client, seeded, people
                 session(people["staff_session"], csrf=None),  # reads need no CSRF header
             ):
                 r = client.simulate_request(method, path, headers=headers)
-                if method == "GET":  # what a read of the seeded data answers: 204 for a log with no lines
-                    expected = 204 if template == "/v6/job-executions/{exe_id}/logs/{stream}/" else 200
+                # What a read of the seeded data answers: 204 for a log with no lines; the staff user's alert is
+                # seen by its owner and staff only.
+                expected = 204 if template == "/v6/job-executions/{exe_id}/logs/{stream}/" else 200
+                if "{alert_id}" in template and headers not in (ADMIN, session(people["staff_session"], csrf=None)):
+                    expected = 404
+                if method == "GET":
                     assert r.status_code == expected, (method, path, headers, r.status_code, r.text[:200])
                 else:  # HEAD: GET's status and headers, no body
                     assert (r.status_code, r.content) == (expected, b""), (method, path, r.status_code)
@@ -268,7 +305,7 @@ def test_reads_are_public_without_a_read_token(make_client, seeded):
     client = make_client()
     for _, template in operations(client, {"get"}):
         r = client.simulate_get(concrete(template, seeded))
-        if template == "/v6/accounts/profile/":  # who is logged in: nobody
+        if template == "/v6/accounts/profile/" or template in SIGNED_IN:  # who is logged in: nobody
             assert r.status_code == 401
             continue
         assert r.status_code not in (401, 403), template

@@ -38,7 +38,7 @@ def make_unallocatable(es: Elasticsearch, index: str) -> None:
     assert es.cluster.health(index=index)["status"] == "red"
 
 
-# About a minute: each of the 11 reads retries for about 4 s (guarded_read) before its 503.
+# About a minute: each of the 13 reads retries for about 4 s (guarded_read) before its 503.
 @pytest.mark.slow
 def test_every_read_of_an_execution_with_an_unallocatable_index_is_503(es, log_prefix, make_client, execution):
     client = make_client()
@@ -65,6 +65,8 @@ def test_every_read_of_an_execution_with_an_unallocatable_index_is_503(es, log_p
         "follow sse with tail": (base, {"follow": "true", "tail": "2"}),
         "search": ("/v6/logs/", {"job_exe_id": str(execution.id)}),
         "search text": ("/v6/logs/", {"q": "line"}),
+        "facets": ("/v6/logs/facets/", {"q": "line"}),
+        "search by job status": ("/v6/logs/", {"q": "line", "status": "RUNNING"}),
         "job logs": (f"/v6/jobs/{execution.job_id}/logs/", {}),
     }
     answers = {}

@@ -61,3 +61,35 @@ def test_a_stolen_executor_token_can_do_nothing_but_its_nodes_work(client, store
         client.simulate_patch(f"/v6/job-executions/{mine}/", json={"status": "COMPLETED"}, headers=stolen).status_code
         == 200
     )
+
+
+def test_an_executor_cannot_create_an_index_a_day_nor_write_a_closed_log(make_client, stores, es, settings):
+    """One request naming 300 days would have made 300 daily indices (shards for each: the cluster's shard limit
+    is soon reached), some in days retention pruned, some in the future; and an ended execution's log stayed open
+    to its executor forever. Now every stamp must lie in the execution's life, and its log closes after a grace."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.jobs.conftest import FrozenClock
+
+    clock = FrozenClock(datetime.now(UTC))
+    client = make_client(clock=clock)
+    stores.users.add_user("executors", None, is_staff=False)
+    token, _ = stores.users.create_token("executors", "node-1", scope="executor", node="node-1")
+    stolen = {"Authorization": f"Bearer {token}", **NDJSON}
+    r = client.simulate_post("/v6/job-types/", json={"docker_image": "img:1", "manifest": manifest("t")}, headers=ADMIN)
+    job = client.simulate_post("/v6/jobs/", json={"job_type_id": r.json["id"], "input": {}}, headers=ADMIN).json["id"]
+    exe = client.simulate_post(f"/v6/jobs/{job}/executions/", json={"node": "node-1"}, headers=stolen).json["id"]
+    days = [datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=d * 10) for d in range(300)]
+    body = "".join(f'{{"message":"x","stream":"stdout","@timestamp":"{d.isoformat()}"}}\n' for d in days)
+    r = client.simulate_post(f"/v6/job-executions/{exe}/logs/", body=body.encode(), headers=stolen)
+    assert r.status_code == 400 and "outside this execution's life" in r.json["detail"], r.text
+    assert es.indices.get(index=f"{settings.log_index_prefix}-*", allow_no_indices=True) == {}
+    # Its own execution, ended: a grace period for the last lines, then the log is closed.
+    assert (
+        client.simulate_patch(f"/v6/job-executions/{exe}/", json={"status": "COMPLETED"}, headers=stolen).status_code
+        == 200
+    )
+    line = b'{"message":"forged afterwards","stream":"stderr"}\n'
+    clock.advance(seconds=settings.log_grace_seconds + 1)
+    r = client.simulate_post(f"/v6/job-executions/{exe}/logs/", body=line, headers=stolen)
+    assert r.status_code == 409 and r.json["detail"].endswith("is now closed"), r.text
