@@ -202,11 +202,14 @@ class ExecutionLogs:
         else:
             pos = start_of_execution(self._search.timing, after)
             if tail is not None:
-                # The tail is part of the catch-up (the lines that arrived by its boundary): a line arriving
-                # after it comes in the arrival order once, and the tail's events resume exactly.
-                lines = self._search.tail(target.cluster_id, window, tail, boundary=pos.boundary)
-                head = [Followed(line, replace(pos, catchup=line.key).token()) for line in lines]
-                pos = replace(pos, catchup=lines[-1].key if lines else None)
+                # The last lines searchable now, whenever they arrived; the follow goes on after them
+                # (Position.tail), and each of their events resumes exactly after its line.
+                read_at = time.time_ns() // 1_000_000
+                lines = self._search.tail(target.cluster_id, window, tail)
+                if lines:
+                    pos = replace(pos, tail=(read_at, *lines[-1].key))
+                    head = [Followed(line, replace(pos, catchup=line.key).token()) for line in lines]
+                    pos = replace(pos, catchup=lines[-1].key)
 
         def ended_ago() -> float | None:
             current = self._log_targets.execution_for_logs(target.id)

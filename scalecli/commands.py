@@ -303,6 +303,7 @@ def logs_command(state: State, exe_id: int, stream: str | None, tail: int | None
     "--facets", is_flag=True, help="The top job types, versions, streams, nodes, job statuses and error categories"
 )
 @click.option("--export", "export_to", help="Write every match to FILE (.csv, .txt, else NDJSON; - for stdout)")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new matches from every execution (Ctrl-C to stop)")
 @json_option
 @pass_state
 def search(
@@ -328,6 +329,7 @@ def search(
     histogram: bool,
     facets: bool,
     export_to: str | None,
+    follow: bool,
     as_json: bool,
 ) -> None:
     """Search log lines of every execution for TEXT (all words; "quoted words" as a phrase; or --regex)."""
@@ -345,6 +347,11 @@ def search(
         "ended": ended,
     }
     filters = {k: v for k, v in filters.items() if v not in (None, [])}
+    if follow:
+        retry = logs.Retry(on_retry=lambda why, delay: render.note(f"{why}; retrying in {delay:.1f} s"))
+        for hit in search_cmds.follow(state.api, filters, retry):
+            search_cmds.hit_line(hit, as_json)
+        return
     if histogram:
         search_cmds.print_histogram(state.api, filters, as_json)
         return

@@ -57,7 +57,7 @@ class Retry:
         time.sleep(self._delay)
 
 
-def _retryable(exc: ApiError) -> bool:
+def retryable(exc: ApiError) -> bool:
     return exc.status is None or exc.status in RETRY_STATUSES
 
 
@@ -74,7 +74,7 @@ def whole(api: Api, exe_id: int, stream: str, retry: Retry) -> Iterator[dict[str
         try:
             response = api.request("GET", log_path(exe_id, stream), params=params)
         except ApiError as exc:
-            if not _retryable(exc):
+            if not retryable(exc):
                 raise
             retry.failed(str(exc), exc)
             continue
@@ -116,7 +116,7 @@ def follow(api: Api, exe_id: int, stream: str, tail_lines: int | None, retry: Re
             retry.failed(f"connection lost ({type(exc).__name__})", ApiError(f"cannot reach {api.url}: {exc}"))
             continue
         except ApiError as exc:
-            if not _retryable(exc):
+            if not retryable(exc):
                 raise
             retry.failed(str(exc), exc)
             continue

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import click
+import httpx
 
-from scalecli import render
-from scalecli.api import Api
+from scalecli import logs, render
+from scalecli.api import Api, ApiError
 
 BAR_WIDTH = 50
 EXPORT_FORMATS = {".csv": "csv", ".txt": "txt", ".log": "txt"}
 # The service's names (the client imports nothing of it); an unknown one would be its 400 anyway.
 JOB_STATUSES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
 ERROR_CATEGORIES = ("SYSTEM", "DATA", "ALGORITHM")
+MIN_FOLLOW_SECONDS = 1.0  # a follow that ends sooner (without an error) is retried with a backoff
 
 
 def walk(api: Api, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -103,3 +107,41 @@ def print_groups(api: Api, params: dict[str, Any], as_json: bool) -> None:
     out = render.console()
     out.print(render.table(["EXE", "JOB", "JOB TYPE", "STATUS", "MATCHES", "FIRST MATCH", "LINE"], rows))
     out.print(f"{len(rows)} of {answer['count']} executions", style="dim")
+
+
+def follow(api: Api, params: dict[str, Any], retry: logs.Retry) -> Iterator[dict[str, Any]]:
+    """New matches as they arrive, from every execution, until interrupted: the service ends each follow after
+    FOLLOW_MAX_SECONDS and this reconnects with the last event's id, which resumes exactly after it."""
+    last_id: str | None = None
+    while True:
+        opened = time.monotonic()
+        try:
+            with api.events("/v6/logs/", {**params, "follow": "true"}, last_id, logs.FOLLOW_READ_TIMEOUT) as source:
+                for event in source.iter_sse():
+                    last_id = event.id or last_id  # the opening event carries only the start's id
+                    if event.event != "message" or not event.data:
+                        continue
+                    retry.progress()
+                    yield json.loads(event.data)
+        except httpx.TransportError as exc:
+            retry.failed(f"connection lost ({type(exc).__name__})", ApiError(f"cannot reach {api.url}: {exc}"))
+            continue
+        except ApiError as exc:
+            if not logs.retryable(exc):
+                raise
+            retry.failed(str(exc), exc)
+            continue
+        if time.monotonic() - opened < MIN_FOLLOW_SECONDS:  # ended at once: don't spin
+            retry.failed("the stream ended early", ApiError("the service keeps ending the follow"))
+        else:
+            retry.progress()  # a quiet search: the follow reached its time limit
+
+
+def hit_line(hit: dict[str, Any], as_json: bool) -> None:
+    """One followed match: its time, job, execution number and stream before the message."""
+    if as_json:
+        render.print_json(hit)
+        return
+    job_type = (hit.get("job_type") or {}).get("name") or ""
+    head = f"{hit.get('@timestamp')} job {hit.get('job_id') or ''} exe {hit.get('exe_num') or ''} {job_type}"
+    render.log_line({**hit, "message": f"{head} {hit.get('stream')}: {hit.get('message', '')}"}, False)

@@ -63,9 +63,12 @@ class Position:
     catchup: tuple | None = None  # the last line key the catch-up sent (or the cursor it started after)
     arrival: tuple | None = None  # (event.ingested, *line key) of the last stamped line sent after the catch-up
     unstamped: tuple | None = None  # the largest key of an unstamped line sent after the catch-up
+    # A follow that began with the last lines (tail): (when they were read, *the last one's key). They were read
+    # whatever their arrival, so the catch-up ends at that key and the arrival order skips what they covered.
+    tail: tuple | None = None
 
     def token(self) -> str:
-        raw = [self.boundary, int(self.caught_up), self.catchup, self.arrival, self.unstamped]
+        raw = [self.boundary, int(self.caught_up), self.catchup, self.arrival, self.unstamped, self.tail]
         body = json.dumps(raw, separators=(",", ":")).encode()
         return TOKEN_VERSION + base64.urlsafe_b64encode(body).decode().rstrip("=")
 
@@ -80,18 +83,17 @@ def decode_token(raw: str) -> Position:
         values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidToken("malformed follow token") from None
-    if not isinstance(values, list) or len(values) != 5 or not _long(values[0]) or values[1] not in (0, 1):
+    if not isinstance(values, list) or len(values) != 6 or not _long(values[0]) or values[1] not in (0, 1):
         raise InvalidToken("malformed follow token")
-    catchup, arrival, unstamped = values[2], values[3], values[4]
-    if not (_key(catchup, KEY_TYPES) and _key(arrival, (int, *KEY_TYPES)) and _key(unstamped, KEY_TYPES)):
+    catchup, arrival, unstamped, tail = values[2:]
+    if not (
+        _key(catchup, KEY_TYPES)
+        and _key(arrival, (int, *KEY_TYPES))
+        and _key(unstamped, KEY_TYPES)
+        and _key(tail, (int, *KEY_TYPES))
+    ):
         raise InvalidToken("malformed follow token")
-    return Position(
-        values[0],
-        bool(values[1]),
-        None if catchup is None else tuple(catchup),
-        None if arrival is None else tuple(arrival),
-        None if unstamped is None else tuple(unstamped),
-    )
+    return Position(values[0], bool(values[1]), *(None if v is None else tuple(v) for v in values[2:]))
 
 
 def _long(value: Any) -> bool:
@@ -203,11 +205,20 @@ class Follower:
             # The catch-up's lines count as sent: an unstamped line later than them by less than the lookback
             # but sorting before them still comes.
             sent = _Sent(pos.catchup)
-            for line in catchup(catchup_query(self._base, pos.boundary), pos.catchup):
-                pos = replace(pos, catchup=line.key)
-                sent.add(line.key)
-                last_output = time.monotonic()
-                yield Followed(line, pos.token())
+            bound = pos.boundary if pos.tail is None else pos.tail[0]
+            lines = catchup(catchup_query(self._base, bound), pos.catchup)
+            try:
+                for line in lines:
+                    if pos.tail is not None and line.key > pos.tail[1:]:
+                        break  # after the tail's lines, the arrival order
+                    pos = replace(pos, catchup=line.key)
+                    sent.add(line.key)
+                    last_output = time.monotonic()
+                    yield Followed(line, pos.token())
+            finally:
+                close = getattr(lines, "close", None)
+                if close:
+                    close()  # its point-in-time, at once (also when the client goes away)
             pos = replace(pos, caught_up=True, unstamped=sent.high)
         lookback = int(t.lookback_seconds * 1e9)
         while True:
@@ -218,7 +229,12 @@ class Follower:
             polled_at = time.monotonic()
             for kind, hit in self._poll(pos, sent, lookback):
                 if kind == "stamped":
-                    pos = replace(pos, arrival=(hit["_arrival"], *hit["sort"]))
+                    arrival = (hit["_arrival"], *hit["sort"])
+                    pos = replace(pos, arrival=arrival)
+                    if pos.tail is not None and arrival[0] > pos.tail[0]:
+                        pos = replace(pos, tail=None)  # past the tail's reach
+                    elif pos.tail is not None and arrival[1:] <= pos.tail[1:]:
+                        continue  # searchable when the tail was read, and at or before its last line: covered
                 else:
                     pos = replace(pos, unstamped=sent.high)
                 last_output = time.monotonic()

@@ -20,7 +20,6 @@ from search.follow import (
     Follower,
     FollowTiming,
     Position,
-    catchup_query,
     start_of_execution,
     start_of_search,
 )
@@ -78,11 +77,9 @@ class LogSearch:
             more = bool(forward(self._search, query, tuple(hits[-1]["sort"][:4]), 1, self.windowing))
         return [line_of(h) for h in hits[:limit]], more
 
-    def tail(self, cluster_id: str, window: Window, count: int, boundary: int | None = None) -> list[Line]:
-        """The last `count` lines, oldest first; with `boundary`, of a follow's catch-up (search.follow)."""
+    def tail(self, cluster_id: str, window: Window, count: int) -> list[Line]:
+        """The last `count` lines, oldest first."""
         query = self.query(cluster_id, window)
-        if boundary is not None:
-            query = catchup_query(query, boundary)
         hits = backward(self._search, lambda: self._count(cluster_id), query, min(count, MAX_PAGE), self.windowing)
         return [line_of(h) for h in reversed(hits)]
 

@@ -273,7 +273,13 @@ def test_logs_follow_resumes_without_repeating_or_losing_lines(server, stores):
     for reader in readers:
         reader.join(timeout=10)
     assert kills >= 1 and any("connection lost" in n for n in notes), notes
-    assert [line.rstrip("\n") for line in out] == sent
+    printed = [line.rstrip("\n") for line in out]
+    # Each line exactly once. Lines come in the order they reached Elasticsearch (search.follow): the batches'
+    # order here, unless a batch posted to the killed worker was only spooled when its post returned (a node
+    # slower than ELASTICSEARCH_TIMEOUT) and went out later from the replacement's spool; inside a batch, always.
+    assert sorted(printed, key=sent.index) == sent and len(printed) == len(sent)
+    for batch in ["early"] + [f"b{n} " for n in range(1, 11)]:
+        assert [m for m in printed if m.startswith(batch)] == [m for m in sent if m.startswith(batch)]
     # The 2 s limit cut the follow too (it resumed silently): the request log holds one line per connection, so
     # beyond the first and the one after each kill, at least two more (about 10 s of following).
     follows = requests_to(server, f"/v6/job-executions/{exe.id}/logs/combined/")
@@ -300,6 +306,42 @@ def test_search(server, stores):
     assert "1 of 1 lines" in result.stdout and "nothing to see" not in result.stdout
     as_json = json.loads(scale("search", "zebrafish", "--json", env=env).stdout)
     assert as_json["count"] == 1 and as_json["results"][0]["job_id"] == exe.job_id
+
+
+def test_search_follow_prints_new_matches_of_every_execution_once(server, stores):
+    """`scale search TEXT -f` through 2 s follows (the server's FOLLOW_MAX_SECONDS): each new match once, in the
+    order the lines arrived, a late one (captured long before) included."""
+    one, two = seed_jobs(stores, types=1, jobs=2, running=2, finished=0).running
+    post_lines(server, one.id, [{"message": "walrus before the follow", "stream": "stdout"}])
+    follower = subprocess.Popen(
+        [str(SCALE), "search", "walrus", "-f", "--json"],
+        env=environment(server, token=None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(follower.stdout), daemon=True)
+    reader.start()
+    try:
+        # The follow starts from the moment it connects: post only once it has.
+        wait_until(lambda: client_port(follower.pid, server.port), 30, what="the follower connected")
+        post_lines(
+            server, one.id, [{"message": "walrus 1", "stream": "stdout"}, {"message": "seal", "stream": "stdout"}]
+        )
+        late = {"message": "walrus 2", "stream": "stderr", "@timestamp": "2020-01-01T00:00:00Z"}
+        post_lines(server, two.id, [late])
+        wait_until(lambda: len(out) >= 2, 60, what="two matches printed")
+        post_lines(server, two.id, [{"message": "walrus 3", "stream": "stdout"}])
+        wait_until(lambda: len(out) >= 3, 60, what="the third match printed")
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)
+    reader.join(timeout=10)
+    hits = [json.loads(line) for line in out]
+    assert [h["message"] for h in hits] == ["walrus 1", "walrus 2", "walrus 3"]
+    assert [h["job_id"] for h in hits] == [one.job_id, two.job_id, two.job_id]
+    assert requests_to(server, "/v6/logs/") >= 2  # it went through more than one follow
 
 
 def test_cancel_and_requeue_with_filters(server, stores):

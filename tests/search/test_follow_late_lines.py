@@ -146,3 +146,46 @@ def test_search_follow_streams_new_matches_of_every_execution_and_resumes_exactl
     assert r.status_code == 400 and "Last-Event-ID" in r.json["detail"]
     r = follower.simulate_get("/v6/logs/", params={"follow": "true", "cursor": "*"})
     assert r.status_code == 400 and '"cursor"' in r.json["detail"]
+
+
+def test_the_search_follow_is_in_the_openapi_document(client):
+    op = client.simulate_get("/v6/openapi.json").json["paths"]["/v6/logs/"]["get"]
+    follow = next(p for p in op["parameters"] if p["name"] == "follow")
+    assert "true" in follow["schema"]["enum"] and "Last-Event-ID" in follow["description"]
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert "429" in op["responses"]
+
+
+def test_a_search_follow_takes_a_long_read_slot(make_client):
+    from tests.search.test_long_read_caps import Opened
+
+    client = make_client(long_reads_per_client=1)
+    held = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+    try:
+        assert held.status == 200 and held.headers["content-type"] == "text/event-stream"
+        refused = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+        assert refused.status == 429 and refused.json()["detail"].startswith("You already have 1 log follows")
+        other = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.10")
+        assert other.status == 200  # another client's
+        other.close()
+    finally:
+        held.close()
+    again = Opened(client.app, "/v6/logs/", "q=needle&follow=true", "10.0.0.9")
+    assert again.status == 200
+    again.close()
+
+
+def test_forged_or_misplaced_follow_tokens_are_400(client, execution):
+    from search.follow import Position
+
+    path = f"/v6/job-executions/{execution.id}/logs/combined/"
+    token = Position(1, caught_up=True).token()
+    for bad in ("F" + "x" * 10, token[:-3], "F" + "W1tdXQ"):  # not base64 JSON, cut short, a wrong shape
+        r = client.simulate_get(path, params={"follow": "true"}, headers={"Last-Event-ID": bad})
+        assert r.status_code == 400 and r.json["detail"] == "Invalid cursor for parameter: Last-Event-ID", bad
+    # A follow's token is no page cursor, and a search follow takes only a search follow's.
+    r = client.simulate_get(path, params={"limit": "5", "after": token})
+    assert r.status_code == 400 and r.json["detail"] == "Invalid cursor for parameter: after"
+    catching_up = Position(1).token()
+    r = client.simulate_get("/v6/logs/", params={"follow": "true"}, headers={"Last-Event-ID": catching_up})
+    assert r.status_code == 400 and "Last-Event-ID" in r.json["detail"]
