@@ -12,6 +12,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -67,3 +68,13 @@ def chromium(profile: Path, downloads: Path, width: int = 1280, height: int = 80
         yield driver
     finally:
         driver.quit()
+
+
+def log_in(browser, wait, username: str, password: str) -> None:
+    """Fill and send the login form (login.js) once it shows."""
+    form = wait.until(lambda b: next((f for f in b.find_elements(By.ID, "login-form") if f.is_displayed()), None))
+    for field_id, value in (("login-username", username), ("login-password", password)):
+        box = form.find_element(By.ID, field_id)
+        box.clear()
+        box.send_keys(value)
+    form.find_element(By.ID, "login-submit").click()

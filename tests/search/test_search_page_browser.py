@@ -17,9 +17,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
-from tests.search.browsers import serving
+from tests.search.browsers import log_in, serving
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
-from tests.search.test_viewer_browser import log_in
 
 # The runs, in the order their jobs are made: (job type, version, node, how it ends, lines: (count, step in ns)).
 RUNS = (

@@ -6,7 +6,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.search.browsers import serving
+from tests.search.browsers import log_in, serving
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
 
 
@@ -71,15 +71,6 @@ def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, 
     wait.until(lambda _: log.find_elements(By.TAG_NAME, "mark"))
     assert [m.text for m in log.find_elements(By.TAG_NAME, "mark")] == ["oops"]
     assert "a followed line" not in log.text
-
-
-def log_in(browser, wait, username: str, password: str) -> None:
-    form = wait.until(lambda b: next((f for f in b.find_elements(By.ID, "login-form") if f.is_displayed()), None))
-    for field_id, value in (("login-username", username), ("login-password", password)):
-        box = form.find_element(By.ID, field_id)
-        box.clear()
-        box.send_keys(value)
-    form.find_element(By.ID, "login-submit").click()
 
 
 def test_viewer_logs_in_with_a_session_in_read_token_mode(
