@@ -39,7 +39,7 @@ from api.scaleui.node_routes import NodeDetails, Nodes
 from api.scaleui.workspace_routes import WorkspaceDetails, Workspaces, WorkspaceValidation
 from api.services import Services
 from api.system_routes import Scheduler, Status, Version
-from api.viewer_routes import ViewerAsset, ViewerPage
+from api.viewer_routes import VIEWER, SearchPage, ViewerAsset, ViewerPage
 from core import metrics
 from core.times import Clock
 from settings import Settings
@@ -140,6 +140,8 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
         routes.add(f"/v6/jobs/{{job_id:{ID}}}/logs/", JobLogs(stores.log_targets, logs.search, clock))
         routes.add(f"/logs/{{job_exe_id:{ID}}}", ViewerPage(stores.log_targets))
         routes.add("/viewer/{name}", ViewerAsset())
+        routes.add("/viewer/vendor/{name}", ViewerAsset(VIEWER / "vendor"))  # toolkits, each beside its licence
+        routes.add("/search", SearchPage())
         routes.add(
             f"/v6/job-executions/{{exe_id:{ID}}}/logs/",
             ExecutionLogIngest(stores.log_targets, logs.writer, settings, clock),

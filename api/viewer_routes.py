@@ -1,4 +1,5 @@
-"""The log viewer: its page for one execution (/logs/{id}) and its static files (/viewer/{name}), from api/viewer/."""
+"""The log viewer (/logs/{id}) and the search page (/search), and their static files (/viewer/{name}, and the
+vendored toolkits under /viewer/vendor/{name}), from api/viewer/."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ ASSET_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-# The viewer runs only its own script and never renders log text as markup; this backs that up.
-VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'"
+# The pages run only their own scripts and never render log text as markup; this backs that up. data: images are
+# the CSS toolkit's own icons (select arrows, checkmarks), written inline in its stylesheet.
+VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:"
 
 
 class ViewerPage:
@@ -52,16 +54,44 @@ class ViewerPage:
         serve_static(resp, "login.html")
 
 
+class SearchPage:
+    """The search page: its query, filters and view live in its own address, so a link shares a search."""
+
+    access = Access.PAGE
+    operations = {
+        "GET": Operation(
+            "The log search page (the filters of /v6/logs/ in its address)",
+            responses={
+                200: Response("HTML page", {"text/html": TEXT}),
+                401: Response(
+                    "Not logged in (READ_TOKEN mode): a browser gets the login page",
+                    {"text/html": TEXT, "application/json": ERROR},
+                ),
+            },
+            tags=("logs",),
+        )
+    }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        serve_static(resp, "search.html")
+
+    def login_page(self, req: falcon.Request, resp: falcon.Response) -> None:
+        serve_static(resp, "login.html")
+
+
 class ViewerAsset:
     access = Access.PUBLIC  # the same static files for everyone; the data comes from the guarded routes
     operations = {"GET": Operation("Static files of the log viewer", responses={200: Response("The file")})}
 
+    def __init__(self, folder: Path = VIEWER):
+        self._folder = folder
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        serve_static(resp, name)
+        serve_static(resp, name, self._folder)
 
 
-def serve_static(resp: falcon.Response, name: str) -> None:
-    path = VIEWER / name
+def serve_static(resp: falcon.Response, name: str, folder: Path = VIEWER) -> None:
+    path = folder / name
     if "/" in name or name.startswith(".") or path.suffix not in ASSET_TYPES or not path.is_file():
         raise not_found()
     resp.content_type = ASSET_TYPES[path.suffix]

@@ -28,7 +28,7 @@ window.ViewerLogin = (function () {
     const form = document.createElement("form");
     form.id = "login-form";
     const title = document.createElement("strong");
-    title.textContent = "Log in to read this log";
+    title.textContent = "Log in to read the logs";
     form.appendChild(title);
     field(form, "Username", "text", "login-username", "username");
     field(form, "Password", "password", "login-password", "current-password");

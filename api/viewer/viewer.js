@@ -1,31 +1,14 @@
 // Log viewer: reads /v6 routes of this origin (relative URLs, so a session cookie of this site goes along) and
-// shows everything as text nodes only (never as markup).
+// shows everything as text nodes only (never as markup). common.js holds what it shares with the search page.
 "use strict";
 (function () {
+  const S = window.ScaleLogs;
   const exeId = (location.pathname.match(/\/logs\/(\d+)/) || [])[1];
-  const token = takeToken();
+  const headers = S.headers;
   const el = (id) => document.getElementById(id);
   const log = el("log"), status = el("status");
   let current = null;  // AbortController of the running request
   let clusterId = null;  // the execution's cluster id, once its summary is read: names the downloaded file
-
-  // A READ_TOKEN given in the fragment (#token=..., which never reaches a server) is kept for this tab only and
-  // taken out of the address at once, so that it stays out of the tab's history, bookmarks and copied links.
-  function takeToken() {
-    const given = new URLSearchParams(location.hash.slice(1)).get("token");
-    if (given) {
-      sessionStorage.setItem("scale-read-token", given);
-      history.replaceState(null, "", location.pathname + location.search);
-      return given;
-    }
-    return sessionStorage.getItem("scale-read-token");
-  }
-
-  function headers(extra) {
-    const h = Object.assign({}, extra);
-    if (token) h.Authorization = "Bearer " + token;
-    return h;
-  }
 
   function setStatus(text) { status.textContent = text; }
 
@@ -59,21 +42,6 @@
     link.download = (clusterId || "execution-" + exeId) + "-" + stream + ".log";
   }
 
-  // With a token (read-token mode without a session) a link can't send it: fetch, then save the body.
-  async function downloadWithToken(event) {
-    if (!token) return;
-    event.preventDefault();
-    const link = el("download");
-    const resp = await fetch(link.href, {headers: headers()});
-    if (resp.status === 204) { setStatus("No lines to download"); return; }
-    if (!resp.ok) { await failed(resp); return; }
-    const saved = document.createElement("a");
-    saved.href = URL.createObjectURL(await resp.blob());
-    saved.download = link.download;
-    saved.click();
-    setTimeout(() => URL.revokeObjectURL(saved.href), 60000);
-  }
-
   function lineNode(line, fragment) {
     const div = document.createElement("div");
     div.className = "line " + (line.stream === "stderr" ? "stderr" : "stdout");
@@ -81,20 +49,8 @@
     time.className = "time";
     time.textContent = line["@timestamp"] || "";
     div.appendChild(time);
-    if (fragment) appendHighlighted(div, fragment); else div.appendChild(document.createTextNode(line.message));
+    if (fragment) S.appendHighlighted(div, fragment); else div.appendChild(document.createTextNode(line.message));
     return div;
-  }
-
-  // The search API's highlight is HTML-escaped text with <em> around matches: rebuild it as text nodes
-  // and <mark> elements, decoding entities through an inert document.
-  function appendHighlighted(parent, fragment) {
-    const parts = fragment.split(/<em>|<\/em>/);
-    const decoder = new DOMParser();
-    parts.forEach((part, i) => {
-      const text = decoder.parseFromString("<!DOCTYPE html><body>" + part, "text/html").body.textContent;
-      if (i % 2) { const m = document.createElement("mark"); m.textContent = text; parent.appendChild(m); }
-      else parent.appendChild(document.createTextNode(text));
-    });
   }
 
   function append(nodes) {
@@ -110,12 +66,7 @@
     return "/v6/job-executions/" + exeId + "/logs/" + el("stream").value + "/?" + q.toString();
   }
 
-  async function failed(resp) {
-    if (resp.status === 401 && window.ViewerLogin) { setStatus("Log in to read this log"); window.ViewerLogin.show(); return; }
-    let detail = resp.statusText;
-    try { detail = (await resp.json()).detail || detail; } catch (e) { /* not JSON */ }
-    setStatus("Error " + resp.status + ": " + detail);
-  }
+  async function failed(resp) { setStatus(await S.problem(resp)); }
 
   async function showTail(signal) {
     const resp = await fetch(logsUrl({tail: el("tail").value || "1000", format: "array"}), {headers: headers(), signal});
@@ -197,41 +148,17 @@
       const resp = await fetch(logsUrl(params), {headers: headers(extra), signal});
       if (!resp.ok) { await failed(resp); return; }
       setStatus("Following… " + count + " lines");
-      const reader = resp.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "", ended = false;
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, {stream: true});
-        let cut;
+      const ended = await S.readEvents(resp, (events) => {
         const batch = [];
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const event = parseEvent(buffer.slice(0, cut));
-          buffer = buffer.slice(cut + 2);
-          if (event.type === "end") ended = true;
+        events.forEach((event) => {
           if (event.id) lastId = event.id;
           if (event.type === "message" && event.data) batch.push(lineNode(JSON.parse(event.data)));
-        }
+        });
         if (batch.length) { append(batch); count += batch.length; setStatus("Following… " + count + " lines"); }
-      }
+      });
       if (ended) { setStatus(count + " lines; the execution has ended"); showSummary(); return; }
       await new Promise((r) => setTimeout(r, 1000));
     }
-  }
-
-  function parseEvent(text) {
-    const event = {type: "message", data: "", id: null};
-    text.split("\n").forEach((row) => {
-      if (!row || row[0] === ":") return;
-      const i = row.indexOf(":");
-      const field = i < 0 ? row : row.slice(0, i);
-      const value = i < 0 ? "" : row.slice(i + 1).replace(/^ /, "");
-      if (field === "event") event.type = value;
-      else if (field === "data") event.data += (event.data ? "\n" : "") + value;
-      else if (field === "id") event.id = value;
-    });
-    return event;
   }
 
   function reload() {
@@ -250,7 +177,8 @@
   document.title = "Execution " + exeId + " log";
   el("stream").addEventListener("change", () => { setDownload(); reload(); });
   el("download").addEventListener("click", (e) => {
-    downloadWithToken(e).catch((err) => setStatus("Error: " + err.message));
+    S.downloadWithToken(e, el("download")).then((err) => { if (err) setStatus(err); })
+      .catch((err) => setStatus("Error: " + err.message));
   });
   el("follow").addEventListener("change", reload);
   el("tail").addEventListener("change", reload);

@@ -26,7 +26,14 @@ from tests.reliability.seed import seed_jobs
 
 READ_TOKEN = "read-token-of-the-suite"
 # Reads anyone may make, whatever the mode: probes, the document, the login's CSRF cookie, the viewer's files.
-PUBLIC = {"/healthz", "/readyz", "/v6/openapi.json", "/v6/accounts/login/", "/viewer/{name}"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/v6/openapi.json",
+    "/v6/accounts/login/",
+    "/viewer/{name}",
+    "/viewer/vendor/{name}",
+}
 # Writes anyone may make: logging in (it needs the CSRF cookie and header) and out.
 OPEN_WRITES = {("POST", "/v6/accounts/login/"), ("POST", "/v6/accounts/logout/")}
 # Saved searches and alerts: any credential, read-only ones included, keeps its own (staff change anyone's); an
@@ -107,6 +114,8 @@ def concrete(path: str, seeded) -> str:
         values["name"] = seeded.job_type_names[0]
     if path.startswith("/v6/metrics/"):
         values["name"] = "job-types"  # the one metrics type
+    if path.startswith("/viewer/vendor/"):
+        values["name"] = "pico.min.css"
     return re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), path)
 
 
@@ -233,6 +242,7 @@ def test_read_token_mode_guards_every_read_operation(make_client, seeded, people
         "/v6/jobs/{job_id}/logs/",
         "/v6/job-executions/{exe_id}/logs/{stream}/",
         "/logs/{job_exe_id}",
+        "/search",
         "/viewer/{name}",
         "/v6/jobs/",
     ):
@@ -444,7 +454,7 @@ def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, set
     csp = viewer.headers.get("Content-Security-Policy", "")
     assert viewer.status_code == 200 and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert viewer.headers.get("X-Content-Type-Options") == "nosniff"
-    for name in ("viewer.js", "login.js"):
+    for name in ("viewer.js", "login.js", "common.js", "search.js", "search-chart.js", "theme.js"):
         script = (Path(__file__).resolve().parents[2] / "api" / "viewer" / name).read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in script, f"the viewer's {name} uses {sink}"

@@ -1,9 +1,12 @@
 """Fixtures of the log read and search tests."""
 
+from pathlib import Path
+
 import pytest
 
 from search import LogSearch
 from search.reads import FollowTiming
+from tests.search.browsers import chromium
 
 
 @pytest.fixture
@@ -15,3 +18,17 @@ def log_search(service_es, log_prefix) -> LogSearch:
         (f"{log_prefix}-*", f"{log_prefix}-legacy-*"),
         FollowTiming(poll_seconds=0.2, lookback_seconds=5, end_grace_seconds=1.5),
     )
+
+
+@pytest.fixture
+def downloads(tmp_path) -> Path:
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path, downloads):
+    """Headless Chromium in a 1280x800 window, saving downloads into `downloads`."""
+    with chromium(tmp_path / "chromium", downloads) as driver:
+        yield driver

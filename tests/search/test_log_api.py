@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -421,6 +422,26 @@ def test_viewer_page_and_assets(client, execution):
     assert js.status_code == 200 and "innerHTML" not in js.text
     assert client.simulate_get("/logs/999999").status_code == 404
     for bad in ("/viewer/..%2Fapp.py", "/viewer/app.py", "/viewer/.hidden.js", "/viewer/missing.js"):
+        assert client.simulate_get(bad).status_code == 404, bad
+
+
+def test_search_page_and_vendored_toolkits(client):
+    page = client.simulate_get("/search")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="/viewer/search.js"' in page.text and "http" not in page.text  # nothing from elsewhere
+    # The CSS toolkit and the charting library are served from the repository, each beside its licence.
+    vendor = Path(__file__).resolve().parents[2] / "api" / "viewer" / "vendor"
+    for name, licence, kind in (
+        ("pico.min.css", "pico.LICENSE.md", "text/css"),
+        ("uPlot.min.css", "uPlot.LICENSE", "text/css"),
+        ("uPlot.iife.min.js", "uPlot.LICENSE", "text/javascript"),
+    ):
+        served = client.simulate_get(f"/viewer/vendor/{name}")
+        assert served.status_code == 200 and served.headers["content-type"].startswith(kind), name
+        assert served.content == (vendor / name).read_bytes()
+        assert "MIT License" in (vendor / licence).read_text()
+    for bad in ("/viewer/vendor/pico.LICENSE.md", "/viewer/vendor/..%2Fsearch.js", "/viewer/vendor/missing.css"):
         assert client.simulate_get(bad).status_code == 404, bad
 
 

@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.search.browsers import log_in, serving
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-class ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def serving(app):
-    server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -53,39 +22,6 @@ def served_read_token(make_client):
     """The same in READ_TOKEN mode: every read needs a token or a session."""
     with serving(make_client(follow_max_seconds=20.0, read_token="a-read-token").app) as url:
         yield url
-
-
-@pytest.fixture
-def downloads(tmp_path) -> Path:
-    folder = tmp_path / "downloads"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def browser(tmp_path, downloads):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    yield driver
-    driver.quit()
 
 
 def doc(exe, seconds: int, order: int, message: str, stream: str) -> dict:
@@ -135,15 +71,6 @@ def test_viewer_shows_lines_switches_stream_and_follows(es, log_prefix, stores, 
     wait.until(lambda _: log.find_elements(By.TAG_NAME, "mark"))
     assert [m.text for m in log.find_elements(By.TAG_NAME, "mark")] == ["oops"]
     assert "a followed line" not in log.text
-
-
-def log_in(browser, wait, username: str, password: str) -> None:
-    form = wait.until(lambda b: next((f for f in b.find_elements(By.ID, "login-form") if f.is_displayed()), None))
-    for field_id, value in (("login-username", username), ("login-password", password)):
-        box = form.find_element(By.ID, field_id)
-        box.clear()
-        box.send_keys(value)
-    form.find_element(By.ID, "login-submit").click()
 
 
 def test_viewer_logs_in_with_a_session_in_read_token_mode(
