@@ -1,0 +1,180 @@
+"""The node agent (`python -m ingest kubernetes-node`): ships the job containers' output from the kubelet's CRI
+log files on this node, with each line's stream, through the spool and the shipper.
+
+It looks at the kubelet's pod logs folder (<namespace>_<pod>_<uid>/<container>/<restart>.log) every
+`interval` seconds, follows the files of the engine's pods (named after their execution: scale-job-<id>x<n>-...)
+and, for each new whole line (partial records joined), writes a document with the line's stream, its CRI time
+as @timestamp and its number in the file as scale_order_num (so its _id is fixed by the file: shipped twice,
+it is stored once). After the lines of a round are durably spooled, each file's checkpoint (offset, lines
+before it; ingest/cri_logs.py) is written to the state folder: a restarted agent neither repeats nor loses a
+line. A file's checkpoint is removed when the kubelet removes the file.
+
+The job type and its version come from the pod's annotations when the agent can read pods from the API
+(KUBECONFIG, or in the cluster its service account); without, lines carry the execution's fields the pod's
+name gives (cluster id, job id, execution number).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.cri_logs import Tail
+from ingest.documents import CapturedLine, Origin, bulk_pairs
+from ingest.shipper import Shipper
+
+log = logging.getLogger("ingest")
+
+_POD_DIR = re.compile(r"(?P<ns>[^_]+)_(?P<pod>scale-job-(?P<job>\d+)x(?P<exe>\d+)-[a-z0-9]+)_(?P<uid>[0-9a-f-]+)")
+CONTAINER = "main"
+BATCH_LINES = 5000
+# Pod name -> its annotations (None: unknown), e.g. read from the Kubernetes API.
+Annotations = Callable[[str, str], dict | None]
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        shipper: Shipper,
+        pod_logs: Path,
+        state_dir: Path,
+        node: str,
+        *,
+        namespace: str | None = None,
+        annotations: Annotations | None = None,
+        max_line_bytes: int = 1024 * 1024,
+    ):
+        self.shipper = shipper
+        self.pod_logs = pod_logs
+        self.state_dir = state_dir
+        self.node = node
+        self.namespace = namespace
+        self.annotations = annotations
+        self.max_line_bytes = max_line_bytes
+        self.tails: dict[str, tuple[Tail, Origin]] = {}  # by checkpoint name
+        self.shipped = 0  # lines handed to the shipper
+        self.stopping = threading.Event()
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    def run_forever(self, interval: float = 0.2) -> None:
+        while not self.stopping.is_set():
+            self.round()
+            self.stopping.wait(interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def round(self) -> int:
+        """Read every followed file once, ship what is new, move the checkpoints; returns the lines shipped."""
+        self._discover()
+        shipped = 0
+        for key, (tail, origin) in list(self.tails.items()):
+            before = (tail.offset, tail.lines)
+            lines = tail.read()
+            if lines:
+                self._ship(origin, lines)
+                shipped += len(lines)
+            if (tail.offset, tail.lines) != before:
+                self._checkpoint(key, tail)
+            if not os.path.exists(tail.path):
+                del self.tails[key]
+                (self.state_dir / f"{key}.json").unlink(missing_ok=True)
+        self.shipped += shipped
+        return shipped
+
+    def _discover(self) -> None:
+        try:
+            pods = os.listdir(self.pod_logs)
+        except FileNotFoundError:
+            return
+        for pod_dir in pods:
+            m = _POD_DIR.fullmatch(pod_dir)
+            if m is None or (self.namespace and m["ns"] != self.namespace):
+                continue
+            folder = self.pod_logs / pod_dir / CONTAINER
+            try:
+                files = [f for f in os.listdir(folder) if re.fullmatch(r"\d+\.log", f)]
+            except FileNotFoundError:
+                continue
+            for name in files:
+                key = f"{m['uid']}_{CONTAINER}_{name.removesuffix('.log')}"
+                if key not in self.tails:
+                    self.tails[key] = (self._tail(key, str(folder / name)), self._origin(m))
+
+    def _tail(self, key: str, path: str) -> Tail:
+        try:
+            saved = json.loads((self.state_dir / f"{key}.json").read_text())
+            return Tail(path, saved["offset"], saved["lines"])
+        except FileNotFoundError:
+            return Tail(path)
+
+    def _checkpoint(self, key: str, tail: Tail) -> None:
+        path = self.state_dir / f"{key}.json"
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps({"path": tail.path, "offset": tail.offset, "lines": tail.lines}))
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        partial.replace(path)
+
+    def _origin(self, m: re.Match) -> Origin:
+        cluster_id = f"scale_job_{m['job']}x{m['exe']}"
+        notes = self.annotations(m["ns"], m["pod"]) if self.annotations else None
+        notes = notes or {}
+        return Origin(
+            cluster_id=cluster_id,
+            task=f"{cluster_id}_main",
+            node=self.node,
+            host=self.node,
+            job_type=notes.get("scalelogs.io/job-type", ""),
+            job_type_version=notes.get("scalelogs.io/job-type-version", ""),
+            job_id=m["job"],
+            exe_num=m["exe"],
+        )
+
+    def _ship(self, origin: Origin, lines) -> None:
+        """Hand the lines to the shipper, which spools them durably before this returns."""
+        for start in range(0, len(lines), BATCH_LINES):
+            captured = [
+                CapturedLine(self._text(line.message), line.stream, line.time_ns, line.order)
+                for line in lines[start : start + BATCH_LINES]
+            ]
+            pairs, ids = bulk_pairs(self.shipper.prefix, origin, captured)
+            self.shipper.submit(pairs, ids)
+
+    def _text(self, raw: bytes) -> str:
+        if len(raw) > self.max_line_bytes:  # kept whole numbering-wise: one line, cut at the limit
+            raw = raw[: self.max_line_bytes]
+        return raw.decode("utf-8", errors="replace")
+
+
+def api_annotations(kubeconfig: str | None) -> Annotations | None:
+    """Pod annotations read from the Kubernetes API (cached per pod); None when no API is reachable here."""
+    try:
+        from kubernetes import client, config
+
+        if kubeconfig:
+            api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+        else:
+            config.load_incluster_config()
+            api = client.CoreV1Api()
+    except Exception as exc:  # not in a cluster and no kubeconfig: the pods' names are enough
+        log.warning("no Kubernetes API (%s): lines carry no job type", exc)
+        return None
+    cache: dict[tuple[str, str], dict | None] = {}
+
+    def annotations(namespace: str, pod: str) -> dict | None:
+        if (namespace, pod) not in cache:
+            try:
+                meta = api.read_namespaced_pod(pod, namespace).metadata
+                cache[(namespace, pod)] = (meta.annotations if meta else None) or {}
+            except Exception as exc:
+                log.warning("could not read pod %s/%s: %s", namespace, pod, exc)
+                return None
+        return cache[(namespace, pod)]
+
+    return annotations
