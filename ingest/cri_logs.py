@@ -32,7 +32,7 @@ def parse_time_ns(text: str) -> int:
 @dataclass(frozen=True, slots=True)
 class CriLine:
     stream: str
-    time_ns: int  # the time of its first piece
+    time_ns: int  # the time of its last piece: times then never go back along the numbers
     message: bytes
     order: int  # its number in the file: 1, 2, 3, ... in the order the lines ended
 
@@ -64,7 +64,7 @@ class Tail:
         self._read_to = offset  # past the last byte read
         self._order = lines  # lines numbered so far
         self._buffer = b""
-        self._pieces: dict[str, tuple[int, bytearray]] = {}  # stream -> (time of the first piece, text so far)
+        self._pieces: dict[str, bytearray] = {}  # stream -> the text of its line in pieces so far
 
     def read(self) -> list[CriLine]:
         """The whole lines written since the last read (none if the file is gone or has nothing new)."""
@@ -92,14 +92,14 @@ class Tail:
             pos = newline + 1
             if record is not None:
                 time_ns, stream, partial, text = record
-                first, pieces = self._pieces.get(stream, (time_ns, bytearray()))
+                pieces = self._pieces.get(stream, bytearray())
                 pieces += text
                 if partial:
-                    self._pieces[stream] = (first, pieces)
+                    self._pieces[stream] = pieces
                 else:
                     self._pieces.pop(stream, None)
                     self._order += 1
-                    lines.append(CriLine(stream, first, bytes(pieces), self._order))
+                    lines.append(CriLine(stream, time_ns, bytes(pieces), self._order))
             if not self._pieces:
                 self.offset, self.lines = base + pos, self._order
         self._buffer = self._buffer[pos:]
