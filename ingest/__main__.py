@@ -114,16 +114,18 @@ def drain(args, settings: Settings) -> int:
 def kubernetes_node(args, settings: Settings) -> int:
     import signal
 
-    from ingest.kube_node import NodeAgent, api_annotations
+    from ingest.kube_node import NodeAgent, api_views
 
     shipper = make_shipper(settings)
+    annotations, ended = api_views(settings.kubeconfig)
     agent = NodeAgent(
         shipper,
         settings.kubernetes_pod_logs_dir,
         settings.kubernetes_agent_dir,
         args.node or os.environ.get("NODE_NAME") or socket.gethostname(),
         namespace=settings.kubernetes_namespace,
-        annotations=api_annotations(settings.kubeconfig),
+        annotations=annotations,
+        ended=ended,
         max_line_bytes=settings.max_log_line_bytes,
     )
     for sig in (signal.SIGTERM, signal.SIGINT):

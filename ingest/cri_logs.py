@@ -64,7 +64,8 @@ class Tail:
         self._read_to = offset  # past the last byte read
         self._order = lines  # lines numbered so far
         self._buffer = b""
-        self._pieces: dict[str, bytearray] = {}  # stream -> the text of its line in pieces so far
+        # stream -> (time of the last piece, the text of its line in pieces so far)
+        self._pieces: dict[str, tuple[int, bytearray]] = {}
 
     def read(self) -> list[CriLine]:
         """The whole lines written since the last read (none if the file is gone or has nothing new)."""
@@ -92,10 +93,10 @@ class Tail:
             pos = newline + 1
             if record is not None:
                 time_ns, stream, partial, text = record
-                pieces = self._pieces.get(stream, bytearray())
+                pieces = self._pieces.pop(stream, (0, bytearray()))[1]
                 pieces += text
                 if partial:
-                    self._pieces[stream] = pieces
+                    self._pieces[stream] = (time_ns, pieces)
                 else:
                     self._pieces.pop(stream, None)
                     self._order += 1
@@ -103,4 +104,20 @@ class Tail:
             if not self._pieces:
                 self.offset, self.lines = base + pos, self._order
         self._buffer = self._buffer[pos:]
+        return lines
+
+    @property
+    def in_pieces(self) -> bool:
+        return bool(self._pieces)
+
+    def finish(self) -> list[CriLine]:
+        """The lines left in pieces, once the container has ended: the runtime writes a last line without its
+        newline as a partial record that no other record ever finishes."""
+        lines = []
+        for stream, (time_ns, pieces) in self._pieces.items():
+            self._order += 1
+            lines.append(CriLine(stream, time_ns, bytes(pieces), self._order))
+        self._pieces.clear()
+        if not self._buffer:
+            self.offset, self.lines = self._read_to, self._order
         return lines

@@ -21,7 +21,9 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.cri_logs import Tail
@@ -33,8 +35,23 @@ log = logging.getLogger("ingest")
 _POD_DIR = re.compile(r"(?P<ns>[^_]+)_(?P<pod>scale-job-(?P<job>\d+)x(?P<exe>\d+)-[a-z0-9]+)_(?P<uid>[0-9a-f-]+)")
 CONTAINER = "main"
 BATCH_LINES = 5000
-# Pod name -> its annotations (None: unknown), e.g. read from the Kubernetes API.
+# A line left in pieces at the end of a file still growing is not finished; one in a file that has not grown
+# for this long is, if its container ended (the Kubernetes API says), or after IDLE_WITHOUT_API without one.
+IDLE_SECONDS = 1.0
+IDLE_WITHOUT_API = 30.0
+# (namespace, pod) -> its annotations (None: unknown), e.g. read from the Kubernetes API.
 Annotations = Callable[[str, str], dict | None]
+# (namespace, pod) -> whether its job container has ended.
+Ended = Callable[[str, str], bool]
+
+
+@dataclass
+class Followed:
+    tail: Tail
+    origin: Origin
+    pod: tuple[str, str]  # namespace, name
+    size: int = -1
+    grown: float = field(default_factory=time.monotonic)
 
 
 class NodeAgent:
@@ -47,6 +64,7 @@ class NodeAgent:
         *,
         namespace: str | None = None,
         annotations: Annotations | None = None,
+        ended: Ended | None = None,
         max_line_bytes: int = 1024 * 1024,
     ):
         self.shipper = shipper
@@ -55,8 +73,9 @@ class NodeAgent:
         self.node = node
         self.namespace = namespace
         self.annotations = annotations
+        self.ended = ended
         self.max_line_bytes = max_line_bytes
-        self.tails: dict[str, tuple[Tail, Origin]] = {}  # by checkpoint name
+        self.tails: dict[str, Followed] = {}  # by checkpoint name
         self.shipped = 0  # lines handed to the shipper
         self.stopping = threading.Event()
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -73,11 +92,14 @@ class NodeAgent:
         """Read every followed file once, ship what is new, move the checkpoints; returns the lines shipped."""
         self._discover()
         shipped = 0
-        for key, (tail, origin) in list(self.tails.items()):
+        for key, followed in list(self.tails.items()):
+            tail = followed.tail
             before = (tail.offset, tail.lines)
             lines = tail.read()
+            if not lines and tail.in_pieces and self._finished(followed):
+                lines = tail.finish()
             if lines:
-                self._ship(origin, lines)
+                self._ship(followed.origin, lines)
                 shipped += len(lines)
             if (tail.offset, tail.lines) != before:
                 self._checkpoint(key, tail)
@@ -86,6 +108,20 @@ class NodeAgent:
                 (self.state_dir / f"{key}.json").unlink(missing_ok=True)
         self.shipped += shipped
         return shipped
+
+    def _finished(self, followed: Followed) -> bool:
+        """The file has not grown for a while and its container ended: a line left in pieces is whole."""
+        try:
+            size = os.stat(followed.tail.path).st_size
+        except FileNotFoundError:
+            return True
+        if size != followed.size:
+            followed.size, followed.grown = size, time.monotonic()
+            return False
+        idle = time.monotonic() - followed.grown
+        if self.ended is None:
+            return idle >= IDLE_WITHOUT_API
+        return idle >= IDLE_SECONDS and self.ended(*followed.pod)
 
     def _discover(self) -> None:
         try:
@@ -104,7 +140,9 @@ class NodeAgent:
             for name in files:
                 key = f"{m['uid']}_{CONTAINER}_{name.removesuffix('.log')}"
                 if key not in self.tails:
-                    self.tails[key] = (self._tail(key, str(folder / name)), self._origin(m))
+                    self.tails[key] = Followed(
+                        self._tail(key, str(folder / name)), self._origin(m), (m["ns"], m["pod"])
+                    )
 
     def _tail(self, key: str, path: str) -> Tail:
         try:
@@ -152,8 +190,9 @@ class NodeAgent:
         return raw.decode("utf-8", errors="replace")
 
 
-def api_annotations(kubeconfig: str | None) -> Annotations | None:
-    """Pod annotations read from the Kubernetes API (cached per pod); None when no API is reachable here."""
+def api_views(kubeconfig: str | None) -> tuple[Annotations | None, Ended | None]:
+    """Pod annotations (cached per pod) and whether a pod's job container ended, from the Kubernetes API; (None,
+    None) when no API is reachable from here."""
     try:
         from kubernetes import client, config
 
@@ -164,17 +203,27 @@ def api_annotations(kubeconfig: str | None) -> Annotations | None:
             api = client.CoreV1Api()
     except Exception as exc:  # not in a cluster and no kubeconfig: the pods' names are enough
         log.warning("no Kubernetes API (%s): lines carry no job type", exc)
-        return None
-    cache: dict[tuple[str, str], dict | None] = {}
+        return None, None
+    cache: dict[tuple[str, str], dict] = {}
 
     def annotations(namespace: str, pod: str) -> dict | None:
         if (namespace, pod) not in cache:
             try:
                 meta = api.read_namespaced_pod(pod, namespace).metadata
-                cache[(namespace, pod)] = (meta.annotations if meta else None) or {}
             except Exception as exc:
                 log.warning("could not read pod %s/%s: %s", namespace, pod, exc)
                 return None
+            cache[(namespace, pod)] = (meta.annotations if meta else None) or {}
         return cache[(namespace, pod)]
 
-    return annotations
+    def ended(namespace: str, pod: str) -> bool:
+        try:
+            status = api.read_namespaced_pod(pod, namespace).status
+        except client.exceptions.ApiException as exc:
+            return exc.status == 404  # gone: nothing more will be written
+        except Exception:
+            return False
+        containers = (status.container_statuses if status else None) or []
+        return any(c.name == CONTAINER and c.state and c.state.terminated for c in containers)
+
+    return annotations, ended

@@ -59,3 +59,13 @@ def test_a_checkpoint_never_splits_a_line_and_rereads_the_same_numbers(tmp_path)
 
 def test_a_missing_file_reads_nothing(tmp_path):
     assert Tail(str(tmp_path / "gone.log")).read() == []
+
+
+def test_a_last_line_without_newline_is_whole_once_the_container_ended(tmp_path):
+    path = tmp_path / "0.log"
+    # containerd writes a last line with no newline as a partial record no other record finishes.
+    path.write_bytes(record("stdout", "F", "one") + record("stderr", "P", "no newline ") + record("stderr", "P", "end"))
+    tail = Tail(str(path))
+    assert [x.message for x in tail.read()] == [b"one"] and tail.in_pieces
+    assert [(x.stream, x.message, x.order) for x in tail.finish()] == [("stderr", b"no newline end", 2)]
+    assert (tail.offset, tail.lines) == (path.stat().st_size, 2) and not tail.in_pieces

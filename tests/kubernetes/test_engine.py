@@ -87,7 +87,7 @@ def test_interleaved_output_arrives_with_its_streams_in_order(stores, es, settin
     assert {(d["scale_job_id"], d["scale_job_exe_num"], d["scale_node"]) for d in got} == {
         (str(job_id), "1", "localhost")
     }
-    assert {d["scale_job_type"] for d in got} == {job(stores, job_id)["job_type"]["name"]}
+    assert {(d["scale_job_type"], d["scale_job_version"]) for d in got} == {(exe.job_type.name, exe.job_type.version)}
     assert len(kube_jobs(kube_api, namespace)) == 1
 
 
@@ -98,16 +98,17 @@ def test_an_exit_code_becomes_its_seed_error(stores, procs):
     job_id = queue(stores, m, image=BUSYBOX_IMAGE)
     procs.engine()
     wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
-    detail = job(stores, job_id)
-    assert (detail["status"], detail["error"]["name"], detail["error"]["category"]) == ("FAILED", "bad-input", "DATA")
+    exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    assert (job(stores, job_id)["status"], exe.status) == ("FAILED", "FAILED")
+    assert (exe.error.name, exe.error.category) == ("bad-input", "DATA")
 
 
 def test_a_job_past_its_timeout_fails_as_timed_out(stores, procs, kube_api, namespace):
     job_id = queue(stores, manifest(command="sleep 120", timeout=3), image=BUSYBOX_IMAGE)
     procs.engine()
     wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
-    detail = job(stores, job_id)
-    assert (detail["status"], detail["error"]["name"]) == ("FAILED", "timeout")
+    exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    assert (job(stores, job_id)["status"], exe.error.name) == ("FAILED", "timeout")
 
 
 def test_cancel_while_running_deletes_the_kubernetes_job(stores, procs, kube_api, namespace):
