@@ -156,3 +156,31 @@ def test_a_node_agent_killed_mid_stream_neither_loses_nor_repeats_a_line(stores,
     got = wait_until("every line", lambda: (f := lines(es, settings, job_id)) and len(f) >= LINES and f, timeout=120)
     assert [d["message"] for d in got] == [f"line {i}" for i in range(LINES)]
     assert [d["scale_order_num"] for d in got] == list(range(1, LINES + 1))
+
+
+def test_an_oom_kill_is_a_system_error(stores, procs):
+    m = manifest(command=python_command("b = bytearray(1 << 30)"), resources=[{"name": "mem", "value": 128}])
+    job_id = queue(stores, m)
+    procs.engine()
+    first = wait_until(
+        "the first execution to end",
+        lambda: (e := stores.executions.get_execution(job_id=job_id, exe_num=1)) and e.status != "RUNNING" and e,
+        why=lambda: procs.log("engine.log"),
+    )
+    assert (first.status, first.error.name, first.error.category) == ("FAILED", "resource-starvation", "SYSTEM")
+
+
+def test_twenty_jobs_at_once_each_run_once(stores, procs, kube_api, namespace):
+    m = manifest(command="sh -c 'echo job $SCALE_JOB_ID'")
+    job_type, _ = stores.job_types.save_job_type(BUSYBOX_IMAGE, m)
+    job_ids = [stores.jobs.create_job(job_type.id, {"files": {}, "json": {}}) for _ in range(20)]
+    procs.engine()
+    wait_until(
+        "every job to end",
+        lambda: all(ended(stores, j)() for j in job_ids),
+        timeout=300,
+        why=lambda: procs.log("engine.log"),
+    )
+    assert {job(stores, j)["status"] for j in job_ids} == {"COMPLETED"}
+    names = sorted(j["metadata"]["name"] for j in kube_jobs(kube_api, namespace))
+    assert names == sorted(f"scale-job-{j}x1" for j in job_ids)
