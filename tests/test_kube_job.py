@@ -87,6 +87,8 @@ def test_outcomes():
     assert outcome(job(("Failed", "DeadlineExceeded")), exited(143)).error == {"name": "timeout"}
     assert outcome(job(failed), pod({"terminated": {"exitCode": 137}}, reason="Evicted")).error == {"name": "node-lost"}
     assert outcome(job(failed), None).error == {"name": "node-lost"}
+    deleted = {**exited(143), "metadata": {"deletionTimestamp": "2026-12-07T12:00:00Z"}}
+    assert outcome(job(failed), deleted).error == {"name": "node-lost"}
     pull = outcome(job(), pod({"waiting": {"reason": "ErrImageNeverPull"}}))
     assert pull is not None and pull.error == {"name": "pull"} and pull.delete
     # A failure on its way (FailureTarget) is not an end yet: the pod still has to stop.

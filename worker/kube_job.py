@@ -152,6 +152,8 @@ def outcome(job: dict, pod: dict | None) -> Outcome | None:
         return Outcome("FAILED", {"name": "timeout"})
     if ((pod or {}).get("status") or {}).get("reason") == "Evicted":
         return Outcome("FAILED", {"name": "node-lost"})  # the node could not keep it: retried like a lost node
+    if ((pod or {}).get("metadata") or {}).get("deletionTimestamp"):
+        return Outcome("FAILED", {"name": "node-lost"})  # deleted while it ran (its exit code is the kill's)
     terminated = main_state(pod).get("terminated")
     if terminated is None:  # the pod was deleted, or its node lost, before the job ended
         return Outcome("FAILED", {"name": "node-lost"})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import textwrap
 
+from kubernetes import client
+
 from jobs.records import JobQuery
 from tests.factories import manifest
 from tests.ingest.reading import read_lines
@@ -140,11 +142,31 @@ def test_an_engine_killed_mid_job_adopts_its_job_when_restarted(stores, procs, k
     assert [j["metadata"]["uid"] for j in kube_jobs(kube_api, namespace)] == [uid]  # no second Job
 
 
+def test_a_pod_deleted_while_running_is_retried_as_node_lost(stores, procs, kube_api, namespace):
+    # The first try waits; the second ends at once ($SCALE_EXE_NUM is put into the argument before the shell).
+    m = manifest(command="sh -c 'if [ $SCALE_EXE_NUM = 1 ]; then sleep 120; fi; echo done'")
+    job_id = queue(stores, m, image=BUSYBOX_IMAGE)
+    procs.engine()
+    wait_until(
+        "the first pod to run",
+        lambda: (e := stores.executions.get_execution(job_id=job_id, exe_num=1)) and e.node.hostname == "localhost",
+        why=lambda: procs.log("engine.log"),
+    )
+    client.CoreV1Api(kube_api).delete_collection_namespaced_pod(
+        namespace, label_selector=f"job-name=scale-job-{job_id}x1"
+    )
+    wait_until(
+        "the job to end", lambda: job(stores, job_id)["status"] == "COMPLETED", why=lambda: procs.log("engine.log")
+    )
+    first = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    assert (first.status, first.error.name, job(stores, job_id)["num_exes"]) == ("FAILED", "node-lost", 2)
+
+
 LINES = 3000
 
 
 def test_a_node_agent_killed_mid_stream_neither_loses_nor_repeats_a_line(stores, es, settings, procs):
-    code = f"import sys, time\nfor i in range({LINES}):\n    print(f'line {{i}}', flush=True)\n    time.sleep(0.002)\n"
+    code = f"import sys, time\nfor i in range({LINES}):\n    print(f'line {{i}}', flush=True)\n    time.sleep(0.005)\n"
     job_id = queue(stores, manifest(command=python_command(code)))
     agent = procs.agent()
     procs.engine()
