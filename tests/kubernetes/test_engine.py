@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import textwrap
 
+import yaml
 from kubernetes import client
 
 from jobs.records import JobQuery
 from tests.factories import manifest
 from tests.ingest.reading import read_lines
-from tests.kubernetes.conftest import BUSYBOX_IMAGE, kube_jobs, queue, wait_until
+from tests.kubernetes.conftest import BUSYBOX_IMAGE, ROOT, kube_jobs, queue, wait_until
 
 # The job's two pipes are read by containerd into one file: which stream came first is only defined once
 # containerd has read one pipe empty before the job writes to the other (FIONREAD says when), then a moment
@@ -206,3 +207,80 @@ def test_twenty_jobs_at_once_each_run_once(stores, procs, kube_api, namespace):
     assert {job(stores, j)["status"] for j in job_ids} == {"COMPLETED"}
     names = sorted(j["metadata"]["name"] for j in kube_jobs(kube_api, namespace))
     assert names == sorted(f"scale-job-{j}x1" for j in job_ids)
+
+
+def test_the_engine_and_agent_need_no_more_than_their_roles(stores, es, settings, procs, kube_api, namespace, tmp_path):
+    """mappings/kubernetes' ServiceAccounts and Roles, in the test's namespace, are all the engine and the node
+    agent get: a job still runs to its end with its lines and job type shipped."""
+    rbac = client.RbacAuthorizationV1Api(kube_api)
+    core = client.CoreV1Api(kube_api)
+    for file in ("worker-rbac.yaml", "node-agent.yaml"):
+        for doc in yaml.safe_load_all((ROOT / "mappings" / "kubernetes" / file).read_text()):
+            doc["metadata"]["namespace"] = namespace
+            for subject in doc.get("subjects") or []:
+                subject["namespace"] = namespace
+            create = {
+                "ServiceAccount": core.create_namespaced_service_account,
+                "Role": rbac.create_namespaced_role,
+                "RoleBinding": rbac.create_namespaced_role_binding,
+            }.get(doc["kind"])
+            if create is not None:  # the DaemonSet needs the service's image, which this cluster lacks
+                create(namespace, doc)
+    cluster = yaml.safe_load(open(procs.env["KUBECONFIG"]))["clusters"][0]["cluster"]
+
+    def kubeconfig_of(account: str) -> str:
+        token = core.create_namespaced_service_account_token(
+            account, namespace, {"spec": {"expirationSeconds": 3600}}
+        ).status.token
+        path = tmp_path / f"{account}.kubeconfig"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": cluster}],
+                    "users": [{"name": account, "user": {"token": token}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": account}}],
+                    "current-context": "c",
+                }
+            )
+        )
+        return str(path)
+
+    job_id = queue(stores, manifest(command="sh -c 'echo out; echo err >&2'"), image=BUSYBOX_IMAGE)
+    procs.start(
+        "-m",
+        "ingest",
+        "kubernetes-node",
+        "--node",
+        "localhost",
+        log="agent.log",
+        SPOOL_DIR=str(tmp_path / "agent-spool"),
+        KUBECONFIG=kubeconfig_of("scale-node-agent"),
+    )
+    procs.start(
+        "-m",
+        "worker",
+        "--engine",
+        "kubernetes",
+        "--node",
+        "k8s-engine",
+        "--poll",
+        "0.2",
+        log="engine.log",
+        KUBECONFIG=kubeconfig_of("scale-worker"),
+    )
+    wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
+    assert job(stores, job_id)["status"] == "COMPLETED"
+    got = wait_until(
+        "both lines",
+        lambda: (f := lines(es, settings, job_id)) and len(f) >= 2 and f,
+        why=lambda: procs.log("agent.log"),
+    )
+    exe = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    # Two pipes written one right after the other: their order in the file is containerd's, not asserted here.
+    assert sorted((d["stream"], d["message"], d["scale_job_type"]) for d in got) == [
+        ("stderr", "err", exe.job_type.name),
+        ("stdout", "out", exe.job_type.name),
+    ]
+    assert "Forbidden" not in procs.log("engine.log") + procs.log("agent.log")
