@@ -8,6 +8,8 @@ partial line not yet finished is read again after a restart rather than shipped 
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from datetime import datetime
 
 from core.times import NS
 
+log = logging.getLogger("ingest")
 READ_SIZE = 1 << 20
 _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 
@@ -58,26 +61,80 @@ class Tail:
     the checkpoint and shipped again after a restart are the same documents (same _id), never new ones.
     """
 
-    def __init__(self, path: str, offset: int = 0, lines: int = 0):
+    def __init__(self, path: str, offset: int = 0, lines: int = 0, inode: int | None = None):
         self.path = path
-        self.offset, self.lines = offset, lines  # the checkpoint
+        # The checkpoint: the file (its inode: the kubelet renames a full one to <path>.<time> and the runtime
+        # starts a new one at path), the offset in it, and the lines before that.
+        self.inode, self.offset, self.lines = inode, offset, lines
+        self._fd: int | None = None
+        self._fd_inode: int | None = None
         self._read_to = offset  # past the last byte read
         self._order = lines  # lines numbered so far
         self._buffer = b""
         # stream -> (time of the last piece, the text of its line in pieces so far)
         self._pieces: dict[str, tuple[int, bytearray]] = {}
 
-    def read(self) -> list[CriLine]:
-        """The whole lines written since the last read (none if the file is gone or has nothing new)."""
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _open(self) -> bool:
+        """Open the checkpoint's file: the one at path, or, rotated meanwhile, its renamed copy (same inode). When
+        that copy is gone too (compressed or removed), what it still held is lost: the file at path is read from
+        its start, its lines numbered after the last one shipped."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+        wanted = self.inode if self.inode is not None else current
+        candidates = [self.path] if wanted == current else sorted(glob.glob(glob.escape(self.path) + ".*"))
+        for candidate in candidates:
+            if candidate.endswith(".gz"):
+                continue
+            try:
+                fd = os.open(candidate, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            if os.fstat(fd).st_ino == wanted:
+                self._fd, self._fd_inode = fd, wanted
+                return True
+            os.close(fd)
+        log.warning("%s: the rotated file of the checkpoint is gone; reading the current one from its start", self.path)
+        self.inode, self.offset, self._read_to = None, 0, 0
+        return self._open()
+
+    def _next_file(self) -> bool:
+        """At the end of a rotated file: go on with the new one at path (numbers go on)."""
+        try:
+            current = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+        if current == self._fd_inode:
+            return False
+        self.close()
+        self._read_to, self._buffer = 0, b""
+        return self._open_current()
+
+    def _open_current(self) -> bool:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
+            return False
+        self._fd, self._fd_inode = fd, os.fstat(fd).st_ino
+        if not self._pieces:  # else the checkpoint stays in the old file, before the line in pieces
+            self.inode, self.offset, self.lines = self._fd_inode, 0, self._order
+        return True
+
+    def read(self) -> list[CriLine]:
+        """The whole lines written since the last read (none if the file is gone or has nothing new)."""
+        if self._fd is None and not self._open():
             return []
-        try:
-            os.lseek(fd, self._read_to, os.SEEK_SET)
-            data = os.read(fd, READ_SIZE)
-        finally:
-            os.close(fd)
+        assert self._fd is not None
+        data = os.pread(self._fd, READ_SIZE, self._read_to)
+        if not data and self._next_file():
+            assert self._fd is not None
+            data = os.pread(self._fd, READ_SIZE, self._read_to)
         if not data:
             return []
         base = self._read_to - len(self._buffer)  # the file offset of the buffer's first byte
@@ -102,7 +159,7 @@ class Tail:
                     self._order += 1
                     lines.append(CriLine(stream, time_ns, bytes(pieces), self._order))
             if not self._pieces:
-                self.offset, self.lines = base + pos, self._order
+                self.inode, self.offset, self.lines = self._fd_inode, base + pos, self._order
         self._buffer = self._buffer[pos:]
         return lines
 
@@ -119,5 +176,5 @@ class Tail:
             lines.append(CriLine(stream, time_ns, bytes(pieces), self._order))
         self._pieces.clear()
         if not self._buffer:
-            self.offset, self.lines = self._read_to, self._order
+            self.inode, self.offset, self.lines = self._fd_inode, self._read_to, self._order
         return lines

@@ -104,6 +104,7 @@ class NodeAgent:
             if (tail.offset, tail.lines) != before:
                 self._checkpoint(key, tail)
             if not os.path.exists(tail.path):
+                tail.close()
                 del self.tails[key]
                 (self.state_dir / f"{key}.json").unlink(missing_ok=True)
         self.shipped += shipped
@@ -147,14 +148,15 @@ class NodeAgent:
     def _tail(self, key: str, path: str) -> Tail:
         try:
             saved = json.loads((self.state_dir / f"{key}.json").read_text())
-            return Tail(path, saved["offset"], saved["lines"])
+            return Tail(path, saved["offset"], saved["lines"], saved.get("inode"))
         except FileNotFoundError:
             return Tail(path)
 
     def _checkpoint(self, key: str, tail: Tail) -> None:
         path = self.state_dir / f"{key}.json"
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps({"path": tail.path, "offset": tail.offset, "lines": tail.lines}))
+        checkpoint = {"path": tail.path, "inode": tail.inode, "offset": tail.offset, "lines": tail.lines}
+        partial.write_text(json.dumps(checkpoint))
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
         partial.replace(path)

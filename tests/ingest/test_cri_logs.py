@@ -69,3 +69,25 @@ def test_a_last_line_without_newline_is_whole_once_the_container_ended(tmp_path)
     assert [x.message for x in tail.read()] == [b"one"] and tail.in_pieces
     assert [(x.stream, x.message, x.order) for x in tail.finish()] == [("stderr", b"no newline end", 2)]
     assert (tail.offset, tail.lines) == (path.stat().st_size, 2) and not tail.in_pieces
+
+
+def test_a_rotated_file_is_read_to_its_end_then_the_new_one_with_numbers_going_on(tmp_path):
+    path = tmp_path / "0.log"
+    path.write_bytes(record("stdout", "F", "one"))
+    tail = Tail(str(path))
+    assert [x.message for x in tail.read()] == [b"one"]
+    before_rotation = (tail.offset, tail.lines, tail.inode)
+    # The kubelet renames the full file; the runtime writes a last record into it, then starts a new one.
+    rotated = tmp_path / "0.log.20261207-120000"
+    path.rename(rotated)
+    with open(rotated, "ab") as f:
+        f.write(record("stderr", "F", "two"))
+    path.write_bytes(record("stdout", "F", "three"))
+    assert [(x.message, x.order) for x in tail.read()] == [(b"two", 2)]
+    assert [(x.message, x.order) for x in tail.read()] == [(b"three", 3)]
+    assert (tail.offset, tail.lines, tail.inode) == (path.stat().st_size, 3, path.stat().st_ino)
+    tail.close()
+    # Restarted from the checkpoint of before the rotation: the renamed file is found by its inode.
+    again = Tail(str(path), *before_rotation)
+    assert [(x.message, x.order) for x in again.read() + again.read()] == [(b"two", 2), (b"three", 3)]
+    again.close()
