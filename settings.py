@@ -125,6 +125,17 @@ class Settings:
         """The service's address in links written outside a request (alert notifications)."""
         return self.alert_link_url or f"http://{self.host}:{self.port}"
 
+    # --- The Kubernetes engine (python -m worker --engine kubernetes) and its node agent (python -m ingest
+    # kubernetes-node). KUBECONFIG: a kubeconfig file; unset: the pod's service account (inside the cluster).
+    kubeconfig: str | None = None
+    kubernetes_namespace: str = "scale"
+    kubernetes_pull_policy: str = "IfNotPresent"
+    # Seconds a finished Job (and its pod's log files) stays, for the node agent to read its last lines.
+    kubernetes_job_ttl: int = 3600
+    # The kubelet's pod logs (its podLogsDir), and where the node agent keeps how far it read each file.
+    kubernetes_pod_logs_dir: Path = field(default=Path("/var/log/pods"))
+    kubernetes_agent_dir: Path = field(default=Path("data/kubernetes-node"))
+
     @property
     def log_read_indices(self) -> tuple[str, ...]:
         """Every index pattern a log read or search looks at, ours first."""
@@ -204,6 +215,16 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_from=env.get("SMTP_FROM") or "scale-alerts@localhost",
             smtp_timeout=_positive(env, "SMTP_TIMEOUT", 10.0),
+            kubeconfig=env.get("KUBECONFIG") or None,
+            kubernetes_namespace=env.get("KUBERNETES_NAMESPACE") or "scale",
+            kubernetes_pull_policy=_choice(
+                env.get("KUBERNETES_IMAGE_PULL_POLICY") or "IfNotPresent",
+                "KUBERNETES_IMAGE_PULL_POLICY",
+                ("Always", "IfNotPresent", "Never"),
+            ),
+            kubernetes_job_ttl=whole_number(env, "KUBERNETES_JOB_TTL", 3600, minimum=0),
+            kubernetes_pod_logs_dir=Path(env.get("KUBERNETES_POD_LOGS_DIR") or "/var/log/pods"),
+            kubernetes_agent_dir=Path(env.get("KUBERNETES_AGENT_DIR") or str(data_dir / "kubernetes-node")),
         )
 
 

@@ -1,11 +1,13 @@
-"""Command line: `python -m ingest apply-template | ship | drain | prune` (configured like the service, from the
-environment).
+"""Command line: `python -m ingest apply-template | ship | drain | prune | kubernetes-node` (configured like the
+service, from the environment).
 
   ship --exe ID --stream stdout FILE|-      lines of FILE (or stdin) as the execution's log; order numbers
                                              and the execution's fields come from the database
   ship --cluster-id CID --first-order N ...  the same without a database (numbers N, N+1, ...)
   drain                                      ship what dead shippers left in the spool
   prune                                      delete the daily indices older than LOG_RETENTION_DAYS (by name)
+  kubernetes-node [--node NAME]              the node agent: ship the engine's job containers' output from the
+                                             kubelet's CRI log files (ingest/kube_node.py) until stopped
 
 Before anything else each command checks the connection (core/preflight.py): wrong credentials, an untrusted
 certificate or a missing privilege end it at once with one line (exit status 78); a cluster that does not
@@ -109,6 +111,30 @@ def drain(args, settings: Settings) -> int:
     return report(shipper, drained)
 
 
+def kubernetes_node(args, settings: Settings) -> int:
+    import signal
+
+    from ingest.kube_node import NodeAgent, api_views
+
+    shipper = make_shipper(settings)
+    annotations, ended = api_views(settings.kubeconfig)
+    agent = NodeAgent(
+        shipper,
+        settings.kubernetes_pod_logs_dir,
+        settings.kubernetes_agent_dir,
+        args.node or os.environ.get("NODE_NAME") or socket.gethostname(),
+        namespace=settings.kubernetes_namespace,
+        annotations=annotations,
+        ended=ended,
+        max_line_bytes=settings.max_log_line_bytes,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: agent.stop())
+    agent.run_forever(args.interval)
+    drained = shipper.close(timeout=args.wait)
+    return report(shipper, drained, lines=agent.shipped)
+
+
 def report(shipper: Shipper, drained: bool, **extra) -> int:
     summary = dict(
         extra,
@@ -146,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("file", help="a file, or - for stdin")
     d = commands.add_parser("drain", help="ship what dead shippers left in the spool")
     d.add_argument("--wait", type=float, default=60.0)
-    for command in (s, d):
+    k = commands.add_parser("kubernetes-node", help="ship job containers' output from this node's CRI log files")
+    k.add_argument("--node", help="scale_node of the lines (default: NODE_NAME, else the host name)")
+    k.add_argument("--interval", type=float, default=0.2, help="seconds between looks at the log files")
+    k.add_argument("--wait", type=float, default=30.0, help="seconds to wait for Elasticsearch when stopped")
+    for command in (s, d, k):
         command.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on HOST:PORT while running")
         command.add_argument("--metrics-file", help="write Prometheus metrics to this file at the end")
     commands.add_parser("prune", help="delete the daily log indices older than LOG_RETENTION_DAYS, by exact name")
@@ -158,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "prune" and settings.log_retention_days is None:
             raise ConfigurationError("LOG_RETENTION_DAYS is not set: nothing is ever pruned")
-        template = template_check(settings) if args.command in ("ship", "drain") else None
+        template = template_check(settings) if args.command in ("ship", "drain", "kubernetes-node") else None
         for warning in check_connection(settings, needs(args.command, settings), template):
             logging.getLogger("ingest").warning("%s", warning)
     except (ConfigurationError, Refused) as exc:
@@ -173,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.metrics_port is not None:
         metrics.serve(args.metrics_port, settings.host)
     try:
+        if args.command == "kubernetes-node":
+            return kubernetes_node(args, settings)
         return ship(args, settings) if args.command == "ship" else drain(args, settings)
     finally:
         if args.metrics_file:

@@ -178,6 +178,7 @@ class ExecutionStore:
             configuration=configuration,
             timeout=job.timeout,
             started=started,
+            resources=execution.resources["resources"],
         )
 
     def finish_execution(
@@ -315,6 +316,59 @@ class ExecutionStore:
                 )
                 == 1
             )
+
+    def renew_leases(self, exe_ids: Sequence[int], seconds: float) -> set[int]:
+        """Extend the leases of these executions that are still RUNNING; returns those that are not (ended:
+        canceled, or failed by another worker) in one statement each way."""
+        if not exe_ids:
+            return set()
+        now = self._clock()
+        with self._sessions.begin() as s:
+            s.execute(
+                update(JobExecution)
+                .where(JobExecution.id.in_(exe_ids), JobExecution.status == ExecutionStatus.RUNNING)
+                .values(lease_expires=now + timedelta(seconds=seconds))
+                .execution_options(synchronize_session=False)
+            )
+            running = s.scalars(
+                select(JobExecution.id).where(
+                    JobExecution.id.in_(exe_ids), JobExecution.status == ExecutionStatus.RUNNING
+                )
+            ).all()
+        return set(exe_ids) - set(running)
+
+    def running_on(self, node: str) -> list[int]:
+        """The RUNNING executions recorded on this node."""
+        with self._sessions() as s:
+            return list(
+                s.scalars(
+                    select(JobExecution.id)
+                    .join(Node, Node.id == JobExecution.node_id)
+                    .where(Node.hostname == node, JobExecution.status == ExecutionStatus.RUNNING)
+                ).all()
+            )
+
+    def move_to_node(self, exe_id: int, node: str) -> bool:
+        """Record the node a RUNNING execution (and its job) actually runs on, once an engine placed it there
+        (a Kubernetes pod's node); False when the execution is no longer RUNNING."""
+        now = self._clock()
+        with self._sessions.begin() as s:
+            node_id = self._node_id(s, node, now)
+            job_id = s.scalar(select(JobExecution.job_id).where(JobExecution.id == exe_id))
+            # The job's row first, then the execution's, in the order finish_execution and cancel lock them.
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+                .values(node_id=node_id, last_modified=now)
+                .execution_options(synchronize_session=False)
+            )
+            moved = s.execute(
+                update(JobExecution)
+                .where(JobExecution.id == exe_id, JobExecution.status == ExecutionStatus.RUNNING)
+                .values(node_id=node_id, last_modified=now)
+                .execution_options(synchronize_session=False)
+            )
+            return rowcount(moved) == 1
 
     def fail_expired_leases(self) -> int:
         """Fail (node-lost, requeued if tries remain) every RUNNING execution whose lease ran out: its worker

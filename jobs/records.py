@@ -46,6 +46,8 @@ class ClaimedExecution:
     configuration: dict[str, Any]
     timeout: int
     started: datetime
+    # {"cpus", "mem" (MiB), "disk" (MiB), "gpus", ...}: what the execution was given (seed.job_resources)
+    resources: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Tiers: a test that needs Elasticsearch (through any fixture) is marked `es`, one that needs a secured node
 (x-pack security: the suite's node with ES_SECURITY=1, else one of its own) `secured` as well, one that needs
-PostgreSQL `postgres`, and every test of tests/reliability `reliability`; `pytest -m "not es"` runs without a
-node.
+PostgreSQL `postgres`, every test of tests/reliability `reliability`, and every test of tests/kubernetes
+`kubernetes` (those run only when -m names kubernetes); `pytest -m "not es"` runs without a node.
 """
 
 from __future__ import annotations
@@ -284,6 +284,7 @@ ES_FIXTURES = frozenset(
     {"elasticsearch_connection", "elasticsearch_url", "es", "service_es", "own_node", "secured_connection"}
 )
 RELIABILITY = Path(__file__).resolve().parent / "reliability"
+KUBERNETES = Path(__file__).resolve().parent / "kubernetes"
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -295,3 +296,11 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.secured)
         if item.path.is_relative_to(RELIABILITY):
             item.add_marker(pytest.mark.reliability)
+        if item.path.is_relative_to(KUBERNETES):
+            item.add_marker(pytest.mark.kubernetes)
+    # The Kubernetes tier needs a real cluster (built on a cache miss, minutes): it runs when -m names it.
+    if "kubernetes" not in (config.option.markexpr or ""):
+        cluster = [item for item in items if item.path.is_relative_to(KUBERNETES)]
+        if cluster:
+            config.hook.pytest_deselected(items=cluster)
+            items[:] = [item for item in items if not item.path.is_relative_to(KUBERNETES)]

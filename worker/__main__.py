@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks at an empty queue")
     parser.add_argument("--once", action="store_true", help="run at most one job, then exit")
     parser.add_argument(
+        "--engine",
+        choices=("local", "kubernetes"),
+        default="local",
+        help="local: run jobs as processes here (default); kubernetes: as batch/v1 Jobs of KUBERNETES_NAMESPACE",
+    )
+    parser.add_argument(
         "--metrics-port",
         type=int,
         help="serve this worker's Prometheus metrics on WORKER_METRICS_HOST:PORT/metrics (default: "
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("metrics on http://%s:%d/metrics", settings.worker_metrics_host, metrics_port)
     node, _lock = hold_node_name(settings.data_dir, args.node)
     stores = Stores.open(settings.database_url, utcnow)
+    if args.engine == "kubernetes":
+        return run_kubernetes(settings, stores, node, args)
     shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
     # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
     # is bound back in).
@@ -91,6 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     stores.close()
     if not drained:
         log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
+    return 0
+
+
+def run_kubernetes(settings: Settings, stores: Stores, node: str, args) -> int:
+    """The Kubernetes engine: no job runs here, so no shipper and no sandbox (the node agent ships the logs)."""
+    from worker.kube_engine import KubernetesEngine, api_client
+
+    engine = KubernetesEngine(
+        stores.executions,
+        api_client(settings.kubeconfig),
+        settings.kubernetes_namespace,
+        node,
+        lease_seconds=settings.worker_lease_seconds,
+        pull_policy=settings.kubernetes_pull_policy,
+        ttl_seconds=settings.kubernetes_job_ttl,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: engine.stop())
+    log.info("worker %s started (pid %d), Kubernetes namespace %s", node, os.getpid(), settings.kubernetes_namespace)
+    engine.recover()
+    engine.run_forever(poll=args.poll, once=args.once)
+    stores.close()
     return 0
 
 

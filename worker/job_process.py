@@ -15,9 +15,10 @@ PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH", "VIR
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
-def job_environment(claimed, output_dir: str) -> dict[str, str]:
-    """Inputs and settings as environment variables (Seed: upper-cased names)."""
-    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+def job_environment(claimed, output_dir: str, inherit: bool = True) -> dict[str, str]:
+    """Inputs and settings as environment variables (Seed: upper-cased names); with inherit, PASS_ENV of the
+    worker's own environment too (a container has its image's instead)."""
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ} if inherit else {}
     data = claimed.input or {}
     for name, ids in (data.get("files") or {}).items():
         if not reserved_name(name):
