@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -28,11 +27,11 @@ from api.services import Services, build_services
 from core.elastic import describe, elasticsearch_client
 from core.logs import configure_logging
 from core.times import Clock, utcnow
-from jobs.db import create_private, make_engine, upgrade
 from jobs.stores import Stores
 from settings import ConfigurationError, Settings
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
+from tests.migrated import MigratedTemplates
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -163,36 +162,15 @@ def database_url(tmp_path) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory) -> Path:
-    """One SQLite file migrated to the head revision, copied for each test that needs a migrated SQLite
-    database: the copy holds the same bytes, and takes about a hundredth of the time the migrations take
-    (measured: 0.01 s against 0.3-0.6 s a test)."""
-    path = tmp_path_factory.mktemp("migrated") / "head.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    # The last connection closed checkpointed the write-ahead log into the file: the file alone is the database.
-    assert not path.with_name(path.name + "-wal").exists()
-    return path
-
-
-def migrate(database_url: str, migrated_sqlite: Path) -> None:
-    """Bring the test's new database to the head revision: a copy of the migrated file for SQLite, the
-    migrations themselves otherwise."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        create_private(url.database)  # mode 600, as the service makes it; copyfile keeps the mode
-        shutil.copyfile(migrated_sqlite, url.database)
-        return
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+def migrated(tmp_path_factory) -> MigratedTemplates:
+    """Each test's database is a copy of one migrated once per session (tests/migrated.py says how and why)."""
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
 
 
 @pytest.fixture
-def sql_settings(tmp_path, database_url, migrated_sqlite) -> Settings:
+def sql_settings(tmp_path, database_url, migrated) -> Settings:
     """Settings of this test's migrated database, without Elasticsearch."""
-    migrate(database_url, migrated_sqlite)
+    migrated.migrate(database_url)
     return Settings(
         data_dir=tmp_path,
         database_url=database_url,
