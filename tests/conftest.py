@@ -293,6 +293,9 @@ RELIABILITY = Path(__file__).resolve().parent / "reliability"
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark each test by what it needs, from the fixtures it uses and where it lives (see the module docstring)."""
     for item in items:
+        # sql_free is written on a module; it must not reach DATABASE_URL's database through the fixtures.
+        if item.get_closest_marker("sql_free") and "database_url" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid} is marked sql_free but uses a database (database_url)")
         if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.es)
         if "secured_connection" in getattr(item, "fixturenames", ()):
