@@ -27,11 +27,11 @@ from api.services import Services, build_services
 from core.elastic import describe, elasticsearch_client
 from core.logs import configure_logging
 from core.times import Clock, utcnow
-from jobs.db import make_engine, upgrade
 from jobs.stores import Stores
 from settings import ConfigurationError, Settings
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
+from tests.migrated import MigratedTemplates
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
@@ -161,12 +161,16 @@ def database_url(tmp_path) -> str:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> MigratedTemplates:
+    """Each test's database is a copy of one migrated once per session (tests/migrated.py says how and why)."""
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+
+
 @pytest.fixture
-def sql_settings(tmp_path, database_url) -> Settings:
+def sql_settings(tmp_path, database_url, migrated) -> Settings:
     """Settings of this test's migrated database, without Elasticsearch."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+    migrated.migrate(database_url)
     return Settings(
         data_dir=tmp_path,
         database_url=database_url,
@@ -290,6 +294,9 @@ KUBERNETES = Path(__file__).resolve().parent / "kubernetes"
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark each test by what it needs, from the fixtures it uses and where it lives (see the module docstring)."""
     for item in items:
+        # sql_free is written on a module; it must not reach DATABASE_URL's database through the fixtures.
+        if item.get_closest_marker("sql_free") and "database_url" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid} is marked sql_free but uses a database (database_url)")
         if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.es)
         if "secured_connection" in getattr(item, "fixturenames", ()):

@@ -14,6 +14,10 @@ from ingest.shipper import Shipper
 from settings import Settings
 from tests.ingest.reading import read_lines
 
+# A shipper and a node of its own, no database (Settings' database_url is empty): on PostgreSQL it would run exactly
+# as on SQLite, so that run of CI leaves it out.
+pytestmark = pytest.mark.sql_free
+
 
 @pytest.mark.slow
 def test_elasticsearch_restart_mid_shipping_keeps_every_line_once(own_node, tmp_path):

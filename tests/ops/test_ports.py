@@ -22,6 +22,10 @@ import pytest
 from tests.es_node import LaunchedNode
 from tests.reliability.harness import LOOPBACK, free_port, wait_until
 
+# Every command here runs in clean_env, without DATABASE_URL (scripts/run's API uses its DATA_DIR's SQLite), and no
+# test uses a database fixture: on PostgreSQL they would run exactly as on SQLite, so that run of CI leaves them out.
+pytestmark = pytest.mark.sql_free
+
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "scripts" / "elasticsearch"
 RUN = ROOT / "scripts" / "run"
