@@ -210,6 +210,12 @@ def test_facets_beside_the_results_a_click_filters_and_regex(runs, served, brows
     wait = WebDriverWait(browser, 30)
     browser.get(f"{served}/search?q=scan")
     wait.until(lambda b: total(b) == "10,500 matches")
+    # Open mode, no credential: saved searches need a login, offered (not forced) in their closed panel.
+    saved = browser.find_element(By.ID, "saved-list")
+    wait.until(lambda _: saved.get_attribute("textContent") == "Log in to keep saved searches. Log in")
+    assert not browser.find_element(By.ID, "save-form").is_displayed() and not browser.find_elements(
+        By.ID, "login-form"
+    )
     # 1280x800: the facets beside the results, nothing wider than the window.
     facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
     assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
@@ -289,6 +295,18 @@ def test_save_a_search_open_it_from_the_list_and_delete_it(runs, stores, served_
     wait.until(lambda b: b.find_element(By.ID, "saved-list").text == "None yet.")
     assert browser.find_element(By.ID, "saved-message").text == "Deleted stderr of the scans"
     assert stores.saved_searches.visible(Caller("reader2")) == []
+
+    # With the READ_TOKEN itself (a bearer token, no CSRF token needed) the shared reader saves one too, shared.
+    browser.get(f"{served_read_token}/search?q=render#token=a-read-token")
+    wait.until(lambda b: total(b) == "50 matches")
+    wait.until(open_saved)
+    wait.until(lambda b: b.find_element(By.ID, "saved-list").text == "None yet.")
+    browser.find_element(By.ID, "save-name").send_keys("renders")
+    browser.find_element(By.CSS_SELECTOR, "#save-form label").click()  # the Shared switch
+    browser.find_element(By.ID, "save-submit").click()
+    wait.until(lambda b: [a.text for a in b.find_elements(By.CSS_SELECTOR, "#saved-list a.saved-link")] == ["renders"])
+    (kept,) = stores.saved_searches.visible(Caller(None))  # shared: anyone sees it
+    assert (kept.owner, kept.query, kept.shared) == ("reader", "q=render", True)
 
 
 def test_live_mode_appends_a_new_match(runs, stores, make_client, auth, browser):
