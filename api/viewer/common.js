@@ -21,6 +21,14 @@ window.ScaleLogs = (function () {
     return h;
   }
 
+  // A write's headers: with a session, its CSRF token (the csrftoken cookie the server binds to the session,
+  // set on the session's first request) in X-CSRFToken; a bearer token needs none, and sending it costs nothing.
+  function writeHeaders(extra) {
+    const found = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
+    const csrf = found ? decodeURIComponent(found.slice("csrftoken=".length)) : "";
+    return headers(Object.assign({"X-CSRFToken": csrf}, extra));
+  }
+
   // An error answer as one line of text; a 401 opens the login form (login.js) and says so.
   async function problem(resp) {
     if (resp.status === 401 && window.ViewerLogin) { window.ViewerLogin.show(); return "Log in to read the logs"; }
@@ -93,5 +101,5 @@ window.ScaleLogs = (function () {
     return null;
   }
 
-  return {token, headers, problem, appendHighlighted, readEvents, downloadWithToken};
+  return {token, headers, writeHeaders, problem, appendHighlighted, readEvents, downloadWithToken};
 })();

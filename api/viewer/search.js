@@ -25,7 +25,8 @@
     const filters = {};
     FILTERS.forEach((name) => { filters[name] = p.getAll(name).filter((v) => v !== ""); });
     return {
-      q: p.get("q") || "",
+      // A saved search (search-saved.js) keeps a regex: query as the API's regex= parameter.
+      q: p.get("q") || (p.get("regex") ? "regex:" + p.get("regex") : ""),
       filters,
       started: p.get("started") || "",
       ended: p.get("ended") || "",

@@ -454,7 +454,7 @@ def test_html_log_output_and_highlights_are_escaped(make_client, stores, es, set
     csp = viewer.headers.get("Content-Security-Policy", "")
     assert viewer.status_code == 200 and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert viewer.headers.get("X-Content-Type-Options") == "nosniff"
-    for name in ("viewer.js", "login.js", "common.js", "search.js", "search-chart.js", "theme.js"):
+    for name in ("viewer.js", "login.js", "common.js", "search.js", "search-chart.js", "search-saved.js", "theme.js"):
         script = (Path(__file__).resolve().parents[2] / "api" / "viewer" / name).read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in script, f"the viewer's {name} uses {sink}"

@@ -15,6 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from jobs.saved_search_store import Caller
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
 from tests.search.browsers import log_in, serving
@@ -209,6 +210,12 @@ def test_facets_beside_the_results_a_click_filters_and_regex(runs, served, brows
     wait = WebDriverWait(browser, 30)
     browser.get(f"{served}/search?q=scan")
     wait.until(lambda b: total(b) == "10,500 matches")
+    # Open mode, no credential: saved searches need a login, offered (not forced) in their closed panel.
+    saved = browser.find_element(By.ID, "saved-list")
+    wait.until(lambda _: saved.get_attribute("textContent") == "Log in to keep saved searches. Log in")
+    assert not browser.find_element(By.ID, "save-form").is_displayed() and not browser.find_elements(
+        By.ID, "login-form"
+    )
     # 1280x800: the facets beside the results, nothing wider than the window.
     facets = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, '.facet[data-field="stream"] .facet-value'))
     assert browser.find_element(By.ID, "facets-box").rect["x"] < browser.find_element(By.ID, "results-pane").rect["x"]
@@ -247,6 +254,59 @@ def test_facets_beside_the_results_a_click_filters_and_regex(runs, served, brows
     wait.until(lambda b: b.find_element(By.ID, "status").text == "Showing 10 of 10 lines")
     shown = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results a.hit")]
     assert [line.rsplit(" ", 2)[-2] for line in shown] == [str(n) for n in range(10199, 10189, -1)]
+
+
+def test_save_a_search_open_it_from_the_list_and_delete_it(runs, stores, served_read_token, browser):
+    """A read-only user logged in with a session (its writes carry the session's CSRF token) keeps a search."""
+    stores.users.add_user("reader2", "another reader's password")
+    wait = WebDriverWait(browser, 30)
+    browser.get(f"{served_read_token}/search?q=scan&stream=stderr&view=execution")
+    log_in(browser, wait, "reader2", "another reader's password")
+    wait.until(lambda b: b.find_elements(By.ID, "total") and total(b) == f"{SCAN_STDERR} matches")
+
+    def open_saved(b):
+        box = b.find_element(By.ID, "saved-box")
+        if box.get_attribute("open") is None:
+            box.find_element(By.TAG_NAME, "summary").click()
+        return box.find_element(By.ID, "save-form").is_displayed()
+
+    wait.until(open_saved)
+    wait.until(lambda b: b.find_element(By.ID, "saved-list").text == "None yet.")
+    browser.find_element(By.ID, "save-name").send_keys("stderr of the scans")
+    browser.find_element(By.ID, "save-submit").click()
+    links = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#saved-list .saved-item a.saved-link"))
+    assert [a.text for a in links] == ["stderr of the scans"]
+    assert browser.find_element(By.ID, "saved-message").text == "Saved stderr of the scans"
+    (kept,) = stores.saved_searches.visible(Caller("reader2"))
+    assert (kept.owner, kept.query, kept.shared) == ("reader2", "q=scan&stream=stderr", False)  # the view is the page's
+
+    # Another search, then the saved one from the list: the same address and matches again.
+    browser.get(f"{served_read_token}/search?q=render")
+    wait.until(lambda b: total(b) == "50 matches")
+    wait.until(open_saved)
+    link = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#saved-list a.saved-link"))[0]
+    link.click()
+    wait.until(lambda b: query_of(b) == {"q": ["scan"], "stream": ["stderr"]} and total(b) == f"{SCAN_STDERR} matches")
+    wait.until(lambda b: b.find_element(By.ID, "status").text == f"Showing {SCAN_STDERR} of {SCAN_STDERR} lines")
+
+    # Its owner deletes it.
+    wait.until(open_saved)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#saved-list .saved-delete"))[0].click()
+    wait.until(lambda b: b.find_element(By.ID, "saved-list").text == "None yet.")
+    assert browser.find_element(By.ID, "saved-message").text == "Deleted stderr of the scans"
+    assert stores.saved_searches.visible(Caller("reader2")) == []
+
+    # With the READ_TOKEN itself (a bearer token, no CSRF token needed) the shared reader saves one too, shared.
+    browser.get(f"{served_read_token}/search?q=render#token=a-read-token")
+    wait.until(lambda b: total(b) == "50 matches")
+    wait.until(open_saved)
+    wait.until(lambda b: b.find_element(By.ID, "saved-list").text == "None yet.")
+    browser.find_element(By.ID, "save-name").send_keys("renders")
+    browser.find_element(By.CSS_SELECTOR, "#save-form label").click()  # the Shared switch
+    browser.find_element(By.ID, "save-submit").click()
+    wait.until(lambda b: [a.text for a in b.find_elements(By.CSS_SELECTOR, "#saved-list a.saved-link")] == ["renders"])
+    (kept,) = stores.saved_searches.visible(Caller(None))  # shared: anyone sees it
+    assert (kept.owner, kept.query, kept.shared) == ("reader", "q=render", True)
 
 
 def test_live_mode_appends_a_new_match(runs, stores, make_client, auth, browser):
