@@ -18,6 +18,7 @@ from core.elastic import elasticsearch_client
 from core.times import utcnow
 from ingest.retention import TASK, DailyPrune, prune
 from jobs.daily_task_store import DailyTaskStore
+from tests.conftest import ADMIN_TOKEN
 from tests.es_node import ROOT, connection_env, role_key
 from tests.reliability.harness import Gunicorn, wait_until
 
@@ -162,7 +163,13 @@ def test_gunicorn_prunes_by_itself_once_for_its_workers(es, settings, tmp_path, 
     if settings.elasticsearch_api_key is not None:  # secured: the API's key needs the retention role too
         env["ELASTICSEARCH_API_KEY"] = role_key(es, ["scalelogs_writer", "scalelogs_reader", "scalelogs_retention"])
     server = Gunicorn(
-        tmp_path / "api", settings.database_url, settings.elasticsearch_url, log_prefix, "t", workers=2, extra_env=env
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        log_prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env=env,
     ).start()
     try:
         wait_until(lambda: old not in existing(es, log_prefix), 90, 0.5, f"gunicorn pruning {old}")

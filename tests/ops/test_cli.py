@@ -334,7 +334,13 @@ def test_search_follow_prints_new_matches_of_every_execution_once(server, stores
         post_lines(
             server, one.id, [{"message": "walrus 1", "stream": "stdout"}, {"message": "seal", "stream": "stdout"}]
         )
-        late = {"message": "walrus 2", "stream": "stderr", "@timestamp": "2020-01-01T00:00:00Z"}
+        # stamped 4 minutes ago: before the lines already sent, within the 300 s a line may predate its execution
+        captured = time.time() - 240
+        late = {
+            "message": "walrus 2",
+            "stream": "stderr",
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(captured)),
+        }
         post_lines(server, two.id, [late])
         wait_until(lambda: len(out) >= 2, 60, what="two matches printed")
         post_lines(server, two.id, [{"message": "walrus 3", "stream": "stdout"}])
