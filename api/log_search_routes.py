@@ -6,7 +6,7 @@ import falcon
 
 from api.errors import bad_request, not_found
 from api.log_params import ERROR_429, ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
-from api.logs.filters import check_text, parsed_filters
+from api.logs.filters import check_text, filters_of
 from api.logs.follow import FOLLOW_PARAM, SearchFollow
 from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
 from api.logs.hit_links import add_hit_links
@@ -52,10 +52,11 @@ class LogSearchResource:
         self._follow = follow
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q, filters = parsed_filters(req, LOG_SEARCH_PARAMS, self._clock, self._log_targets, self._search)
-        if q["follow"] and self._follow is not None:
-            self._follow.respond(req, resp, q, filters)
+        q = parse_query(req, LOG_SEARCH_PARAMS, self._clock)
+        if q["follow"] and self._follow is not None:  # judges the job's facts per line: nothing to resolve here
+            self._follow.respond(req, resp, q, filters_of(q, self._log_targets))
             return
+        filters = self._search.resolve(filters_of(q, self._log_targets), self._log_targets)
         newest_first = q["order"] != "timestamp"
         if q["group"] is not None:
             if q["cursor"] is not None:

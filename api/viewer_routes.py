@@ -25,12 +25,11 @@ ASSET_TYPES = {
 VIEWER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:"
 
 
-class ViewerPage:
-    # In READ_TOKEN mode a browser without a session gets the login page (api/viewer/login.html) with its 401.
-    access = Access.PAGE
-    operations = {
+def page_operations(summary: str) -> dict[str, Operation]:
+    """GET of an HTML page: the page, or in READ_TOKEN mode without a session the login page with its 401."""
+    return {
         "GET": Operation(
-            "The log viewer page of one execution",
+            summary,
             responses={
                 200: Response("HTML page", {"text/html": TEXT}),
                 401: Response(
@@ -41,6 +40,12 @@ class ViewerPage:
             tags=("logs",),
         )
     }
+
+
+class ViewerPage:
+    # In READ_TOKEN mode a browser without a session gets the login page (api/viewer/login.html) with its 401.
+    access = Access.PAGE
+    operations = page_operations("The log viewer page of one execution")
 
     def __init__(self, log_targets: LogTargetStore):
         self._log_targets = log_targets
@@ -58,19 +63,7 @@ class SearchPage:
     """The search page: its query, filters and view live in its own address, so a link shares a search."""
 
     access = Access.PAGE
-    operations = {
-        "GET": Operation(
-            "The log search page (the filters of /v6/logs/ in its address)",
-            responses={
-                200: Response("HTML page", {"text/html": TEXT}),
-                401: Response(
-                    "Not logged in (READ_TOKEN mode): a browser gets the login page",
-                    {"text/html": TEXT, "application/json": ERROR},
-                ),
-            },
-            tags=("logs",),
-        )
-    }
+    operations = page_operations("The log search page (the filters of /v6/logs/ in its address)")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         serve_static(resp, "search.html")

@@ -52,6 +52,7 @@ class SearchFollow:
         self._trust_forwarded_for = trust_forwarded_for
 
     def respond(self, req: falcon.Request, resp: falcon.Response, q: dict, filters: Filters) -> None:
+        """`filters` unresolved (api.logs.filters.filters_of): status and error_category are judged per line."""
         for name in ("cursor", "group"):
             if q.get(name) is not None:
                 raise bad_request(f'Parameter "{name}" cannot be combined with "follow"')
@@ -61,7 +62,7 @@ class SearchFollow:
             # The job's status and error category are judged as each line is sent (the job's facts now), not by
             # the executions a resolve found at the start: a follow sees executions that start after it.
             wanted = (filters.statuses, filters.error_categories)
-            unfaceted = replace(filters, statuses=None, error_categories=None, fact_cluster_ids=None)
+            unfaceted = replace(filters, statuses=None, error_categories=None)
             items = self._search.follow_search(unfaceted, pos, self._max_seconds, hit_of)
             resp.content_type = "text/event-stream"
             resp.set_header("Cache-Control", "no-cache")

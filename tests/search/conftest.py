@@ -6,7 +6,7 @@ import pytest
 
 from search import LogSearch
 from search.reads import FollowTiming
-from tests.search.browsers import chromium
+from tests.search.browsers import chromium, serving
 
 
 @pytest.fixture
@@ -32,3 +32,17 @@ def browser(tmp_path, downloads):
     """Headless Chromium in a 1280x800 window, saving downloads into `downloads`."""
     with chromium(tmp_path / "chromium", downloads) as driver:
         yield driver
+
+
+@pytest.fixture
+def served(make_client):
+    """The app on 127.0.0.1 in a server thread, for the browser tests; follows end within 20 s so it can stop."""
+    with serving(make_client(follow_max_seconds=20.0).app) as url:
+        yield url
+
+
+@pytest.fixture
+def served_read_token(make_client):
+    """The same in READ_TOKEN mode: every read (the pages' included) needs a token or a session."""
+    with serving(make_client(follow_max_seconds=20.0, read_token="a-read-token").app) as url:
+        yield url

@@ -79,19 +79,6 @@ def runs(corpus, stores) -> list:
     return made
 
 
-@pytest.fixture
-def served(make_client):
-    with serving(make_client(follow_max_seconds=20.0).app) as url:
-        yield url
-
-
-@pytest.fixture
-def served_read_token(make_client):
-    """READ_TOKEN mode: every read (the page's included) needs the token or a session."""
-    with serving(make_client(read_token="a-read-token").app) as url:
-        yield url
-
-
 def query_of(browser) -> dict:
     return parse_qs(urlsplit(browser.current_url).query)
 

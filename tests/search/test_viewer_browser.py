@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.search.browsers import log_in, serving
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
-
-
-@pytest.fixture
-def served(make_client):
-    """The app on 127.0.0.1 in a server thread; follows end within 20 s so the server can stop."""
-    with serving(make_client(follow_max_seconds=20.0).app) as url:
-        yield url
-
-
-@pytest.fixture
-def served_read_token(make_client):
-    """The same in READ_TOKEN mode: every read needs a token or a session."""
-    with serving(make_client(follow_max_seconds=20.0, read_token="a-read-token").app) as url:
-        yield url
 
 
 def doc(exe, seconds: int, order: int, message: str, stream: str) -> dict:
