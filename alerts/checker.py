@@ -1,4 +1,4 @@
-"""The alert checker: a thread of each API process (or of `python -m api.alert_process`) that, every tick,
+"""The alert checker: a thread of each API process (or of `python -m api.alerts.alert_process`) that, every tick,
 evaluates the rules that are due and attempts the notifications that are due, each after claiming it in SQL
 (jobs/alert_store.py), so one process handles each at a time however many run.
 

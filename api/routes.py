@@ -6,26 +6,29 @@ from __future__ import annotations
 import falcon
 
 # First, for the OpenAPI document: it lists schemas in the order they are declared (jobs, logs, then the rest).
-from api import job_schemas, log_params  # noqa: F401
+from api.jobs import job_schemas  # noqa: F401
+from api.logs import log_params  # noqa: F401
+
+# isort: split
 from api.account_routes import Login, Logout, Profile
-from api.alert_routes import AlertDetails, AlertHistory, AlertRules, Alerts
-from api.file_routes import Files
+from api.alerts.alert_routes import AlertDetails, AlertHistory, AlertRules, Alerts
 from api.health import Liveness, Readiness
-from api.ingest_routes import ExecutionLogIngest
-from api.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
-from api.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
-from api.job_type_routes import JobTypes
-from api.log_routes import ExecutionLogs
-from api.log_search_routes import JobLogs, LogSearchResource
+from api.jobs.file_routes import Files
+from api.jobs.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
+from api.jobs.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
+from api.jobs.job_type_routes import JobTypes
 from api.logs.export import LogExport
 from api.logs.facets import LogFacets
 from api.logs.follow import SearchFollow
 from api.logs.histogram import LogHistogram
-from api.long_reads import LongReads
+from api.logs.ingest_routes import ExecutionLogIngest
+from api.logs.log_routes import ExecutionLogs
+from api.logs.log_search_routes import JobLogs, LogSearchResource
+from api.logs.long_reads import LongReads
+from api.logs.saved_search_routes import SavedSearchDetails, SavedSearches
 from api.metrics_route import MetricsResource
 from api.openapi import OpenApiResource
 from api.routing import ID, RouteTable
-from api.saved_search_routes import SavedSearchDetails, SavedSearches
 from api.scaleui.catalogue_routes import ErrorDetails, Errors, NothingHere, TimelineJobTypes
 from api.scaleui.job_type_edit_routes import (
     JobTypeDetailsEditable,

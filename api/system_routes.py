@@ -18,7 +18,7 @@ from typing import Any
 
 import falcon
 
-from api.job_serialize import icon_code
+from api.jobs.job_serialize import icon_code
 from api.routing import Operation, json_response
 from api.schemas import component
 from core.times import Clock, format_datetime

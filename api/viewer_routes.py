@@ -9,7 +9,7 @@ import falcon
 
 from api.auth import Access
 from api.errors import not_found
-from api.log_params import TEXT
+from api.logs.log_params import TEXT
 from api.routing import Operation, Response
 from api.schemas import ERROR
 from jobs.log_target_store import LogTargetStore

@@ -3,7 +3,7 @@
 `services` is what the app was built with: gunicorn.conf.py's worker_exit hook closes it, so each worker ships
 what it spooled before it exits (a normal stop or a reload leaves nothing in the spool)."""
 
-from api.alert_startup import start_alert_checker
+from api.alerts.alert_startup import start_alert_checker
 from api.app import create_app
 from api.services import build_services
 from api.startup import start_daily_prune

@@ -9,7 +9,7 @@ What it leaves out is what ours does around the work: Falcon (routing, request a
 middleware chain (request id, metrics, the JSON request log line, authentication: who is asking, with a
 personal-token or session lookup when one is sent), parameter parsing and validation, content negotiation.
 
-- GET /v6/jobs/{id}/: JobStore.get_job, api.job_serialize.job_details.
+- GET /v6/jobs/{id}/: JobStore.get_job, api.jobs.job_serialize.job_details.
 - GET /v6/jobs/?page_size=100: JobStore.list_jobs (no filter, page 1), job_item, the v6 envelope.
 - GET /v6/job-executions/{id}/logs/combined/?limit=1000: LogTargetStore.execution_for_logs, LogSearch.page,
   search.render's JSON body (Scale's search response).
@@ -21,7 +21,7 @@ LOG_LEGACY_INDICES, as the API reads them.
 from __future__ import annotations
 
 from api.app import write_json
-from api.job_serialize import job_details, job_item
+from api.jobs.job_serialize import job_details, job_item
 from core.elastic import elasticsearch_client
 from core.times import utcnow
 from jobs.records import JobQuery

@@ -1,1 +1,1 @@
-"""Log routes added by Search II (context, cursor walks, export, histogram); the older ones stay in api/."""
+"""Log routes: ordered reads of an execution, search, follow, context, export, facets, ingest, saved searches."""

@@ -10,11 +10,11 @@ import falcon
 import orjson
 
 from api.auth import client_address
-from api.log_params import ERROR_429, ERROR_503, TEXT
 from api.logs.filters import FILTER_PARAMS, parsed_filters
 from api.logs.hit_links import with_job_facts
+from api.logs.log_params import ERROR_429, ERROR_503, TEXT
+from api.logs.long_reads import LongReads
 from api.logs.streaming import guarded_stream
-from api.long_reads import LongReads
 from api.params import Param
 from api.routing import Operation, Response
 from core.times import Clock

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import falcon
 
 from api.errors import bad_request
-from api.log_params import JOB_FACT_PARAMS, REGEX_PARAM, SEARCH_PARAMS, SEARCH_TEXT, WINDOW_PARAMS
+from api.logs.log_params import JOB_FACT_PARAMS, REGEX_PARAM, SEARCH_PARAMS, SEARCH_TEXT, WINDOW_PARAMS
 from api.params import Param, check_window, parse_query
 from core.times import Clock
 from jobs.log_target_store import LogTargetStore

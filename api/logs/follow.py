@@ -18,8 +18,8 @@ import orjson
 from api.auth import client_address
 from api.errors import bad_request
 from api.logs.hit_links import add_hit_links
+from api.logs.long_reads import LongReads
 from api.logs.streaming import guarded_stream
-from api.long_reads import LongReads
 from api.params import Param
 from jobs.log_target_store import LogTargetStore
 from search import LogSearch

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import falcon
 
-from api.log_params import HIT
 from api.logs.hit_links import add_hit_links
+from api.logs.log_params import HIT
 from api.pagination import envelope, page_of
 from api.params import Param
 from api.schemas import component

@@ -5,8 +5,8 @@ from __future__ import annotations
 import falcon
 
 from api.errors import bad_request
-from api.log_params import ERROR_503
 from api.logs.filters import FILTER_PARAMS, parsed_filters
+from api.logs.log_params import ERROR_503
 from api.params import Param
 from api.routing import Operation, json_response
 from api.schemas import component

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import falcon
 
-from api import job_schemas
 from api.errors import not_found
+from api.jobs import job_schemas
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import falcon
 
-from api import job_schemas
 from api.bodies import BOOLEAN, CODE_POINT, INT32, Body, Field, json_body, json_object, parse_fields
 from api.errors import bad_request
-from api.job_serialize import icon_code, job_type_item
-from api.job_type_routes import JobTypeDetails
+from api.jobs import job_schemas
+from api.jobs.job_serialize import icon_code, job_type_item
+from api.jobs.job_type_routes import JobTypeDetails
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, parse_query
 from api.routing import Operation, Response, json_response
@@ -109,7 +109,7 @@ class JobTypeValidation:
 
 
 class JobTypeDetailsEditable(JobTypeDetails):
-    """GET one job type (api.job_type_routes) and PATCH what a staff user may change on it."""
+    """GET one job type (api.jobs.job_type_routes) and PATCH what a staff user may change on it."""
 
     operations = {
         **JobTypeDetails.operations,

@@ -8,9 +8,9 @@ from typing import Any
 
 import falcon
 
-from api import job_schemas
 from api.errors import not_found
-from api.job_serialize import job_type_base
+from api.jobs import job_schemas
+from api.jobs.job_serialize import job_type_base
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response

@@ -7,9 +7,9 @@ from typing import Any
 
 import falcon
 
-from api import job_schemas
 from api.bodies import BOOLEAN, STRING, Body, Field, json_object
 from api.errors import not_found
+from api.jobs import job_schemas
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, Response, json_response

@@ -1,6 +1,6 @@
 """Alerts against real servers on loopback: Elasticsearch (the suite's node), a webhook receiver and an SMTP
 server (tests/alerts/conftest.py). Each test runs the checker the API processes run (api/startup.py), or two
-`python -m api.alert_process` processes; every wait polls with a deadline."""
+`python -m api.alerts.alert_process` processes; every wait polls with a deadline."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from falcon import testing
 from prometheus_client import REGISTRY
 
-from api.alert_startup import start_alert_checker
+from api.alerts.alert_startup import start_alert_checker
 from api.app import create_app
 from api.services import build_services
 from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, wait_for
@@ -286,7 +286,7 @@ def test_two_alert_processes_never_both_deliver(
     }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "api.alert_process"],
+            [sys.executable, "-m", "api.alerts.alert_process"],
             cwd=REPO,
             env=env,
             stdout=open(tmp_path / f"alerts-{n}.log", "w"),

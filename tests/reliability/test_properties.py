@@ -1,5 +1,5 @@
 """Hypothesis properties of the parsers user input goes through: timestamps and durations (api/params.py),
-the job list's `order` (api/job_routes.py), and NDJSON log lines (ingest/receive.py)."""
+the job list's `order` (api/jobs/job_routes.py), and NDJSON log lines (ingest/receive.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from api.app import write_json
-from api.job_routes import parse_order
+from api.jobs.job_routes import parse_order
 from api.params import parse_timestamp
 from core.times import format_datetime, format_ns, parse_ns
 from ingest.receive import INT64_MAX, BadLine, parse_line

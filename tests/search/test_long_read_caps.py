@@ -1,4 +1,4 @@
-"""Caps on follows and whole-log streams (api/long_reads.py): the app is called as a WSGI server calls it, and
+"""Caps on follows and whole-log streams (api/logs/long_reads.py): the app is called as a WSGI server calls it, and
 the bodies it returns are held open without being read, as a slow client holds them; past the per-client or the
 per-worker cap a long read is 429 with Retry-After, short routes keep answering, and closing a body frees its
 slot."""

@@ -1,4 +1,4 @@
-"""Starting this process's alert checker (api/wsgi.py in each gunicorn worker, api/alert_process.py on its own).
+"""Starting this process's alert checker (api/wsgi.py in each gunicorn worker, api/alerts/alert_process.py on its own).
 
 Apart from api/startup.py: gunicorn's master imports that before the metrics directory is ready, and the
 checker brings in the metrics catalogue (prometheus_client) with it."""

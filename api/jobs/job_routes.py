@@ -6,9 +6,9 @@ from typing import Any
 
 import falcon
 
-from api import job_schemas
 from api.errors import bad_request, not_found
-from api.job_serialize import job_details, job_item, scale_file
+from api.jobs import job_schemas
+from api.jobs.job_serialize import job_details, job_item, scale_file
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response

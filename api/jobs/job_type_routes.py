@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import falcon
 
-from api import job_schemas
 from api.errors import not_found
-from api.job_serialize import job_type_details, job_type_item
+from api.jobs import job_schemas
+from api.jobs.job_serialize import job_type_details, job_type_item
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, parse_query
 from api.routing import Operation, json_response

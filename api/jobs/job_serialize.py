@@ -1,4 +1,4 @@
-"""JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.job_schemas). Datetimes
+"""JSON shapes of jobs, job types, executions and files, in Scale v6's key order (see api.jobs.job_schemas). Datetimes
 stay datetime objects: the app's JSON handler (api.app.write_json) writes them as Scale does."""
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def execution_details(e) -> dict:
 
 
 def scale_file(f) -> dict:
-    """Scale v6's ScaleFile JSON (api.job_schemas.SCALE_FILE) of a jobs.models.ScaleFile loaded with FILE_LOAD."""
+    """Scale v6's ScaleFile JSON (api.jobs.job_schemas.SCALE_FILE) of a jobs.models.ScaleFile loaded with FILE_LOAD."""
     base = (f.workspace.base_url or "").rstrip("/")
     recipe_type = f.recipe_type
     batch = f.batch

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import falcon
 
-from api import job_schemas
 from api.auth import bound_node, check_node
 from api.errors import not_found
-from api.job_serialize import execution_details, execution_item
+from api.jobs import job_schemas
+from api.jobs.job_serialize import execution_details, execution_item
 from api.pagination import PAGE_PARAMS, base_url, envelope, page_of
 from api.params import Param, parse_query
 from api.routing import Operation, json_response

@@ -1,5 +1,5 @@
 """One execution's log lines: paged, tailed, streamed whole or followed, in the format the client asks for.
-Search across executions is in api/log_search_routes.py, the viewer's page in api/viewer_routes.py.
+Search across executions is in api/logs/log_search_routes.py, the viewer's page in api/viewer_routes.py.
 
 Following holds a worker for at most settings.follow_max_seconds; an SSE client then reconnects with
 Last-Event-ID and resumes exactly (run gunicorn with a threaded worker class so followers don't starve others).
@@ -19,10 +19,10 @@ import falcon
 
 from api.auth import client_address
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_410, ERROR_429, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
 from api.logs.context import CONTEXT_PARAMS, around_of
+from api.logs.log_params import ERROR_410, ERROR_429, ERROR_503, JSON_BODY, READ_PARAMS, TEXT
+from api.logs.long_reads import LongReads
 from api.logs.streaming import guarded_stream
-from api.long_reads import LongReads
 from api.pagination import base_url
 from api.params import check_window, parse_query
 from api.routing import Operation, Response, json_response

@@ -1,4 +1,4 @@
-"""`python -m api.alert_process`: an alert checker in a process of its own, for a fleet whose API processes run
+"""`python -m api.alerts.alert_process`: an alert checker in a process of its own, for a fleet whose API processes run
 with ALERT_CHECKS=0 (or beside them: the database gives each due rule to one process either way). It reads the
 same settings as the API (ALERT_CHECKS aside) and stops on SIGTERM or SIGINT."""
 
@@ -8,7 +8,7 @@ import signal
 import threading
 from dataclasses import replace
 
-from api.alert_startup import start_alert_checker
+from api.alerts.alert_startup import start_alert_checker
 from core.elastic import elasticsearch_client
 from core.logs import configure_logging
 from core.times import utcnow

@@ -79,7 +79,7 @@ CONFIGURATION = component(
 )
 RESOURCES = component("Resources", obj(resources={"type": "object", "additionalProperties": NUM}))
 
-# A Font Awesome code point; job types without one show api.job_serialize.DEFAULT_ICON_CODE.
+# A Font Awesome code point; job types without one show api.jobs.job_serialize.DEFAULT_ICON_CODE.
 ICON = {"type": "string", "description": "Font Awesome code point (hexadecimal), e.g. f1b2"}
 _JOB_TYPE_BASE: dict[str, Any] = dict(
     id=INT,

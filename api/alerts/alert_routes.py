@@ -15,9 +15,9 @@ from alerts.allow import NotAllowed, check_webhook
 from api.auth import Access
 from api.bodies import BOOLEAN, INT32, Body, Field, json_body, parse_fields, text
 from api.errors import bad_request
+from api.logs.saved_search_routes import caller_of
 from api.pagination import base_url, envelope, page_of
 from api.routing import Operation, Response, json_response
-from api.saved_search_routes import caller_of
 from api.schemas import ERROR, ERROR_413, ERROR_415, component, paginated
 from core.times import Clock
 from jobs.alert_store import RULE_FIELDS, AlertStore, Event, Rule

@@ -5,11 +5,11 @@ from __future__ import annotations
 import falcon
 
 from api.errors import bad_request, not_found
-from api.log_params import ERROR_429, ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
 from api.logs.filters import check_text, filters_of
 from api.logs.follow import FOLLOW_PARAM, SearchFollow
 from api.logs.groups import GROUP_PARAM, GROUP_ROW, group_page
 from api.logs.hit_links import add_hit_links
+from api.logs.log_params import ERROR_429, ERROR_503, HIT, JOB_LOG_PARAMS, SEARCH_PARAMS
 from api.logs.walk import CURSOR_PARAM, cursor_page
 from api.pagination import envelope, page_of
 from api.params import check_window, parse_query

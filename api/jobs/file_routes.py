@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import falcon
 
-from api import job_schemas
 from api.errors import bad_request
-from api.job_serialize import scale_file
+from api.jobs import job_schemas
+from api.jobs.job_serialize import scale_file
 from api.pagination import PAGE_PARAMS, envelope, page_of
 from api.params import Param, check_window, parse_query
 from api.routing import Operation, json_response
