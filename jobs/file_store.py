@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, load_only
 
@@ -128,6 +128,26 @@ def _order(stmt, keys: Sequence[OrderKey]):
     return stmt.order_by(*clauses)
 
 
+def ordered_ids(q: FileQuery) -> Select:
+    """The ids of the files matching q, in q's order (the list's statement, before OFFSET and LIMIT)."""
+    return _order(select(ScaleFile.id).where(*file_conditions(q)), q.order)
+
+
+# Orders an index gives without sorting every matching file (each alone, either direction, then the id): the
+# file's id, and last_modified (the default; its own index, and ix_scale_files_job_id_last_modified for one job).
+FILE_INDEXED_ORDERS = frozenset({"id", "last_modified"})
+
+
+def served_by_an_index(keys: Sequence[OrderKey]) -> bool:
+    fields = [k.field for k in keys]
+    if fields[-1:] == ["id"] and len(fields) > 1 and keys[-1].descending == keys[0].descending:
+        fields = fields[:-1]
+    return len(fields) <= 1 and all(f in FILE_INDEXED_ORDERS for f in fields)
+
+
+NARROWER = "narrow the list with filters (job_id, job_type_name, the created/data/source windows, ...)"
+
+
 class FileStore:
     def __init__(self, db: Database, clock: Clock):
         self._sessions = db.sessions
@@ -141,14 +161,20 @@ class FileStore:
         (clients who aren't staff), a page starting past the first `bound` files is Invalid: a deep OFFSET reads
         and drops every file before it."""
         conditions = file_conditions(q)
-        ids = _order(select(ScaleFile.id).where(*conditions), q.order)
+        ids = ordered_ids(q)
         with self._sessions() as s:
             count = s.execute(select(func.count()).select_from(ScaleFile).where(*conditions)).scalar_one()
             if bound is not None and bound <= offset < count:
                 raise Invalid(
                     f"page: anonymous and read-only clients may page through the first {bound} files of a list, and "
-                    f"this page starts at file {offset + 1} of {count}; narrow the list with filters (job_id, "
-                    "job_type_name, the created/data/source windows, ...), or reverse the order"
+                    f"this page starts at file {offset + 1} of {count}; {NARROWER}, or reverse the order"
+                )
+            if bound is not None and count > bound and not served_by_an_index(q.order):
+                fields = ", ".join(("-" if k.descending else "") + k.field for k in q.order)
+                raise Invalid(
+                    f"order: no index serves the order {fields}, and anonymous and read-only clients may order by "
+                    f"such fields only lists of at most {bound} files (this one has {count}); {NARROWER}, or order "
+                    f"by one of {', '.join(sorted(FILE_INDEXED_ORDERS))} (each may be negated)"
                 )
             page = list(s.scalars(ids.offset(offset).limit(limit)))
             rows = {f.id: f for f in s.scalars(select(ScaleFile).where(ScaleFile.id.in_(page)).options(*FILE_LOAD))}

@@ -264,3 +264,24 @@ def test_anonymous_and_read_only_clients_page_only_through_the_first_files(make_
     assert api.simulate_get("/v6/files/", params={"page": "2", "page_size": "1"}).status_code == 200
     assert api.simulate_get("/v6/files/", params={"page": "4", "page_size": "1"}).status_code == 404  # past the end
     assert api.simulate_get("/v6/files/", params={"page": "3", "page_size": "1"}, headers=auth).status_code == 200
+
+
+def test_read_only_clients_order_long_file_lists_only_as_an_index_serves(make_client, auth, workspaces, clock):
+    """An order no index serves sorts every matching file: on a list longer than READ_ONLY_LIST_ROWS (here 2 of
+    3 files), clients who aren't staff get a 400 naming `order` and the orders they may use; staff don't."""
+    api = make_client(read_only_list_rows=2)
+    exe = start(api, auth, a_job(api, auth)["id"])
+    clock.advance(hours=1)
+    finish(api, auth, exe["id"], "COMPLETED", files=report_files(3))
+    unindexed = api.simulate_get("/v6/files/", params={"order": "file_size"})
+    assert unindexed.status_code == 400
+    assert unindexed.json["detail"] == (
+        "order: no index serves the order file_size, and anonymous and read-only clients may order by such fields "
+        "only lists of at most 2 files (this one has 3); narrow the list with filters (job_id, job_type_name, the "
+        "created/data/source windows, ...), or order by one of id, last_modified (each may be negated)"
+    )
+    for order in ([], ["-last_modified"], ["id"], ["-id"], ["last_modified", "id"]):
+        r = api.simulate_get("/v6/files/", params={"order": order, "page_size": "2"})
+        assert r.status_code == 200 and r.json["count"] == 3, (order, r.text)
+    assert api.simulate_get("/v6/files/", params={"order": ["last_modified", "-id"]}).status_code == 400
+    assert api.simulate_get("/v6/files/", params={"order": "file_size"}, headers=auth).json["count"] == 3
