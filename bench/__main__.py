@@ -583,6 +583,8 @@ def main() -> int:
                 # JSON writer, so a slow one of those slows both sides alike.
                 "raw_measures": "framework overhead only (Falcon, middleware, parsing): bench/bare_app.py does "
                 "our routes' work with our own stores and serializers",
+                "plain_measures": "our whole stack: bench/plain_app.py replays the same SQL statements and "
+                "Elasticsearch requests with the bare drivers and json.dumps, none of our code (ratio_to_plain)",
             }
             urls = {"sqlite": logs_db}
             if pg_server:
@@ -594,12 +596,20 @@ def main() -> int:
             for backend, url in urls.items():
                 try:
                     env = api_env(work, es_url, a.prefix, url, read_legacy)
+                    paths = {k: (v, v) for k, v in throughput_targets(job_ids).items()}
+                    path_file = work / f"plain-paths-{backend}.txt"
+                    path_file.write_text("\n".join(p for ours, _ in paths.values() for p in ours))
                     with (
                         Gunicorn(env, workers=4, log_dir=work) as api,
                         Gunicorn(env, workers=4, app="bench.bare_app:app", log_dir=work) as bare,
+                        Gunicorn(
+                            {**env, "PLAIN_APP_PATHS": str(path_file)},
+                            workers=4,
+                            app="bench.plain_app:app",
+                            log_dir=work,
+                        ) as plain,
                         _profiled(args.profile, f"throughput_{backend}", api),
                     ):
-                        paths = {k: (v, v) for k, v in throughput_targets(job_ids).items()}
                         out[backend] = tp.measure(
                             api.url,
                             bare.url,
@@ -608,6 +618,7 @@ def main() -> int:
                             size["throughput_max_requests"],
                             size["throughput_repeat"],
                             (2, 8),
+                            plain.url,
                         )
                         out[backend]["gunicorn_workers"] = 4
                 except Exception as exc:

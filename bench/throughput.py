@@ -20,6 +20,8 @@ import time
 from bench.harness import Client, log
 from bench.stats import median, paired_ratio
 
+TOOK_DIGITS = 7  # up to 10^7 ms: a body differing by more is truncated or wrong, not slow
+
 
 def _worker(
     url: str,
@@ -47,8 +49,9 @@ def _worker(
             wrong = False
             try:
                 status, size = client.get_size(path)
-                # A log body's `took` may take a digit more or less from one answer to the next.
-                wrong = status == 200 and abs(size - sizes[path]) > (2 if "/logs/" in path else 0)
+                # A log body's `took` (ours counts from the request's arrival, so a loaded machine adds digits: 50
+                # ms checked, 20,000 ms under load) may differ by a few digits from the checked answer's.
+                wrong = status == 200 and abs(size - sizes[path]) > (TOOK_DIGITS if "/logs/" in path else 0)
                 ok = status == 200 and not wrong
             except OSError:
                 ok = False
@@ -139,6 +142,43 @@ def checked_sizes(ours_url: str, raw_url: str, name: str, ours_paths: list[str],
     return sizes
 
 
+def _plain_keys(doc: dict) -> set:
+    """What a plain answer (bench/plain_app.py) holds that ours must too: the first column of every SQL row and
+    every Elasticsearch hit's scale_order_num."""
+    keys = {row[0] for rows in doc["sql"] for row in rows if row}
+    return keys | {hit.get("scale_order_num") for hits in doc["es"] for hit in hits}
+
+
+def _our_keys(name: str, doc: dict) -> set:
+    if name == "first_log_page":
+        return {hit["_source"]["scale_order_num"] for hit in doc["hits"]["hits"]}  # Scale's search response
+    if name == "job_list":
+        return {job["id"] for job in doc["results"]}
+    return {doc["id"]}
+
+
+def checked_plain_sizes(ours_url: str, plain_url: str, name: str, paths: list[str]) -> dict:
+    """Fetch every path once on our side and the plain one: the plain answer must hold what ours shows (the
+    job ids, the lines' order numbers), and be the same twice; returns the plain body size of each path."""
+    ours, plain = Client(ours_url), Client(plain_url)
+    sizes = {}
+    try:
+        for path in paths:
+            (o_status, o_body), (p_status, p_body) = ours.get(path), plain.get(path)
+            if (o_status, p_status) != (200, 200):
+                raise RuntimeError(f"throughput {name}: {path} ours {o_status}, plain {p_status}")
+            missing = _our_keys(name, json.loads(o_body)) - _plain_keys(json.loads(p_body))
+            if missing:
+                raise RuntimeError(f"throughput {name}: plain answer to {path} lacks {sorted(missing)[:5]}")
+            if plain.get(path)[1] != p_body:
+                raise RuntimeError(f"throughput {name}: plain {path} answered two different bodies")
+            sizes[path] = len(p_body)
+    finally:
+        ours.close()
+        plain.close()
+    return sizes
+
+
 def measure(
     ours_url: str,
     raw_url: str,
@@ -147,8 +187,10 @@ def measure(
     max_requests: int,
     repeat: int,
     concurrency: tuple[int, int],
+    plain_url: str | None = None,
 ) -> dict:
-    """targets: name -> (our paths, raw paths)."""
+    """targets: name -> (our paths, raw paths). plain_url: bench/plain_app.py serving our paths, measured as a
+    third side (ratio_to_plain)."""
     out: dict = {
         "concurrency": concurrency[0] * concurrency[1],
         "seconds_per_run": seconds,
@@ -158,12 +200,24 @@ def measure(
     for name, (ours_paths, raw_paths) in targets.items():
         sizes = checked_sizes(ours_url, raw_url, name, ours_paths, raw_paths)
         runs: dict[str, list[dict]] = {"ours": [], "raw": []}
+        sides = ["ours", "raw"]
+        if plain_url:
+            plain_sizes = checked_plain_sizes(ours_url, plain_url, name, ours_paths)
+            runs["plain"] = []
+            sides.append("plain")
         for round_ in range(repeat):
-            for side in ["ours", "raw"] if round_ % 2 == 0 else ["raw", "ours"]:
-                url, paths = (ours_url, ours_paths) if side == "ours" else (raw_url, raw_paths)
+            for side in sides[round_ % len(sides) :] + sides[: round_ % len(sides)]:
+                url, paths = {
+                    "ours": (ours_url, ours_paths),
+                    "raw": (raw_url, raw_paths),
+                    "plain": (plain_url, ours_paths),
+                }[side]
+                assert url is not None
+                side_sizes = plain_sizes if side == "plain" else sizes
                 if round_ == 0:
-                    load(url, paths[:50], sizes, 0.5, 200, *concurrency)  # warm the workers' connections and caches
-                result = load(url, paths, sizes, seconds, max_requests, *concurrency)
+                    # warm the workers' connections and caches
+                    load(url, paths[:50], side_sizes, 0.5, 200, *concurrency)
+                result = load(url, paths, side_sizes, seconds, max_requests, *concurrency)
                 runs[side].append(result)
                 log(
                     f"throughput {name} {side}: {result['requests_per_s']} req/s, {result['errors']} errors "
@@ -190,4 +244,12 @@ def measure(
         }
         # An error or a wrong body on either side makes the comparison meaningless: the measure is not matched.
         out[name]["cross_check"]["matched"] = out[name]["ours_errors"] + out[name]["raw_errors"] == 0
+        if plain_url:
+            out[name]["plain_requests_per_s"] = median([x["requests_per_s"] for x in runs["plain"]])
+            out[name]["ratio_to_plain"] = paired_ratio(
+                [x["requests_per_s"] for x in runs["ours"]], [x["requests_per_s"] for x in runs["plain"]]
+            )
+            out[name]["plain_errors"] = sum(x["errors"] for x in runs["plain"])
+            out[name]["cross_check"]["plain_holds_ours"] = True
+            out[name]["cross_check"]["matched"] &= out[name]["plain_errors"] == 0
     return out
