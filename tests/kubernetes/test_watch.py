@@ -1,6 +1,10 @@
 """The engine's watches list again when the API server answers 410 Gone (the version to resume from was
 compacted away), then go on from the new list's version: shown on the real API server and etcd, with a version
-made stale on purpose by compacting etcd past it."""
+made stale on purpose by compacting etcd past it.
+
+The watch here is of Events because the API server serves them from etcd (no watch cache), so a compaction makes
+a version stale at once. The engine's watches of Jobs and pods are the same Watcher; the API server answers them
+from its watch cache, whose window only moves on with time and traffic (a 410 after a long disconnection)."""
 
 from __future__ import annotations
 
