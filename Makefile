@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format venv elasticsearch bench bench-quick
+.PHONY: run test lint format venv elasticsearch bench bench-quick bench-kube
 
 # The service runs from the checkout; `pip install -e .` only installs the `scale` client's entry point.
 $(STAMP): requirements.txt pyproject.toml
@@ -42,3 +42,8 @@ bench: venv elasticsearch
 
 bench-quick: venv elasticsearch
 	$(VENV)/bin/python -m bench --quick
+
+# The Kubernetes engine beside the local one (bench/kube_bench.py): needs the one-node cluster of
+# scripts/kubernetes (started and stopped here when none runs), so it is not part of `make bench`.
+bench-kube: venv elasticsearch
+	$(VENV)/bin/python -m bench.kube_bench

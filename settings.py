@@ -135,6 +135,13 @@ class Settings:
     # The kubelet's pod logs (its podLogsDir), and where the node agent keeps how far it read each file.
     kubernetes_pod_logs_dir: Path = field(default=Path("/var/log/pods"))
     kubernetes_agent_dir: Path = field(default=Path("data/kubernetes-node"))
+    # A PersistentVolumeClaim (ReadWriteMany on a multi-node cluster) every job pod mounts at OUTPUT_DIR (its own
+    # folder, by subPath) and the engine reads at WORKER_OUTPUT_DIR to report the outputs; None: an emptyDir,
+    # outputs not reported.
+    kubernetes_output_claim: str | None = None
+    # Where the engine reads the values of settings manifests mark secret (never stored by the service): one file
+    # per value, named <job type name>.<SETTING> (a mounted Secret, or files a Vault agent writes); None: none.
+    kubernetes_secrets_dir: Path | None = None
 
     @property
     def log_read_indices(self) -> tuple[str, ...]:
@@ -225,6 +232,8 @@ class Settings:
             kubernetes_job_ttl=whole_number(env, "KUBERNETES_JOB_TTL", 3600, minimum=0),
             kubernetes_pod_logs_dir=Path(env.get("KUBERNETES_POD_LOGS_DIR") or "/var/log/pods"),
             kubernetes_agent_dir=Path(env.get("KUBERNETES_AGENT_DIR") or str(data_dir / "kubernetes-node")),
+            kubernetes_output_claim=env.get("KUBERNETES_OUTPUT_CLAIM") or None,
+            kubernetes_secrets_dir=Path(env["KUBERNETES_SECRETS_DIR"]) if env.get("KUBERNETES_SECRETS_DIR") else None,
         )
 
 

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 
 from jobs.records import ClaimedExecution
 from tests.factories import manifest
-from worker.kube_job import cluster_id_of, job_manifest, job_name, outcome, running_node
+from worker.kube_job import (
+    cluster_id_of,
+    job_manifest,
+    job_name,
+    outcome,
+    outputs_manifest,
+    running_node,
+    secret_keys_of,
+)
+from worker.kube_secrets import read_values, secret_keys, secret_manifest
 
 
 def claimed(m: dict, **changes) -> ClaimedExecution:
@@ -60,6 +69,40 @@ def test_the_manifest_command_inputs_settings_resources_and_timeout():
     }
     assert container["image"] == "scalelogs.local/python:1" and container["imagePullPolicy"] == "Never"
     assert body["metadata"]["annotations"]["scalelogs.io/errors"] == '{"3": "bad-data"}'
+
+
+def test_secret_settings_are_named_in_the_spec_never_valued(tmp_path):
+    m = manifest(command="run", settings=[{"name": "api-key", "secret": True}, {"name": "MODE"}])
+    (tmp_path / f"{m['job']['name']}.API_KEY").write_text("v@lue\n")
+    values = read_values(tmp_path, m["job"]["name"], secret_keys(m))
+    assert values == {"API_KEY": "v@lue\n"}  # the file's bytes as they are, like a mounted Secret's
+    body = job_manifest(claimed(m, configuration={"settings": {"MODE": "fast"}}), secret_keys=sorted(values))
+    env = body["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "scale-job-12x2", "key": "API_KEY"}}} in env
+    assert "v@lue" not in str(body) and body["spec"]["suspend"] is True
+    assert secret_keys_of(body) == ["API_KEY"]
+    body["metadata"].update(namespace="ns", uid="u-1")
+    secret = secret_manifest(body, values)
+    assert secret["metadata"]["ownerReferences"] == [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "scale-job-12x2", "uid": "u-1"}
+    ]
+    assert secret["data"] == {"API_KEY": "dkBsdWUK"}
+    assert job_manifest(claimed(m))["spec"]["suspend"] is False  # no values: nothing to wait for
+
+
+def test_the_outputs_claim_is_mounted_by_the_executions_own_folder():
+    m = manifest(command="run")
+    m["job"]["interface"]["outputs"] = {"files": [{"name": "report", "pattern": "*.txt"}]}
+    body = job_manifest(claimed(m), output_claim="scale-outputs")
+    pod_spec = body["spec"]["template"]["spec"]
+    assert pod_spec["containers"][0]["volumeMounts"] == [
+        {"name": "outputs", "mountPath": "/outputs", "subPath": "scale_job_12x2"}
+    ]
+    assert pod_spec["volumes"] == [{"name": "outputs", "persistentVolumeClaim": {"claimName": "scale-outputs"}}]
+    assert outputs_manifest(body) == {
+        "job": {"interface": {"outputs": {"files": [{"name": "report", "pattern": "*.txt"}]}}}
+    }
+    assert job_manifest(claimed(m))["spec"]["template"]["spec"]["volumes"] == [{"name": "outputs", "emptyDir": {}}]
 
 
 def job(*conditions: tuple[str, str], errors: str = '{"3": "bad-data"}') -> dict:

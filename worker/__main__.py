@@ -114,6 +114,11 @@ def run_kubernetes(settings: Settings, stores: Stores, node: str, args) -> int:
         lease_seconds=settings.worker_lease_seconds,
         pull_policy=settings.kubernetes_pull_policy,
         ttl_seconds=settings.kubernetes_job_ttl,
+        outputs=Outputs(
+            stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
+        ),
+        output_claim=settings.kubernetes_output_claim,
+        secrets_dir=settings.kubernetes_secrets_dir,
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: engine.stop())

@@ -26,16 +26,31 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from core import metrics
-from jobs.errors import JobStateConflict
+from jobs.errors import Invalid, JobStateConflict
 from jobs.execution_store import ExecutionStore
-from worker.kube_job import EXE_LABEL, MANAGED, Outcome, job_manifest, job_name, outcome, running_node
+from jobs.records import OutputFile
+from worker.kube_job import (
+    ANNOTATIONS,
+    EXE_LABEL,
+    MANAGED,
+    Outcome,
+    job_manifest,
+    job_name,
+    outcome,
+    outputs_manifest,
+    running_node,
+    secret_keys_of,
+)
+from worker.kube_secrets import read_values, secret_keys, secret_manifest
 from worker.kube_watch import Watcher, call_json
+from worker.outputs import Outputs
 
 log = logging.getLogger("worker")
 
@@ -75,6 +90,9 @@ class KubernetesEngine:
         pull_policy: str = "IfNotPresent",
         ttl_seconds: int = 3600,
         max_running: int = 100,
+        outputs: Outputs | None = None,
+        output_claim: str | None = None,
+        secrets_dir: Path | None = None,
     ):
         self.executions = executions
         self.batch = client.BatchV1Api(api)
@@ -85,6 +103,10 @@ class KubernetesEngine:
         self.pull_policy = pull_policy
         self.ttl_seconds = ttl_seconds
         self.max_running = max_running
+        # Outputs: the claim every job pod writes its OUTPUT_DIR to, mounted here at outputs.root (both or neither).
+        self.outputs = outputs if output_claim else None
+        self.output_claim = output_claim if outputs else None
+        self.secrets_dir = secrets_dir
         self.followed: dict[str, Followed] = {}  # by Job name
         self.events: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
@@ -108,6 +130,8 @@ class KubernetesEngine:
                     self._delete(name)
                 continue
             self.followed[name] = Followed(exe_id, name, job=job)
+            if job["spec"].get("suspend") and not self._release(job, self._values_of(job)):
+                self._not_launched(name)  # created, but the engine stopped before it made its Secret
         adopted = {f.exe_id for f in self.followed.values()}
         lost = 0
         for exe_id in self.executions.running_on(self.node):
@@ -151,15 +175,28 @@ class KubernetesEngine:
         metrics.WORKER_CLAIMS.inc()
         name = job_name(claimed.cluster_id)
         try:
-            body = job_manifest(claimed, pull_policy=self.pull_policy, ttl_seconds=self.ttl_seconds)
-        except ValueError as exc:
+            values = read_values(self.secrets_dir, claimed.job_type_name, secret_keys(claimed.manifest))
+            body = job_manifest(
+                claimed,
+                pull_policy=self.pull_policy,
+                ttl_seconds=self.ttl_seconds,
+                output_claim=self.output_claim,
+                secret_keys=sorted(values),
+            )
+            if self.outputs is not None:
+                # The pod writes as its own user (kube_job.NOBODY), into its folder only (subPath).
+                self.outputs.directory(claimed).chmod(0o777)
+        except (ValueError, OSError) as exc:
             log.warning("execution %s can't run: %s", claimed.id, exc)
             self._finish(claimed.id, Outcome("FAILED", None))
             return True
         self.followed[name] = Followed(claimed.id, name)
         try:
-            self.batch.create_namespaced_job(self.namespace, cast(Any, body))  # the API's JSON as it is
+            # The API's JSON as it is, both ways.
+            created = call_json(self.batch.create_namespaced_job, self.namespace, cast(Any, body))
             self.created += 1
+            if values and not self._release(created, values):
+                self._not_launched(name)
         except ApiException as exc:
             if exc.status != 409:  # 409: created before a crash; the watch shows it
                 log.warning("could not create Job %s: %s", name, exc)
@@ -228,12 +265,57 @@ class KubernetesEngine:
         if result.delete:
             self._delete(followed.name)
         del self.followed[followed.name]
-        self._finish(followed.exe_id, result)
+        self._finish(followed.exe_id, result, self._collect(followed))
 
     def _gone(self, followed: Followed) -> None:
         """The Job was deleted by someone else before it ended (or before the engine saw it end)."""
         del self.followed[followed.name]
-        self._finish(followed.exe_id, Outcome("FAILED", {"name": LOST_ERROR}))
+        self._finish(followed.exe_id, Outcome("FAILED", {"name": LOST_ERROR}), self._collect(followed))
+
+    def _collect(self, followed: Followed) -> list[OutputFile]:
+        """What the pod wrote to its folder of the outputs claim (its container has ended: the files are whole)."""
+        if self.outputs is None or followed.job is None:
+            return []
+        cluster_id = followed.job["metadata"]["annotations"][ANNOTATIONS + "cluster-id"]
+        directory = self.outputs.root / cluster_id
+        try:
+            if not directory.is_dir():
+                return []
+            return self.outputs.collect_files(followed.exe_id, cluster_id, outputs_manifest(followed.job), directory)
+        except OSError as exc:  # unreadable outputs: the execution still ends, without them
+            log.warning("could not list the outputs of execution %s: %s", followed.exe_id, exc)
+            return []
+
+    # --- secrets
+
+    def _not_launched(self, name: str) -> None:
+        """A suspended Job whose Secret could not be made: deleted, its execution a task-launch error."""
+        self._delete(name)
+        self._finish(self.followed.pop(name).exe_id, Outcome("FAILED", {"name": "task-launch"}))
+
+    def _values_of(self, job: dict) -> dict[str, str]:
+        job_type = job["metadata"]["annotations"][ANNOTATIONS + "job-type"]
+        return read_values(self.secrets_dir, job_type, secret_keys_of(job))
+
+    def _release(self, job: dict, values: dict[str, str]) -> bool:
+        """Create the suspended Job's Secret (owned by it), then resume it. Only statuses are logged: an error's
+        body could echo the values."""
+        name = job["metadata"]["name"]
+        if set(values) != set(secret_keys_of(job)):
+            log.warning("Job %s: a secret value is no longer in the secrets folder", name)
+            return False
+        try:
+            self.core.create_namespaced_secret(self.namespace, cast(Any, secret_manifest(job, values)))
+        except ApiException as exc:
+            if exc.status != 409:  # 409: made before a restart
+                log.warning("could not create the Secret of Job %s: HTTP %s %s", name, exc.status, exc.reason)
+                return False
+        try:
+            self.batch.patch_namespaced_job(name, self.namespace, {"spec": {"suspend": False}})
+        except ApiException as exc:
+            log.warning("could not resume Job %s: HTTP %s %s", name, exc.status, exc.reason)
+            return False
+        return True
 
     def _read_pod(self, name: str) -> dict | None:
         try:
@@ -275,9 +357,17 @@ class KubernetesEngine:
             if exc.status != 404:
                 log.warning("could not delete Job %s: %s", name, exc)
 
-    def _finish(self, exe_id: int, result: Outcome) -> int:
+    def _finish(self, exe_id: int, result: Outcome, files: list[OutputFile] | None = None) -> int:
         try:
-            new_status = self.executions.finish_execution(exe_id, result.status, error=result.error)
+            try:
+                new_status = self.executions.finish_execution(
+                    exe_id, result.status, error=result.error, files=files or ()
+                )
+            except Invalid as exc:  # e.g. the workspace was removed meanwhile: end the execution without its files
+                if not files:
+                    raise
+                log.warning("execution %s: outputs not recorded: %s", exe_id, exc)
+                new_status = self.executions.finish_execution(exe_id, result.status, error=result.error)
         except JobStateConflict as exc:
             log.info("execution %s ended elsewhere: %s", exe_id, exc)
             return 0

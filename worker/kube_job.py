@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jobs.records import ClaimedExecution
@@ -18,6 +19,7 @@ from worker.job_process import command_argv, job_environment
 MANAGED = "app.kubernetes.io/managed-by=scalelogs"
 EXE_LABEL = "scalelogs.io/execution-id"
 ANNOTATIONS = "scalelogs.io/"
+OUTPUTS_ANNOTATION = ANNOTATIONS + "outputs"
 CONTAINER = "main"
 OUTPUT_DIR = "/outputs"
 NOBODY = 65534
@@ -52,11 +54,23 @@ def resources(claimed: ClaimedExecution) -> dict:
     return {"requests": requests, "limits": limits}
 
 
-def job_manifest(claimed: ClaimedExecution, *, pull_policy: str = "IfNotPresent", ttl_seconds: int = 3600) -> dict:
+def job_manifest(
+    claimed: ClaimedExecution,
+    *,
+    pull_policy: str = "IfNotPresent",
+    ttl_seconds: int = 3600,
+    output_claim: str | None = None,
+    secret_keys: Sequence[str] = (),
+) -> dict:
     """The Job running one execution: the job type's image, the manifest's command with its inputs put in, the
     inputs and settings as environment, resources, the timeout as activeDeadlineSeconds, one try (retries are
     Scale's: a new execution), and the outputs folder as a volume. Finished Jobs stay ttl_seconds, so the node
-    agent can still read the last lines of their pods' logs."""
+    agent can still read the last lines of their pods' logs.
+
+    output_claim: the execution's own folder (subPath) of that PersistentVolumeClaim is its OUTPUT_DIR, where the
+    engine finds the files after the Job ends (None: an emptyDir, gone with the pod). secret_keys: variables
+    taken from the Secret of the Job's own name (worker/kube_secrets.py), never written here; such a Job starts
+    suspended and is resumed once that Secret exists."""
     env = job_environment(claimed, OUTPUT_DIR, inherit=False)
     interface = (claimed.manifest.get("job") or {}).get("interface") or {}
     argv = command_argv(interface.get("command") or "", env)
@@ -74,15 +88,23 @@ def job_manifest(claimed: ClaimedExecution, *, pull_policy: str = "IfNotPresent"
         ANNOTATIONS + "job-type": claimed.job_type_name,
         ANNOTATIONS + "job-type-version": claimed.job_type_version,
         ANNOTATIONS + "errors": json.dumps(errors),
+        OUTPUTS_ANNOTATION: json.dumps(output_files_of(claimed.manifest)),
     }
+    name = job_name(claimed.cluster_id)
+    secret_env = [{"name": k, "valueFrom": {"secretKeyRef": {"name": name, "key": k}}} for k in secret_keys]
+    mount: dict = {"name": "outputs", "mountPath": OUTPUT_DIR}
+    volume: dict = {"name": "outputs", "emptyDir": {}}
+    if output_claim:
+        mount["subPath"] = claimed.cluster_id
+        volume = {"name": "outputs", "persistentVolumeClaim": {"claimName": output_claim}}
     container = {
         "name": CONTAINER,
         "image": claimed.docker_image,
         "imagePullPolicy": pull_policy,
         "command": argv,
-        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items()) if k not in secret_keys] + secret_env,
         "resources": resources(claimed),
-        "volumeMounts": [{"name": "outputs", "mountPath": OUTPUT_DIR}],
+        "volumeMounts": [mount],
         "securityContext": {
             "runAsUser": NOBODY,
             "runAsGroup": NOBODY,
@@ -94,8 +116,9 @@ def job_manifest(claimed: ClaimedExecution, *, pull_policy: str = "IfNotPresent"
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job_name(claimed.cluster_id), "labels": labels, "annotations": annotations},
+        "metadata": {"name": name, "labels": labels, "annotations": annotations},
         "spec": {
+            "suspend": bool(secret_keys),
             "backoffLimit": 0,
             "activeDeadlineSeconds": claimed.timeout,
             "ttlSecondsAfterFinished": ttl_seconds,
@@ -107,11 +130,35 @@ def job_manifest(claimed: ClaimedExecution, *, pull_policy: str = "IfNotPresent"
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 3,
                     "containers": [container],
-                    "volumes": [{"name": "outputs", "emptyDir": {}}],
+                    "volumes": [volume],
                 },
             },
         },
     }
+
+
+def output_files_of(manifest: dict) -> list[dict]:
+    """The manifest's file outputs (name, pattern, ...), kept on the Job so an adopting engine can report them."""
+    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
+    return [o for o in outputs.get("files") or [] if isinstance(o, dict)]
+
+
+def outputs_manifest(job: dict) -> dict:
+    """A manifest holding just the Job's file outputs (its annotation), enough to match files to them."""
+    files = json.loads(((job.get("metadata") or {}).get("annotations") or {}).get(OUTPUTS_ANNOTATION) or "[]")
+    return {"job": {"interface": {"outputs": {"files": files}}}}
+
+
+def secret_keys_of(job: dict) -> list[str]:
+    """The variables the Job's container takes from its own Secret."""
+    name = job["metadata"]["name"]
+    keys = []
+    for container in job["spec"]["template"]["spec"]["containers"]:
+        for var in container.get("env") or []:
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name") == name:
+                keys.append(ref["key"])
+    return keys
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,12 @@ class Outputs:
         return path
 
     def collect(self, claimed: ClaimedExecution, directory: Path) -> list[OutputFile]:
+        return self.collect_files(claimed.id, claimed.cluster_id, claimed.manifest, directory)
+
+    def collect_files(self, exe_id: int, cluster_id: str, manifest: dict, directory: Path) -> list[OutputFile]:
         """The regular files under directory, in path order; files the store would refuse are left out (logged)."""
-        patterns = output_patterns(claimed.manifest)
-        declared = file_outputs(claimed.manifest)
+        patterns = output_patterns(manifest)
+        declared = file_outputs(manifest)
         found: list[OutputFile] = []
         for top, dirs, names in os.walk(directory):
             dirs.sort()
@@ -58,14 +61,14 @@ class Outputs:
                 reported = OutputFile(
                     file_name=name,
                     file_size=path.stat().st_size,
-                    file_path=f"{claimed.cluster_id}/{relative}",
+                    file_path=f"{cluster_id}/{relative}",
                     media_type=guess_media_type(name),
                     workspace=self.workspace,
                     job_output=output,
                 )
                 problem = output_file_problem(reported, declared)
                 if problem:
-                    log.warning("execution %s: not reporting output %r: %s", claimed.id, str(relative), problem)
+                    log.warning("execution %s: not reporting output %r: %s", exe_id, str(relative), problem)
                     continue
                 found.append(reported)
         return found

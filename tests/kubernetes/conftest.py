@@ -97,9 +97,9 @@ class Processes:
         self.running.append(p)
         return p
 
-    def engine(self) -> subprocess.Popen:
+    def engine(self, **env: str) -> subprocess.Popen:
         return self.start(
-            "-m", "worker", "--engine", "kubernetes", "--node", "k8s-engine", "--poll", "0.2", log="engine.log"
+            "-m", "worker", "--engine", "kubernetes", "--node", "k8s-engine", "--poll", "0.2", log="engine.log", **env
         )
 
     def agent(self) -> subprocess.Popen:

@@ -247,7 +247,10 @@ def test_the_engine_and_agent_need_no_more_than_their_roles(stores, es, settings
         )
         return str(path)
 
-    job_id = queue(stores, manifest(command="sh -c 'echo out; echo err >&2'"), image=BUSYBOX_IMAGE)
+    # A secret setting: its Secret is made (and the Job resumed) under the Role too; ${#TOKEN} is its length.
+    m = manifest(command="sh -c 'echo out ${#TOKEN}; echo err >&2'", settings=[{"name": "TOKEN", "secret": True}])
+    (tmp_path / f"{m['job']['name']}.TOKEN").write_text("abcd")
+    job_id = queue(stores, m, image=BUSYBOX_IMAGE)
     procs.start(
         "-m",
         "ingest",
@@ -269,6 +272,7 @@ def test_the_engine_and_agent_need_no_more_than_their_roles(stores, es, settings
         "0.2",
         log="engine.log",
         KUBECONFIG=kubeconfig_of("scale-worker"),
+        KUBERNETES_SECRETS_DIR=str(tmp_path),
     )
     wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
     assert job(stores, job_id)["status"] == "COMPLETED"
@@ -281,6 +285,6 @@ def test_the_engine_and_agent_need_no_more_than_their_roles(stores, es, settings
     # Two pipes written one right after the other: their order in the file is containerd's, not asserted here.
     assert sorted((d["stream"], d["message"], d["scale_job_type"]) for d in got) == [
         ("stderr", "err", exe.job_type.name),
-        ("stdout", "out", exe.job_type.name),
+        ("stdout", "out 4", exe.job_type.name),
     ]
     assert "Forbidden" not in procs.log("engine.log") + procs.log("agent.log")
