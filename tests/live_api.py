@@ -13,8 +13,9 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from accounts.local_worker import ensure_local_worker
+from accounts.local_worker import USER, ensure_local_worker, write_secret
 from api.jobs.lease_expiry import LeaseExpiry
+from jobs.user_store import EXECUTOR_SCOPE
 from settings import Settings
 from tests.es_node import connection_env
 
@@ -77,11 +78,17 @@ class ExecutorApi:
 
 
 @contextmanager
-def executor_api(make_client, settings, stores, node: str, lease_seconds: float = 60.0) -> Iterator[ExecutorApi]:
+def executor_api(
+    make_client, settings, stores, node: str, lease_seconds: float = 60.0, bound: bool = True
+) -> Iterator[ExecutorApi]:
     """The app served with the lease expiry every API process runs, and an executor token of `node` made as
-    scripts/run makes the local worker's (accounts/local_worker.py, the output workspace with it)."""
+    scripts/run makes the local worker's (accounts/local_worker.py, the output workspace with it); with
+    bound=False one for every node, as the Kubernetes engine's (its executions move to their pods' nodes)."""
     settings = replace(settings, worker_output_dir=settings.data_dir / "outputs")
     token_file = ensure_local_worker(settings, stores, node, settings.data_dir / f"token-{node}")
+    if not bound:
+        secret, _ = stores.users.create_token(USER, f"engine {node}", scope=EXECUTOR_SCOPE)
+        write_secret(token_file, secret)
     expiry = LeaseExpiry(stores.executions, stores.task_claims, lease_seconds).start()
     try:
         with serving(make_client(worker_lease_seconds=lease_seconds).app) as url:
