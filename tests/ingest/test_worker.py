@@ -18,6 +18,7 @@ import pytest
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
+from worker.executor_client import ExecutorClient
 from worker.outputs import Outputs
 from worker.runner import Worker
 from worker.sandbox import Sandbox
@@ -382,7 +383,12 @@ print("wrote outputs")
 """
 
 
-def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make_client, settings, tmp_path):
+@pytest.mark.parametrize("through", ["api", "store"])
+def test_files_a_job_writes_to_its_output_dir_are_reported(
+    stores, shipper, make_client, settings, tmp_path, executor_api, through
+):
+    """Through the API (as `python -m worker` runs: an executor token claims, renews, and finishes with the files
+    in PATCH /v6/job-executions/{id}/), and with the store in the same process."""
     m = manifest(command=script(tmp_path, WRITES_OUTPUTS))
     m["job"]["interface"]["outputs"] = {
         "files": [{"name": "report", "pattern": "*.pdf"}, {"name": "tiles", "pattern": "tiles/*.png", "multiple": True}]
@@ -392,7 +398,13 @@ def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make
     # The service side makes the workspace (scripts/run does for the local worker); the worker only writes to it.
     stores.files.ensure_workspace("local", "Local worker outputs", str(root), "http://files.example.org/local")
     outputs = Outputs(root, "local")
-    Worker(stores.executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
+    if through == "api":
+        api = executor_api("node-w")
+        executions = ExecutorClient.from_file(api.url, api.token_file, "node-w")
+        Worker(executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
+        executions.close()
+    else:
+        Worker(stores.executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
     assert job_of(stores, job_id)["status"] == "COMPLETED"
     client = make_client()
     r = client.simulate_get(
@@ -430,4 +442,4 @@ def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make
     }
     with stores.db.engine.connect() as c:
         config = c.exec_driver_sql("SELECT json_config FROM workspaces WHERE name = 'local'").scalar()
-    assert str(root) in str(config)  # a host-path workspace on that folder, created on first use
+    assert str(root) in str(config)  # the host-path workspace on that folder

@@ -154,3 +154,27 @@ def test_the_executor_routes_act_only_for_the_tokens_own_node(client, stores):
     r = client.simulate_patch(f"/v6/job-executions/{again['id']}/", json={"status": "COMPLETED"}, headers=mine)
     assert (r.status_code, r.headers["X-Job-Status"]) == (200, "COMPLETED")
     assert client.simulate_post("/v6/executors/node-1/claim/", json=lease, headers=mine).status_code == 204
+
+
+def test_the_executor_client_keeps_its_token_out_of_errors_and_is_refused_other_nodes(executor_api, stores):
+    """worker/executor_client.py: a refusal is Refused (403), an unreachable service an ExecutorError after its
+    retries; neither, nor the client's repr, shows the token."""
+    import pytest
+
+    from tests.reliability.harness import free_port
+    from worker.executor_client import ExecutorClient, ExecutorError, Refused
+
+    api = executor_api("node-1")
+    token = api.token_file.read_text().strip()
+    other = ExecutorClient.from_file(api.url, api.token_file, "node-2")  # node-1's token, acting as node-2
+    with pytest.raises(Refused) as refused:
+        other.claim_next_queued("node-2", 60)
+    with pytest.raises(Refused):
+        other.renew_leases([1], 60)
+    assert token not in str(refused.value) and token not in repr(other)
+    other.close()
+    down = ExecutorClient(f"http://127.0.0.1:{free_port()}", token, "node-1", retries=2, backoff=0.01)
+    with pytest.raises(ExecutorError) as unreachable:
+        down.fail_stale_running("node-1")
+    assert "unreachable" in str(unreachable.value) and token not in str(unreachable.value)
+    down.close()
