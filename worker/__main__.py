@@ -16,7 +16,7 @@ from ingest import start_log_writer
 from ingest.shipper import Shipper
 from ingest.template import template_check
 from settings import ConfigurationError, Settings
-from worker.executor_client import ExecutorClient
+from worker.executor_client import ExecutorClient, ExecutorError
 from worker.node_name import hold_node_name
 from worker.outputs import Outputs
 from worker.runner import Worker
@@ -24,6 +24,7 @@ from worker.sandbox import Sandbox, hidden_paths
 
 log = logging.getLogger("worker")
 EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the service refused the token or did not answer at start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())
-    worker.recover()
+    if not started(worker.recover):
+        shipper.close(timeout=5)
+        return EXIT_UNAVAILABLE
     worker.run_forever(poll=args.poll, once=args.once)
     drained = shipper.close(timeout=30)
     executions.close()
@@ -117,6 +120,17 @@ def executor_client(settings: Settings, node: str) -> ExecutorClient | None:
         return None
 
 
+def started(recover) -> bool:
+    """The first call to the service (failing what a dead predecessor left running): a refused token or a service
+    that never answered (after the client's retries) is one line on stderr, not a traceback."""
+    try:
+        recover()
+    except ExecutorError as exc:
+        print(f"python -m worker: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def build_shipper(settings: Settings) -> Shipper:
     """Where the worker's captured lines go: the one place that decides it (today straight to Elasticsearch
     through the local spool)."""
@@ -139,7 +153,8 @@ def run_kubernetes(settings: Settings, executions: ExecutorClient, node: str, ar
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: engine.stop())
     log.info("worker %s started (pid %d), Kubernetes namespace %s", node, os.getpid(), settings.kubernetes_namespace)
-    engine.recover()
+    if not started(engine.recover):
+        return EXIT_UNAVAILABLE
     engine.run_forever(poll=args.poll, once=args.once)
     executions.close()
     return 0

@@ -178,3 +178,26 @@ def test_the_executor_client_keeps_its_token_out_of_errors_and_is_refused_other_
         down.fail_stale_running("node-1")
     assert "unreachable" in str(unreachable.value) and token not in str(unreachable.value)
     down.close()
+
+
+def test_a_worker_with_a_token_nobody_holds_stops_with_one_line(executor_api, tmp_path):
+    """`python -m worker` refused by the service at start (a revoked or mistyped token), or without the service's
+    URL: one line on stderr naming the problem, never the token, and no traceback."""
+    import subprocess
+
+    from tests.reliability.harness import ROOT
+
+    api = executor_api("node-1")
+    forged = tmp_path / "forged-token"
+    forged.write_text("scale_not-a-token-anybody-holds-0123456789\n")
+    done = subprocess.run(
+        api.argv("--once"), cwd=ROOT, env=api.env(EXECUTOR_TOKEN_FILE=str(forged)), capture_output=True, text=True
+    )
+    assert done.returncode == 69, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("python -m worker: POST /v6/executors/node-1/running/: 403"), done.stderr
+    assert "not-a-token" not in done.stderr and "Traceback" not in done.stderr
+    env = api.env()
+    del env["SCALE_API_URL"]
+    done = subprocess.run(api.argv("--once"), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 78 and "SCALE_API_URL and EXECUTOR_TOKEN_FILE must be set" in done.stderr
