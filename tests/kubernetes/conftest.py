@@ -72,8 +72,8 @@ class Processes:
 
     def __init__(self, settings, kubeconfig: str, namespace: str, tmp_path: Path, api: ExecutorApi):
         self.settings, self.tmp_path = settings, tmp_path
-        # The engine talks to the served app with an executor token (no DATABASE_URL); the node agent still
-        # needs the database (python -m ingest kubernetes-node looks executions up by cluster id).
+        # The engine talks to the served app with an executor token (no DATABASE_URL); the node agent needs no
+        # database either.
         self.env = api.env(
             LOG_FORMAT="text",
             KUBECONFIG=kubeconfig,
@@ -82,7 +82,6 @@ class Processes:
             KUBERNETES_POD_LOGS_DIR=str(k8s_home() / "pod-logs"),
             KUBERNETES_AGENT_DIR=str(tmp_path / "agent-state"),
         )
-        self.database_url = settings.database_url
         self.running: list[subprocess.Popen] = []
 
     def start(self, *argv: str, log: str, **env: str) -> subprocess.Popen:
@@ -107,7 +106,6 @@ class Processes:
             "localhost",
             log="agent.log",
             SPOOL_DIR=str(self.tmp_path / "agent-spool"),
-            DATABASE_URL=self.database_url,
         )
 
     def log(self, name: str) -> str:
