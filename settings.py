@@ -98,6 +98,10 @@ class Settings:
     worker_output_url: str | None = None
     # Local jobs run in a bubblewrap sandbox (worker/sandbox.py); off only on hosts without user namespaces.
     worker_sandbox: bool = True
+    # The executor side (`python -m worker`): the service's URL and the file holding its executor token; the
+    # worker talks to the API with it and holds no database credential.
+    scale_api_url: str | None = None
+    executor_token_file: Path | None = None
     # --- Alerts on saved searches (README "Alerts"). Webhook URLs must match one of these prefixes (scheme, host,
     # port exact; path a prefix): empty means no webhook is allowed, so the service can't be aimed at internal hosts.
     alert_webhook_allow: tuple[str, ...] = ()
@@ -206,6 +210,8 @@ class Settings:
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
             worker_sandbox=_flag(env.get("WORKER_SANDBOX", "1")),
+            scale_api_url=(env.get("SCALE_API_URL") or "").rstrip("/") or None,
+            executor_token_file=Path(env["EXECUTOR_TOKEN_FILE"]).resolve() if env.get("EXECUTOR_TOKEN_FILE") else None,
             alert_webhook_allow=_origins(env.get("ALERT_WEBHOOK_ALLOW", "")),
             alert_checks=_flag(env.get("ALERT_CHECKS", "1")),
             alert_tick_seconds=_positive(env, "ALERT_TICK_SECONDS", 5.0),

@@ -15,7 +15,8 @@ Rules, by the resource's `access` (default PROTECTED): reads are public unless R
 any credential; writes need a staff credential (the admin token, or a staff person's token or session).
 
 An executor token (scope "executor", jobs.user_store) reads like a read-only user and writes only what a
-resource lists in its `executor_methods` (start, update and finish an execution, post its log lines), whoever
+resource lists in its `executor_methods` (start, update and finish an execution, post its log lines; claim,
+renew leases, recover and move through api/jobs/executor_routes.py), whoever
 its owner is: a stolen executor node can't create job types, cancel or requeue. One bound to a node acts only on
 that node's executions: those resources call `check_node` with the execution's node.
 

@@ -13,6 +13,7 @@ from api.logs import log_params  # noqa: F401
 from api.account_routes import Login, Logout, Profile
 from api.alerts.alert_routes import AlertDetails, AlertHistory, AlertRules, Alerts
 from api.health import Liveness, Readiness
+from api.jobs.executor_routes import ExecutionNode, ExecutorClaim, ExecutorLeases, ExecutorRunning
 from api.jobs.file_routes import Files
 from api.jobs.job_execution_routes import ExecutionById, ExecutionByNum, ExecutionLinks, JobExecutions
 from api.jobs.job_routes import JobDetails, JobInputFiles, Jobs, JobsCancel, JobsRequeue
@@ -85,6 +86,11 @@ def add_routes(app: falcon.App, services: Services, settings: Settings, clock: C
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/", JobExecutions(stores.executions, clock, links, max_body))
     routes.add(f"/v6/jobs/{{job_id:{ID}}}/executions/{{exe_num:{EXE_NUM}}}/", ExecutionByNum(stores.executions, links))
     routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/", ExecutionById(stores.executions, clock, links, max_body))
+    # Executors (the local worker, the Kubernetes engine) through the API with an executor token (issue 23).
+    routes.add(f"/v6/job-executions/{{exe_id:{ID}}}/node/", ExecutionNode(stores.executions, clock, max_body))
+    routes.add("/v6/executors/{node}/claim/", ExecutorClaim(stores.executions, clock, max_body))
+    routes.add("/v6/executors/{node}/leases/", ExecutorLeases(stores.executions, clock, max_body))
+    routes.add("/v6/executors/{node}/running/", ExecutorRunning(stores.executions))
     routes.add("/v6/files/", Files(stores.files, clock, settings.read_only_list_rows))
     # Scale's UI: System -> Nodes and Workspaces.
     routes.add("/v6/nodes/", Nodes(stores.nodes, clock))

@@ -5,6 +5,7 @@ what it spooled before it exits (a normal stop or a reload leaves nothing in the
 
 from api.alerts.alert_startup import start_alert_checker
 from api.app import create_app
+from api.jobs.lease_expiry import LeaseExpiry
 from api.services import build_services
 from api.startup import start_daily_prune
 from core.logs import configure_logging
@@ -19,3 +20,7 @@ app = create_app(services, settings)
 pruner = start_daily_prune(settings, services.stores.db, utcnow)
 # Each worker checks alerts too; a claim in the database gives each due rule to one process of the fleet.
 alert_checker = start_alert_checker(settings, services.stores, services.logs.search if services.logs else None, utcnow)
+# Each worker fails expired executor leases too; a claim in the database lets one process act per period.
+lease_expiry = LeaseExpiry(
+    services.stores.executions, services.stores.task_claims, settings.worker_lease_seconds
+).start()

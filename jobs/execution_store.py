@@ -348,6 +348,18 @@ class ExecutionStore:
                 ).all()
             )
 
+    def nodes_of(self, exe_ids: Sequence[int]) -> dict[int, str | None]:
+        """The node each of these executions is recorded on (None: none yet), for those that exist."""
+        if not exe_ids:
+            return {}
+        with self._sessions() as s:
+            rows = s.execute(
+                select(JobExecution.id, Node.hostname)
+                .outerjoin(Node, Node.id == JobExecution.node_id)
+                .where(JobExecution.id.in_(set(exe_ids)))
+            ).all()
+        return {int(exe_id): hostname for exe_id, hostname in rows}
+
     def move_to_node(self, exe_id: int, node: str) -> bool:
         """Record the node a RUNNING execution (and its job) actually runs on, once an engine placed it there
         (a Kubernetes pod's node); False when the execution is no longer RUNNING."""

@@ -483,6 +483,16 @@ class DailyTask(Base):
     claimed_at: Mapped[datetime]
 
 
+class TaskClaim(Base):
+    """A periodic task of the fleet (migration 0016), claimed by one process until claim_until: the lease expiry
+    every API process runs on a timer acts in one of them per period."""
+
+    __tablename__ = "task_claims"
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(255))
+    claim_until: Mapped[datetime]
+
+
 class SavedSearch(Base):
     """A log search kept under a name (migration 0014): the query string of /v6/logs/, private or shared."""
 

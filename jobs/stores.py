@@ -21,6 +21,7 @@ from jobs.scaleui.node_store import NodeStore
 from jobs.scaleui.timeline_store import TimelineStore
 from jobs.scaleui.workspace_store import WorkspaceStore
 from jobs.status_store import StatusStore
+from jobs.task_claim_store import TaskClaimStore
 from jobs.user_store import UserStore
 
 
@@ -42,6 +43,7 @@ class Stores:
     timeline: TimelineStore
     saved_searches: SavedSearchStore
     alerts: AlertStore
+    task_claims: TaskClaimStore
 
     @classmethod
     def open(cls, database_url: str, clock: Clock) -> Stores:
@@ -63,6 +65,7 @@ class Stores:
             TimelineStore(db),
             SavedSearchStore(db, clock),
             AlertStore(db, clock),
+            TaskClaimStore(db, clock),
         )
 
     def close(self) -> None:

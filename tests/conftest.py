@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import uuid
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -241,6 +242,18 @@ def make_client(settings, clock):
         # The log writer's thread runs from the start (it scans for other processes' spooled lines): stop it, so
         # no app outlives its test. A short ship timeout: a test may end with Elasticsearch cut off on purpose.
         services.close(ship_timeout=2.0)
+
+
+@pytest.fixture
+def executor_api(make_client, settings, stores):
+    """executor_api(node, lease_seconds=60): the app served on loopback with its lease expiry, and an executor
+    token of `node`, for `python -m worker` processes (tests/live_api.py); all stopped after the test."""
+    from tests.live_api import executor_api as serve
+
+    with ExitStack() as stack:
+        yield lambda node, lease_seconds=60.0: stack.enter_context(
+            serve(make_client, settings, stores, node, lease_seconds)
+        )
 
 
 @pytest.fixture

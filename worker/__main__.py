@@ -12,11 +12,11 @@ from core import metrics
 from core.elastic import elasticsearch_client
 from core.logs import configure_logging
 from core.preflight import Refused, check_connection, writer_needs
-from core.times import utcnow
 from ingest import start_log_writer
+from ingest.shipper import Shipper
 from ingest.template import template_check
-from jobs.stores import Stores
 from settings import ConfigurationError, Settings
+from worker.executor_client import ExecutorClient, ExecutorError
 from worker.node_name import hold_node_name
 from worker.outputs import Outputs
 from worker.runner import Worker
@@ -24,6 +24,7 @@ from worker.sandbox import Sandbox, hidden_paths
 
 log = logging.getLogger("worker")
 EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says why)
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the service refused the token or did not answer at start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,25 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         metrics.serve(metrics_port, settings.worker_metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.worker_metrics_host, metrics_port)
     node, _lock = hold_node_name(settings.data_dir, args.node)
-    stores = Stores.open(settings.database_url, utcnow)
+    executions = executor_client(settings, node)
+    if executions is None:
+        return EXIT_CONFIG
     if args.engine == "kubernetes":
-        return run_kubernetes(settings, stores, node, args)
-    shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
+        return run_kubernetes(settings, executions, node, args)
+    shipper = build_shipper(settings)
     # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
-    # is bound back in).
-    sandbox = Sandbox(
-        hidden_paths(settings.data_dir, settings.database_url, settings.spool_dir, settings.worker_output_dir)
-    )
+    # is bound back in); the token file the worker's own credential.
+    hidden = (settings.spool_dir, settings.worker_output_dir, settings.executor_token_file)
+    sandbox = Sandbox(hidden_paths(settings.data_dir, settings.database_url, *(p for p in hidden if p)))
     worker = Worker(
-        stores.executions,
-        stores.log_targets,
+        executions,
         shipper,
         node,
         max_line_bytes=settings.max_log_line_bytes,
         lease_seconds=settings.worker_lease_seconds,
-        outputs=Outputs(
-            stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
-        ),
+        outputs=Outputs(settings.worker_output_dir, settings.worker_workspace),
         sandbox=sandbox if settings.worker_sandbox else None,
     )
     if not settings.worker_sandbox:
@@ -93,39 +92,74 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     log.info("worker %s started (pid %d)", node, os.getpid())
-    worker.recover()
+    if not started(worker.recover):
+        shipper.close(timeout=5)
+        return EXIT_UNAVAILABLE
     worker.run_forever(poll=args.poll, once=args.once)
     drained = shipper.close(timeout=30)
-    stores.close()
+    executions.close()
     if not drained:
         log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
     return 0
 
 
-def run_kubernetes(settings: Settings, stores: Stores, node: str, args) -> int:
+def executor_client(settings: Settings, node: str) -> ExecutorClient | None:
+    """The service's executor routes with this worker's token (SCALE_API_URL, EXECUTOR_TOKEN_FILE): the worker
+    holds no database credential. None (said on stderr) when they are not set or the file can't be read."""
+    if not settings.scale_api_url or settings.executor_token_file is None:
+        print(
+            "python -m worker: SCALE_API_URL and EXECUTOR_TOKEN_FILE must be set (the worker talks to the service "
+            "with an executor token: python -m accounts token create USER --name NAME --executor)",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return ExecutorClient.from_file(settings.scale_api_url, settings.executor_token_file, node)
+    except (OSError, ValueError) as exc:
+        print(f"python -m worker: EXECUTOR_TOKEN_FILE: {exc}", file=sys.stderr)
+        return None
+
+
+def started(recover) -> bool:
+    """The first call to the service (failing what a dead predecessor left running): a refused token or a service
+    that never answered (after the client's retries) is one line on stderr, not a traceback."""
+    try:
+        recover()
+    except ExecutorError as exc:
+        print(f"python -m worker: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def build_shipper(settings: Settings) -> Shipper:
+    """Where the worker's captured lines go: the one place that decides it (today straight to Elasticsearch
+    through the local spool)."""
+    return start_log_writer(elasticsearch_client(settings, patient=True), settings)
+
+
+def run_kubernetes(settings: Settings, executions: ExecutorClient, node: str, args) -> int:
     """The Kubernetes engine: no job runs here, so no shipper and no sandbox (the node agent ships the logs)."""
     from worker.kube_engine import KubernetesEngine, api_client
 
     engine = KubernetesEngine(
-        stores.executions,
+        executions,
         api_client(settings.kubeconfig),
         settings.kubernetes_namespace,
         node,
         lease_seconds=settings.worker_lease_seconds,
         pull_policy=settings.kubernetes_pull_policy,
         ttl_seconds=settings.kubernetes_job_ttl,
-        outputs=Outputs(
-            stores.files, settings.worker_output_dir, settings.worker_workspace, settings.worker_output_url
-        ),
+        outputs=Outputs(settings.worker_output_dir, settings.worker_workspace),
         output_claim=settings.kubernetes_output_claim,
         secrets_dir=settings.kubernetes_secrets_dir,
     )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: engine.stop())
     log.info("worker %s started (pid %d), Kubernetes namespace %s", node, os.getpid(), settings.kubernetes_namespace)
-    engine.recover()
+    if not started(engine.recover):
+        return EXIT_UNAVAILABLE
     engine.run_forever(poll=args.poll, once=args.once)
-    stores.close()
+    executions.close()
     return 0
 
 

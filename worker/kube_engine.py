@@ -1,6 +1,7 @@
 """The Kubernetes engine (`python -m worker --engine kubernetes`): queued jobs run as batch/v1 Jobs.
 
-Loop: claim QUEUED jobs through SQL as the local worker does (several replicas may run), create one Job per
+Loop: claim QUEUED jobs through the service's executor routes as the local worker does (worker/executor_client.py,
+an executor token, no database credential; several replicas may run), create one Job per
 execution under a name made from its cluster id (worker/kube_job.py), and follow Jobs and their pods through two
 watches (worker/kube_watch.py), never by polling them:
   - the pod's container runs: the execution's node becomes the pod's node;
@@ -8,8 +9,8 @@ watches (worker/kube_watch.py), never by polling them:
     timeout (activeDeadlineSeconds), an OOM kill (resource-starvation), an eviction or a pod deleted before it
     ended (node-lost, retried while tries remain); an image that can't be pulled: pull, and the Job is deleted.
 Leases: every execution the engine follows is leased to it and renewed together; an execution found no longer
-RUNNING at a renewal (canceled, or failed by another worker) has its Job deleted (foreground propagation: its
-pod goes first).
+RUNNING at a renewal (canceled, or failed by the service when its lease ran out) has its Job deleted (foreground
+propagation: its pod goes first).
 
 A restarted engine adopts the Jobs it finds (by label) whose executions are still RUNNING, deletes the running
 Jobs of executions that ended meanwhile, and fails (node-lost) the executions it had claimed but whose Job was
@@ -34,8 +35,8 @@ from kubernetes.client.exceptions import ApiException
 
 from core import metrics
 from jobs.errors import Invalid, JobStateConflict
-from jobs.execution_store import ExecutionStore
 from jobs.records import OutputFile
+from worker.executor_client import Executions
 from worker.kube_job import (
     ANNOTATIONS,
     EXE_LABEL,
@@ -81,7 +82,7 @@ class Followed:
 class KubernetesEngine:
     def __init__(
         self,
-        executions: ExecutionStore,
+        executions: Executions,
         api: client.ApiClient,
         namespace: str,
         node: str,
@@ -113,7 +114,6 @@ class KubernetesEngine:
         self.created = 0  # Jobs this engine created (not adopted)
         self._watchers: list[Watcher] = []
         self._renewed = 0.0
-        self._reaped = float("-inf")
 
     # --- start and stop
 
@@ -156,7 +156,6 @@ class KubernetesEngine:
         claimed_one = False
         try:
             while not self.stopping.is_set():
-                self._reap()
                 if not (once and claimed_one) and len(self.followed) < self.max_running and self._claim():
                     claimed_one = True
                     continue  # claim what is queued before waiting for events
@@ -169,7 +168,12 @@ class KubernetesEngine:
                 w.stop()
 
     def _claim(self) -> bool:
-        claimed = self.executions.claim_next_queued(self.node, self.lease_seconds)
+        try:
+            claimed = self.executions.claim_next_queued(self.node, self.lease_seconds)
+        except Exception as exc:  # the service is unreachable past the client's retries: the next round tries
+            metrics.DATABASE_ERRORS.labels("worker").inc()
+            log.warning("could not claim a job: %s", exc)
+            return False
         if claimed is None:
             return False
         metrics.WORKER_CLAIMS.inc()
@@ -332,7 +336,7 @@ class KubernetesEngine:
             return
         try:
             ended = self.executions.renew_leases([f.exe_id for f in self.followed.values()], self.lease_seconds)
-        except Exception as exc:  # the database is unreachable: the Jobs go on, the next round tries again
+        except Exception as exc:  # the service is unreachable: the Jobs go on, the next round tries again
             metrics.DATABASE_ERRORS.labels("worker").inc()
             log.warning("could not renew the leases: %s", exc)
             return
@@ -340,13 +344,6 @@ class KubernetesEngine:
             log.info("execution %s ended elsewhere (canceled): deleting Job %s", followed.exe_id, followed.name)
             self._delete(followed.name)
             del self.followed[followed.name]
-
-    def _reap(self) -> None:
-        if time.monotonic() - self._reaped < self.lease_seconds / 3:
-            return
-        self._reaped = time.monotonic()
-        failed = self.executions.fail_expired_leases()
-        metrics.WORKER_LEASE_EXPIRIES.inc(failed)
 
     def _delete(self, name: str) -> None:
         try:

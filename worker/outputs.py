@@ -1,7 +1,8 @@
 """What a job wrote to its OUTPUT_DIR, reported as the files its execution produced.
 
 Each execution writes into WORKER_OUTPUT_DIR/<cluster_id>/, a folder of the workspace WORKER_WORKSPACE (a host-path
-workspace, created on first use), so the files stay where their records say they are after the job ends. Each
+workspace the service side creates: scripts/run does for the local worker; an executor may not), so the files
+stay where their records say they are after the job ends. Each
 regular file becomes an OutputFile: its name, its path in the workspace, its size, a media type guessed from its
 name, and the Seed output whose pattern matches it (none when no pattern does). Symbolic links are not followed.
 """
@@ -12,8 +13,7 @@ import logging
 import os
 from pathlib import Path, PurePosixPath
 
-from jobs.file_store import FileStore
-from jobs.output_files import file_outputs, guess_media_type, output_file_problem
+from jobs.output_rules import file_outputs, guess_media_type, output_file_problem
 from jobs.records import ClaimedExecution, OutputFile
 
 log = logging.getLogger("worker")
@@ -26,18 +26,12 @@ def output_patterns(manifest: dict) -> list[tuple[str, str]]:
 
 
 class Outputs:
-    def __init__(self, files: FileStore, root: Path, workspace: str, base_url: str | None = None):
-        self._files = files
+    def __init__(self, root: Path, workspace: str):
         self.root = root
         self.workspace = workspace
-        self._base_url = base_url
-        self._ready = False
 
     def directory(self, claimed: ClaimedExecution) -> Path:
-        """The execution's OUTPUT_DIR (created, with the workspace on first use)."""
-        if not self._ready:
-            self._files.ensure_workspace(self.workspace, "Local worker outputs", str(self.root), self._base_url)
-            self._ready = True
+        """The execution's OUTPUT_DIR (created)."""
         path = self.root / claimed.cluster_id
         path.mkdir(parents=True, exist_ok=True)
         return path

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 from core import metrics
-from ingest.capture import Capture
+from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
 from ingest.shipper import Shipper
 from jobs.errors import Invalid, JobStateConflict
-from jobs.execution_store import ExecutionStore
-from jobs.log_target_store import LogTargetStore
 from jobs.records import OutputFile
+from worker.executor_client import Executions
 from worker.job_process import command_argv, exit_error, job_environment
 from worker.outputs import Outputs
 from worker.sandbox import Sandbox
@@ -38,7 +37,7 @@ READ_SIZE = 1 << 16
 class Lease:
     """A running execution's lease, renewed every third of its length while the job runs."""
 
-    def __init__(self, executions: ExecutionStore, exe_id: int, seconds: float):
+    def __init__(self, executions: Executions, exe_id: int, seconds: float):
         self.executions, self.exe_id, self.seconds = executions, exe_id, seconds
         self.renewed = time.monotonic()
 
@@ -50,7 +49,7 @@ class Lease:
             if not self.executions.renew_lease(self.exe_id, self.seconds):
                 return False
             self.renewed = time.monotonic()
-        except Exception as exc:  # the database is unreachable: the job goes on, the next tick tries again
+        except Exception as exc:  # the service is unreachable: the job goes on, the next tick tries again
             metrics.DATABASE_ERRORS.labels("worker").inc()
             log.warning("could not renew the lease of execution %s: %s", self.exe_id, exc)
         return True
@@ -59,8 +58,7 @@ class Lease:
 class Worker:
     def __init__(
         self,
-        executions: ExecutionStore,
-        log_targets: LogTargetStore,
+        executions: Executions,
         shipper: Shipper,
         node: str,
         *,
@@ -71,7 +69,6 @@ class Worker:
         sandbox: Sandbox | None = None,
     ):
         self.executions = executions
-        self.log_targets = log_targets
         self.shipper = shipper
         self.node = node
         self.max_line_bytes = max_line_bytes
@@ -84,7 +81,6 @@ class Worker:
         self.sandbox = sandbox
         self.stopping = threading.Event()
         self._child: subprocess.Popen | None = None
-        self._reaped = float("-inf")
 
     def recover(self) -> int:
         failed = self.executions.fail_stale_running(self.node)
@@ -93,21 +89,14 @@ class Worker:
             log.warning("failed %d executions left RUNNING on %s by a dead worker", failed, self.node)
         return failed
 
-    def reap(self) -> int:
-        """Fail the executions whose lease ran out (at most once a third of a lease); returns how many."""
-        if time.monotonic() - self._reaped < self.lease_seconds / 3:
-            return 0
-        self._reaped = time.monotonic()
-        failed = self.executions.fail_expired_leases()
-        metrics.WORKER_LEASE_EXPIRIES.inc(failed)
-        if failed:
-            log.warning("failed %d executions whose worker's lease ran out", failed)
-        return failed
-
     def run_forever(self, poll: float = 1.0, once: bool = False) -> None:
         while not self.stopping.is_set():
-            self.reap()
-            claimed = self.executions.claim_next_queued(self.node, self.lease_seconds)
+            try:
+                claimed = self.executions.claim_next_queued(self.node, self.lease_seconds)
+            except Exception as exc:  # the service is unreachable past the client's retries: look again later
+                metrics.DATABASE_ERRORS.labels("worker").inc()
+                log.warning("could not claim a job: %s", exc)
+                claimed = None
             if claimed is None:
                 if once:
                     return
@@ -132,12 +121,9 @@ class Worker:
             job_id=str(claimed.job_id),
             exe_num=str(claimed.exe_num),
         )
-        capture = Capture(
-            self.shipper,
-            origin,
-            lambda n: self.log_targets.reserve_log_sequence(claimed.id, n),
-            max_line_bytes=self.max_line_bytes,
-        )
+        # This worker alone writes this execution's log (a new execution gets a new cluster id), so it numbers
+        # the lines itself, from 1, without asking the service for each batch.
+        capture = Capture(self.shipper, origin, LocalSequence(), max_line_bytes=self.max_line_bytes)
         status, error, files = "FAILED", None, []
         try:
             with tempfile.TemporaryDirectory(prefix=f"{claimed.cluster_id}-") as workdir:

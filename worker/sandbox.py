@@ -2,7 +2,7 @@
 /dev, a new /proc in its own pid namespace (no worker to read /proc/<pid>/environ from), no network, an empty
 environment but the job's own variables, and only its working and output directories writable. DATA_DIR (the
 admin token file, the SQLite database), the spool, the outputs' root and the database's folder are covered by
-empty tmpfs mounts.
+empty tmpfs mounts; a hidden file elsewhere (the executor token file) by /dev/null.
 
 The job runs as `nobody` (65534). Run as root, the worker's bwrap makes no user namespace (one made by root maps
 the job's uid back to root on the host, which reads every root-only file): the job drops to the real nobody
@@ -62,6 +62,9 @@ class Sandbox:
         # the job's user can reach them.
         for path in hidden:
             args += ["--tmpfs", str(path)]
+        for path in self.hidden:
+            if path.is_file() and not _under(path, covered):
+                args += ["--ro-bind", "/dev/null", str(path)]
         # The worker's own Python environment stays readable wherever it is (a checkout under /tmp, say): jobs
         # run by `python` from it, as the tests' do. A hidden folder inside a readable one is covered again.
         readable = [*self.readable, Path(sys.prefix)]

@@ -18,6 +18,7 @@ from jobs.records import ExecutionQuery, OutputFile
 from jobs.statuses import ERROR_CATEGORIES, EXE_STATUSES
 from search.links import kibana_discover_url, log_url
 
+JOB_STATUS_HEADER = "X-Job-Status"
 EXECUTION_PARAMS = (
     Param("status", "choice", many=True, choices=EXE_STATUSES),
     Param("node_id", "integer", many=True),
@@ -119,7 +120,8 @@ class ExecutionById:
             body=job_schemas.EXECUTION_FINISH.ref,
             tags=("executions",),
             responses={
-                200: json_response(job_schemas.EXECUTION_DETAILS),
+                # X-Job-Status: the job's status after this (QUEUED again when a failure is retried).
+                200: json_response(job_schemas.EXECUTION_DETAILS, headers=(JOB_STATUS_HEADER,)),
                 409: ERROR_409,
                 413: ERROR_413,
                 415: ERROR_415,
@@ -147,7 +149,8 @@ class ExecutionById:
                 raise not_found()
             check_node(req, current.node.hostname if current.node else None)
         files = [OutputFile(**f) for f in body["files"] or ()]
-        self._executions.finish_execution(
+        job_status = self._executions.finish_execution(
             exe_id, body["status"], body["ended"], body["error"], body["output"], body["task_results"], files=files
         )
+        resp.set_header(JOB_STATUS_HEADER, job_status)
         resp.media = self._links.details(req, self._executions.get_execution(exe_id))

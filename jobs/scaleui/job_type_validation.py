@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from jobs import seed
 from jobs.errors import Invalid
 from jobs.models import Workspace
-from jobs.output_files import file_outputs
+from jobs.output_rules import file_outputs
 from jobs.records import Validation, ValidationIssue
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.es_node import connection_env
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
+from worker.executor_client import ExecutorClient
 from worker.outputs import Outputs
 from worker.runner import Worker
 from worker.sandbox import Sandbox
@@ -82,7 +82,7 @@ def sandboxes(tmp_path: Path) -> Sandbox:
 def test_job_output_arrives_exactly_in_capture_order(stores, shipper, es, settings, tmp_path, sandboxed):
     job_id = queue_job(stores, manifest(command=script(tmp_path, INTERLEAVED)))
     sandbox = sandboxes(tmp_path) if sandboxed else None
-    Worker(stores.executions, stores.log_targets, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
+    Worker(stores.executions, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
     job = job_of(stores, job_id)
     assert job["status"] == "COMPLETED"
     got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
@@ -106,7 +106,7 @@ def test_inputs_and_settings_reach_the_job_without_a_shell(stores, shipper, es, 
     m = manifest(command=command, json=[{"name": "greeting", "type": "string"}], settings=[{"name": "MODE"}])
     hostile = f"$(touch {witness}); `touch {witness}` && touch {witness}"
     job_id = queue_job(stores, m, {"json": {"greeting": hostile}}, {"settings": {"MODE": "a b; touch " + str(witness)}})
-    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    Worker(stores.executions, shipper, "node-w").run_forever(once=True)
     assert job_of(stores, job_id)["status"] == "COMPLETED"
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == [hostile, str(["a b; touch " + str(witness), "tail"])]
@@ -117,7 +117,7 @@ def test_only_the_settings_the_manifest_declares_reach_the_job(stores, shipper, 
     command = f'{PY} -c \'import os; print(os.environ.get("MODE"), os.environ.get("UNDECLARED"))\''
     m = manifest(command=command, settings=[{"name": "MODE"}])
     job_id = queue_job(stores, m, None, {"settings": {"MODE": "fast", "UNDECLARED": "smuggled"}})
-    Worker(stores.executions, stores.log_targets, shipper, "node-w").run_forever(once=True)
+    Worker(stores.executions, shipper, "node-w").run_forever(once=True)
     assert job_of(stores, job_id)["status"] == "COMPLETED"
     got = [d["message"] for d in read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")]
     assert got == ["fast None"]
@@ -127,7 +127,7 @@ def test_exit_codes_map_through_the_manifest_errors(stores, shipper):
     errors = [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}]
     mapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(3)'", errors=errors))
     unmapped = queue_job(stores, manifest(command=f"{PY} -c 'import sys; sys.exit(4)'", errors=errors))
-    worker = Worker(stores.executions, stores.log_targets, shipper, "node-w")
+    worker = Worker(stores.executions, shipper, "node-w")
     worker.run_forever(once=True)
     worker.run_forever(once=True)
     assert (job_of(stores, mapped)["status"], job_of(stores, mapped)["error__name"]) == ("FAILED", "bad-input")
@@ -146,7 +146,7 @@ def test_the_manifest_timeout_kills_the_job(stores, shipper, es, settings, tmp_p
     )
     began = time.monotonic()
     sandbox = Sandbox(hidden=(tmp_path,)) if sandboxed else None
-    Worker(stores.executions, stores.log_targets, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
+    Worker(stores.executions, shipper, "node-w", sandbox=sandbox).run_forever(once=True)
     assert time.monotonic() - began < 30  # about time: killed near its 1 s timeout, not after its 60 s sleep
     job = job_of(stores, job_id)
     assert (job["status"], job["error__name"]) == ("FAILED", "timeout")
@@ -170,31 +170,17 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-def worker_process(settings, *args: str, lease_seconds: float = 60) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=settings.database_url,
-        DATA_DIR=str(settings.data_dir),
-        **connection_env(settings.elasticsearch_url),
-        LOG_INDEX_PREFIX=settings.log_index_prefix,
-        SPOOL_DIR=str(settings.spool_dir),
-        API_TOKEN="unused",
-        PYTHONPATH=str(ROOT),
-        WORKER_LEASE_SECONDS=str(lease_seconds),
-        # These jobs leave their pid in the test's folder for the test to kill: the sandbox forbids exactly that
-        # (tests/security/test_local_jobs.py covers the sandboxed `python -m worker`).
-        WORKER_SANDBOX="0",
-    )
+def worker_process(api, *args: str) -> subprocess.Popen:
+    """`python -m worker` of api's node, talking to the served app with its executor token (no DATABASE_URL)."""
+    # These jobs leave their pid in the test's folder for the test to kill: the sandbox forbids exactly that
+    # (tests/security/test_local_jobs.py covers the sandboxed `python -m worker`).
+    env = api.env(WORKER_SANDBOX="0", WORKER_LEASE_SECONDS=str(api.lease_seconds))
     return subprocess.Popen(
-        [sys.executable, "-m", "worker", "--poll", "0.1", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        api.argv("--poll", "0.1", *args), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 
-def crash_first_try(stores, es, settings, tmp_path, node: str, lease_seconds: float) -> int:
+def crash_first_try(stores, es, settings, tmp_path, api) -> int:
     """A job whose first try hangs, run by a worker process SIGKILLed once the try's first line is stored.
     Returns the job's id; the job is left RUNNING on `node`."""
     pid_file = tmp_path / "child.pid"
@@ -214,7 +200,7 @@ def crash_first_try(stores, es, settings, tmp_path, node: str, lease_seconds: fl
             )
         ),
     )
-    first = worker_process(settings, "--node", node, lease_seconds=lease_seconds)
+    first = worker_process(api)
     try:
         deadline = time.monotonic() + 30
         # Running, and its first line accepted (the worker sends lines on within 0.2 s).
@@ -249,10 +235,11 @@ def assert_second_try_completed(stores, es, settings, job_id: int) -> None:
     ]
 
 
-def test_a_worker_killed_mid_job_is_recovered_by_its_successor(stores, es, settings, tmp_path):
-    job_id = crash_first_try(stores, es, settings, tmp_path, "crash-node", lease_seconds=60)
+def test_a_worker_killed_mid_job_is_recovered_by_its_successor(stores, es, settings, tmp_path, executor_api):
+    api = executor_api("crash-node")
+    job_id = crash_first_try(stores, es, settings, tmp_path, api)
     # Its lease has a minute to go: only a worker holding the same node name knows the job is lost.
-    second = worker_process(settings, "--node", "crash-node", "--once")
+    second = worker_process(api, "--once")
     _, err = second.communicate(timeout=60)
     assert second.returncode == 0, err.decode()
     assert_second_try_completed(stores, es, settings, job_id)
@@ -287,17 +274,20 @@ def lease_expiry(stores, job_id: int):
         )
 
 
-def test_a_worker_lost_for_good_is_recovered_by_any_worker_once_its_lease_runs_out(stores, es, settings, tmp_path):
-    job_id = crash_first_try(stores, es, settings, tmp_path, "vanished-node", lease_seconds=1)
-    # The lease runs out (seen in the database); that node never comes back.
+def test_a_worker_lost_for_good_is_recovered_by_the_api_once_its_lease_runs_out(
+    stores, es, settings, tmp_path, executor_api
+):
+    job_id = crash_first_try(stores, es, settings, tmp_path, executor_api("vanished-node", lease_seconds=2))
+    # That node never comes back: once the lease runs out, the API's lease expiry fails the execution and the
+    # job is queued again (retried), with no worker of any node doing anything.
     deadline = time.monotonic() + 30
-    while not lease_ran_out(stores, job_id):
-        assert time.monotonic() < deadline, "the lease never ran out"
+    while job_of(stores, job_id)["status"] != "QUEUED":
+        assert time.monotonic() < deadline, "the API never failed the execution whose lease ran out"
         time.sleep(0.05)
-    other = worker_process(settings, "--node", "other-node", "--once", lease_seconds=1)
+    assert lease_ran_out(stores, job_id)
+    other = worker_process(executor_api("other-node", lease_seconds=2), "--once")
     _, err = other.communicate(timeout=60)
     assert other.returncode == 0, err.decode()
-    assert b"lease ran out" in err
     assert_second_try_completed(stores, es, settings, job_id)
 
 
@@ -324,7 +314,7 @@ def test_a_running_job_keeps_its_lease_however_long_it_runs(stores, shipper, tmp
         ),
     )
     lease = 4
-    worker = Worker(stores.executions, stores.log_targets, shipper, "node-long", lease_seconds=lease)
+    worker = Worker(stores.executions, shipper, "node-long", lease_seconds=lease)
     runner = threading.Thread(target=worker.run_forever, kwargs={"once": True})
     runner.start()
     reaped, expiries, began = 0, set(), None
@@ -359,9 +349,7 @@ def test_a_worker_whose_lease_was_taken_kills_its_job_at_once(stores, shipper, t
             timeout=120,
         ),
     )
-    worker = Worker(
-        stores.executions, stores.log_targets, shipper, "node-cut-off", lease_seconds=1.5
-    )  # it looks every half second
+    worker = Worker(stores.executions, shipper, "node-cut-off", lease_seconds=1.5)  # it looks every half second
     result: list[str] = []
     runner = threading.Thread(
         target=lambda: result.append(worker.run(stores.executions.claim_next_queued("node-cut-off", 1.5)))
@@ -395,15 +383,28 @@ print("wrote outputs")
 """
 
 
-def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make_client, settings, tmp_path):
+@pytest.mark.parametrize("through", ["api", "store"])
+def test_files_a_job_writes_to_its_output_dir_are_reported(
+    stores, shipper, make_client, settings, tmp_path, executor_api, through
+):
+    """Through the API (as `python -m worker` runs: an executor token claims, renews, and finishes with the files
+    in PATCH /v6/job-executions/{id}/), and with the store in the same process."""
     m = manifest(command=script(tmp_path, WRITES_OUTPUTS))
     m["job"]["interface"]["outputs"] = {
         "files": [{"name": "report", "pattern": "*.pdf"}, {"name": "tiles", "pattern": "tiles/*.png", "multiple": True}]
     }
     job_id = queue_job(stores, m)
     root = tmp_path / "outputs"
-    outputs = Outputs(stores.files, root, "local", "http://files.example.org/local")
-    Worker(stores.executions, stores.log_targets, shipper, "node-w", outputs=outputs).run_forever(once=True)
+    # The service side makes the workspace (scripts/run does for the local worker); the worker only writes to it.
+    stores.files.ensure_workspace("local", "Local worker outputs", str(root), "http://files.example.org/local")
+    outputs = Outputs(root, "local")
+    if through == "api":
+        api = executor_api("node-w")
+        executions = ExecutorClient.from_file(api.url, api.token_file, "node-w")
+        Worker(executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
+        executions.close()
+    else:
+        Worker(stores.executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
     assert job_of(stores, job_id)["status"] == "COMPLETED"
     client = make_client()
     r = client.simulate_get(
@@ -441,4 +442,4 @@ def test_files_a_job_writes_to_its_output_dir_are_reported(stores, shipper, make
     }
     with stores.db.engine.connect() as c:
         config = c.exec_driver_sql("SELECT json_config FROM workspaces WHERE name = 'local'").scalar()
-    assert str(root) in str(config)  # a host-path workspace on that folder, created on first use
+    assert str(root) in str(config)  # the host-path workspace on that folder

@@ -24,7 +24,14 @@ JOB_ROUTES = {
     "/v6/jobs/cancel/": {"post"},
     "/v6/jobs/requeue/": {"post"},
     "/v6/job-executions/{exe_id}/": {"get", "patch"},
+    # What executors call instead of opening the database (issue 23).
+    "/v6/executors/{node}/claim/": {"post"},
+    "/v6/executors/{node}/leases/": {"post"},
+    "/v6/executors/{node}/running/": {"get", "post"},
+    "/v6/job-executions/{exe_id}/node/": {"put"},
 }
+# POSTs that take no body.
+NO_BODY = {("/v6/executors/{node}/running/", "post")}
 
 
 @pytest.fixture
@@ -39,8 +46,9 @@ def test_every_job_route_is_documented(doc):
         for method in methods:
             op = doc["paths"][path][method]
             assert "200" in op["responses"] or "201" in op["responses"] or "202" in op["responses"]
-            if method in ("post", "patch"):
-                assert op["security"] == [{"bearer": []}, {"session": []}] and "requestBody" in op
+            if method in ("post", "patch", "put"):
+                assert op["security"] == [{"bearer": []}, {"session": []}]
+                assert ("requestBody" in op) != ((path, method) in NO_BODY), (path, method)
 
 
 def test_query_parameters_are_declared(doc):
@@ -70,3 +78,26 @@ def test_request_body_schemas_accept_what_the_routes_accept(doc):
     validator = validator_for({})({**body, "components": doc["components"]})
     assert validator.is_valid({"job_type_id": 1, "input": {"files": {"a": [1]}, "json": {}}})
     assert not validator.is_valid({"job_type_id": 1, "input": {"other": 1}})
+
+
+def test_the_executor_routes_answer_as_documented(api, auth):
+    """Each answer of the executor routes validated against the document (the ContractClient): a claim, an empty
+    queue, renewals, the running list, a move, a recovery, and bad input."""
+    job_type = add_job_type(api, auth, manifest(files=()))
+    job = queue(api, auth, job_type["id"], {})
+    claim = api.simulate_post("/v6/executors/node-a/claim/", json={"lease_seconds": 30}, headers=auth)
+    assert claim.status_code == 200 and claim.json["job_id"] == job["id"]
+    exe = claim.json["id"]
+    assert api.simulate_post("/v6/executors/node-a/claim/", json={"lease_seconds": 30}, headers=auth).status_code == 204
+    r = api.simulate_post(
+        "/v6/executors/node-a/leases/", json={"executions": [exe, 999], "lease_seconds": 30}, headers=auth
+    )
+    assert r.json == {"ended": [999]}
+    assert api.simulate_get("/v6/executors/node-a/running/").json == {"running": [exe]}
+    r = api.simulate_put(f"/v6/job-executions/{exe}/node/", json={"node": "node-b"}, headers=auth)
+    assert r.json == {"moved": True}
+    assert api.simulate_get(f"/v6/job-executions/{exe}/").json["node"]["hostname"] == "node-b"
+    assert api.simulate_post("/v6/executors/node-b/running/", headers=auth).json == {"failed": 1}
+    assert api.simulate_put("/v6/job-executions/999/node/", json={"node": "x"}, headers=auth).status_code == 404
+    r = api.simulate_post("/v6/executors/node-a/leases/", json={"executions": "all", "lease_seconds": 30}, headers=auth)
+    assert r.status_code == 400 and "executions" in r.json["detail"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.es_node import connection_env
 from tests.factories import manifest
+from tests.live_api import ExecutorApi
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kubernetes"
@@ -70,16 +70,11 @@ def kube_jobs(kube_api, namespace: str) -> list[dict]:
 class Processes:
     """The engine and node agent processes of one test, started and stopped (by pid) by it."""
 
-    def __init__(self, settings, kubeconfig: str, namespace: str, tmp_path: Path):
+    def __init__(self, settings, kubeconfig: str, namespace: str, tmp_path: Path, api: ExecutorApi):
         self.settings, self.tmp_path = settings, tmp_path
-        self.env = dict(
-            os.environ,
-            DATABASE_URL=settings.database_url,
-            DATA_DIR=str(settings.data_dir),
-            **connection_env(settings.elasticsearch_url),
-            LOG_INDEX_PREFIX=settings.log_index_prefix,
-            API_TOKEN="unused",
-            PYTHONPATH=str(ROOT),
+        # The engine talks to the served app with an executor token (no DATABASE_URL); the node agent needs no
+        # database either.
+        self.env = api.env(
             LOG_FORMAT="text",
             KUBECONFIG=kubeconfig,
             KUBERNETES_NAMESPACE=namespace,
@@ -133,8 +128,8 @@ class Processes:
 
 
 @pytest.fixture
-def procs(settings, kubeconfig, namespace, tmp_path) -> Processes:
-    p = Processes(settings, kubeconfig, namespace, tmp_path)
+def procs(settings, kubeconfig, namespace, tmp_path, executor_api) -> Processes:
+    p = Processes(settings, kubeconfig, namespace, tmp_path, executor_api("k8s-engine", bound=False))
     yield p
     p.stop_all()
 

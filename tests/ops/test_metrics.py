@@ -14,6 +14,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from api.jobs.lease_expiry import LeaseExpiry
 from core import metrics
 from core.times import utcnow
 from ingest.documents import CapturedLine, Origin, bulk_pairs
@@ -199,13 +200,13 @@ def test_worker_claims_runs_timeouts_and_recoveries_are_counted(stores, shipper_
     before = samples(metrics.exposition().decode())
     queue_job(stores, manifest(command=f"{sys.executable} -c print(1)"))
     queue_job(stores, manifest("slow", command=f'{sys.executable} -c "import time; time.sleep(30)"', timeout=1))
-    worker = Worker(stores.executions, stores.log_targets, shipper_for_worker, "node-m")
+    worker = Worker(stores.executions, shipper_for_worker, "node-m")
     worker.run_forever(once=True)
     worker.run_forever(once=True)
     # A worker that died on node-x left its execution RUNNING: the next one on node-x fails it at start.
     queue_job(stores, manifest("orphan"))
     assert stores.executions.claim_next_queued("node-x", 60) is not None
-    assert Worker(stores.executions, stores.log_targets, shipper_for_worker, "node-x").recover() == 1
+    assert Worker(stores.executions, shipper_for_worker, "node-x").recover() == 1
     after = samples(metrics.exposition().decode())
     moved = {name: value(after, name) - value(before, name) for name in names}
     assert moved == {
@@ -233,35 +234,27 @@ def test_expired_leases_are_counted(sql_settings, shipper_for_worker):
     try:
         queue_job(stores, manifest("leased"))
         assert stores.executions.claim_next_queued("node-gone", 30) is not None
-        worker = Worker(stores.executions, stores.log_targets, shipper_for_worker, "node-y", lease_seconds=30)
-        assert stores.executions.fail_expired_leases() == 0  # not yet
+        expiry = LeaseExpiry(stores.executions, stores.task_claims, lease_seconds=30)  # the API's, not started
+        assert expiry.run_once() == 0  # not yet
         clock.advance(seconds=31)
         before = samples(metrics.exposition().decode())
-        assert worker.reap() == 1
+        assert expiry.run_once() == 1
     finally:
         stores.close()
     after = samples(metrics.exposition().decode())
     assert value(after, "scale_worker_lease_expiries_total") - value(before, "scale_worker_lease_expiries_total") == 1
 
 
-def test_the_local_worker_serves_its_metrics(settings, stores, tmp_path):
+def test_the_local_worker_serves_its_metrics(settings, stores, executor_api, tmp_path):
     from tests.reliability.harness import free_port, wait_until
 
     queue_job(stores, manifest(command=f"{sys.executable} -c print(2)"))
     port = free_port()
-    env = dict(
-        os.environ,
-        DATA_DIR=str(tmp_path),
-        DATABASE_URL=settings.database_url,
-        API_TOKEN=ADMIN_TOKEN,
-        ELASTICSEARCH_URL=settings.elasticsearch_url,
-        LOG_INDEX_PREFIX=settings.log_index_prefix,
-        SPOOL_DIR=str(tmp_path / "worker-spool"),
-        WORKER_METRICS_PORT=str(port),
-    )
+    api = executor_api("metrics-node")
+    env = api.env(SPOOL_DIR=str(tmp_path / "worker-spool"), WORKER_METRICS_PORT=str(port))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker", "--node", "metrics-node", "--poll", "0.2"],
+        api.argv("--poll", "0.2"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

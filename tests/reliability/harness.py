@@ -321,6 +321,10 @@ class Gunicorn:
         env.update(self.extra_env)
         return env
 
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
     def start(self, timeout: float = 60.0) -> Gunicorn:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -380,17 +384,39 @@ class Gunicorn:
 # --- the local worker --------------------------------------------------------------------------------------
 
 
+def worker_token(settings, stores, node: str, data_dir: Path) -> Path:
+    """An executor token of `node` in a file of data_dir, made as scripts/run makes the local worker's."""
+    from dataclasses import replace
+
+    from accounts.local_worker import ensure_local_worker
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return ensure_local_worker(
+        replace(settings, worker_output_dir=data_dir / "outputs"), stores, node, data_dir / f"token-{node}"
+    )
+
+
 def start_worker(
-    node: str, data_dir: Path, database_url: str, elasticsearch_url: str, log_prefix: str, log_file: Path
+    node: str,
+    data_dir: Path,
+    api_url: str,
+    token_file: Path,
+    elasticsearch_url: str,
+    log_prefix: str,
+    log_file: Path,
+    lease_seconds: float = 60.0,
 ) -> subprocess.Popen:
-    env = dict(
-        os.environ,
+    """`python -m worker` as production runs it: the API's URL and an executor token, no DATABASE_URL."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "API_TOKEN", "READ_TOKEN")}
+    env.update(
         DATA_DIR=str(data_dir),
-        DATABASE_URL=database_url,
+        SCALE_API_URL=api_url,
+        EXECUTOR_TOKEN_FILE=str(token_file),
         **connection_env(elasticsearch_url),
         LOG_INDEX_PREFIX=log_prefix,
         SPOOL_DIR=str(data_dir / "worker-spool"),
-        API_TOKEN="unused-by-worker",
+        WORKER_OUTPUT_DIR=str(data_dir / "outputs"),
+        WORKER_LEASE_SECONDS=str(lease_seconds),
         # The jobs here count their tries in a file of the test's: the sandbox forbids exactly that
         # (tests/security/test_local_jobs.py covers the sandboxed `python -m worker`).
         WORKER_SANDBOX="0",

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
 from tests.reliability.checks import assert_lines_exactly_once, count_lines, read_lines
-from tests.reliability.harness import Gunicorn, assert_clean_error, start_worker, wait_until
+from tests.reliability.harness import Gunicorn, assert_clean_error, start_worker, wait_until, worker_token
 from tests.reliability.seed import seed_jobs
 from tests.reliability.traffic import LogTraffic
 from tests.search.helpers import lines_of
@@ -47,8 +47,10 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
     job_type, _ = stores.job_types.save_job_type("rel/printer:1", manifest(command=command, timeout=600))
     worker_job = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node_name = f"rel-es-{uuid.uuid4().hex[:6]}"
+    # The worker talks to this gunicorn with an executor token of its node (no database credential).
+    token_file = worker_token(settings, stores, node_name, tmp_path / "worker")
     worker = start_worker(
-        node_name, tmp_path / "worker", settings.database_url, own_node.url, prefix, tmp_path / "worker.log"
+        node_name, tmp_path / "worker", server.url, token_file, own_node.url, prefix, tmp_path / "worker.log"
     )
 
     exe = seeded.running[0]

@@ -1,18 +1,23 @@
-"""The local worker (`python -m worker`) SIGKILLed in the middle of a job: once a worker of that node
-runs again, the job is not left RUNNING: its execution fails as node-lost, the job is retried and completes,
-and the lines the dead worker had accepted are shipped (exactly once)."""
+"""The local worker (`python -m worker`, talking to gunicorn with an executor token) SIGKILLed in the middle of a
+job: the job is not left RUNNING. Killed before the last time, a worker of the same node runs again and fails
+what its predecessor left; killed the last time, its node never comes back and gunicorn's lease expiry fails the
+execution once its lease runs out. Each time the execution fails as node-lost, the job is retried (by a worker
+of another node at the end) and completes, and the lines the dead worker had accepted are shipped (exactly
+once)."""
 
 from __future__ import annotations
 
 import signal
 import sys
-import time
 import uuid
 
+from tests.conftest import ADMIN_TOKEN
 from tests.es_node import connection_of
 from tests.factories import manifest
 from tests.reliability.checks import read_lines
-from tests.reliability.harness import kill_processes_mentioning, start_worker, wait_until
+from tests.reliability.harness import Gunicorn, kill_processes_mentioning, start_worker, wait_until, worker_token
+
+LEASE_SECONDS = 2  # gunicorn's lease expiry looks every third of it
 
 
 def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores, settings, tmp_path, sized, figures):
@@ -39,17 +44,30 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores
     def messages(cluster_id: str) -> list[str]:
         return [d["message"] for d in read_lines(es, index, cluster_id)]
 
-    def worker():
+    server = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        settings.log_index_prefix,
+        ADMIN_TOKEN,
+        workers=2,
+        extra_env={"WORKER_LEASE_SECONDS": str(LEASE_SECONDS)},
+    ).start()
+
+    def worker(name: str):
+        token = worker_token(settings, stores, name, tmp_path / "worker")
         return start_worker(
-            node,
+            name,
             tmp_path / "worker",
-            settings.database_url,
+            server.url,
+            token,
             settings.elasticsearch_url,
             settings.log_index_prefix,
             logs,
+            lease_seconds=LEASE_SECONDS,
         )
 
-    running = worker()
+    running = worker(node)
     try:
         for kill in range(1, kills + 1):
             wait_until(
@@ -69,14 +87,18 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores
             running.send_signal(signal.SIGKILL)
             running.wait(timeout=10)
             kill_processes_mentioning(str(counter))  # the dead worker's child (an orphan now)
-            time.sleep(1)  # about time: for a while, nothing but the node's next worker can tell it died
-            assert job()["status"] == "RUNNING", "nothing but the node's next worker can tell it died"
-            running = worker()
+            if kill < kills:
+                running = worker(node)  # the node is back: its worker fails what the dead one left at start
+                continue
+            # The node is gone for good: only the lease expiry of gunicorn's processes can tell the job is lost.
+            wait_until(lambda: job()["status"] == "QUEUED", 60, 0.2, "gunicorn failing the expired lease")
+            running = worker(f"{node}-other")
         wait_until(lambda: job()["status"] == "COMPLETED", 60, 0.3, "the job completing after the restart")
     finally:
         running.send_signal(signal.SIGTERM)
         running.wait(timeout=60)
         kill_processes_mentioning(str(counter))
+        server.stop()
     executions = client.simulate_get(f"/v6/jobs/{job_id}/executions/").json["results"]
     by_num = sorted(executions, key=lambda e: e["exe_num"])
     assert [e["status"] for e in by_num] == ["FAILED"] * kills + ["COMPLETED"], by_num

@@ -1,14 +1,11 @@
-"""Headless Chromium (Debian's chromium + chromium-driver) for the page tests, and the app served on loopback."""
+"""Headless Chromium (Debian's chromium + chromium-driver) for the page tests (tests/live_api.py serves the app)."""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -18,27 +15,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Selenium would otherwise try to send usage statistics: these machines have no internet.
 os.environ["SE_AVOID_STATS"] = "true"
-
-
-class ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, server_class=ThreadingServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

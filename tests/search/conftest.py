@@ -6,7 +6,8 @@ import pytest
 
 from search import LogSearch
 from search.reads import FollowTiming
-from tests.search.browsers import chromium, serving
+from tests.live_api import serving
+from tests.search.browsers import chromium
 
 
 @pytest.fixture

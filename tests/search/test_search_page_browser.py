@@ -18,7 +18,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from jobs.saved_search_store import Caller
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
-from tests.search.browsers import log_in, serving
+from tests.live_api import serving
+from tests.search.browsers import log_in
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
 
 # The runs, in the order their jobs are made: (job type, version, node, how it ends, lines: (count, step in ns)).

@@ -5,7 +5,8 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.search.browsers import log_in, serving
+from tests.live_api import serving
+from tests.search.browsers import log_in
 from tests.search.helpers import BASE_NS, NS, index_ours, our_doc
 
 

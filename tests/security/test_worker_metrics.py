@@ -5,34 +5,22 @@ default. (On Linux all of 127.0.0.0/8 reaches this machine: a socket on 0.0.0.0 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import ROOT, free_port, wait_until
 
 
-def test_the_workers_metrics_stay_on_loopback_whatever_host_says(settings, tmp_path):
+def test_the_workers_metrics_stay_on_loopback_whatever_host_says(executor_api, tmp_path):
     port = free_port()
-    env = dict(
-        os.environ,
-        DATA_DIR=str(tmp_path),
-        DATABASE_URL=settings.database_url,
-        API_TOKEN=ADMIN_TOKEN,
-        ELASTICSEARCH_URL=settings.elasticsearch_url,
-        LOG_INDEX_PREFIX=settings.log_index_prefix,
-        SPOOL_DIR=str(tmp_path / "worker-spool"),
-        WORKER_METRICS_PORT=str(port),
-        HOST="0.0.0.0",
-    )
+    api = executor_api("metrics-node")
+    env = api.env(SPOOL_DIR=str(tmp_path / "worker-spool"), WORKER_METRICS_PORT=str(port), HOST="0.0.0.0")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.pop("WORKER_METRICS_HOST", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker", "--node", "metrics-node", "--poll", "0.5"],
+        api.argv("--poll", "0.5"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
