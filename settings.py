@@ -136,6 +136,13 @@ class Settings:
     kubernetes_pod_logs_dir: Path = field(default=Path("/var/log/pods"))
     kubernetes_agent_dir: Path = field(default=Path("data/kubernetes-node"))
 
+    # --- Executor hosts (the local worker, the node agent) that forward their jobs' log lines to the API
+    # (ingest/forwarder.py) with an executor token, instead of writing to Elasticsearch themselves: SCALE_API_URL,
+    # and EXECUTOR_TOKEN_FILE, a file holding the token (read here, once).
+    scale_api_url: str | None = None
+    executor_token_file: Path | None = None
+    executor_token: str = field(default="", repr=False)
+
     @property
     def log_read_indices(self) -> tuple[str, ...]:
         """Every index pattern a log read or search looks at, ours first."""
@@ -148,6 +155,7 @@ class Settings:
         data_dir = Path(env.get("DATA_DIR", "./data")).resolve()
         legacy = env.get("LOG_LEGACY_INDICES", "scalelogs-*,logstash-*")
         es = elasticsearch_connection(env)
+        api_url, token_file, token = _executor_api(env)
         return cls(
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'scale.db'}",
@@ -225,6 +233,9 @@ class Settings:
             kubernetes_job_ttl=whole_number(env, "KUBERNETES_JOB_TTL", 3600, minimum=0),
             kubernetes_pod_logs_dir=Path(env.get("KUBERNETES_POD_LOGS_DIR") or "/var/log/pods"),
             kubernetes_agent_dir=Path(env.get("KUBERNETES_AGENT_DIR") or str(data_dir / "kubernetes-node")),
+            scale_api_url=api_url,
+            executor_token_file=token_file,
+            executor_token=token,
         )
 
 
@@ -259,6 +270,25 @@ def _origins(value: str) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _executor_api(env: Mapping[str, str]) -> tuple[str | None, Path | None, str]:
+    """scale_api_url, executor_token_file and the token in it, for an executor host that forwards its logs."""
+    url = (env.get("SCALE_API_URL") or "").rstrip("/") or None
+    path = Path(env["EXECUTOR_TOKEN_FILE"]).resolve() if env.get("EXECUTOR_TOKEN_FILE") else None
+    if url is None:
+        return None, None, ""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"SCALE_API_URL must start with http:// or https://, not {url!r}")
+    if path is None:
+        raise ConfigurationError("SCALE_API_URL is set: EXECUTOR_TOKEN_FILE must name the file of an executor token")
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"EXECUTOR_TOKEN_FILE: cannot read {path}: {exc.strerror}") from None
+    if not token:
+        raise ConfigurationError(f"EXECUTOR_TOKEN_FILE: {path} is empty")
+    return url, path, token
 
 
 class ConfigurationError(ValueError):

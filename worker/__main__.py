@@ -9,11 +9,10 @@ import signal
 import sys
 
 from core import metrics
-from core.elastic import elasticsearch_client
 from core.logs import configure_logging
 from core.preflight import Refused, check_connection, writer_needs
 from core.times import utcnow
-from ingest import start_log_writer
+from ingest import executor_log_writer
 from ingest.template import template_check
 from jobs.stores import Stores
 from settings import ConfigurationError, Settings
@@ -56,9 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         # Credentials refused, a missing privilege, an untrusted certificate: one line, exit. Down: run anyway
-        # (job output is spooled until Elasticsearch answers).
-        for warning in check_connection(settings, writer_needs(settings), template_check(settings)):
-            log.warning("%s", warning)
+        # (job output is spooled until Elasticsearch answers). Forwarding logs to the API (SCALE_API_URL), the
+        # worker holds no Elasticsearch credential.
+        if settings.scale_api_url is None:
+            for warning in check_connection(settings, writer_needs(settings), template_check(settings)):
+                log.warning("%s", warning)
     except Refused as exc:
         print(f"python -m worker: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -70,11 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     stores = Stores.open(settings.database_url, utcnow)
     if args.engine == "kubernetes":
         return run_kubernetes(settings, stores, node, args)
-    shipper = start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    shipper = executor_log_writer(settings)  # to Elasticsearch, or to the API with SCALE_API_URL
     # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
     # is bound back in).
     sandbox = Sandbox(
-        hidden_paths(settings.data_dir, settings.database_url, settings.spool_dir, settings.worker_output_dir)
+        hidden_paths(
+            settings.data_dir,
+            settings.database_url,
+            settings.spool_dir,
+            settings.worker_output_dir,
+            *([settings.executor_token_file] if settings.executor_token_file else []),
+        )
     )
     worker = Worker(
         stores.executions,
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     drained = shipper.close(timeout=30)
     stores.close()
     if not drained:
-        log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
+        log.warning("Log lines not shipped yet stay in %s for the next start", settings.spool_dir)
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from core import metrics
 from ingest.capture import Capture
 from ingest.documents import Origin
-from ingest.shipper import Shipper
+from ingest.log_writer import LogWriter
 from jobs.errors import Invalid, JobStateConflict
 from jobs.execution_store import ExecutionStore
 from jobs.log_target_store import LogTargetStore
@@ -61,7 +61,7 @@ class Worker:
         self,
         executions: ExecutionStore,
         log_targets: LogTargetStore,
-        shipper: Shipper,
+        shipper: LogWriter,
         node: str,
         *,
         max_line_bytes: int = 1024 * 1024,

@@ -1,0 +1,259 @@
+"""The forwarder (ingest/forwarder.py): an executor host's captured lines go to the API (a real gunicorn on
+loopback, the production configuration) with an executor token made in the real user store, then through the
+API's own shipper to the suite's Elasticsearch. Every line arrives once, in order, with its stream, whatever
+happens to the API in between; refusals are reported and counted, never retried forever, and never show the
+token."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from prometheus_client import REGISTRY
+
+from ingest.capture import Capture
+from ingest.documents import Origin
+from ingest.forwarder import Forwarder
+from ingest.spool import SUFFIX
+from tests.conftest import ADMIN_TOKEN
+from tests.factories import manifest
+from tests.ingest.conftest import queue_job
+from tests.ingest.reading import read_lines
+from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT, script
+from tests.reliability.harness import Gunicorn, wait_until
+from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
+
+NODE = "node-f"
+
+
+@pytest.fixture
+def api(settings, tmp_path):
+    """The API under gunicorn (one worker: the tests post from one client), on the test's database and indices."""
+    g = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        settings.log_index_prefix,
+        ADMIN_TOKEN,
+        workers=1,
+    )
+    g.start()
+    yield g
+    g.stop()
+
+
+def url(api: Gunicorn) -> str:
+    return f"http://127.0.0.1:{api.port}"
+
+
+def executor_token(stores, node: str | None = NODE, scope: str = "executor") -> str:
+    if stores.users.get_user("executors") is None:
+        stores.users.add_user("executors", None, is_staff=False)
+    token, _ = stores.users.create_token("executors", f"{scope}-{node}", scope=scope, node=node)
+    return token
+
+
+def capture_for(forwarder: Forwarder, stores, execution, **kwargs) -> Capture:
+    """A Capture as the worker makes one: the execution's fields, numbers reserved in the database."""
+    origin = Origin(
+        cluster_id=execution.cluster_id,
+        task=f"{execution.cluster_id}_main",
+        node=NODE,
+        job_type=execution.job_type_name,
+        job_id=str(execution.job_id),
+        exe_num=str(execution.exe_num),
+    )
+    return Capture(
+        forwarder, origin, lambda n: stores.log_targets.reserve_log_sequence(execution.id, n), linger=0.05, **kwargs
+    )
+
+
+def feed(capture: Capture, first: int, count: int) -> list[tuple[str, str]]:
+    """Lines first..first+count-1, alternating streams, handed to the capture 50 at a time."""
+    sent = []
+    for start in range(first, first + count, 50):
+        for n in range(start, min(start + 50, first + count)):
+            stream = "stderr" if n % 3 == 0 else "stdout"
+            capture.feed(stream, f"line {n}\n".encode())
+            sent.append((stream, f"line {n}"))
+        capture.flush()
+    return sent
+
+
+def stored(es, settings, execution) -> list[dict]:
+    return read_lines(es, f"{settings.log_index_prefix}-*", execution.cluster_id)
+
+
+def refused(status: int, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "scale_log_forwarder_refused_lines_total", {"status": str(status), "outcome": outcome}
+        )
+        or 0.0
+    )
+
+
+def test_python_m_worker_forwards_its_jobs_output_through_the_api(api, stores, es, settings, tmp_path):
+    """The worker selected by SCALE_API_URL and EXECUTOR_TOKEN_FILE: no Elasticsearch setting at all, every line
+    of the job in capture order with its stream, and the token in none of its output."""
+    token = executor_token(stores)
+    token_file = tmp_path / "executor-token"
+    token_file.write_text(token + "\n")
+    job_id = queue_job(stores, manifest(command=script(tmp_path, INTERLEAVED)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
+    env.update(
+        DATABASE_URL=settings.database_url,
+        DATA_DIR=str(tmp_path / "worker"),
+        SPOOL_DIR=str(tmp_path / "worker" / "spool"),
+        API_TOKEN="unused-by-the-worker",
+        PYTHONPATH=str(ROOT),
+        WORKER_SANDBOX="0",  # tests/security/test_local_jobs.py covers the sandbox
+        LOG_LEVEL="DEBUG",
+        SCALE_API_URL=url(api),
+        EXECUTOR_TOKEN_FILE=str(token_file),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "--once", "--node", NODE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert stores.jobs.get_job(job_id).job["status"] == "COMPLETED"
+    got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
+    assert [(d["stream"], d["message"]) for d in got] == EXPECTED
+    assert [d["scale_order_num"] for d in got] == list(range(1, len(EXPECTED) + 1))
+    assert {(d["scale_node"], d["scale_task"]) for d in got} == {(NODE, f"scale_job_{job_id}x1_main")}
+    assert "Traceback" not in done.stderr
+    assert token not in done.stdout + done.stderr
+    assert not list((tmp_path / "worker" / "spool").glob("*" + SUFFIX))  # nothing left behind
+
+
+def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
+    api, stores, es, settings, start_execution, tmp_path, caplog
+):
+    """Lines keep coming while the API is down; they are all stored once it is back. A batch sent again after
+    the API stored it (here: a copy of the spool taken while the API was down, forwarded by a second forwarder)
+    adds nothing: the API's document ids come from (execution, scale_order_num)."""
+    caplog.set_level(logging.DEBUG)
+    execution = start_execution(NODE)
+    token = executor_token(stores)
+    spool = tmp_path / "spool"
+    forwarder = Forwarder(
+        url(api), token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
+    )
+    capture = capture_for(forwarder, stores, execution)
+    sent = feed(capture, 1, 600)
+    wait_until(lambda: forwarder.stored > 0, 30, 0.05, "some lines forwarded")
+    api.stop()
+    sent += feed(capture, 601, 600)
+    wait_until(lambda: forwarder.failing, 30, 0.05, "the forwarder noticing the API is down")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for segment in spool.glob("*" + SUFFIX):  # what is spooled now, as a crashed forwarder would leave it
+        shutil.copyfile(segment, copy / segment.name)
+    api.start()
+    sent += feed(capture, 1201, 600)
+    capture.close()
+    assert forwarder.flush(60)
+    assert forwarder.close()
+    # At least: a body whose answer the stop cut off is sent again (and stored once).
+    assert forwarder.stored >= 1800 and forwarder.error_count == 0
+    replay = Forwarder(url(api), token, copy, prefix=settings.log_index_prefix)
+    assert replay.flush(60) and replay.close()
+    assert replay.stored >= 600  # at least every line spooled while the API was down, sent a second time
+    got = stored(es, settings, execution)
+    assert [(d["stream"], d["message"]) for d in got] == sent
+    assert [d["scale_order_num"] for d in got] == list(range(1, 1801))
+    assert not list(spool.glob("*" + SUFFIX)) and not list(copy.glob("*" + SUFFIX))
+    assert "did not answer" in caplog.text  # the outage was reported
+    assert token not in caplog.text
+
+
+def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
+    settings,
+    stores,
+    es,
+    start_execution,
+    tmp_path,
+    tiny_disk,  # noqa: F811 (the fixture imported above)
+):
+    """The API's spool on a full disk answers 507 (retry later): the forwarder keeps the lines and sends them
+    again, backing off, until the API can take them."""
+    api = Gunicorn(
+        tmp_path / "api",
+        settings.database_url,
+        settings.elasticsearch_url,
+        settings.log_index_prefix,
+        ADMIN_TOKEN,
+        workers=1,
+        extra_env={"SPOOL_DIR": str(tiny_disk / "spool")},
+    )
+    api.start()
+    try:
+        execution = start_execution(NODE)
+        ballast = fill(tiny_disk, leave=2048)
+        forwarder = Forwarder(url(api), executor_token(stores), tmp_path / "spool", backoff=(0.05, 0.5))
+        capture = capture_for(forwarder, stores, execution)
+        sent = feed(capture, 1, 200)
+        wait_until(lambda: (forwarder.last_failure or "").startswith("507"), 30, 0.05, "a 507 from the API")
+        assert forwarder.stored == 0 and not forwarder.flush(0)
+        ballast.unlink()
+        capture.close()
+        assert forwarder.flush(60) and forwarder.close()
+        assert forwarder.stored == 200 and forwarder.error_count == 0
+        got = stored(es, settings, execution)
+        assert [(d["stream"], d["message"]) for d in got] == sent
+    finally:
+        api.stop()
+
+
+def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dropped(
+    api, stores, es, settings, start_execution, tmp_path, caplog
+):
+    """403 (an executor token of another node, a personal token): logged without the token, counted, the lines
+    kept in the spool and not sent again by that forwarder; a forwarder with the right token sends them. A line
+    the API refuses for good (stamped before the execution existed) is found by halving the body and dropped
+    alone, the lines around it stored."""
+    caplog.set_level(logging.DEBUG)
+    execution = start_execution(NODE)
+    spool = tmp_path / "spool"
+    wrong = [executor_token(stores, node="node-other"), executor_token(stores, node=None, scope="user")]
+    sent: list[tuple[str, str]] = []
+    for token in wrong:
+        before = refused(403, "kept")
+        forwarder = Forwarder(url(api), token, spool, backoff=(0.05, 0.5))
+        capture = capture_for(forwarder, stores, execution)
+        sent += feed(capture, len(sent) + 1, 30)
+        capture.close()
+        assert forwarder.flush(30)  # settled: not retried again and again
+        assert forwarder.stored == 0 and forwarder.kept_lines == len(sent) == forwarder.pending_lines
+        assert refused(403, "kept") - before == len(sent)
+        assert not forwarder.close()  # lines stay in the spool
+        assert token not in caplog.text
+    assert "refused the executor token (403)" in caplog.text
+    assert "acts only on executions of node node-other" in caplog.text
+    assert list(spool.glob("*" + SUFFIX))
+
+    before = refused(400, "dropped")
+    token = executor_token(stores)
+    right = Forwarder(url(api), token, spool, max_body_lines=16, backoff=(0.05, 0.5))
+    assert right.flush(30) and right.stored == len(sent)  # what the refused forwarders left
+    stamps = iter([time.time_ns() - 10 * 86400 * 10**9])  # the first line: ten days before the execution
+    capture = capture_for(right, stores, execution, clock_ns=lambda: next(stamps, time.time_ns()))
+    capture.feed("stdout", b"from before the execution\n")
+    late = feed(capture, len(sent) + 1, 15)
+    capture.close()
+    assert right.flush(30) and right.close()
+    assert right.error_count == 1 and refused(400, "dropped") - before == 1
+    assert "outside this execution's life" in right.errors[0]["error"]
+    got = stored(es, settings, execution)
+    assert [(d["stream"], d["message"]) for d in got] == sent + late
+    assert token not in caplog.text
