@@ -1,6 +1,6 @@
-"""The forwarder (ingest/forwarder.py): an executor host's captured lines go to the API (a real gunicorn on
-loopback, the production configuration) with an executor token made in the real user store, then through the
-API's own shipper to the suite's Elasticsearch. Every line arrives once, in order, with its stream, whatever
+"""The forwarder (ingest/forwarder.py): an executor host's captured lines go to the API (the app served on
+loopback; gunicorn, the production configuration, where the test stops and restarts it) with an executor token
+made in the real user store, then through the API's own shipper to the suite's Elasticsearch. Every line arrives once, in order, with its stream, whatever
 happens to the API in between; refusals are reported and counted, never retried forever, and never show the
 token."""
 
@@ -27,8 +27,16 @@ from tests.ingest.reading import read_lines
 from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT, script
 from tests.reliability.harness import Gunicorn, wait_until
 from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
+from tests.search.browsers import serving
 
 NODE = "node-f"
+
+
+@pytest.fixture
+def served_api(make_client):
+    """The app (the test's database and indices) on 127.0.0.1 in a server thread: quicker to start than gunicorn."""
+    with serving(make_client().app) as address:
+        yield address
 
 
 @pytest.fixture
@@ -98,7 +106,7 @@ def refused(status: int, outcome: str) -> float:
     )
 
 
-def test_python_m_worker_forwards_its_jobs_output_through_the_api(api, stores, es, settings, tmp_path):
+def test_python_m_worker_forwards_its_jobs_output_through_the_api(served_api, stores, es, settings, tmp_path):
     """The worker selected by SCALE_API_URL and EXECUTOR_TOKEN_FILE: no Elasticsearch setting at all, every line
     of the job in capture order with its stream, and the token in none of its output."""
     token = executor_token(stores)
@@ -114,7 +122,7 @@ def test_python_m_worker_forwards_its_jobs_output_through_the_api(api, stores, e
         PYTHONPATH=str(ROOT),
         WORKER_SANDBOX="0",  # tests/security/test_local_jobs.py covers the sandbox
         LOG_LEVEL="DEBUG",
-        SCALE_API_URL=url(api),
+        SCALE_API_URL=served_api,
         EXECUTOR_TOKEN_FILE=str(token_file),
     )
     done = subprocess.run(
@@ -178,6 +186,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
 
 
 def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
+    make_client,
     settings,
     stores,
     es,
@@ -187,20 +196,10 @@ def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
 ):
     """The API's spool on a full disk answers 507 (retry later): the forwarder keeps the lines and sends them
     again, backing off, until the API can take them."""
-    api = Gunicorn(
-        tmp_path / "api",
-        settings.database_url,
-        settings.elasticsearch_url,
-        settings.log_index_prefix,
-        ADMIN_TOKEN,
-        workers=1,
-        extra_env={"SPOOL_DIR": str(tiny_disk / "spool")},
-    )
-    api.start()
-    try:
+    with serving(make_client(spool_dir=tiny_disk / "spool").app) as api:
         execution = start_execution(NODE)
         ballast = fill(tiny_disk, leave=2048)
-        forwarder = Forwarder(url(api), executor_token(stores), tmp_path / "spool", backoff=(0.05, 0.5))
+        forwarder = Forwarder(api, executor_token(stores), tmp_path / "spool", backoff=(0.05, 0.5))
         capture = capture_for(forwarder, stores, execution)
         sent = feed(capture, 1, 200)
         wait_until(lambda: (forwarder.last_failure or "").startswith("507"), 30, 0.05, "a 507 from the API")
@@ -211,12 +210,10 @@ def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
         assert forwarder.stored == 200 and forwarder.error_count == 0
         got = stored(es, settings, execution)
         assert [(d["stream"], d["message"]) for d in got] == sent
-    finally:
-        api.stop()
 
 
 def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dropped(
-    api, stores, es, settings, start_execution, tmp_path, caplog
+    served_api, stores, es, settings, start_execution, tmp_path, caplog
 ):
     """403 (an executor token of another node, a personal token): logged without the token, counted, the lines
     kept in the spool and not sent again by that forwarder; a forwarder with the right token sends them. A line
@@ -229,7 +226,7 @@ def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dr
     sent: list[tuple[str, str]] = []
     for token in wrong:
         before = refused(403, "kept")
-        forwarder = Forwarder(url(api), token, spool, backoff=(0.05, 0.5))
+        forwarder = Forwarder(served_api, token, spool, backoff=(0.05, 0.5))
         capture = capture_for(forwarder, stores, execution)
         sent += feed(capture, len(sent) + 1, 30)
         capture.close()
@@ -244,7 +241,7 @@ def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dr
 
     before = refused(400, "dropped")
     token = executor_token(stores)
-    right = Forwarder(url(api), token, spool, max_body_lines=16, backoff=(0.05, 0.5))
+    right = Forwarder(served_api, token, spool, max_body_lines=16, backoff=(0.05, 0.5))
     assert right.flush(30) and right.stored == len(sent)  # what the refused forwarders left
     stamps = iter([time.time_ns() - 10 * 86400 * 10**9])  # the first line: ten days before the execution
     capture = capture_for(right, stores, execution, clock_ns=lambda: next(stamps, time.time_ns()))
