@@ -16,6 +16,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
+from core.times import format_ns
 from ingest.capture import Capture
 from ingest.documents import Origin
 from ingest.forwarder import Forwarder
@@ -254,3 +255,54 @@ def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dr
     got = stored(es, settings, execution)
     assert [(d["stream"], d["message"]) for d in got] == sent + late
     assert token not in caplog.text
+
+
+def test_python_m_ingest_kubernetes_node_forwards_through_the_api(
+    served_api, stores, es, settings, start_execution, tmp_path
+):
+    """The node agent selected by SCALE_API_URL and EXECUTOR_TOKEN_FILE: a pod's CRI lines reach the execution the
+    pod's name gives (looked up on the API), with their streams and CRI times."""
+    execution = start_execution(NODE)
+    token_file = tmp_path / "executor-token"
+    token_file.write_text(executor_token(stores))
+    pod = f"jobs_scale-job-{execution.job_id}x{execution.exe_num}-abcde_0b6d3c1e-aaaa-bbbb-cccc-000000000001"
+    log_file = tmp_path / "pods" / pod / "main" / "0.log"
+    log_file.parent.mkdir(parents=True)
+    stamp = format_ns(time.time_ns())
+    log_file.write_text(
+        f"{stamp} stdout F hello\n{stamp} stderr P half \n{stamp} stderr F done\n{stamp} stdout F bye\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTICSEARCH_", "KUBERNETES_SERVICE"))}
+    env.update(
+        DATABASE_URL="sqlite:////nonexistent/the-agent-needs-no-database.db",
+        DATA_DIR=str(tmp_path / "agent"),
+        API_TOKEN="unused-by-the-agent",
+        PYTHONPATH=str(ROOT),
+        KUBERNETES_NAMESPACE="jobs",
+        KUBERNETES_POD_LOGS_DIR=str(tmp_path / "pods"),
+        SCALE_API_URL=served_api,
+        EXECUTOR_TOKEN_FILE=str(token_file),
+    )
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "kubernetes-node", "--node", NODE, "--interval", "0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(stored(es, settings, execution)) == 3, 60, 0.2, "the pod's lines stored")
+    finally:
+        agent.terminate()
+        out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, err[-3000:]
+    assert '"lines": 3' in out and '"stored": 3' in out and '"spooled": 0' in out, out
+    got = stored(es, settings, execution)
+    assert [(d["stream"], d["message"], d["scale_order_num"]) for d in got] == [
+        ("stdout", "hello", 1),
+        ("stderr", "half done", 2),
+        ("stdout", "bye", 3),
+    ]
+    assert got[0]["@timestamp"] == stamp and got[0]["scale_node"] == NODE
+    assert token_file.read_text() not in out + err
