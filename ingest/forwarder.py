@@ -12,8 +12,10 @@ Never a lost or a duplicated line:
 - No answer, 408, 429 and 5xx (503: the database or the API's spool; 507: the API's disk is full) are retried with
   capped exponential backoff and jitter, or after the answer's Retry-After when that is longer.
 - 401/403 (the token is unknown, revoked, of another scope or bound to another node): a configuration to fix, not
-  bad data. Logged (never the token), counted, and the batch is kept in the spool but not retried by this process:
-  a restart with the right token sends it.
+  bad data. Logged (never the token), counted, and the batch is set aside: tried again `refused_retries` times,
+  `refused_retry_seconds` apart (an execution's node may be set a moment after its pod started writing, as the
+  Kubernetes engine does), then kept in the spool and not retried by this process: a restart with the right
+  token sends it. Meanwhile the other executions' lines go on.
 - Any other 4xx is a permanent refusal, logged, counted in scale_log_forwarder_refused_lines_total and dropped:
   400/413 on a body of several lines is bisected first (the API refuses a whole body for one bad line), so only
   the lines it refuses alone are lost; 404 (no such execution) and 409 (its log closed LOG_GRACE_SECONDS after it
@@ -59,7 +61,7 @@ MAX_RETRY_AFTER = 300.0  # a longer Retry-After is taken as this: a stop or a re
 class Outcome(Enum):
     DONE = "done"  # every line acknowledged (or refused for good and dropped)
     RETRY = "retry"  # the API did not answer, or asked to come back later
-    KEPT = "kept"  # the credential was refused: left in the spool for the next process
+    KEPT = "kept"  # the credential was refused: set aside, then left in the spool for the next process
 
 
 @dataclass
@@ -83,6 +85,8 @@ class Forwarder:
         backoff: tuple[float, float] = (0.25, 15.0),
         orphan_scan_seconds: float = 30.0,
         request_timeout: float = 60.0,
+        refused_retries: int = 3,
+        refused_retry_seconds: float = 60.0,
     ):
         if not token:
             raise ValueError("an executor token is required")
@@ -94,6 +98,8 @@ class Forwarder:
         self.max_body_lines = max_body_lines
         self.backoff = backoff
         self.orphan_scan_seconds = orphan_scan_seconds
+        self.refused_retries = refused_retries
+        self.refused_retry_seconds = refused_retry_seconds
         # The token goes in a default header only: never in a URL, so no log line or exception text shows it.
         self._http = httpx.Client(
             base_url=self.api_url,
@@ -110,7 +116,10 @@ class Forwarder:
         self.last_failure_at: float | None = None
         self.failing = False
         self._executions: dict[str, int] = {}  # cluster id -> execution id
-        self._refused: dict[str, _Answer] = {}  # cluster id -> the credential's refusal, not asked again
+        # cluster id -> (until when, monotonic) the credential's refusal holds without asking the API again
+        self._refused: dict[str, tuple[float, _Answer]] = {}
+        self._set_aside: list[tuple[float, SpoolBatch]] = []  # (when to try again, batch) after a refusal
+        self._refusals: dict[int, int] = {}  # id(batch) -> refusals so far
         self._pending_bytes = 0
         self._cond = threading.Condition()
         self._pending: deque[SpoolBatch] = deque()
@@ -139,7 +148,8 @@ class Forwarder:
         return batch
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything accepted so far is forwarded (or kept for a restart); False on timeout."""
+        """Wait until everything accepted so far is forwarded (or set aside after a refused token: those wait for
+        their next try, or a restart); False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._pending:
@@ -152,7 +162,8 @@ class Forwarder:
     @property
     def pending_lines(self) -> int:
         with self._cond:
-            return sum(len(b.ids) for b in self._pending) + self.kept_lines
+            waiting = list(self._pending) + [b for _, b in self._set_aside]
+            return sum(len(b.ids) - b.stored - len(b.errors) for b in waiting) + self.kept_lines
 
     def backlog(self) -> Backlog:
         with self._cond:
@@ -174,7 +185,7 @@ class Forwarder:
             self._unqueue(list(self._pending))
         self.spool.close()
         self._http.close()
-        return drained and not self.kept_lines
+        return drained and not self.kept_lines and not self._set_aside
 
     def adopt_orphans(self) -> int:
         """Queue the batches of spool segments whose writer is gone; returns how many."""
@@ -230,8 +241,9 @@ class Forwarder:
                 last_scan = time.monotonic()
                 self.adopt_orphans()
             with self._cond:
+                self._take_back()
                 while not self._pending and not self._abandon:
-                    if not self._cond.wait(self.orphan_scan_seconds):
+                    if not self._cond.wait(self._idle_wait()):
                         break
                 if self._abandon:
                     return
@@ -252,11 +264,40 @@ class Forwarder:
             with self._cond:
                 self._unqueue([batch])
                 if answer.outcome is Outcome.KEPT:
-                    self._keep(batch, answer)
-                elif batch.segment is not None:
-                    self.spool.done(batch.segment)
-                batch.finished.set()
+                    self._refused_batch(batch, answer)
+                else:
+                    self._refusals.pop(id(batch), None)
+                    if batch.segment is not None:
+                        self.spool.done(batch.segment)
+                    batch.finished.set()
                 self._cond.notify_all()
+
+    def _refused_batch(self, batch: SpoolBatch, answer: _Answer) -> None:
+        """Set the batch aside for another try, or after the last one keep it on disk: its segment is never marked
+        done, so it stays for the next process (the caller holds _cond)."""
+        refusals = self._refusals[id(batch)] = self._refusals.get(id(batch), 0) + 1
+        lines = len(batch.ids) - batch.stored - len(batch.errors)
+        if refusals == 1:
+            metrics.FORWARDER_REFUSED.labels(str(answer.status), "kept").inc(lines)
+        if refusals <= self.refused_retries:
+            self._set_aside.append((time.monotonic() + self.refused_retry_seconds, batch))
+            return
+        del self._refusals[id(batch)]
+        self.kept_lines += lines
+        batch.finished.set()
+
+    def _take_back(self) -> None:
+        """Queue again the batches set aside whose time has come (the caller holds _cond)."""
+        now = time.monotonic()
+        due = [b for when, b in self._set_aside if when <= now]
+        if due:
+            self._set_aside = [(when, b) for when, b in self._set_aside if when > now]
+            self._queue(due)
+
+    def _idle_wait(self) -> float:
+        if not self._set_aside:
+            return self.orphan_scan_seconds
+        return max(0.01, min(self.orphan_scan_seconds, min(w for w, _ in self._set_aside) - time.monotonic()))
 
     def _forward(self, batch: SpoolBatch) -> _Answer:
         """Send what the API has not acknowledged yet of the batch (from batch.stored on), one execution at a
@@ -277,11 +318,12 @@ class Forwarder:
     def _forward_execution(
         self, batch: SpoolBatch, cluster_id: str, lines: list[dict], start: int, end: int
     ) -> _Answer:
-        if cluster_id in self._refused:
-            return self._refused[cluster_id]
+        until, refusal = self._refused.get(cluster_id, (0.0, None))
+        if refusal is not None and time.monotonic() < until:  # refused a moment ago: set aside without asking
+            return refusal
         exe_id, answer = self._execution_id(cluster_id)
         if answer.outcome is Outcome.KEPT:
-            self._refused[cluster_id] = answer
+            self._refused[cluster_id] = (time.monotonic() + self.refused_retry_seconds, answer)
             return answer
         if exe_id is None:
             if answer.outcome is Outcome.DONE:  # no such execution: nothing of it can ever be posted
@@ -302,8 +344,9 @@ class Forwarder:
                 metrics.LINES_FORWARDED.inc(accepted)
                 at = cut
             elif status in REFUSED_CREDENTIALS:
-                self._refused[cluster_id] = self._refused_credential(response, f"the lines of execution {exe_id}")
-                return self._refused[cluster_id]
+                refusal = self._refused_credential(response, f"the lines of execution {exe_id}")
+                self._refused[cluster_id] = (time.monotonic() + self.refused_retry_seconds, refusal)
+                return refusal
             elif status in BISECTED and cut - at > 1:
                 limit = (cut - at) // 2  # kept small until the refused line is found and dropped
             elif status in RETRY_STATUSES:
@@ -363,21 +406,17 @@ class Forwarder:
         detail = _detail(response)
         self._note_failure(f"{response.status_code}: {detail}", f"HTTP {response.status_code}")
         log.error(
-            "the API refused the executor token (%s) for %s: %s. Their lines stay in the spool (%s) and are not "
-            "sent again until the forwarder restarts: check EXECUTOR_TOKEN_FILE (its scope must be executor, and "
-            "a token bound to a node acts only for that node's executions)",
+            "the API refused the executor token (%s) for %s: %s. Their lines stay in the spool (%s), tried again "
+            "%d times %g s apart, then not before the forwarder restarts: check EXECUTOR_TOKEN_FILE (its scope "
+            "must be executor, and a token bound to a node acts only for that node's executions)",
             response.status_code,
             what,
             detail,
             self.spool.directory,
+            self.refused_retries,
+            self.refused_retry_seconds,
         )
         return _Answer(Outcome.KEPT, status=response.status_code, detail=detail)
-
-    def _keep(self, batch: SpoolBatch, answer: _Answer) -> None:
-        """The batch's unsettled lines stay on disk: its segment is never marked done (the caller holds _cond)."""
-        kept = len(batch.ids) - batch.stored - len(batch.errors)
-        self.kept_lines += kept
-        metrics.FORWARDER_REFUSED.labels(str(answer.status), "kept").inc(kept)
 
     def _drop(self, batch: SpoolBatch, lines: list[dict], start: int, end: int, status: int, detail: str) -> None:
         for position in range(start, end):

@@ -227,17 +227,22 @@ def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dr
     sent: list[tuple[str, str]] = []
     for token in wrong:
         before = refused(403, "kept")
-        forwarder = Forwarder(served_api, token, spool, backoff=(0.05, 0.5))
+        forwarder = Forwarder(
+            served_api, token, spool, backoff=(0.05, 0.5), refused_retries=2, refused_retry_seconds=0.1
+        )
         capture = capture_for(forwarder, stores, execution)
         sent += feed(capture, len(sent) + 1, 30)
         capture.close()
-        assert forwarder.flush(30)  # settled: not retried again and again
-        assert forwarder.stored == 0 and forwarder.kept_lines == len(sent) == forwarder.pending_lines
+        assert forwarder.flush(30)  # set aside: the worker ends its execution without waiting for them
+        # Tried twice more, then kept for a restart: not retried again and again.
+        wait_until(lambda: forwarder.kept_lines == len(sent), 30, 0.05, "the refused lines kept")
+        assert forwarder.stored == 0 and forwarder.pending_lines == len(sent)
         assert refused(403, "kept") - before == len(sent)
         assert not forwarder.close()  # lines stay in the spool
         assert token not in caplog.text
     assert "refused the executor token (403)" in caplog.text
     assert "acts only on executions of node node-other" in caplog.text
+    assert "You do not have permission" in caplog.text  # the personal token of a user who isn't staff
     assert list(spool.glob("*" + SUFFIX))
 
     before = refused(400, "dropped")
@@ -306,3 +311,29 @@ def test_python_m_ingest_kubernetes_node_forwards_through_the_api(
     ]
     assert got[0]["@timestamp"] == stamp and got[0]["scale_node"] == NODE
     assert token_file.read_text() not in out + err
+
+
+def test_a_token_refused_for_a_moment_is_tried_again(served_api, stores, es, settings, start_execution, tmp_path):
+    """The Kubernetes engine moves an execution to its pod's node once the pod runs; the node agent may read the
+    pod's first lines before that, and its node-bound token is refused (403) for a moment. The lines set aside
+    are sent once the execution is on the agent's node."""
+    execution = start_execution("scheduler-node")
+    forwarder = Forwarder(
+        served_api,
+        executor_token(stores),
+        tmp_path / "spool",
+        backoff=(0.05, 0.5),
+        refused_retries=100,
+        refused_retry_seconds=0.2,
+    )
+    before = refused(403, "kept")
+    capture = capture_for(forwarder, stores, execution)
+    sent = feed(capture, 1, 60)
+    capture.close()
+    wait_until(lambda: refused(403, "kept") > before, 30, 0.05, "a 403")
+    assert forwarder.stored == 0 and forwarder.pending_lines == 60
+    assert stores.executions.move_to_node(execution.id, NODE)
+    assert forwarder.flush(30)
+    wait_until(lambda: forwarder.stored == 60, 30, 0.05, "the lines set aside forwarded")
+    assert forwarder.close() and forwarder.kept_lines == 0
+    assert [(d["stream"], d["message"]) for d in stored(es, settings, execution)] == sent
