@@ -13,6 +13,10 @@ Before anything else each command checks the connection (core/preflight.py): wro
 certificate or a missing privilege end it at once with one line (exit status 78); a cluster that does not
 answer does not (ship spools the lines, exit status 75).
 
+With SCALE_API_URL and EXECUTOR_TOKEN_FILE set (an executor host), ship, drain and kubernetes-node forward the
+lines to the API with the executor token (ingest/forwarder.py) instead of writing to Elasticsearch, which they
+then neither need nor check.
+
 Metrics (lines accepted, stored, refused, shipper retries, the spool backlog): `--metrics-port N` serves them
 on HOST:N/metrics while the command runs, `--metrics-file PATH` writes them when it ends (the text format of
 node_exporter's textfile collector).

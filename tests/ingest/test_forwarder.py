@@ -21,6 +21,7 @@ from ingest.capture import Capture
 from ingest.documents import Origin
 from ingest.forwarder import Forwarder
 from ingest.spool import SUFFIX
+from settings import ConfigurationError, Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
@@ -337,3 +338,26 @@ def test_a_token_refused_for_a_moment_is_tried_again(served_api, stores, es, set
     wait_until(lambda: forwarder.stored == 60, 30, 0.05, "the lines set aside forwarded")
     assert forwarder.close() and forwarder.kept_lines == 0
     assert [(d["stream"], d["message"]) for d in stored(es, settings, execution)] == sent
+
+
+def test_the_forwarding_settings_need_a_readable_token_file(tmp_path):
+    base = {"DATA_DIR": str(tmp_path), "API_TOKEN": "unused"}
+    assert Settings.from_env(base).scale_api_url is None  # unset: the Shipper, as before
+    token_file, empty = tmp_path / "token", tmp_path / "empty"
+    token_file.write_text("the-executor-token\n")
+    empty.write_text("\n")
+    s = Settings.from_env({**base, "SCALE_API_URL": "http://api:8000/", "EXECUTOR_TOKEN_FILE": str(token_file)})
+    assert (s.scale_api_url, s.executor_token, s.executor_token_file) == (
+        "http://api:8000",
+        "the-executor-token",
+        token_file,
+    )
+    assert "the-executor-token" not in repr(s)
+    for changes, problem in (
+        ({"SCALE_API_URL": "http://api:8000"}, "EXECUTOR_TOKEN_FILE must name the file"),
+        ({"SCALE_API_URL": "api:8000", "EXECUTOR_TOKEN_FILE": str(token_file)}, "must start with http"),
+        ({"SCALE_API_URL": "http://api", "EXECUTOR_TOKEN_FILE": str(tmp_path / "none")}, "cannot read"),
+        ({"SCALE_API_URL": "http://api", "EXECUTOR_TOKEN_FILE": str(empty)}, "is empty"),
+    ):
+        with pytest.raises(ConfigurationError, match=problem):
+            Settings.from_env({**base, **changes})
