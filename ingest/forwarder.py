@@ -250,7 +250,11 @@ class Forwarder:
                 batch = self._pending[0] if self._pending else None
             if batch is None:
                 continue
-            answer = self._forward(batch)
+            try:
+                answer = self._forward(batch)
+            except Exception:  # a bug or an answer we can't read: the sender must not die with lines spooled
+                log.exception("forwarding a batch of %d log lines failed; it stays spooled", len(batch.ids))
+                answer = _Answer(Outcome.RETRY)
             if answer.outcome is Outcome.RETRY:
                 self._failed_pass()
                 # Jitter keeps several executors from hammering a recovering API in step.
@@ -378,7 +382,7 @@ class Forwarder:
         if isinstance(response, _Answer):
             return None, response
         if response.status_code == 200:
-            self._executions[cluster_id] = int(response.json()["id"])
+            self._executions[cluster_id] = int(response.json()["id"])  # unreadable: _run retries the batch
             return self._executions[cluster_id], _Answer(Outcome.DONE)
         if response.status_code in REFUSED_CREDENTIALS:
             return None, self._refused_credential(response, f"the execution of {cluster_id}")

@@ -6,6 +6,7 @@ token."""
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import os
 import shutil
@@ -13,13 +14,14 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from core.times import format_ns
 from ingest.capture import Capture
 from ingest.documents import Origin
-from ingest.forwarder import Forwarder
+from ingest.forwarder import Forwarder, _retry_after
 from ingest.spool import SUFFIX
 from settings import ConfigurationError, Settings
 from tests.conftest import ADMIN_TOKEN
@@ -361,3 +363,14 @@ def test_the_forwarding_settings_need_a_readable_token_file(tmp_path):
     ):
         with pytest.raises(ConfigurationError, match=problem):
             Settings.from_env({**base, **changes})
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    def after(value: str) -> float | None:
+        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+
+    assert after("7") == 7.0 and after("0") == 0.0
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 50 < (after(in_a_minute) or 0) <= 60
+    assert after(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0  # passed already: at once
+    assert after("soon") is None and _retry_after(httpx.Response(503)) is None
