@@ -19,7 +19,8 @@ Never a lost or a duplicated line:
 - Any other 4xx is a permanent refusal, logged, counted in scale_log_forwarder_refused_lines_total and dropped:
   400/413 on a body of several lines is bisected first (the API refuses a whole body for one bad line), so only
   the lines it refuses alone are lost; 404 (no such execution) and 409 (its log closed LOG_GRACE_SECONDS after it
-  ended) refuse what is left of that execution in the batch.
+  ended) refuse what is left of that execution in the batch. A 404 or 405 from an address that is not the service
+  (no /healthz of ours: a wrong host or path prefix) is a configuration error, retried, never a drop.
 
 The execution's id comes from the lines' cluster id (scale_job_<job id>x<execution number>), looked up once with
 GET /v6/jobs/{job}/executions/{num}/ (an executor token may read).
@@ -116,6 +117,7 @@ class Forwarder:
         self.last_failure_at: float | None = None
         self.failing = False
         self._executions: dict[str, int] = {}  # cluster id -> execution id
+        self._service_seen = False  # SCALE_API_URL answered /healthz as the service does
         # cluster id -> (until when, monotonic) the credential's refusal holds without asking the API again
         self._refused: dict[str, tuple[float, _Answer]] = {}
         self._set_aside: list[tuple[float, SpoolBatch]] = []  # (when to try again, batch) after a refusal
@@ -358,6 +360,8 @@ class Forwarder:
             elif status in BISECTED:
                 self._drop(batch, lines, at, cut, status, _detail(response))
                 at, limit = cut, self.max_body_lines
+            elif wrong_address := self._wrong_address(response):
+                return wrong_address
             else:  # 404, 409 (the log is closed), ...: the same for every line of this execution
                 self._drop(batch, lines, at, end, status, _detail(response))
                 at = end
@@ -388,7 +392,31 @@ class Forwarder:
             return None, self._refused_credential(response, f"the execution of {cluster_id}")
         if response.status_code in RETRY_STATUSES:
             return None, self._retry(response)
-        return None, _Answer(Outcome.DONE)
+        wrong_address = self._wrong_address(response)
+        return None, wrong_address or _Answer(Outcome.DONE)
+
+    def _wrong_address(self, response: httpx.Response) -> _Answer | None:
+        """For a 404 or 405: RETRY when SCALE_API_URL is not the service (a wrong host or path prefix answers 404
+        to everything, which must not drop every line as "no such execution"); its /healthz is asked once."""
+        if response.status_code not in (404, 405) or self._service_seen:
+            return None
+        probe = self._request("GET", "/healthz")
+        if isinstance(probe, _Answer):
+            return probe
+        try:
+            self._service_seen = probe.status_code == 200 and probe.json().get("status") == "ok"
+        except ValueError:
+            pass
+        if self._service_seen:
+            return None
+        self._note_failure(f"{response.status_code} from {self.api_url}, not the service", "HTTP 404")
+        log.error(
+            "SCALE_API_URL %s answers %s and no /healthz of the service: a wrong address or path prefix? The lines "
+            "stay spooled",
+            self.api_url,
+            response.status_code,
+        )
+        return _Answer(Outcome.RETRY)
 
     def _post(self, path: str, body: bytes) -> httpx.Response | _Answer:
         return self._request("POST", path, content=body, headers={"Content-Type": NDJSON})

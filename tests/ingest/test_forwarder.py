@@ -34,6 +34,7 @@ from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401
 from tests.search.browsers import serving
 
 NODE = "node-f"
+# The forwarders' spools are tmp_path / "executor-spool": tmp_path / "spool" is the served app's (settings.spool_dir).
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     caplog.set_level(logging.DEBUG)
     execution = start_execution(NODE)
     token = executor_token(stores)
-    spool = tmp_path / "spool"
+    spool = tmp_path / "executor-spool"
     forwarder = Forwarder(
         url(api), token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
     )
@@ -203,7 +204,7 @@ def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
     with serving(make_client(spool_dir=tiny_disk / "spool").app) as api:
         execution = start_execution(NODE)
         ballast = fill(tiny_disk, leave=2048)
-        forwarder = Forwarder(api, executor_token(stores), tmp_path / "spool", backoff=(0.05, 0.5))
+        forwarder = Forwarder(api, executor_token(stores), tmp_path / "executor-spool", backoff=(0.05, 0.5))
         capture = capture_for(forwarder, stores, execution)
         sent = feed(capture, 1, 200)
         wait_until(lambda: (forwarder.last_failure or "").startswith("507"), 30, 0.05, "a 507 from the API")
@@ -225,7 +226,7 @@ def test_a_refused_token_is_reported_counted_and_kept_and_a_bad_line_alone_is_dr
     alone, the lines around it stored."""
     caplog.set_level(logging.DEBUG)
     execution = start_execution(NODE)
-    spool = tmp_path / "spool"
+    spool = tmp_path / "executor-spool"
     wrong = [executor_token(stores, node="node-other"), executor_token(stores, node=None, scope="user")]
     sent: list[tuple[str, str]] = []
     for token in wrong:
@@ -324,7 +325,7 @@ def test_a_token_refused_for_a_moment_is_tried_again(served_api, stores, es, set
     forwarder = Forwarder(
         served_api,
         executor_token(stores),
-        tmp_path / "spool",
+        tmp_path / "executor-spool",
         backoff=(0.05, 0.5),
         refused_retries=100,
         refused_retry_seconds=0.2,
@@ -374,3 +375,32 @@ def test_retry_after_is_read_as_seconds_or_an_http_date():
     assert 50 < (after(in_a_minute) or 0) <= 60
     assert after(email.utils.formatdate(time.time() - 60, usegmt=True)) == 0.0  # passed already: at once
     assert after("soon") is None and _retry_after(httpx.Response(503)) is None
+
+
+def test_a_wrong_address_keeps_the_lines_and_an_unknown_execution_drops_them(
+    served_api, stores, es, settings, start_execution, tmp_path, caplog
+):
+    """A SCALE_API_URL with a wrong path prefix answers 404 to everything: that must not read as "no such
+    execution" and drop every line. An execution the API really does not know is a permanent refusal."""
+    execution = start_execution(NODE)
+    token = executor_token(stores)
+    spool = tmp_path / "executor-spool"
+    wrong = Forwarder(served_api + "/scale", token, spool, backoff=(0.05, 0.2))
+    capture = capture_for(wrong, stores, execution)
+    sent = feed(capture, 1, 20)
+    capture.close()
+    wait_until(lambda: "not the service" in (wrong.last_failure or ""), 30, 0.05, "the wrong address noticed")
+    assert wrong.error_count == 0 and wrong.stored == 0 and not wrong.close(timeout=0)
+    assert "a wrong address or path prefix?" in caplog.text
+    right = Forwarder(served_api, token, spool)
+    assert right.flush(30) and right.stored == 20
+    assert [(d["stream"], d["message"]) for d in stored(es, settings, execution)] == sent
+
+    before = refused(404, "dropped")
+    unknown = Capture(right, Origin(cluster_id="scale_job_987654x1"), lambda n: 1)
+    unknown.feed("stdout", b"one\ntwo\n")
+    unknown.close()
+    assert right.flush(30) and right.close()  # dropped: nothing left in the spool
+    assert right.error_count == 2 and right.errors[0]["status"] == 404
+    assert refused(404, "dropped") - before == 2
+    assert not list(spool.glob("*" + SUFFIX))
