@@ -163,28 +163,28 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
         url(api), token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
     )
     capture = capture_for(forwarder, stores, execution)
-    sent = feed(capture, 1, 600)
+    sent = feed(capture, 1, 300)
     wait_until(lambda: forwarder.stored > 0, 30, 0.05, "some lines forwarded")
     api.stop()
-    sent += feed(capture, 601, 600)
+    sent += feed(capture, 301, 300)
     wait_until(lambda: forwarder.failing, 30, 0.05, "the forwarder noticing the API is down")
     copy = tmp_path / "copy"
     copy.mkdir()
     for segment in spool.glob("*" + SUFFIX):  # what is spooled now, as a crashed forwarder would leave it
         shutil.copyfile(segment, copy / segment.name)
     api.start()
-    sent += feed(capture, 1201, 600)
+    sent += feed(capture, 601, 300)
     capture.close()
     assert forwarder.flush(60)
     assert forwarder.close()
     # At least: a body whose answer the stop cut off is sent again (and stored once).
-    assert forwarder.stored >= 1800 and forwarder.error_count == 0
+    assert forwarder.stored >= 900 and forwarder.error_count == 0
     replay = Forwarder(url(api), token, copy, prefix=settings.log_index_prefix)
     assert replay.flush(60) and replay.close()
-    assert replay.stored >= 600  # at least every line spooled while the API was down, sent a second time
+    assert replay.stored >= 300  # at least every line spooled while the API was down, sent a second time
     got = stored(es, settings, execution)
     assert [(d["stream"], d["message"]) for d in got] == sent
-    assert [d["scale_order_num"] for d in got] == list(range(1, 1801))
+    assert [d["scale_order_num"] for d in got] == list(range(1, 901))
     assert not list(spool.glob("*" + SUFFIX)) and not list(copy.glob("*" + SUFFIX))
     assert "did not answer" in caplog.text  # the outage was reported
     assert token not in caplog.text
