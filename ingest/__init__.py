@@ -1,4 +1,5 @@
-"""The log pipeline's write side: documents, the spool, the shipper and its command line."""
+"""The log pipeline's write side: documents, the spool, the shipper (to Elasticsearch), the forwarder (an executor
+host's lines to the API) and its command line."""
 
 from __future__ import annotations
 
