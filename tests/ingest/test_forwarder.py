@@ -9,10 +9,13 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,7 +31,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
-from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT, script
+from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT
 from tests.reliability.harness import Gunicorn, wait_until
 from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
 from tests.search.browsers import serving
@@ -111,13 +114,38 @@ def refused(status: int, outcome: str) -> float:
     )
 
 
-def test_python_m_worker_forwards_its_jobs_output_through_the_api(served_api, stores, es, settings, tmp_path):
+# A sandboxed job first tries to read the executor token's file (argv[1]), then writes INTERLEAVED's lines.
+READ_TOKEN_FILE = """
+try:
+    print("token file", "READ" if open(__import__("sys").argv[1]).read().strip() else "EMPTY", flush=True)
+except OSError:
+    print("token file REFUSED", flush=True)
+"""
+
+
+@pytest.fixture
+def outside_tmp():
+    """A folder outside /tmp (which a sandboxed job sees as its own empty one), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="scale-test-"))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_python_m_worker_forwards_its_jobs_output_through_the_api(
+    served_api, stores, es, settings, tmp_path, outside_tmp
+):
     """The worker selected by SCALE_API_URL and EXECUTOR_TOKEN_FILE: no Elasticsearch setting at all, every line
-    of the job in capture order with its stream, and the token in none of its output."""
+    of the job in capture order with its stream, the token in none of its output, and its file (kept outside
+    DATA_DIR here) out of the sandboxed job's sight."""
     token = executor_token(stores)
-    token_file = tmp_path / "executor-token"
+    token_file = outside_tmp / "executor-token"
     token_file.write_text(token + "\n")
-    job_id = queue_job(stores, manifest(command=script(tmp_path, INTERLEAVED)))
+    # Readable by anyone, as a careless install may leave it: only the sandbox's hiding keeps it from the job (run
+    # by root, the worker runs jobs as nobody; run by a user, as that user, who can read its own 0600 files).
+    outside_tmp.chmod(0o755)
+    token_file.chmod(0o644)
+    command = shlex.join([sys.executable, "-c", READ_TOKEN_FILE + INTERLEAVED, str(token_file)])
+    job_id = queue_job(stores, manifest(command=command))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICSEARCH_")}
     env.update(
         DATABASE_URL=settings.database_url,
@@ -125,7 +153,6 @@ def test_python_m_worker_forwards_its_jobs_output_through_the_api(served_api, st
         SPOOL_DIR=str(tmp_path / "worker" / "spool"),
         API_TOKEN="unused-by-the-worker",
         PYTHONPATH=str(ROOT),
-        WORKER_SANDBOX="0",  # tests/security/test_local_jobs.py covers the sandbox
         LOG_LEVEL="DEBUG",
         SCALE_API_URL=served_api,
         EXECUTOR_TOKEN_FILE=str(token_file),
@@ -141,8 +168,8 @@ def test_python_m_worker_forwards_its_jobs_output_through_the_api(served_api, st
     assert done.returncode == 0, done.stderr[-3000:]
     assert stores.jobs.get_job(job_id).job["status"] == "COMPLETED"
     got = read_lines(es, f"{settings.log_index_prefix}-*", f"scale_job_{job_id}x1")
-    assert [(d["stream"], d["message"]) for d in got] == EXPECTED
-    assert [d["scale_order_num"] for d in got] == list(range(1, len(EXPECTED) + 1))
+    assert [(d["stream"], d["message"]) for d in got] == [("stdout", "token file REFUSED"), *EXPECTED]
+    assert [d["scale_order_num"] for d in got] == list(range(1, len(EXPECTED) + 2))
     assert {(d["scale_node"], d["scale_task"]) for d in got} == {(NODE, f"scale_job_{job_id}x1_main")}
     assert "Traceback" not in done.stderr
     assert token not in done.stdout + done.stderr
