@@ -98,10 +98,6 @@ class Settings:
     worker_output_url: str | None = None
     # Local jobs run in a bubblewrap sandbox (worker/sandbox.py); off only on hosts without user namespaces.
     worker_sandbox: bool = True
-    # The executor side (`python -m worker`): the service's URL and the file holding its executor token; the
-    # worker talks to the API with it and holds no database credential.
-    scale_api_url: str | None = None
-    executor_token_file: Path | None = None
     # --- Alerts on saved searches (README "Alerts"). Webhook URLs must match one of these prefixes (scheme, host,
     # port exact; path a prefix): empty means no webhook is allowed, so the service can't be aimed at internal hosts.
     alert_webhook_allow: tuple[str, ...] = ()
@@ -147,6 +143,14 @@ class Settings:
     # per value, named <job type name>.<SETTING> (a mounted Secret, or files a Vault agent writes); None: none.
     kubernetes_secrets_dir: Path | None = None
 
+    # --- Executor hosts (`python -m worker`, the node agent): they talk to the API with an executor token and
+    # hold no database credential (worker/executor_client.py), and forward their jobs' log lines to it
+    # (ingest/forwarder.py) instead of writing to Elasticsearch: SCALE_API_URL, and EXECUTOR_TOKEN_FILE, a file
+    # holding the token (read here, once).
+    scale_api_url: str | None = None
+    executor_token_file: Path | None = None
+    executor_token: str = field(default="", repr=False)
+
     @property
     def log_read_indices(self) -> tuple[str, ...]:
         """Every index pattern a log read or search looks at, ours first."""
@@ -159,6 +163,7 @@ class Settings:
         data_dir = Path(env.get("DATA_DIR", "./data")).resolve()
         legacy = env.get("LOG_LEGACY_INDICES", "scalelogs-*,logstash-*")
         es = elasticsearch_connection(env)
+        api_url, token_file, token = _executor_api(env)
         return cls(
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'scale.db'}",
@@ -210,8 +215,6 @@ class Settings:
             worker_output_dir=Path(env.get("WORKER_OUTPUT_DIR") or str(data_dir / "outputs")).resolve(),
             worker_output_url=(env.get("WORKER_OUTPUT_URL") or "").rstrip("/") or None,
             worker_sandbox=_flag(env.get("WORKER_SANDBOX", "1")),
-            scale_api_url=(env.get("SCALE_API_URL") or "").rstrip("/") or None,
-            executor_token_file=Path(env["EXECUTOR_TOKEN_FILE"]).resolve() if env.get("EXECUTOR_TOKEN_FILE") else None,
             alert_webhook_allow=_origins(env.get("ALERT_WEBHOOK_ALLOW", "")),
             alert_checks=_flag(env.get("ALERT_CHECKS", "1")),
             alert_tick_seconds=_positive(env, "ALERT_TICK_SECONDS", 5.0),
@@ -240,6 +243,9 @@ class Settings:
             kubernetes_agent_dir=Path(env.get("KUBERNETES_AGENT_DIR") or str(data_dir / "kubernetes-node")),
             kubernetes_output_claim=env.get("KUBERNETES_OUTPUT_CLAIM") or None,
             kubernetes_secrets_dir=Path(env["KUBERNETES_SECRETS_DIR"]) if env.get("KUBERNETES_SECRETS_DIR") else None,
+            scale_api_url=api_url,
+            executor_token_file=token_file,
+            executor_token=token,
         )
 
 
@@ -274,6 +280,25 @@ def _origins(value: str) -> tuple[str, ...]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _executor_api(env: Mapping[str, str]) -> tuple[str | None, Path | None, str]:
+    """scale_api_url, executor_token_file and the token in it, for an executor host that forwards its logs."""
+    url = (env.get("SCALE_API_URL") or "").rstrip("/") or None
+    path = Path(env["EXECUTOR_TOKEN_FILE"]).resolve() if env.get("EXECUTOR_TOKEN_FILE") else None
+    if url is None:
+        return None, None, ""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"SCALE_API_URL must start with http:// or https://, not {url!r}")
+    if path is None:
+        raise ConfigurationError("SCALE_API_URL is set: EXECUTOR_TOKEN_FILE must name the file of an executor token")
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"EXECUTOR_TOKEN_FILE: cannot read {path}: {exc.strerror}") from None
+    if not token:
+        raise ConfigurationError(f"EXECUTOR_TOKEN_FILE: {path} is empty")
+    return url, path, token
 
 
 class ConfigurationError(ValueError):

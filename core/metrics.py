@@ -89,6 +89,15 @@ LINES_ACCEPTED = Counter("scale_log_lines_accepted_total", "Log lines durably sp
 LINES_STORED = Counter("scale_log_lines_stored_total", "Log lines stored in Elasticsearch")
 LINES_DUPLICATE = Counter("scale_log_lines_duplicate_total", "Log lines Elasticsearch already had (replays)")
 LINES_REFUSED = Counter("scale_log_lines_refused_total", "Log lines Elasticsearch refused for good")
+LINES_FORWARDED = Counter(
+    "scale_log_lines_forwarded_total", "Log lines an executor's forwarder sent and the API acknowledged (2xx)"
+)
+FORWARDER_REFUSED = Counter(
+    "scale_log_forwarder_refused_lines_total",
+    "Log lines the API refused an executor's forwarder, by status and outcome (dropped: refused for good; kept: "
+    "the executor token was refused, the lines stay spooled for a restart)",
+    ("status", "outcome"),
+)
 SHIPPER_RETRIES = Counter("scale_log_shipper_retries_total", "Bulk passes that left batches spooled to be sent again")
 SPOOL_LINES_NAME, SPOOL_BYTES_NAME = "scale_log_spool_lines", "scale_log_spool_bytes"
 SPOOL_LINES = Gauge(SPOOL_LINES_NAME, "Log lines waiting in the spool for Elasticsearch", multiprocess_mode="livesum")

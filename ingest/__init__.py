@@ -1,4 +1,5 @@
-"""The log pipeline's write side: documents, the spool, the shipper and its command line."""
+"""The log pipeline's write side: documents, the spool, the shipper (to Elasticsearch), the forwarder (an executor
+host's lines to the API) and its command line."""
 
 from __future__ import annotations
 
@@ -12,3 +13,22 @@ def start_log_writer(es, settings):
     template = LogTemplate.of(settings)
     ensure_template_quietly(es, template)
     return Shipper(es, template, settings.spool_dir, streams=settings.shipper_streams)
+
+
+def executor_log_writer(settings):
+    """What an executor host (the local worker, the node agent) ships its captured lines with: a Forwarder to the
+    API with the executor token when SCALE_API_URL is set, else a Shipper writing to Elasticsearch. Either spools
+    durably over settings.spool_dir, in the same format."""
+    if settings.scale_api_url is None:
+        from core.elastic import elasticsearch_client
+
+        return start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    from ingest.forwarder import Forwarder
+
+    return Forwarder(
+        settings.scale_api_url,
+        settings.executor_token,
+        settings.spool_dir,
+        prefix=settings.log_index_prefix,
+        max_body_bytes=min(settings.max_body_bytes, 4 * 1024 * 1024),
+    )

@@ -13,6 +13,10 @@ Before anything else each command checks the connection (core/preflight.py): wro
 certificate or a missing privilege end it at once with one line (exit status 78); a cluster that does not
 answer does not (ship spools the lines, exit status 75).
 
+With SCALE_API_URL and EXECUTOR_TOKEN_FILE set (an executor host), ship, drain and kubernetes-node forward the
+lines to the API with the executor token (ingest/forwarder.py) instead of writing to Elasticsearch, which they
+then neither need nor check.
+
 Metrics (lines accepted, stored, refused, shipper retries, the spool backlog): `--metrics-port N` serves them
 on HOST:N/metrics while the command runs, `--metrics-file PATH` writes them when it ends (the text format of
 node_exporter's textfile collector).
@@ -33,14 +37,16 @@ import sys
 from pathlib import Path
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError
 
 from core import metrics
 from core.elastic import elasticsearch_client
 from core.preflight import Needs, Refused, check_connection, pruner_needs, writer_needs
 from core.times import utcnow
+from ingest import executor_log_writer
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
+from ingest.log_writer import LogWriter
 from ingest.retention import prune
 from ingest.shipper import Shipper
 from ingest.template import LogTemplate, ensure_template, template_check
@@ -52,8 +58,11 @@ EXIT_CONFIG = 78  # EX_CONFIG: the settings can't work (one line on stderr says 
 READ_SIZE = 1 << 16
 
 
-def make_shipper(settings: Settings, es: Elasticsearch | None = None) -> Shipper:
-    es = es or elasticsearch_client(settings, patient=True)
+def make_shipper(settings: Settings) -> LogWriter:
+    """A Shipper to Elasticsearch, or with SCALE_API_URL a Forwarder to the API with the executor token."""
+    if settings.scale_api_url is not None:
+        return executor_log_writer(settings)
+    es = elasticsearch_client(settings, patient=True)
     return Shipper(es, LogTemplate.of(settings), settings.spool_dir, streams=settings.shipper_streams)
 
 
@@ -135,7 +144,7 @@ def kubernetes_node(args, settings: Settings) -> int:
     return report(shipper, drained, lines=agent.shipped)
 
 
-def report(shipper: Shipper, drained: bool, **extra) -> int:
+def report(shipper: LogWriter, drained: bool, **extra) -> int:
     summary = dict(
         extra,
         stored=shipper.stored,
@@ -148,7 +157,8 @@ def report(shipper: Shipper, drained: bool, **extra) -> int:
         print(f"refused: {json.dumps(error, default=str)}", file=sys.stderr)
     if not drained:
         print(
-            f"Elasticsearch unreachable ({shipper.last_failure}); lines left in {shipper.spool.directory}",
+            f"{'Elasticsearch' if isinstance(shipper, Shipper) else 'The API'} unreachable ({shipper.last_failure}); "
+            f"lines left in {shipper.spool.directory}",
             file=sys.stderr,
         )
         return EXIT_SPOOLED
@@ -188,9 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "prune" and settings.log_retention_days is None:
             raise ConfigurationError("LOG_RETENTION_DAYS is not set: nothing is ever pruned")
-        template = template_check(settings) if args.command in ("ship", "drain", "kubernetes-node") else None
-        for warning in check_connection(settings, needs(args.command, settings), template):
-            logging.getLogger("ingest").warning("%s", warning)
+        shipping = args.command in ("ship", "drain", "kubernetes-node")
+        template = template_check(settings) if shipping else None
+        # Forwarding to the API (SCALE_API_URL), this host holds no Elasticsearch credential to check.
+        if not (shipping and settings.scale_api_url is not None):
+            for warning in check_connection(settings, needs(args.command, settings), template):
+                logging.getLogger("ingest").warning("%s", warning)
     except (ConfigurationError, Refused) as exc:
         print(f"python -m ingest {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from ingest.documents import CapturedLine, Origin, bulk_pairs
-from ingest.shipper import Shipper
+from ingest.log_writer import LogWriter
 
 Reserve = Callable[[int], int]  # count -> first number of a block of `count` consecutive numbers
 
@@ -45,7 +45,7 @@ def cut_at_char(raw: bytes | bytearray, limit: int) -> int:
 class Capture:
     def __init__(
         self,
-        shipper: Shipper,
+        shipper: LogWriter,
         origin: Origin,
         reserve: Reserve,
         *,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ingest.cri_logs import Tail
 from ingest.documents import CapturedLine, Origin, bulk_pairs
-from ingest.shipper import Shipper
+from ingest.log_writer import LogWriter
 
 log = logging.getLogger("ingest")
 
@@ -57,7 +57,7 @@ class Followed:
 class NodeAgent:
     def __init__(
         self,
-        shipper: Shipper,
+        shipper: LogWriter,
         pod_logs: Path,
         state_dir: Path,
         node: str,

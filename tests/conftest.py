@@ -246,13 +246,14 @@ def make_client(settings, clock):
 
 @pytest.fixture
 def executor_api(make_client, settings, stores):
-    """executor_api(node, lease_seconds=60): the app served on loopback with its lease expiry, and an executor
-    token of `node`, for `python -m worker` processes (tests/live_api.py); all stopped after the test."""
+    """executor_api(node, lease_seconds=60, bound=True): the app served on loopback with its lease expiry, and an
+    executor token of `node` (bound=False: of every node), for `python -m worker` processes (tests/live_api.py);
+    all stopped after the test."""
     from tests.live_api import executor_api as serve
 
     with ExitStack() as stack:
-        yield lambda node, lease_seconds=60.0: stack.enter_context(
-            serve(make_client, settings, stores, node, lease_seconds)
+        yield lambda node, lease_seconds=60.0, bound=True: stack.enter_context(
+            serve(make_client, settings, stores, node, lease_seconds, bound)
         )
 
 

@@ -9,12 +9,8 @@ import signal
 import sys
 
 from core import metrics
-from core.elastic import elasticsearch_client
 from core.logs import configure_logging
-from core.preflight import Refused, check_connection, writer_needs
-from ingest import start_log_writer
-from ingest.shipper import Shipper
-from ingest.template import template_check
+from ingest import executor_log_writer
 from settings import ConfigurationError, Settings
 from worker.executor_client import ExecutorClient, ExecutorError
 from worker.node_name import hold_node_name
@@ -55,14 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m worker: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.log_format)
-    try:
-        # Credentials refused, a missing privilege, an untrusted certificate: one line, exit. Down: run anyway
-        # (job output is spooled until Elasticsearch answers).
-        for warning in check_connection(settings, writer_needs(settings), template_check(settings)):
-            log.warning("%s", warning)
-    except Refused as exc:
-        print(f"python -m worker: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
     metrics_port = args.metrics_port if args.metrics_port is not None else settings.worker_metrics_port
     if metrics_port is not None:
         metrics.serve(metrics_port, settings.worker_metrics_host)
@@ -73,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.engine == "kubernetes":
         return run_kubernetes(settings, executions, node, args)
-    shipper = build_shipper(settings)
+    shipper = executor_log_writer(settings)  # to the API with the executor token (SCALE_API_URL)
     # The spool holds other jobs' log lines; the outputs' root other executions' files (each job's own folder
     # is bound back in); the token file the worker's own credential.
     hidden = (settings.spool_dir, settings.worker_output_dir, settings.executor_token_file)
@@ -99,25 +87,22 @@ def main(argv: list[str] | None = None) -> int:
     drained = shipper.close(timeout=30)
     executions.close()
     if not drained:
-        log.warning("Elasticsearch unreachable: unshipped lines stay in %s", settings.spool_dir)
+        log.warning("Log lines not shipped yet stay in %s for the next start", settings.spool_dir)
     return 0
 
 
 def executor_client(settings: Settings, node: str) -> ExecutorClient | None:
     """The service's executor routes with this worker's token (SCALE_API_URL, EXECUTOR_TOKEN_FILE): the worker
-    holds no database credential. None (said on stderr) when they are not set or the file can't be read."""
-    if not settings.scale_api_url or settings.executor_token_file is None:
+    holds no database credential. None (said on stderr) when they are not set (settings.py read and checked the
+    file)."""
+    if not settings.scale_api_url:
         print(
             "python -m worker: SCALE_API_URL and EXECUTOR_TOKEN_FILE must be set (the worker talks to the service "
             "with an executor token: python -m accounts token create USER --name NAME --executor)",
             file=sys.stderr,
         )
         return None
-    try:
-        return ExecutorClient.from_file(settings.scale_api_url, settings.executor_token_file, node)
-    except (OSError, ValueError) as exc:
-        print(f"python -m worker: EXECUTOR_TOKEN_FILE: {exc}", file=sys.stderr)
-        return None
+    return ExecutorClient(settings.scale_api_url, settings.executor_token, node)
 
 
 def started(recover) -> bool:
@@ -129,12 +114,6 @@ def started(recover) -> bool:
         print(f"python -m worker: {exc}", file=sys.stderr)
         return False
     return True
-
-
-def build_shipper(settings: Settings) -> Shipper:
-    """Where the worker's captured lines go: the one place that decides it (today straight to Elasticsearch
-    through the local spool)."""
-    return start_log_writer(elasticsearch_client(settings, patient=True), settings)
 
 
 def run_kubernetes(settings: Settings, executions: ExecutorClient, node: str, args) -> int:

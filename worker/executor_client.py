@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -50,13 +49,6 @@ class Refused(ExecutorError, PermissionError):
     """403: the token may not do this (another node's execution, or not an executor's call)."""
 
 
-def read_token(path: Path) -> str:
-    token = path.read_text().strip()
-    if not token:
-        raise ValueError(f"{path} holds no token")
-    return token
-
-
 class ExecutorClient:
     def __init__(
         self,
@@ -78,10 +70,6 @@ class ExecutorClient:
         self._retries = retries
         self._backoff = backoff
         self._max_backoff = max_backoff
-
-    @classmethod
-    def from_file(cls, base_url: str, token_file: Path, node: str, **kw: Any) -> ExecutorClient:
-        return cls(base_url, read_token(token_file), node, **kw)
 
     def __repr__(self) -> str:  # never the token
         return f"ExecutorClient({self._http.base_url}, node={self.node!r})"

@@ -17,7 +17,7 @@ from pathlib import Path
 from core import metrics
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
-from ingest.shipper import Shipper
+from ingest.log_writer import LogWriter
 from jobs.errors import Invalid, JobStateConflict
 from jobs.records import OutputFile
 from worker.executor_client import Executions
@@ -59,7 +59,7 @@ class Worker:
     def __init__(
         self,
         executions: Executions,
-        shipper: Shipper,
+        shipper: LogWriter,
         node: str,
         *,
         max_line_bytes: int = 1024 * 1024,

@@ -23,8 +23,8 @@ NOBODY = 65534
 
 
 def hidden_paths(data_dir: Path, database_url: str, *others: Path) -> tuple[Path, ...]:
-    """What a job must not see: DATA_DIR, the given folders (the spool, other executions' outputs) and, for
-    SQLite, the database file's folder."""
+    """What a job must not see: DATA_DIR, the given folders and files (the spool, other executions' outputs, the
+    executor token's file) and, for SQLite, the database file's folder."""
     paths = [data_dir, *others]
     if database_url.startswith("sqlite:///"):
         paths.append(Path(database_url.removeprefix("sqlite:///")).resolve().parent)
@@ -37,7 +37,7 @@ def _under(path: Path, roots: Iterable[Path]) -> bool:
 
 @dataclass(frozen=True)
 class Sandbox:
-    hidden: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()  # folders (covered by an empty one) and files (unreadable)
     # Host paths the job may read although they are under /tmp or a hidden folder (e.g. a test's script).
     readable: tuple[Path, ...] = ()
     bwrap: str = BWRAP
@@ -62,6 +62,8 @@ class Sandbox:
         # the job's user can reach them.
         for path in hidden:
             args += ["--tmpfs", str(path)]
+        # A hidden file (the executor token's) outside what is covered already: /dev/null in its place, which
+        # bwrap mounts nodev, so opening it fails.
         for path in self.hidden:
             if path.is_file() and not _under(path, covered):
                 args += ["--ro-bind", "/dev/null", str(path)]
