@@ -32,9 +32,9 @@ from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
 from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT
+from tests.live_api import serving
 from tests.reliability.harness import Gunicorn, wait_until
 from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
-from tests.search.browsers import serving
 
 NODE = "node-f"
 # The forwarders' spools are tmp_path / "executor-spool": tmp_path / "spool" is the served app's (settings.spool_dir).
