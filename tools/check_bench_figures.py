@@ -28,13 +28,22 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 READMES = sorted(p for p in ROOT.rglob("README.md") if not {".venv", "node_modules", "data"} & set(p.parts))
-RESULTS = sorted((ROOT / "bench" / "results").rglob("*.json"))  # profiles/ included
+# Committed results only (git's index: bench/results/*.json is ignored, so a result left on disk uncommitted must
+# not count), profiles/ included.
+RESULTS = sorted(
+    ROOT / name
+    for name in subprocess.run(["git", "ls-files", "-z", "bench/results"], cwd=ROOT, capture_output=True, check=True)
+    .stdout.decode()
+    .split("\0")
+    if name.endswith(".json")
+)
 
 NUMBER = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
 UNIT = r"(k\b)?\s?(lines/s|rows/s|req/s|ms\b|µs\b|MB\b)?"
