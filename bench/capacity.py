@@ -25,11 +25,12 @@ RETENTIONS = (30, 90)
 
 @dataclass(frozen=True)
 class Figures:
-    """Measured, per core of the bench machine (bench/sizing.py `per_core`)."""
+    """Measured, per core of the bench machine: per CPU second of the process doing the work (bench/sizing.py
+    `per_core`)."""
 
-    ingest_lines_per_s: float  # lines/s the node stores, per core
+    ingest_lines_per_s: float  # lines the node stores per CPU second
     bytes_per_line: float  # primary store bytes per line after a force-merge
-    search_common_ms_per_million_lines: float  # p50 growth of a common-word search, per million lines searched
+    search_common_ms_per_million_lines: float  # node CPU ms of a common-word search, per million lines searched
     api_requests_per_s_per_worker: dict[str, float]  # route -> requests/s of one gunicorn worker
     api_http_ingest_lines_per_s_per_worker: float
     sql_bytes_per_job: float
@@ -157,9 +158,9 @@ def markdown(f: Figures, a: Assumptions, source: str) -> str:
 bench machine, `sizing.per_core`):
 - ingest: {f.ingest_lines_per_s:,.0f} lines/s stored per core; disk: {f.bytes_per_line:g} bytes a line (primary,
   force-merged);
-- search: a common-word search (half the lines match, newest first) grows by
-  {f.search_common_ms_per_million_lines:g} ms per million lines searched;
-- one API worker, requests/s: {rpw}; HTTP ingest {f.api_http_ingest_lines_per_s_per_worker:,.0f} lines/s;
+- search: a common-word search (half the lines match, newest first) costs the node
+  {f.search_common_ms_per_million_lines:g} ms of CPU per million lines searched;
+- one API worker with a core, requests/s: {rpw}; HTTP ingest {f.api_http_ingest_lines_per_s_per_worker:,.0f} lines/s;
 - SQL: {f.sql_bytes_per_job:,.0f} bytes a job, {f.sql_bytes_per_execution:,.0f} bytes an execution.
 
 {chr(10).join(rows)}
@@ -177,8 +178,10 @@ Assumptions (`bench/capacity.py`, `Assumptions`):
   requests a job at the same peak ratio, in the mix {mix}; logs shipped through the API:
   {"yes" if a.ingest_through_api else "no"}; workers busy at most {a.api_busy:.0%} of the time at peak;
 - PostgreSQL keeps the jobs as long as their logs (same retention);
-- the search estimate divides the measured growth by the shards of one day, searched in parallel (one thread
-  each), plus nothing for fan-out and merging the shards' answers.
+- the search estimate divides the CPU a search of one day's lines costs by the shards of that day, searched in
+  parallel (one thread each, a core each), plus nothing for fan-out and merging the shards' answers;
+- the API workers' figure counts the workers' own CPU only; the node CPU their reads and searches cost is in the
+  half of the data nodes' cores left beside ingest.
 
 Where the model stops being trustworthy:
 - every figure comes from one 2-core machine shared by the node, the client, the API and other work, so

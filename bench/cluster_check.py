@@ -79,7 +79,6 @@ def measure(urls: list[str], document: dict, seconds: float, executions: int, re
     guess = predicted(document, 0, a)  # the corpus: `seconds` of ingest at the predicted rate
     lines = max(executions * 1000, int(guess["ingest_lines_per_s"] * seconds) // executions * executions)
     per_exe = lines // executions
-    forecast = predicted(document, lines, a)
     es = es_client(",".join(urls))
     prefix = f"clusterchk{uuid.uuid4().hex[:6]}"
     health = es.cluster.health()
@@ -88,7 +87,6 @@ def measure(urls: list[str], document: dict, seconds: float, executions: int, re
         "replicas": a.replicas,
         "lines": lines,
         "sized_from": f"{seconds:g} s of ingest at the predicted rate",
-        "predicted": forecast,
     }
     try:
         log(f"cluster check: {lines:,} lines over {len(urls)} nodes")
@@ -112,9 +110,18 @@ def measure(urls: list[str], document: dict, seconds: float, executions: int, re
         "search_common_p50_ms": all_lines["common_word"]["p50_ms"],
         "search_common_node_cpu_ms": all_lines["common_word"]["node_cpu_ms_per_search"],
     }
-    out["measured_over_predicted"] = {k: round(out["measured"][k] / forecast[k], 3) for k in forecast if forecast[k]}
+    compare(out, document)
     out["details"] = {"ingest": ingest, "disk": disk, "search": search, "shards": shards}
     return out
+
+
+def compare(check: dict, document: dict) -> None:
+    """The model's predictions for this check's corpus, and measured over predicted."""
+    forecast = predicted(document, check["lines"], Assumptions())
+    check["predicted"] = forecast
+    check["measured_over_predicted"] = {
+        k: round(check["measured"][k] / forecast[k], 3) for k in forecast if forecast[k]
+    }
 
 
 MARKERS = ("<!-- cluster-check:begin -->", "<!-- cluster-check:end -->")
@@ -151,21 +158,29 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=20)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "cluster-check.json"))
     parser.add_argument("--write", action="store_true", help="put the comparison in bench/README.md")
+    parser.add_argument(
+        "--compare-only", action="store_true", help="no cluster: the predictions of --out's saved check again"
+    )
     args = parser.parse_args()
     document = json.loads(Path(args.json).read_text())
     if "sizing" not in document:
         document = {"sizing": document["measures"]["sizing"]}
-    result: dict = {"machine": machine(), "model_from": args.json}
-    began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="scale-cluster-check-") as home:
-        try:
-            urls = start_cluster(Path(home))
-            result["elasticsearch"] = {"nodes": len(urls), "heap_per_node": os.environ.get("ES_HEAP", "512m")}
-            result["check"] = measure(urls, document, args.seconds, args.executions, 20)
-        finally:
-            stop_cluster(Path(home))
-    result["duration_s"] = round(time.monotonic() - began, 1)
-    result["machine"]["load_avg_at_end"] = list(os.getloadavg())
+    if args.compare_only:
+        result = json.loads(Path(args.out).read_text())
+        result["model_from"] = args.json
+        compare(result["check"], document)
+    else:
+        result = {"machine": machine(), "model_from": args.json}
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="scale-cluster-check-") as home:
+            try:
+                urls = start_cluster(Path(home))
+                result["elasticsearch"] = {"nodes": len(urls), "heap_per_node": os.environ.get("ES_HEAP", "512m")}
+                result["check"] = measure(urls, document, args.seconds, args.executions, 20)
+            finally:
+                stop_cluster(Path(home))
+        result["duration_s"] = round(time.monotonic() - began, 1)
+        result["machine"]["load_avg_at_end"] = list(os.getloadavg())
     text = json.dumps(result, indent=2)
     out = Path(args.out)
     out.write_text(text + "\n")
