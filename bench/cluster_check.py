@@ -99,7 +99,7 @@ def measure(urls: list[str], document: dict, seconds: float, executions: int, re
             raise RuntimeError(f"the indices did not get their replicas: {health}")
         disk = sizing.disk(es, prefix, lines)
         search = sizing.search(es, prefix, lines, repeat)
-        shards = es.cat.shards(index=f"{prefix}-*", format="json", h="index,shard,prirep,node")
+        shards = es.cat.shards(index=f"{prefix}-*", format="json", h="index,shard,prirep,node").body
     finally:
         sizing._drop(es, prefix)
     all_lines = max(search["levels"].values(), key=lambda v: v["lines_searched"])
@@ -145,7 +145,7 @@ def markdown(result: dict, source: str) -> str:
     load = result["machine"]["load_avg_at_start"][0]
     return f"""Written by `python -m bench.cluster_check {result["model_from"]} --write` into `{source}`:
 {c["nodes"]} nodes (heap {result["elasticsearch"]["heap_per_node"]} each) on this one machine, replicas
-{c["replicas"]}, {c["lines"]:,} lines ({c["sized_from"]}), load average {load:g} at the start.
+{c["replicas"]}, {c["lines"]:,} lines ({c["sized_from"]}), load average {load:.1f} at the start.
 
 {chr(10).join(rows)}
 """
