@@ -35,6 +35,7 @@ class Figures:
     api_http_ingest_lines_per_s_per_worker: float
     sql_bytes_per_job: float
     sql_bytes_per_execution: float
+    whole_read_lines_per_s: float = 0.0  # lines of one log read whole per CPU second of the node
 
     @classmethod
     def of(cls, document: dict) -> Figures:
@@ -51,6 +52,7 @@ class Figures:
             p["api_http_ingest_lines_per_s_per_worker"],
             p["sql_bytes_per_job"],
             p["sql_bytes_per_execution"],
+            p.get("whole_read_lines_per_s", 0.0),
         )
 
 
@@ -160,6 +162,8 @@ bench machine, `sizing.per_core`):
   force-merged);
 - search: a common-word search (half the lines match, newest first) costs the node
   {f.search_common_ms_per_million_lines:g} ms of CPU per million lines searched;
+- whole-log read: {f.whole_read_lines_per_s:,.0f} lines/s per core of the node (not in the table: reads share the
+  half of the data nodes' cores left beside ingest);
 - one API worker with a core, requests/s: {rpw}; HTTP ingest {f.api_http_ingest_lines_per_s_per_worker:,.0f} lines/s;
 - SQL: {f.sql_bytes_per_job:,.0f} bytes a job, {f.sql_bytes_per_execution:,.0f} bytes an execution.
 
@@ -179,7 +183,9 @@ Assumptions (`bench/capacity.py`, `Assumptions`):
   {"yes" if a.ingest_through_api else "no"}; workers busy at most {a.api_busy:.0%} of the time at peak;
 - PostgreSQL keeps the jobs as long as their logs (same retention);
 - the search estimate divides the CPU a search of one day's lines costs by the shards of that day, searched in
-  parallel (one thread each, a core each), plus nothing for fan-out and merging the shards' answers;
+  parallel (one thread each, a core each), plus nothing for fan-out and merging the shards' answers; the
+  cost a line is the growth between the two sizes measured, at least half the average cost a line (two
+  noisy points);
 - the API workers' figure counts the workers' own CPU only; the node CPU their reads and searches cost is in the
   half of the data nodes' cores left beside ingest.
 
