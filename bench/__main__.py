@@ -41,6 +41,7 @@ MEASURES = (
     "throughput",
     "workers",
     "search",
+    "sizing",
 )
 
 SIZES: dict[str, dict[str, Any]] = {
@@ -77,6 +78,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "search_level": "b",  # the targets are judged over groups a+b (about 11 million lines)
         "search_repeat": 40,
         "search_budget_s": 20,
+        "sizing_lines": 1_000_000,  # bench/sizing.py: the figures bench/capacity.py sizes a cluster from
+        "sizing_sql_jobs": 5000,
         "budget_s": 3600,
     },
     "quick": {
@@ -111,6 +114,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "search_level": "b",
         "search_repeat": 10,
         "search_budget_s": 2,
+        "sizing_lines": 50_000,
+        "sizing_sql_jobs": 200,
         "budget_s": 180,
     },
 }
@@ -680,6 +685,16 @@ def main() -> int:
 
         attempt("search", search)
 
+        # --- the figures a sizing needs (issue 28), on their own indices and databases -----------------------
+        def sizing() -> dict:
+            from bench import sizing as sizing_
+
+            return sizing_.measure(
+                es, es_url, work, size["sizing_lines"], sql_jobs=size["sizing_sql_jobs"], pg_server=pg_server
+            )
+
+        attempt("sizing", sizing)
+
     if args.profile:
         from bench import profiling
 
@@ -730,6 +745,16 @@ def main() -> int:
         plot.draw(result, out.parent / ("scaling.png" if mode == "full" else "scaling-quick.png"))
     except Exception:
         traceback.print_exc()
+    if "per_core" in m.get("sizing", {}):
+        from bench import capacity
+
+        # The table in bench/README.md comes from a full run only; a quick run's is printed.
+        saved = out.resolve()
+        source = str(saved.relative_to(ROOT)) if saved.is_relative_to(ROOT) else str(saved)
+        table = capacity.markdown(capacity.Figures.of(result), capacity.Assumptions(), source)
+        if mode == "full" and args.up_to is None:
+            capacity.write_readme(table)
+        log(table)
     print(text)
     shutil.rmtree(work, ignore_errors=True)
     if failing:
