@@ -153,6 +153,42 @@ def test_job_facts_filter_every_route_and_ride_on_every_hit(contract, client, ru
     assert legacy and all(h["job_status"] is None and h["error_category"] is None for h in legacy)
 
 
+def rest_actions(es) -> dict[str, int]:
+    """The node's own count of the REST requests it served, by action (nodes usage): a real counter, not a mock."""
+    totals: dict[str, int] = {}
+    for node in es.nodes.usage(metric="rest_actions").body["nodes"].values():
+        for action, n in node["rest_actions"].items():
+            totals[action] = totals.get(action, 0) + n
+    return totals
+
+
+def served(es, before: dict[str, int], action: str) -> int:
+    return rest_actions(es).get(action, 0) - before.get(action, 0)
+
+
+def test_field_caps_are_remembered_and_a_status_filter_walks_the_executions_once(es, contract, runs):
+    before = rest_actions(es)
+    for _ in range(3):
+        r = contract.simulate_get("/v6/logs/facets/", params={"q": "boom", "fields": "job_type,node"})
+        assert r.status_code == 200 and r.json["total"] == 68, r.text
+    assert served(es, before, "field_capabilities_action") == 1  # the first request asked, the next two remembered
+
+    # status=FAILED with the job facets: the resolve's walk over the executions (one composite page) is the only
+    # search; the facets take their counts from it
+    before = rest_actions(es)
+    params = {"q": "boom", "status": "FAILED", "fields": "status,error_category"}
+    r = contract.simulate_get("/v6/logs/facets/", params=params)
+    assert r.json == {
+        "total": 35,
+        "facets": {
+            "status": [{"value": "FAILED", "count": 35}],
+            "error_category": [{"value": "DATA", "count": 30}, {"value": "ALGORITHM", "count": 5}],
+        },
+    }
+    assert served(es, before, "search_action") == 1
+    assert r.json["total"] == contract.simulate_get("/v6/logs/", params=params).json["count"]
+
+
 JOB_ROUTE_FILTERS = [
     {"q": "boom"},
     {"q": "boom", "status": "FAILED"},
