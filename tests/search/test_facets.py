@@ -237,9 +237,9 @@ def test_job_logs_route_filters_as_the_search_does(contract, runs, params):
         ({"job_exe_id": "x"}, "job_exe_id"),
     ],
 )
-def test_job_logs_route_bad_filters_are_400_naming_the_parameter(contract, runs, params, name):
+def test_job_logs_route_bad_filters_are_400_naming_the_parameter(contract, execution, params, name):
     said = name if " " in name else f'"{name}"'
-    r = contract.simulate_get(f"/v6/jobs/{runs[0].job_id}/logs/", params=params)
+    r = contract.simulate_get(f"/v6/jobs/{execution.job_id}/logs/", params=params)
     assert r.status_code == 400 and said in r.json["detail"], r.text
     if "exe_num" not in params:  # the job route's own parameter
         assert contract.simulate_get("/v6/logs/", params=params).json["detail"] == r.json["detail"]
