@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
@@ -40,6 +40,10 @@ class Filters:
     statuses: list[str] | None = None
     error_categories: list[str] | None = None
     fact_cluster_ids: list[str] | None = None
+    # resolve's by-product: the matching lines of each execution the rest of the search hits (those of
+    # fact_cluster_ids are then exactly the resolved search's), so facets need not walk the executions again.
+    # Not part of the query nor of equality (a walk's digest is made from search_query).
+    fact_counts: dict[str, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def has_job_facts(self) -> bool:

@@ -58,6 +58,9 @@ class LogSearch:
         self._index = ",".join(indices)
         self.timing = timing
         self.windowing = windowing  # how reads bound their searches in time (search.windows)
+        from search.facets import TextFields
+
+        self._text_fields = TextFields()  # field_caps answers of facets, remembered a short time
 
     def cluster_info(self) -> dict:
         """The cluster's name and version; raises when it does not answer."""
@@ -228,7 +231,7 @@ class LogSearch:
         """(exact total, the top `size` values of each field with counts) of a resolved search (search.facets)."""
         from search.facets import facets
 
-        return facets(self._es, self._index, filters, fields, size, facts)
+        return facets(self._es, self._index, filters, fields, size, facts, self._text_fields)
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -181,8 +181,13 @@ SEARCH_PARAMS = (
 JOB_LOG_PARAMS = (
     (
         SEARCH_TEXT,
+        REGEX_PARAM,
         Param("exe_num", "integer", many=True, minimum=1),
+        Param("job_exe_id", "integer", many=True, minimum=1),
+        Param("job_type_name", many=True),
+        *JOB_FACT_PARAMS,
         Param("stream", "choice", many=True, choices=("stdout", "stderr")),
+        Param("node", many=True),
         Param("order", "choice", choices=("timestamp", "-timestamp"), description="Default timestamp (oldest first)."),
     )
     + WINDOW_PARAMS

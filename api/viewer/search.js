@@ -324,10 +324,15 @@
     current = current || run;
     if (!walk.next || walk.loading || current !== run) return;
     walk.loading = true;
-    const {body, error} = await getJson(walk.next, current.abort.signal);
+    const {body, error, status} = await getJson(walk.next, current.abort.signal);
     if (current !== run) return;
     walk.loading = false;
-    if (error) { walk.next = null; setStatus(error); return; }
+    if (error) {
+      walk.next = null;
+      showNext();
+      if (status === 410) expired(current); else setStatus(error);
+      return;
+    }
     const rows = document.createDocumentFragment();
     const make = state.view === "execution" ? groupRow : hitRow;
     body.results.forEach((r) => rows.appendChild(make(r)));
@@ -335,10 +340,29 @@
     walk.shown += body.results.length;
     walk.count = body.count;
     walk.next = body.next ? local(body.next) : null;
+    showNext();
     const what = state.view === "execution" ? " executions" : " lines";
     setStatus("Showing " + number.format(walk.shown) + " of " + number.format(walk.count) + what);
     if (!walk.next) el("end-note").textContent = walk.shown ? "The end: every match is shown." : "Nothing matched.";
     if (walk.next && nearBottom()) loadMore(current).catch(failedLoad);
+  }
+
+  // The walk's next page, also on the sentinel (data-next): the page's state, to be read as the DOM.
+  function showNext() { el("sentinel").dataset.next = walk.next || ""; }
+
+  // A walk's point-in-time lives 5 minutes after its last page (410 after that): say so, and offer to start over.
+  function expired(current) {
+    if (current !== run) return;
+    setStatus("These results expired.");
+    const note = el("end-note");
+    note.textContent = "The server keeps a search's results 5 minutes after the last page read; run it again to go on. ";
+    const again = document.createElement("button");
+    again.type = "button";
+    again.id = "search-again";
+    again.className = "secondary";
+    again.textContent = "Search again";
+    again.addEventListener("click", () => search());
+    note.appendChild(again);
   }
 
   function failedLoad(e) { if (e.name !== "AbortError") setStatus("Error: " + e.message); }

@@ -58,6 +58,7 @@ def runs(es, log_prefix, start_execution, stores):
                     host=host,
                     scale_job_type=job_type,
                     scale_job_version=version,
+                    scale_job_id=str(exe.job_id),
                 )
             )
     index_ours(es, log_prefix, docs)
@@ -150,6 +151,98 @@ def test_job_facts_filter_every_route_and_ride_on_every_hit(contract, client, ru
     assert contract.simulate_get("/v6/logs/", params=both).json["count"] == 0
     legacy = contract.simulate_get("/v6/logs/", params={"q": "legacy"}).json["results"]
     assert legacy and all(h["job_status"] is None and h["error_category"] is None for h in legacy)
+
+
+def rest_actions(es) -> dict[str, int]:
+    """The node's own count of the REST requests it served, by action (nodes usage): a real counter, not a mock."""
+    totals: dict[str, int] = {}
+    for node in es.nodes.usage(metric="rest_actions").body["nodes"].values():
+        for action, n in node["rest_actions"].items():
+            totals[action] = totals.get(action, 0) + n
+    return totals
+
+
+def served(es, before: dict[str, int], action: str) -> int:
+    return rest_actions(es).get(action, 0) - before.get(action, 0)
+
+
+def test_field_caps_are_remembered_and_a_status_filter_walks_the_executions_once(es, contract, runs):
+    before = rest_actions(es)
+    for _ in range(3):
+        r = contract.simulate_get("/v6/logs/facets/", params={"q": "boom", "fields": "job_type,node"})
+        assert r.status_code == 200 and r.json["total"] == 68, r.text
+    assert served(es, before, "field_capabilities_action") == 1  # the first request asked, the next two remembered
+
+    # status=FAILED with the job facets: the resolve's walk over the executions (one composite page) is the only
+    # search; the facets take their counts from it
+    before = rest_actions(es)
+    params = {"q": "boom", "status": "FAILED", "fields": "status,error_category"}
+    r = contract.simulate_get("/v6/logs/facets/", params=params)
+    assert r.json == {
+        "total": 35,
+        "facets": {
+            "status": [{"value": "FAILED", "count": 35}],
+            "error_category": [{"value": "DATA", "count": 30}, {"value": "ALGORITHM", "count": 5}],
+        },
+    }
+    assert served(es, before, "search_action") == 1
+    assert r.json["total"] == contract.simulate_get("/v6/logs/", params=params).json["count"]
+
+
+JOB_ROUTE_FILTERS = [
+    {"q": "boom"},
+    {"q": "boom", "status": "FAILED"},
+    {"q": "boom", "status": "COMPLETED"},
+    {"error_category": "DATA"},
+    {"error_category": "ALGORITHM"},
+    {"job_type_version": "1.0", "stream": "stderr"},
+    {"job_type_name": "alpha", "node": "node-1"},
+    {"node": "other-host"},
+    {"regex": ".*step", "started": "2023-11-14T22:13:21Z", "ended": "2023-11-14T22:13:22Z"},
+    {"q": "fine", "stream": "stdout", "order": "-timestamp"},
+]
+
+
+@pytest.mark.parametrize("params", JOB_ROUTE_FILTERS)
+def test_job_logs_route_filters_as_the_search_does(contract, runs, params):
+    """/v6/jobs/{id}/logs/ answers exactly /v6/logs/?job_id=<id> with the same filters, for every job."""
+    params = {"order": "timestamp", "page_size": "100", **params}
+    answered = 0
+    for exe in runs:
+        ours = contract.simulate_get(f"/v6/jobs/{exe.job_id}/logs/", params=params)
+        assert ours.status_code == 200, ours.text
+        theirs = contract.simulate_get("/v6/logs/", params={**params, "job_id": str(exe.job_id)}).json
+        assert ours.json["count"] == theirs["count"]
+        # the same lines, links and facts; the job route takes the job type and execution number from the database
+        # (these lines claim other types, to test job_type_name, and lack scale_job_exe_num)
+        assert {(h["exe_num"], h["job_type"]["name"]) for h in ours.json["results"]} <= {(1, "log-test")}
+        from_db = {"job_type": None, "exe_num": None}
+        assert [{**h, **from_db} for h in ours.json["results"]] == [{**h, **from_db} for h in theirs["results"]]
+        answered += theirs["count"]
+    assert answered > 0  # each filter keeps some lines of some job
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"status": "DONE"}, "status"),
+        ({"error_category": "system"}, "error_category"),
+        ({"regex": ".*"}, "regex"),
+        ({"regex": "(boom"}, "regex"),
+        ({"q": " "}, "q"),
+        ({"stream": "stdin"}, "stream"),
+        ({"started": "yesterday"}, "parameter: started"),  # Scale's wording, as on /v6/logs/
+        ({"started": "2024-01-02T00:00:00Z", "ended": "2024-01-01T00:00:00Z"}, "Start time must come before end"),
+        ({"exe_num": "0"}, "exe_num"),
+        ({"job_exe_id": "x"}, "job_exe_id"),
+    ],
+)
+def test_job_logs_route_bad_filters_are_400_naming_the_parameter(contract, execution, params, name):
+    said = name if " " in name else f'"{name}"'
+    r = contract.simulate_get(f"/v6/jobs/{execution.job_id}/logs/", params=params)
+    assert r.status_code == 400 and said in r.json["detail"], r.text
+    if "exe_num" not in params:  # the job route's own parameter
+        assert contract.simulate_get("/v6/logs/", params=params).json["detail"] == r.json["detail"]
 
 
 def test_status_filter_follows_the_job_after_its_lines_were_indexed(es, log_prefix, contract, execution, stores):

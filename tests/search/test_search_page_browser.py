@@ -16,6 +16,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from jobs.saved_search_store import Caller
+from search.walk import decode
 from tests.conftest import remove_log_indices
 from tests.factories import manifest
 from tests.live_api import serving
@@ -192,6 +193,25 @@ def test_scrolls_past_10000_matches_exports_and_fits_a_phone(runs, stores, serve
     assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
     facets, results = browser.find_element(By.ID, "facets-box"), browser.find_element(By.ID, "results-pane")
     assert facets.rect["y"] < results.rect["y"] and facets.rect["x"] == results.rect["x"]
+
+
+def test_an_expired_walk_says_so_and_searches_again(es, runs, served, browser):
+    """The walk's point-in-time closed under the page (as when it expires): the next page's 410 becomes a message
+    and a "Search again" button, which starts the search over."""
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{served}/search?q=scan&order=timestamp")
+    status = wait.until(lambda b: b.find_element(By.ID, "status"))
+    wait.until(lambda b: status.text == f"Showing 500 of {SCAN_MATCHES:,} lines")
+    following = browser.find_element(By.ID, "sentinel").get_attribute("data-next")
+    es.close_point_in_time(id=decode(parse_qs(urlsplit(following).query)["cursor"][0]).pit_id)
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    again = wait.until(lambda b: b.find_elements(By.ID, "search-again"))[0]
+    assert status.text == "These results expired."
+    assert "run it again" in browser.find_element(By.ID, "end-note").text
+    again.click()
+    wait.until(lambda b: status.text == f"Showing 500 of {SCAN_MATCHES:,} lines")
+    assert browser.find_elements(By.ID, "search-again") == []
+    assert browser.execute_script("return document.querySelectorAll('#results a.hit').length") == 500
 
 
 def test_facets_beside_the_results_a_click_filters_and_regex(runs, served, browser):
