@@ -400,7 +400,7 @@ def test_files_a_job_writes_to_its_output_dir_are_reported(
     outputs = Outputs(root, "local")
     if through == "api":
         api = executor_api("node-w")
-        executions = ExecutorClient.from_file(api.url, api.token_file, "node-w")
+        executions = ExecutorClient(api.url, api.token_file.read_text().strip(), "node-w")
         Worker(executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
         executions.close()
     else:

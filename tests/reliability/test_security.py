@@ -109,6 +109,7 @@ def concrete(path: str, seeded) -> str:
         "error_id": seeded.error_id,
         "search_id": seeded.search_id,
         "alert_id": seeded.alert_id,
+        "node": "node-1",  # an executor route's node (tests/reliability's seed runs nothing on it)
     }
     if "{name}" in path and "{version}" in path:
         values["name"] = seeded.job_type_names[0]

@@ -166,7 +166,7 @@ def test_the_executor_client_keeps_its_token_out_of_errors_and_is_refused_other_
 
     api = executor_api("node-1")
     token = api.token_file.read_text().strip()
-    other = ExecutorClient.from_file(api.url, api.token_file, "node-2")  # node-1's token, acting as node-2
+    other = ExecutorClient(api.url, api.token_file.read_text().strip(), "node-2")  # node-1's token, acting as node-2
     with pytest.raises(Refused) as refused:
         other.claim_next_queued("node-2", 60)
     with pytest.raises(Refused):
