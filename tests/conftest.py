@@ -36,6 +36,12 @@ from tests.migrated import MigratedTemplates
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
+# DATABASE_URL reaches a test only through the database_url fixture: taken out of this process's environment here,
+# so no subprocess inherits it and no Settings.from_env finds it. A test without that fixture therefore runs exactly
+# as it does on SQLite, whatever DATABASE_URL says: it is sql_free (pytest_collection_modifyitems), and the
+# PostgreSQL run of CI leaves it out.
+DATABASE_URL = os.environ.pop("DATABASE_URL", None) or None
+
 
 ES_SEEN = pytest.StashKey[str]()
 
@@ -147,7 +153,7 @@ def request_lines(stream: io.StringIO) -> list[dict]:
 @pytest.fixture
 def database_url(tmp_path) -> str:
     """DATABASE_URL's server with a fresh schema for this test (PostgreSQL), else a new SQLite file."""
-    base = os.environ.get("DATABASE_URL")
+    base = DATABASE_URL
     if not base:
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
@@ -278,7 +284,7 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_report_header(config) -> list[str]:
-    database = os.environ.get("DATABASE_URL")
+    database = DATABASE_URL
     # Never a password in the report: URLs are shown with their credentials masked or moved out.
     database = make_url(database).render_as_string(hide_password=True) if database else "(SQLite per test)"
     if os.environ.get("ELASTICSEARCH_URL"):
@@ -308,9 +314,12 @@ KUBERNETES = Path(__file__).resolve().parent / "kubernetes"
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark each test by what it needs, from the fixtures it uses and where it lives (see the module docstring)."""
     for item in items:
-        # sql_free is written on a module; it must not reach DATABASE_URL's database through the fixtures.
-        if item.get_closest_marker("sql_free") and "database_url" in getattr(item, "fixturenames", ()):
+        uses_database = "database_url" in getattr(item, "fixturenames", ())
+        # sql_free may be written on a module; it must not reach DATABASE_URL's database through the fixtures.
+        if item.get_closest_marker("sql_free") and uses_database:
             raise pytest.UsageError(f"{item.nodeid} is marked sql_free but uses a database (database_url)")
+        if not uses_database:  # DATABASE_URL cannot reach it (see DATABASE_URL above): the same on any database
+            item.add_marker(pytest.mark.sql_free)
         if ES_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.es)
         if "secured_connection" in getattr(item, "fixturenames", ()):

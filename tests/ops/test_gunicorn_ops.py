@@ -113,6 +113,19 @@ def test_the_request_log_is_json_lines_without_secrets(server):
         assert secret not in text, secret
 
 
+# RESTORED_AT_ONCE: the stop or reload is sent right after the relay lets the node through again, with nothing in
+# between. A worker that got its first line late in post_while_unreachable is still in a short backoff (0.25 s,
+# doubling, jittered), and its retry may fall a moment after the restore: it then ships its lines itself, as it
+# should. These tests checked "still every line spooled" with a /metrics scrape after the restore: such a retry
+# landing before that scrape failed the test though nothing was wrong (the likely cause of a failure seen once
+# under load, where the scrape is slow; not reproduced).
+# That every line was spooled is asserted by post_while_unreachable while the node is unreachable, where no retry
+# can succeed; the window left between restore() and the signal is two Python statements.
+# A reload under load: the old workers ship (up to gunicorn.conf's SHIP_ON_EXIT_SECONDS) and exit while the new
+# ones boot; a deadline, not a wait.
+RELOAD_SECONDS = 90
+
+
 def spool_segments(spool: Path) -> list[Path]:
     return sorted(spool.glob("*.spool")) if spool.is_dir() else []
 
@@ -162,10 +175,9 @@ def test_a_normal_stop_ships_every_spooled_line(settings, stores, es, relay, tmp
         READ_TOKEN="reader-secret-9-0123456789abcdefgh",
     )
     try:
-        sent = post_while_unreachable(server, relay, exe, batches=8)
-        relay.restore()  # the node is back; the shippers are waiting out their backoff
-        # Still every line spooled (the backoff has grown to seconds): what the stop ships, the stop ships.
-        assert total(scrape(server), "scale_log_spool_lines") == len(sent)
+        sent = post_while_unreachable(server, relay, exe, batches=8)  # every line spooled, the node unreachable
+        # The node is back and the stop follows at once: what the stop ships, the stop ships (see RESTORED_AT_ONCE).
+        relay.restore()
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=40) == 0, server.log_tail()
     finally:
@@ -186,14 +198,14 @@ def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay
     )
     spool = tmp_path / "api" / "spool"
     try:
-        sent = post_while_unreachable(server, relay, exe, batches=8)
+        sent = post_while_unreachable(server, relay, exe, batches=8)  # every line spooled, the node unreachable
         old = set(server.worker_pids())
+        # The node is back and the reload follows at once (see RESTORED_AT_ONCE).
         relay.restore()
-        assert total(scrape(server), "scale_log_spool_lines") == len(sent)  # nothing shipped before the reload
         os.kill(server.master, signal.SIGHUP)
         wait_until(
             lambda: not old & set(server.worker_pids()) and len(server.worker_pids()) == 2,
-            40,
+            RELOAD_SECONDS,
             what="the reload replacing both workers",
         )
         # At once, not after the new workers' next look for orphaned segments (every 30 s): the old workers

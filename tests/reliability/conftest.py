@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DATABASE_URL
+
 HERE = Path(__file__).resolve().parent
 _FIGURES = pytest.StashKey[dict]()
 
@@ -52,7 +54,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(f"{area}: {json.dumps(values, sort_keys=True, default=str)}")
     found_with_variant = {
         "variant": "long" if is_long(config) else "short",
-        "database": os.environ.get("DATABASE_URL", "sqlite").split("@")[-1],
+        "database": (DATABASE_URL or "sqlite").split("@")[-1],
         **found,
     }
     (HERE / "last_figures.json").write_text(json.dumps(found_with_variant, indent=2, sort_keys=True, default=str))
