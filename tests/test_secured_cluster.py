@@ -202,11 +202,10 @@ def run_program(argv: list[str], env: dict[str, str], tmp_path: Path) -> subproc
 
 
 GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "api.wsgi:app"]
-WORKER = [sys.executable, "-m", "worker", "--once"]
 SHIP = [sys.executable, "-m", "ingest", "ship", "--cluster-id", "scale_job_1x1", "--first-order", "1", "/dev/null"]
 
 
-def test_start_up_lines_of_gunicorn_the_worker_and_the_ingest_command(admin, secured_connection, prefix, tmp_path):
+def test_start_up_lines_of_gunicorn_and_the_ingest_command(admin, secured_connection, prefix, tmp_path):
     url, ca = secured_connection.url, secured_connection.ca_certs
     good = role_key(admin, [WRITER, READER])
     password = secured_connection.admin_auth[1]
@@ -253,17 +252,9 @@ def test_start_up_lines_of_gunicorn_the_worker_and_the_ingest_command(admin, sec
             f"(role scalelogs_writer){ROLES_HINT}",
         ),
         (
-            WORKER,
+            SHIP,
             {"ELASTICSEARCH_API_KEY": wrong_key, "ELASTICSEARCH_CA_CERTS": ca},
-            "python -m worker: ELASTICSEARCH_API_KEY is not accepted by the cluster (401)",
-        ),
-        (
-            WORKER,
-            {"ELASTICSEARCH_API_KEY": role_key(admin, [READER]), "ELASTICSEARCH_CA_CERTS": ca},
-            "python -m worker: ELASTICSEARCH_API_KEY: the API key lacks the cluster privilege manage_index_templates "
-            "(to put the log index template; or apply it once with `python -m ingest apply-template`) (role "
-            f"scalelogs_writer), the index privilege create_index on {prefix}-* (role scalelogs_writer), the index "
-            f"privilege create_doc on {prefix}-* (role scalelogs_writer){ROLES_HINT}",
+            "python -m ingest ship: ELASTICSEARCH_API_KEY is not accepted by the cluster (401)",
         ),
         (
             SHIP,
