@@ -23,7 +23,9 @@ Never a lost or a duplicated line:
   (no /healthz of ours: a wrong host or path prefix) is a configuration error, retried, never a drop.
 
 The execution's id comes from the lines' cluster id (scale_job_<job id>x<execution number>), looked up once with
-GET /v6/jobs/{job}/executions/{num}/ (an executor token may read).
+GET /v6/jobs/{job}/executions/{num}/ (an executor token may read). The API stamps posted lines with the
+execution's recorded node, so when the lines were captured on another node (a Kubernetes pod's, before the engine
+recorded it) the forwarder records their node first (PUT /v6/job-executions/{id}/node/).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Forwarder:
         self.last_failure_at: float | None = None
         self.failing = False
         self._executions: dict[str, int] = {}  # cluster id -> execution id
+        self._nodes: dict[str, str] = {}  # cluster id -> the node the API has recorded for it, as last seen
         self._service_seen = False  # SCALE_API_URL answered /healthz as the service does
         # cluster id -> (until when, monotonic) the credential's refusal holds without asking the API again
         self._refused: dict[str, tuple[float, _Answer]] = {}
@@ -335,6 +338,11 @@ class Forwarder:
             if answer.outcome is Outcome.DONE:  # no such execution: nothing of it can ever be posted
                 self._drop(batch, lines, start, end, 404, f"no execution {cluster_id!r} on the API")
             return answer
+        answer = self._placed(cluster_id, exe_id, str(lines[start].get("scale_node") or ""))
+        if answer.outcome is Outcome.KEPT:
+            self._refused[cluster_id] = (time.monotonic() + self.refused_retry_seconds, answer)
+        if answer.outcome is not Outcome.DONE:
+            return answer
         bodies = [_posted(line) for line in lines[start:end]]
         at, limit = start, self.max_body_lines
         while at < end:
@@ -367,6 +375,23 @@ class Forwarder:
                 at = end
         return _Answer(Outcome.DONE)
 
+    def _placed(self, cluster_id: str, exe_id: int, node: str) -> _Answer:
+        """The node the lines were captured on, recorded as the execution's before they are posted: the API stamps
+        each posted line with the execution's recorded node, and the Kubernetes engine records a pod's node only
+        once its watch saw the pod, which may be after the node agent captured the container's first lines. (The
+        local worker's lines carry the node it claimed the execution for: nothing to do.)"""
+        if not node or self._nodes.get(cluster_id) == node:
+            return _Answer(Outcome.DONE)
+        response = self._request("PUT", f"/v6/job-executions/{exe_id}/node/", json={"node": node})
+        if isinstance(response, _Answer):
+            return response
+        if response.status_code in REFUSED_CREDENTIALS:
+            return self._refused_credential(response, f"the node of execution {exe_id}")
+        if response.status_code in RETRY_STATUSES:
+            return self._retry(response)
+        self._nodes[cluster_id] = node  # recorded, or the execution no longer RUNNING: its lines go as recorded
+        return _Answer(Outcome.DONE)
+
     def _cut(self, bodies: list[bytes], first: int, most: int) -> int:
         """End (exclusive) of the body starting at bodies[first]: at most `most` lines and max_body_bytes, and
         always at least one line."""
@@ -386,7 +411,9 @@ class Forwarder:
         if isinstance(response, _Answer):
             return None, response
         if response.status_code == 200:
-            self._executions[cluster_id] = int(response.json()["id"])  # unreadable: _run retries the batch
+            execution = response.json()
+            self._executions[cluster_id] = int(execution["id"])  # unreadable: _run retries the batch
+            self._nodes[cluster_id] = (execution.get("node") or {}).get("hostname") or ""
             return self._executions[cluster_id], _Answer(Outcome.DONE)
         if response.status_code in REFUSED_CREDENTIALS:
             return None, self._refused_credential(response, f"the execution of {cluster_id}")
