@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
 import random
 import re
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -46,9 +43,7 @@ import httpx
 import orjson
 
 from core import metrics
-from core.metrics import Backlog
-from ingest.shipper import SpoolBatch
-from ingest.spool import Spool
+from ingest.log_writer import LogWriter, SpoolBatch
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +70,9 @@ class _Answer:
     detail: str = ""
 
 
-class Forwarder:
+class Forwarder(LogWriter):
+    name = "log forwarder"
+
     def __init__(
         self,
         api_url: str,
@@ -93,14 +90,12 @@ class Forwarder:
     ):
         if not token:
             raise ValueError("an executor token is required")
+        super().__init__(spool_dir, backoff=backoff, orphan_scan_seconds=orphan_scan_seconds)
         # The index prefix only shapes the spool's records (the Shipper's format); the API picks the index.
         self.prefix = prefix
         self.api_url = api_url.rstrip("/")
-        self.spool = Spool(spool_dir)
         self.max_body_bytes = max_body_bytes
         self.max_body_lines = max_body_lines
-        self.backoff = backoff
-        self.orphan_scan_seconds = orphan_scan_seconds
         self.refused_retries = refused_retries
         self.refused_retry_seconds = refused_retry_seconds
         # The token goes in a default header only: never in a URL, so no log line or exception text shows it.
@@ -109,15 +104,8 @@ class Forwarder:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=httpx.Timeout(request_timeout, connect=5.0),
         )
-        self.stored = 0  # lines the API acknowledged (stored, or spooled by it)
-        self.duplicates = 0  # the API's answer does not tell replays apart: kept for the Shipper's report
-        self.errors: deque[dict] = deque(maxlen=1000)
-        self.error_count = 0  # lines refused for good and dropped
+        # `duplicates` stays 0: the API's answer does not tell replays apart.
         self.kept_lines = 0  # lines left in the spool because the credential was refused
-        self.last_failure: str | None = None
-        self.last_failure_reason: str | None = None
-        self.last_failure_at: float | None = None
-        self.failing = False
         self._executions: dict[str, int] = {}  # cluster id -> execution id
         self._nodes: dict[str, str] = {}  # cluster id -> the node the API has recorded for it, as last seen
         self._service_seen = False  # SCALE_API_URL answered /healthz as the service does
@@ -125,44 +113,7 @@ class Forwarder:
         self._refused: dict[str, tuple[float, _Answer]] = {}
         self._set_aside: list[tuple[float, SpoolBatch]] = []  # (when to try again, batch) after a refusal
         self._refusals: dict[int, int] = {}  # id(batch) -> refusals so far
-        self._pending_bytes = 0
-        self._cond = threading.Condition()
-        self._pending: deque[SpoolBatch] = deque()
-        self._closing = False
-        self._abandon = False
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
-        self.adopt_orphans()
-        self._start()
-
-    # Producer side (the Shipper's) -----------------------------------------------------------------
-
-    def submit(self, pairs: list[tuple[bytes, bytes]], ids: list[str]) -> SpoolBatch:
-        """Accept a batch: durably spooled when this returns, forwarded in the background."""
-        batch = SpoolBatch(pairs, ids)
-        with self._cond:
-            if self._closing:
-                raise RuntimeError("forwarder is closed")
-            payload = batch.payload()
-            batch.segment = self.spool.append(payload)
-            batch.size = len(payload)
-            self._queue([batch])
-            metrics.LINES_ACCEPTED.inc(len(ids))
-            self._start()
-            self._cond.notify_all()
-        return batch
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything accepted so far is forwarded (or set aside after a refused token: those wait for
-        their next try, or a restart); False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._pending:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
+        self._begin()
 
     @property
     def pending_lines(self) -> int:
@@ -170,73 +121,14 @@ class Forwarder:
             waiting = list(self._pending) + [b for _, b in self._set_aside]
             return sum(len(b.ids) - b.stored - len(b.errors) for b in waiting) + self.kept_lines
 
-    def backlog(self) -> Backlog:
-        with self._cond:
-            oldest = min((b.spooled_at for b in self._pending), default=None)
-            return Backlog(sum(len(b.ids) for b in self._pending), self._pending_bytes, oldest)
-
     def close(self, timeout: float | None = 30.0) -> bool:
-        """Forward what is pending (up to timeout), then stop; False when lines stay in the spool."""
-        self._wake.set()
-        drained = self.flush(timeout)
-        with self._cond:
-            self._closing = True
-            self._abandon = True
-            self._cond.notify_all()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=max(self.backoff[1], 5.0) + 5.0)
-        with self._cond:
-            self._unqueue(list(self._pending))
-        self.spool.close()
+        """Forward what is pending (up to timeout), then stop; False when lines stay in the spool (unsent, or
+        kept after a refused token)."""
+        drained = super().close(timeout)
         self._http.close()
         return drained and not self.kept_lines and not self._set_aside
 
-    def adopt_orphans(self) -> int:
-        """Queue the batches of spool segments whose writer is gone; returns how many."""
-        try:
-            orphans = self.spool.take_orphans()
-        except OSError as exc:
-            log.warning("could not read the spool: %s", exc)
-            return 0
-        count = 0
-        with self._cond:
-            for seg, payloads in orphans:
-                log.info("forwarding %d spooled batches from %s", len(payloads), seg.path.name)
-                spooled_at = _modified(seg.path)
-                self._queue([SpoolBatch.from_payload(p, seg, spooled_at) for p in payloads])
-                count += len(payloads)
-            if count:
-                self._start()
-            self._cond.notify_all()
-        return count
-
-    def _queue(self, batches: list[SpoolBatch]) -> None:
-        self._pending.extend(batches)
-        lines, size = sum(len(b.ids) for b in batches), sum(b.size for b in batches)
-        self._pending_bytes += size
-        metrics.SPOOL_LINES.inc(lines)
-        metrics.SPOOL_BYTES.inc(size)
-        self._set_oldest()
-
-    def _unqueue(self, batches: list[SpoolBatch]) -> None:
-        for batch in batches:
-            self._pending.remove(batch)
-        lines, size = sum(len(b.ids) for b in batches), sum(b.size for b in batches)
-        self._pending_bytes -= size
-        metrics.SPOOL_LINES.dec(lines)
-        metrics.SPOOL_BYTES.dec(size)
-        self._set_oldest()
-
-    def _set_oldest(self) -> None:
-        metrics.SPOOL_OLDEST.set(min((b.spooled_at for b in self._pending), default=math.inf))
-
     # Sender side -----------------------------------------------------------------------------------
-
-    def _start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="log-forwarder", daemon=True)
-            self._thread.start()
 
     def _run(self) -> None:
         delay = self.backoff[0]
@@ -530,10 +422,3 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return time.time()

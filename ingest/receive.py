@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from core.times import parse_ns
 from ingest.capture import Reserve
 from ingest.documents import CapturedLine, Origin, bulk_pairs
+from ingest.log_writer import SpoolBatch
 from ingest.posting_window import PostingWindow
-from ingest.shipper import Shipper, SpoolBatch
+from ingest.shipper import Shipper
 
 FIELDS = {"message", "stream", "@timestamp", "scale_order_num", "scale_task"}
 STREAMS = ("stdout", "stderr")

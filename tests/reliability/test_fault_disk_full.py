@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.shipper import SpoolBatch
+from ingest.log_writer import SpoolBatch
 from ingest.spool import SUFFIX, Spool, decode_records
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import assert_clean_error, free_port, ndjson
