@@ -283,7 +283,7 @@ def _flag(value: str | None) -> bool:
 
 
 def _executor_api(env: Mapping[str, str]) -> tuple[str | None, Path | None, str]:
-    """scale_api_url, executor_token_file and the token in it, for an executor host that forwards its logs."""
+    """scale_api_url, executor_token_file and the token in it, for an executor host (it talks to the API)."""
     url = (env.get("SCALE_API_URL") or "").rstrip("/") or None
     path = Path(env["EXECUTOR_TOKEN_FILE"]).resolve() if env.get("EXECUTOR_TOKEN_FILE") else None
     if url is None:

@@ -9,6 +9,7 @@ tokens. Configured like the service (DATABASE_URL, DATA_DIR), on a database it m
   token create NAME --name LABEL [--days N] [--executor [--node NODE]]
                                                 (prints the token, the only time it is shown)
   token list [NAME] | token revoke ID
+  local-worker NODE                             (the local worker's token file, made or renewed; scripts/run)
 
 Passwords are asked for twice without echo, or read as one line from standard input with --password-stdin.
 Nothing prints a password or a stored hash; a token is printed once, when it is created.
@@ -22,6 +23,7 @@ from typing import Any
 
 import click
 
+from accounts.local_worker import ensure_local_worker
 from core.times import format_datetime, utcnow
 from jobs.db import upgrade
 from jobs.errors import Invalid, NotFound
@@ -36,11 +38,15 @@ class Context:
         self._stores: Stores | None = None
 
     @property
-    def users(self) -> UserStore:
+    def stores(self) -> Stores:
         if self._stores is None:
             self._stores = Stores.open(Settings.from_env().database_url, utcnow)
             upgrade(self._stores.db.engine)
-        return self._stores.users
+        return self._stores
+
+    @property
+    def users(self) -> UserStore:
+        return self.stores.users
 
     def close(self) -> None:
         if self._stores is not None:
@@ -248,6 +254,17 @@ def token_list(c: Context, username: str | None) -> None:
 def token_revoke(c: Context, token_id: int) -> None:
     info = _run(lambda: c.users.revoke_token(token_id))
     click.echo(f"revoked token {info.id} ({info.name}) of {info.username}")
+
+
+@cli.command(
+    "local-worker",
+    help="The local worker's executor token, bound to NODE (made, or made again when the kept one stopped working), "
+    "in DATA_DIR/worker_token (mode 600), and its output workspace: prints the file's path, never the token.",
+)
+@click.argument("node")
+@pass_context
+def local_worker(c: Context, node: str) -> None:
+    click.echo(ensure_local_worker(Settings.from_env(), c.stores, node))
 
 
 if __name__ == "__main__":

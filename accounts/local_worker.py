@@ -1,4 +1,4 @@
-"""The local worker's credential (`python -m accounts.local_worker NODE`, called by scripts/run): an executor
+"""The local worker's credential (`python -m accounts local-worker NODE`, called by scripts/run): an executor
 token bound to NODE, of the user `local-worker` (no password, not staff), kept in DATA_DIR/worker_token (mode
 600) like the admin token, and the host-path workspace its outputs go to. Made on the first run; made again when
 the kept one stopped working (expired, revoked) or is bound to another node. Prints the file's path, never the
@@ -7,10 +7,8 @@ token."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from core.times import utcnow
 from jobs.stores import Stores
 from jobs.user_store import EXECUTOR_SCOPE, MAX_TOKEN_DAYS
 from settings import Settings
@@ -44,20 +42,3 @@ def write_secret(path: Path, secret: str) -> None:
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(secret + "\n")
     os.replace(tmp, path)
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m accounts.local_worker NODE", file=sys.stderr)
-        return 2
-    settings = Settings.from_env()
-    stores = Stores.open(settings.database_url, utcnow)
-    try:
-        print(ensure_local_worker(settings, stores, argv[0]))
-    finally:
-        stores.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -16,13 +16,8 @@ def start_log_writer(es, settings):
 
 
 def executor_log_writer(settings):
-    """What an executor host (the local worker, the node agent) ships its captured lines with: a Forwarder to the
-    API with the executor token when SCALE_API_URL is set, else a Shipper writing to Elasticsearch. Either spools
-    durably over settings.spool_dir, in the same format."""
-    if settings.scale_api_url is None:
-        from core.elastic import elasticsearch_client
-
-        return start_log_writer(elasticsearch_client(settings, patient=True), settings)
+    """What an executor host holding an executor token (SCALE_API_URL, EXECUTOR_TOKEN_FILE) ships its captured lines
+    with: a Forwarder to the API, spooling durably over settings.spool_dir in the Shipper's format."""
     from ingest.forwarder import Forwarder
 
     return Forwarder(

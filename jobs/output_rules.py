@@ -41,7 +41,12 @@ def output_file_problem(f: OutputFile, outputs: set[str]) -> str | None:
     return None
 
 
+def file_output_specs(manifest: dict) -> list[dict]:
+    """The file outputs the manifest's Seed interface declares (name, pattern, ...), in order."""
+    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
+    return [o for o in outputs.get("files") or [] if isinstance(o, dict)]
+
+
 def file_outputs(manifest: dict) -> set[str]:
     """Names of the file outputs the manifest's Seed interface declares."""
-    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
-    return {o["name"] for o in outputs.get("files") or [] if isinstance(o, dict) and "name" in o}
+    return {o["name"] for o in file_output_specs(manifest) if "name" in o}

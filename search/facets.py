@@ -109,11 +109,10 @@ def facets(
     fields: list[str],
     size: int,
     facts: LogTargetStore,
-    text_fields: TextFields | None = None,
+    text_fields: TextFields,
 ) -> tuple[int, dict[str, list[dict]]]:
     """(exact number of matches, {field: [{"value", "count"}, ...] the `size` most frequent, ties by value}).
     `f` is resolved (see resolve)."""
-    text_fields = text_fields or TextFields(seconds=0)
     doc_fields = [x for x in fields if x in DOCUMENT_FIELDS]
     aggs = {x: composite(DOCUMENT_FIELDS[x], VALUES_PAGE) for x in doc_fields}
     job_fields = [x for x in fields if x in JOB_FIELDS]

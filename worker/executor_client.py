@@ -2,9 +2,9 @@
 HTTP with an executor token, so that an executor host holds no database credential. The same methods as
 jobs.execution_store.ExecutionStore's that they call, so either can be given to them (tests give the store).
 
-The token is read from EXECUTOR_TOKEN_FILE once, kept out of every log line, error and repr. A connection that
-can't be made and a 503 are retried with exponential backoff (the API restarting, a load balancer between
-pods); other answers are final: 409 is JobStateConflict, 400 Invalid, 404 NotFound (jobs.errors, as the store
+The token (EXECUTOR_TOKEN_FILE, read once by settings.py) is kept out of every log line, error and repr. A
+connection that can't be made and a 503 are retried with exponential backoff (the API restarting, a load balancer
+between pods); other answers are final: 409 is JobStateConflict, 400 Invalid, 404 NotFound (jobs.errors, as the store
 raises them), 403 Refused, anything else ExecutorError."""
 
 from __future__ import annotations
@@ -165,22 +165,8 @@ def _raise_for(method: str, path: str, resp: httpx.Response) -> None:
 
 
 def claimed_of(d: dict) -> ClaimedExecution:
-    return ClaimedExecution(
-        id=d["id"],
-        job_id=d["job_id"],
-        exe_num=d["exe_num"],
-        cluster_id=d["cluster_id"],
-        node=d["node"],
-        job_type_name=d["job_type_name"],
-        job_type_version=d["job_type_version"],
-        docker_image=d["docker_image"],
-        manifest=d["manifest"],
-        input=d["input"],
-        configuration=d["configuration"],
-        timeout=d["timeout"],
-        started=datetime.fromisoformat(d["started"]),
-        resources=d.get("resources"),
-    )
+    """The claim route's answer (api/jobs/executor_schemas.claimed_json: the record's fields)."""
+    return ClaimedExecution(**{**d, "started": datetime.fromisoformat(d["started"])})
 
 
 def _file_json(f: OutputFile) -> dict:

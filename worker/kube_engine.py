@@ -34,7 +34,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from core import metrics
-from jobs.errors import Invalid, JobStateConflict
+from jobs.errors import JobStateConflict
 from jobs.records import OutputFile
 from worker.executor_client import Executions
 from worker.kube_job import (
@@ -51,7 +51,7 @@ from worker.kube_job import (
 )
 from worker.kube_secrets import read_values, secret_keys, secret_manifest
 from worker.kube_watch import Watcher, call_json
-from worker.outputs import Outputs
+from worker.outputs import Outputs, finish_with_files
 
 log = logging.getLogger("worker")
 
@@ -281,14 +281,8 @@ class KubernetesEngine:
         if self.outputs is None or followed.job is None:
             return []
         cluster_id = followed.job["metadata"]["annotations"][ANNOTATIONS + "cluster-id"]
-        directory = self.outputs.root / cluster_id
-        try:
-            if not directory.is_dir():
-                return []
-            return self.outputs.collect_files(followed.exe_id, cluster_id, outputs_manifest(followed.job), directory)
-        except OSError as exc:  # unreadable outputs: the execution still ends, without them
-            log.warning("could not list the outputs of execution %s: %s", followed.exe_id, exc)
-            return []
+        directory = self.outputs.root / cluster_id  # none when the pod wrote nothing: no files
+        return self.outputs.collect_files(followed.exe_id, cluster_id, outputs_manifest(followed.job), directory)
 
     # --- secrets
 
@@ -356,15 +350,7 @@ class KubernetesEngine:
 
     def _finish(self, exe_id: int, result: Outcome, files: list[OutputFile] | None = None) -> int:
         try:
-            try:
-                new_status = self.executions.finish_execution(
-                    exe_id, result.status, error=result.error, files=files or ()
-                )
-            except Invalid as exc:  # e.g. the workspace was removed meanwhile: end the execution without its files
-                if not files:
-                    raise
-                log.warning("execution %s: outputs not recorded: %s", exe_id, exc)
-                new_status = self.executions.finish_execution(exe_id, result.status, error=result.error)
+            new_status = finish_with_files(self.executions, exe_id, result.status, result.error, files or ())
         except JobStateConflict as exc:
             log.info("execution %s ended elsewhere: %s", exe_id, exc)
             return 0

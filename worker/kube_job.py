@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jobs.output_rules import file_output_specs
 from jobs.records import ClaimedExecution
 from worker.job_process import command_argv, job_environment
 
@@ -88,7 +89,8 @@ def job_manifest(
         ANNOTATIONS + "job-type": claimed.job_type_name,
         ANNOTATIONS + "job-type-version": claimed.job_type_version,
         ANNOTATIONS + "errors": json.dumps(errors),
-        OUTPUTS_ANNOTATION: json.dumps(output_files_of(claimed.manifest)),
+        # The file outputs, so that an adopting engine can report them.
+        OUTPUTS_ANNOTATION: json.dumps(file_output_specs(claimed.manifest)),
     }
     name = job_name(claimed.cluster_id)
     secret_env = [{"name": k, "valueFrom": {"secretKeyRef": {"name": name, "key": k}}} for k in secret_keys]
@@ -135,12 +137,6 @@ def job_manifest(
             },
         },
     }
-
-
-def output_files_of(manifest: dict) -> list[dict]:
-    """The manifest's file outputs (name, pattern, ...), kept on the Job so an adopting engine can report them."""
-    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
-    return [o for o in outputs.get("files") or [] if isinstance(o, dict)]
 
 
 def outputs_manifest(job: dict) -> dict:

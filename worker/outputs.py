@@ -13,16 +13,17 @@ import logging
 import os
 from pathlib import Path, PurePosixPath
 
-from jobs.output_rules import file_outputs, guess_media_type, output_file_problem
+from jobs.errors import Invalid
+from jobs.output_rules import file_output_specs, file_outputs, guess_media_type, output_file_problem
 from jobs.records import ClaimedExecution, OutputFile
+from worker.executor_client import Executions
 
 log = logging.getLogger("worker")
 
 
 def output_patterns(manifest: dict) -> list[tuple[str, str]]:
     """(output name, glob pattern) of the manifest's file outputs, in their order."""
-    outputs = ((manifest.get("job") or {}).get("interface") or {}).get("outputs") or {}
-    return [(o["name"], o["pattern"]) for o in outputs.get("files") or [] if o.get("name") and o.get("pattern")]
+    return [(o["name"], o["pattern"]) for o in file_output_specs(manifest) if o.get("name") and o.get("pattern")]
 
 
 class Outputs:
@@ -40,7 +41,15 @@ class Outputs:
         return self.collect_files(claimed.id, claimed.cluster_id, claimed.manifest, directory)
 
     def collect_files(self, exe_id: int, cluster_id: str, manifest: dict, directory: Path) -> list[OutputFile]:
-        """The regular files under directory, in path order; files the store would refuse are left out (logged)."""
+        """The regular files under directory, in path order; files the store would refuse are left out (logged).
+        Nothing when the folder can't be read: the execution still ends, without them (logged)."""
+        try:
+            return self._files(exe_id, cluster_id, manifest, directory)
+        except OSError as exc:
+            log.warning("could not list the outputs of execution %s: %s", exe_id, exc)
+            return []
+
+    def _files(self, exe_id: int, cluster_id: str, manifest: dict, directory: Path) -> list[OutputFile]:
         patterns = output_patterns(manifest)
         declared = file_outputs(manifest)
         found: list[OutputFile] = []
@@ -66,3 +75,15 @@ class Outputs:
                     continue
                 found.append(reported)
         return found
+
+
+def finish_with_files(executions: Executions, exe_id: int, status: str, error: dict | None, files) -> str:
+    """End the execution with the files it produced; when the service refuses them (Invalid: e.g. their workspace
+    was removed meanwhile), end it without them rather than leave it RUNNING. Returns the job's new status."""
+    try:
+        return executions.finish_execution(exe_id, status, error=error, files=files)
+    except Invalid as exc:
+        if not files:
+            raise
+        log.warning("execution %s: outputs not recorded: %s", exe_id, exc)
+        return executions.finish_execution(exe_id, status, error=error)

@@ -18,11 +18,10 @@ from core import metrics
 from ingest.capture import Capture, LocalSequence
 from ingest.documents import Origin
 from ingest.log_writer import LogWriter
-from jobs.errors import Invalid, JobStateConflict
-from jobs.records import OutputFile
+from jobs.errors import JobStateConflict
 from worker.executor_client import Executions
 from worker.job_process import command_argv, exit_error, job_environment
-from worker.outputs import Outputs
+from worker.outputs import Outputs, finish_with_files
 from worker.sandbox import Sandbox
 
 log = logging.getLogger("worker")
@@ -130,7 +129,7 @@ class Worker:
                 output_dir = self.outputs.directory(claimed) if self.outputs else Path(workdir) / "outputs"
                 output_dir.mkdir(exist_ok=True)
                 status, error = self._execute(claimed, capture, workdir, str(output_dir))
-                files = self._collect(claimed, output_dir)
+                files = self.outputs.collect(claimed, output_dir) if self.outputs else []
         except Exception:  # the worker's own fault: still end the execution rather than leave it RUNNING
             log.exception("running execution %s failed", claimed.id)
         finally:
@@ -138,7 +137,7 @@ class Worker:
         # Lines are durably spooled already; waiting a little lets a reader see them when the job ends.
         self.shipper.flush(self.ship_wait)
         try:
-            new_status = self._finish(claimed, status, error, files)
+            new_status = finish_with_files(self.executions, claimed.id, status, error, files)
         except JobStateConflict as exc:  # its lease ran out and another worker ended it
             log.warning("job %s execution %s ended elsewhere: %s", claimed.job_id, claimed.id, exc)
             metrics.WORKER_RUNS.labels("LOST").inc()
@@ -146,24 +145,6 @@ class Worker:
         metrics.WORKER_RUNS.labels(status).inc()
         log.info("job %s execution %s: %s -> job %s", claimed.job_id, claimed.id, status, new_status)
         return new_status
-
-    def _collect(self, claimed, output_dir: Path) -> list[OutputFile]:
-        if self.outputs is None:
-            return []
-        try:
-            return self.outputs.collect(claimed, output_dir)
-        except OSError as exc:  # unreadable outputs: the execution still ends, without them
-            log.warning("could not list the outputs of execution %s: %s", claimed.id, exc)
-            return []
-
-    def _finish(self, claimed, status: str, error: dict | None, files: list[OutputFile]) -> str:
-        try:
-            return self.executions.finish_execution(claimed.id, status, error=error, files=files)
-        except Invalid as exc:  # e.g. the workspace was removed meanwhile: end the execution without its files
-            if not files:
-                raise
-            log.warning("execution %s: outputs not recorded: %s", claimed.id, exc)
-            return self.executions.finish_execution(claimed.id, status, error=error)
 
     def _execute(self, claimed, capture: Capture, workdir: str, output_dir: str) -> tuple[str, dict | None]:
         interface = (claimed.manifest.get("job") or {}).get("interface") or {}

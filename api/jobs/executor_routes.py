@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import falcon
 
-from api.auth import check_node
+from api.auth import bound_node, check_node
 from api.errors import not_found
 from api.jobs import executor_schemas as schemas
 from api.routing import Operation, Response, json_response
@@ -67,12 +67,8 @@ class ExecutorLeases:
     def on_post(self, req: falcon.Request, resp: falcon.Response, node: str) -> None:
         body = schemas.RENEW.read(req, self._max_body, self._clock())
         ids = body["executions"]
-        if len(ids) > schemas.MAX_LEASES:
-            raise falcon.HTTPBadRequest(
-                description=f'Parameter must list at most {schemas.MAX_LEASES} executions: "executions"'
-            )
         check_node(req, node)
-        if req.context.identity is not None and req.context.identity.node is not None:
+        if bound_node(req) is not None:
             # A node's token renews only its node's executions (unknown ones simply come back as ended).
             for recorded in self._executions.nodes_of(ids).values():
                 check_node(req, recorded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +22,15 @@ def _lease(name: str, raw: Any, now: datetime) -> int:
     return value
 
 
+def _leased(name: str, raw: Any, now: datetime) -> list[int]:
+    ids = list_of(INTEGER).convert(name, raw, now)
+    if len(ids) > MAX_LEASES:
+        raise bad_request(f'Parameter must list at most {MAX_LEASES} executions: "{name}"')
+    return ids
+
+
 LEASE = Kind(_lease, {"type": "integer", "minimum": 1, "maximum": MAX_LEASE_SECONDS})
-IDS = list_of(INTEGER)
+IDS = Kind(_leased, {"type": "array", "items": INTEGER.schema, "maxItems": MAX_LEASES})
 
 CLAIM = Body("ExecutorClaim", (Field("lease_seconds", LEASE, required=True),))
 RENEW = Body(
@@ -104,19 +112,4 @@ MOVED = component(
 
 
 def claimed_json(c: ClaimedExecution) -> dict:
-    return {
-        "id": c.id,
-        "job_id": c.job_id,
-        "exe_num": c.exe_num,
-        "cluster_id": c.cluster_id,
-        "node": c.node,
-        "job_type_name": c.job_type_name,
-        "job_type_version": c.job_type_version,
-        "docker_image": c.docker_image,
-        "manifest": c.manifest,
-        "input": c.input,
-        "configuration": c.configuration,
-        "timeout": c.timeout,
-        "started": c.started.isoformat(),
-        "resources": c.resources,
-    }
+    return {**asdict(c), "started": c.started.isoformat()}

@@ -107,7 +107,8 @@ class JobLogs:
         by_cluster = {t.cluster_id: t for t in targets if t.cluster_id}
         clusters = list(by_cluster)
         if wanted.cluster_ids is not None:  # job_exe_id: those of this job's executions
-            clusters = [c for c in clusters if c in set(wanted.cluster_ids)]
+            asked = set(wanted.cluster_ids)
+            clusters = [c for c in clusters if c in asked]
         filters = self._search.resolve(replace(wanted, cluster_ids=clusters), self._log_targets)
         count, hits = self._search.search(filters, page.offset, page.size, newest_first=q["order"] == "-timestamp")
         for hit in hits:  # the database knows these better than legacy documents do
