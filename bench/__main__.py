@@ -749,9 +749,7 @@ def main() -> int:
         from bench import capacity
 
         # The table in bench/README.md comes from a full run only; a quick run's is printed.
-        saved = out.resolve()
-        source = str(saved.relative_to(ROOT)) if saved.is_relative_to(ROOT) else str(saved)
-        table = capacity.markdown(capacity.Figures.of(result), capacity.Assumptions(), source)
+        table = capacity.markdown(capacity.Figures.of(result), capacity.Assumptions(), capacity.shown(out.resolve()))
         if mode == "full" and args.up_to is None:
             capacity.write_readme(table)
         log(table)

@@ -212,6 +212,12 @@ def write_readme(text: str, readme: Path = README, markers: tuple[str, str] = (B
     readme.write_text(content[:start] + "\n" + text + content[end:])
 
 
+def shown(path: Path) -> str:
+    """How the README names a result file: from the repository's root when it is inside it, else as given."""
+    full = path.resolve()
+    return str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json", help="a bench/sizing.py or python -m bench result")
@@ -219,8 +225,7 @@ def main() -> int:
     args = parser.parse_args()
     path = Path(args.json)
     figures = Figures.of(json.loads(path.read_text()))
-    source = str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
-    text = markdown(figures, Assumptions(), source)
+    text = markdown(figures, Assumptions(), shown(path))
     if args.write:
         write_readme(text)
     print(text)

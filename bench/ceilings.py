@@ -48,16 +48,17 @@ def bulk_bodies(pairs: list[tuple[bytes, bytes]]) -> list[bytes]:
     ]
 
 
-def ingest(url: str, bodies: list[bytes], connections: int) -> int:
-    """POST every body over `connections` parallel connections; raises on any error but 429, which is re-sent
-    after half a second (returns how many were)."""
+def ingest(url: str | list[str], bodies: list[bytes], connections: int) -> int:
+    """POST every body over `connections` parallel connections (spread over the URLs when given several: a
+    cluster's nodes); raises on any error but 429, which is re-sent after half a second (returns how many were)."""
+    urls = [url] if isinstance(url, str) else url
     queue = list(reversed(bodies))
     lock = threading.Lock()
     failures: list[str] = []
     rejections: list[int] = []
 
-    def run() -> None:
-        raw = Raw(url)
+    def run(k: int) -> None:
+        raw = Raw(urls[k % len(urls)])
         try:
             while True:
                 with lock:
@@ -77,7 +78,7 @@ def ingest(url: str, bodies: list[bytes], connections: int) -> int:
         finally:
             raw.close()
 
-    threads = [threading.Thread(target=run) for _ in range(connections)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
     for t in threads:
         t.start()
     for t in threads:

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 from bench import sizing
-from bench.capacity import Assumptions, Figures, write_readme
+from bench.capacity import Assumptions, Figures, shown, write_readme
 from bench.harness import ROOT, es_client, log, machine
 
 
@@ -54,7 +54,8 @@ def predicted(document: dict, lines: int, a: Assumptions) -> dict:
 
 def _line(points: list[tuple[int, float]], x: int) -> float:
     """The straight line through the first and last point, at x."""
-    (x0, y0), (x1, y1) = sorted(points)[0], sorted(points)[-1]
+    ordered = sorted(points)
+    (x0, y0), (x1, y1) = ordered[0], ordered[-1]
     return y1 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
@@ -185,8 +186,7 @@ def main() -> int:
     out = Path(args.out)
     out.write_text(text + "\n")
     print(text)
-    saved = out.resolve()
-    table = markdown(result, str(saved.relative_to(ROOT)) if saved.is_relative_to(ROOT) else str(saved))
+    table = markdown(result, shown(out.resolve()))
     if args.write:
         write_readme(table, markers=MARKERS)
     print(table, file=sys.stderr)

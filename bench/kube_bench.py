@@ -131,13 +131,18 @@ def jobs_per_minute(stores, image: str, count: int) -> dict:
     job_type, _ = stores.job_types.save_job_type(image, seed(f"sleeper-{uuid.uuid4().hex[:6]}", command))
     start = time.monotonic()
     ids = [stores.jobs.create_job(job_type.id, {"files": {}, "json": {}}) for _ in range(count)]
+    statuses: list[str] = []  # the final statuses of ids[: len(statuses)]: a finished job is not asked again
 
     def done() -> bool:
-        return all(stores.jobs.get_job(i).job["status"] in ("COMPLETED", "FAILED", "CANCELED") for i in ids)
+        while len(statuses) < len(ids):
+            status = stores.jobs.get_job(ids[len(statuses)]).job["status"]
+            if status not in ("COMPLETED", "FAILED", "CANCELED"):
+                return False
+            statuses.append(status)
+        return True
 
     wait_for(f"{count} jobs", done, timeout=900)
     elapsed = time.monotonic() - start
-    statuses = [stores.jobs.get_job(i).job["status"] for i in ids]
     return {
         "jobs": count,
         "seconds": round(elapsed, 2),

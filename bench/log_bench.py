@@ -176,6 +176,19 @@ class Content:
         return self._hash.hexdigest()
 
 
+def bare_search(es: Elasticsearch, index: str, word: str):
+    """A first search page as ours asks it, with the bare client: the word's lines, newest first (then order
+    number, index, sequence), 100 of them with their exact count, no highlight."""
+    return es.search(
+        index=index,
+        query={"match": {"message": {"query": word, "operator": "and"}}},
+        sort=sort("desc"),
+        size=100,
+        track_total_hits=True,
+        filter_path=["hits.total", "hits.hits._source"],
+    )
+
+
 def _count_sink(
     client: Client, path: str, separator: bytes, content: Content | None = None, json_lines: bool = False
 ) -> tuple[int, int]:
@@ -496,15 +509,8 @@ def measure_search(es: Elasticsearch, api: Gunicorn, index: str, indexed: int, r
                 raise RuntimeError(f"{path}: {status} {body[:300]!r}")
             ours_bodies.setdefault(hash(body), body)
 
-        def bare():  # the same sort as ours (newest first, then order number, index, sequence), no highlight
-            resp = es.search(
-                index=index,
-                query={"match": {"message": {"query": word, "operator": "and"}}},
-                sort=sort("desc"),
-                size=100,
-                track_total_hits=True,
-                filter_path=["hits.total", "hits.hits._source"],
-            )
+        def bare():
+            resp = bare_search(es, index, word)
             hits = resp.get("hits", {}).get("hits", [])
             raw_seen.add(
                 (

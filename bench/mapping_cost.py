@@ -29,18 +29,13 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.data import COMMON_WORD, Lines, iso_ns, message_pool
+from bench.data import BASE_NS, COMMON_WORD, Lines, iso_ns, message_pool
 from bench.harness import ROOT, elasticsearch, es_client, log, machine
 from ingest.template import LogTemplate
 from search.patterns import regex_query
 
-BASE_NS = 1_700_000_000 * 1_000_000_000
 BODY_LINES = 5_000
 PATTERNS = ["INFO \\[.*", f".*{COMMON_WORD} [0-9]+ .*", ".*n=1[0-9]7", ".*qu[a-z]* [0-9]{4} .*"]
-
-
-def keyword(**options) -> dict:
-    return {"type": "text", "fields": {"keyword": {"type": "keyword", **options}}}
 
 
 def text(**options) -> dict:

@@ -30,7 +30,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -38,13 +37,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from bench import data
+from bench import ceilings, data
 from bench.harness import Client, Gunicorn, log
+from bench.ingest_bench import drop, http_bodies, origin, outputs, refreshed_count, run_http
+from bench.log_bench import bare_read, bare_search
 from bench.stats import summary_ms
 
 DAY_NS = 86400 * data.NS
 FIRST_DAY_NS = (data.BASE_NS // DAY_NS + 1) * DAY_NS  # midnight after BASE_NS: lines fall on two whole days
-CHUNK_LINES = 5000
 
 
 # --- CPU: what the work cost, whatever else the machine was doing ---------------------------------------------
@@ -77,9 +77,8 @@ def process_cpu_s(pid: int) -> float:
 
 
 def bodies(prefix: str, executions: int, per_exe: int) -> list[bytes]:
-    """_bulk bodies of CHUNK_LINES lines: executions 1..E (scale_job_<e>x1), the first half on day one, the
+    """_bulk bodies of ceilings.CHUNK_LINES lines: executions 1..E (scale_job_<e>x1), the first half on day one, the
     rest on day two, each log's lines a few milliseconds apart; messages from bench.data.Lines."""
-    from bench.ingest_bench import origin
     from ingest.documents import CapturedLine, bulk_pairs
 
     lines = data.Lines()
@@ -94,51 +93,7 @@ def bodies(prefix: str, executions: int, per_exe: int) -> list[bytes]:
             for i in range(per_exe)
         )
         pairs.extend(bulk_pairs(prefix, origin(e), captured)[0])
-    return [
-        b"".join(a + b"\n" + s + b"\n" for a, s in pairs[i : i + CHUNK_LINES])
-        for i in range(0, len(pairs), CHUNK_LINES)
-    ]
-
-
-def post_bodies(urls: list[str], payload: list[bytes], connections: int) -> int:
-    """POST every body over `connections` keep-alive connections spread over the nodes' URLs; a 429 is re-sent
-    after half a second (returns how many were). Raises on any other error."""
-    from bench.ceilings import Raw
-
-    queue = list(reversed(payload))
-    lock = threading.Lock()
-    failures: list[str] = []
-    rejected: list[int] = []
-
-    def run(k: int) -> None:
-        raw = Raw(urls[k % len(urls)])
-        try:
-            while True:
-                with lock:
-                    if not queue or failures:
-                        return
-                    body = queue.pop()
-                while True:
-                    status, answer = raw.post("/_bulk?filter_path=errors,items.*.error", body, "application/x-ndjson")
-                    if status != 429:
-                        break
-                    rejected.append(1)
-                    time.sleep(0.5)
-                if status != 200 or not answer.startswith(b'{"errors":false'):
-                    failures.append(f"{status} {answer[:300]!r}")
-        except Exception as exc:
-            failures.append(repr(exc))
-        finally:
-            raw.close()
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise RuntimeError("sizing ingest: " + failures[0])
-    return len(rejected)
+    return ceilings.bulk_bodies(pairs)
 
 
 def ingest(es: Elasticsearch, urls: list[str], prefix: str, payload: list[bytes], lines: int, connections: int) -> dict:
@@ -148,9 +103,8 @@ def ingest(es: Elasticsearch, urls: list[str], prefix: str, payload: list[bytes]
     ensure_template(es, LogTemplate(prefix, replicas=replicas))
     cpu = node_cpu_s(es)
     began = time.perf_counter()
-    rejected = post_bodies(urls, payload, connections)
-    es.indices.refresh(index=f"{prefix}-*")
-    counted = es.count(index=f"{prefix}-*")["count"]
+    rejected = ceilings.ingest(urls, payload, connections)  # over connections spread across the nodes
+    counted = refreshed_count(es, prefix)
     seconds = time.perf_counter() - began
     cpu = node_cpu_s(es) - cpu
     if counted != lines:
@@ -221,8 +175,6 @@ def disk(es: Elasticsearch, prefix: str, lines: int) -> dict:
 
 def search(es: Elasticsearch, prefix: str, lines: int, repeat: int) -> dict:
     """p50 of the common and rare word over the first day's index and over both: (lines searched, p50)."""
-    from bench.log_bench import sort
-
     days = sorted(es.indices.get(index=f"{prefix}-*"))
     levels = {}
     for k in range(1, len(days) + 1):
@@ -230,24 +182,16 @@ def search(es: Elasticsearch, prefix: str, lines: int, repeat: int) -> dict:
         searched = es.count(index=index)["count"]
         level: dict[str, Any] = {"lines_searched": searched, "indices": k}
         for name, word in (("common_word", data.COMMON_WORD), ("rare_word", data.RARE_WORD)):
-            samples, matched = [], 0
-            cpu = 0.0
-            for i in range(repeat + 2):
-                if i == 2:
-                    cpu = node_cpu_s(es)
+            for _ in range(2):  # warm-ups
+                bare_search(es, index, word)
+            samples = []
+            cpu = node_cpu_s(es)
+            for _ in range(repeat):
                 began = time.perf_counter()
-                resp = es.search(
-                    index=index,
-                    query={"match": {"message": {"query": word, "operator": "and"}}},
-                    sort=sort("desc"),
-                    size=100,
-                    track_total_hits=True,
-                    filter_path=["hits.total", "hits.hits._source"],
-                )
-                if i >= 2:  # two warm-ups
-                    samples.append((time.perf_counter() - began) * 1000)
-                matched = resp["hits"]["total"]["value"]
+                resp = bare_search(es, index, word)
+                samples.append((time.perf_counter() - began) * 1000)
             cpu_ms = (node_cpu_s(es) - cpu) * 1000 / repeat
+            matched = resp["hits"]["total"]["value"]
             level[name] = {**summary_ms(samples), "node_cpu_ms_per_search": round(cpu_ms, 2), "matched": matched}
         levels[str(searched)] = level
     out: dict[str, Any] = {"levels": levels, "lines": lines}
@@ -265,8 +209,6 @@ def search(es: Elasticsearch, prefix: str, lines: int, repeat: int) -> dict:
 
 
 def whole_read(es: Elasticsearch, prefix: str, per_exe: int, repeat: int) -> dict:
-    from bench.log_bench import bare_read
-
     seconds = []
     cpu = node_cpu_s(es)
     for _ in range(repeat):
@@ -291,7 +233,6 @@ def whole_read(es: Elasticsearch, prefix: str, per_exe: int, repeat: int) -> dic
 def api(es: Elasticsearch, es_url: str, work: Path, prefix: str, executions: int, per_exe: int, seconds: float) -> dict:
     from bench import throughput as tp
     from bench.__main__ import TOKEN, api_env, logs_database
-    from bench.ingest_bench import http_bodies, outputs, run_http
 
     db = f"sqlite:///{work / 'sizing-api.db'}"
     ingest_exes = logs_database(db, executions, 4)
@@ -492,9 +433,7 @@ def per_core(m: dict) -> dict:
 
 
 def _drop(es: Elasticsearch, prefix: str) -> None:
-    names = list(es.indices.get(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True))
-    if names:
-        es.indices.delete(index=",".join(names))
+    drop(es, prefix)
     es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
 
 

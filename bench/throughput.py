@@ -199,21 +199,15 @@ def measure(
     }
     for name, (ours_paths, raw_paths) in targets.items():
         sizes = checked_sizes(ours_url, raw_url, name, ours_paths, raw_paths)
-        runs: dict[str, list[dict]] = {"ours": [], "raw": []}
-        sides = ["ours", "raw"]
+        # side -> (url, paths, checked body sizes); the sides take turns, their order rotating each round
+        sides = {"ours": (ours_url, ours_paths, sizes), "raw": (raw_url, raw_paths, sizes)}
         if plain_url:
-            plain_sizes = checked_plain_sizes(ours_url, plain_url, name, ours_paths)
-            runs["plain"] = []
-            sides.append("plain")
+            sides["plain"] = (plain_url, ours_paths, checked_plain_sizes(ours_url, plain_url, name, ours_paths))
+        runs: dict[str, list[dict]] = {side: [] for side in sides}
+        order = list(sides)
         for round_ in range(repeat):
-            for side in sides[round_ % len(sides) :] + sides[: round_ % len(sides)]:
-                url, paths = {
-                    "ours": (ours_url, ours_paths),
-                    "raw": (raw_url, raw_paths),
-                    "plain": (plain_url, ours_paths),
-                }[side]
-                assert url is not None
-                side_sizes = plain_sizes if side == "plain" else sizes
+            for side in order[round_ % len(order) :] + order[: round_ % len(order)]:
+                url, paths, side_sizes = sides[side]
                 if round_ == 0:
                     # warm the workers' connections and caches
                     load(url, paths[:50], side_sizes, 0.5, 200, *concurrency)
@@ -223,15 +217,12 @@ def measure(
                     f"throughput {name} {side}: {result['requests_per_s']} req/s, {result['errors']} errors "
                     f"({result['wrong_bodies']} wrong bodies)"
                 )
-        o = median([r["requests_per_s"] for r in runs["ours"]])
-        r = median([r["requests_per_s"] for r in runs["raw"]])
+        rates = {side: [x["requests_per_s"] for x in side_runs] for side, side_runs in runs.items()}
         out[name] = {
             "path_example": ours_paths[0],
-            "ours_requests_per_s": o,
-            "raw_requests_per_s": r,
-            "ratio": paired_ratio(
-                [x["requests_per_s"] for x in runs["ours"]], [x["requests_per_s"] for x in runs["raw"]]
-            ),
+            "ours_requests_per_s": median(rates["ours"]),
+            "raw_requests_per_s": median(rates["raw"]),
+            "ratio": paired_ratio(rates["ours"], rates["raw"]),
             "ours_errors": sum(x["errors"] for x in runs["ours"]),
             "raw_errors": sum(x["errors"] for x in runs["raw"]),
             "cross_check": {
@@ -245,10 +236,8 @@ def measure(
         # An error or a wrong body on either side makes the comparison meaningless: the measure is not matched.
         out[name]["cross_check"]["matched"] = out[name]["ours_errors"] + out[name]["raw_errors"] == 0
         if plain_url:
-            out[name]["plain_requests_per_s"] = median([x["requests_per_s"] for x in runs["plain"]])
-            out[name]["ratio_to_plain"] = paired_ratio(
-                [x["requests_per_s"] for x in runs["ours"]], [x["requests_per_s"] for x in runs["plain"]]
-            )
+            out[name]["plain_requests_per_s"] = median(rates["plain"])
+            out[name]["ratio_to_plain"] = paired_ratio(rates["ours"], rates["plain"])
             out[name]["plain_errors"] = sum(x["errors"] for x in runs["plain"])
             out[name]["cross_check"]["plain_holds_ours"] = True
             out[name]["cross_check"]["matched"] &= out[name]["plain_errors"] == 0
