@@ -30,6 +30,7 @@ from core.logs import configure_logging
 from core.times import Clock, utcnow
 from jobs.stores import Stores
 from settings import ConfigurationError, Settings
+from tests import live_api
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
 from tests.migrated import MigratedTemplates
@@ -255,11 +256,9 @@ def executor_api(make_client, settings, stores):
     """executor_api(node, lease_seconds=60, bound=True): the app served on loopback with its lease expiry, and an
     executor token of `node` (bound=False: of every node), for `python -m worker` processes (tests/live_api.py);
     all stopped after the test."""
-    from tests.live_api import executor_api as serve
-
     with ExitStack() as stack:
         yield lambda node, lease_seconds=60.0, bound=True: stack.enter_context(
-            serve(make_client, settings, stores, node, lease_seconds, bound)
+            live_api.executor_api(make_client, settings, stores, node, lease_seconds, bound)
         )
 
 
