@@ -53,6 +53,10 @@ class ExecutorApi:
     settings: Settings
     lease_seconds: float = 60.0
 
+    @property
+    def token(self) -> str:
+        return self.token_file.read_text().strip()
+
     def env(self, **extra: str) -> dict[str, str]:
         """`python -m worker`'s environment: the service's URL and the token's file, and no DATABASE_URL (nor any
         other credential of the service). Elasticsearch's settings are there too, though a worker forwarding its
