@@ -27,14 +27,13 @@ from ingest.documents import Origin
 from ingest.forwarder import Forwarder, _retry_after
 from ingest.spool import SUFFIX
 from settings import ConfigurationError, Settings
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, fill
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
 from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT
 from tests.live_api import serving
 from tests.reliability.harness import Gunicorn, wait_until
-from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
 
 NODE = "node-f"
 # The forwarders' spools are tmp_path / "executor-spool": tmp_path / "spool" is the served app's (settings.spool_dir).
@@ -224,7 +223,7 @@ def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
     es,
     start_execution,
     tmp_path,
-    tiny_disk,  # noqa: F811 (the fixture imported above)
+    tiny_disk,
 ):
     """The API's spool on a full disk answers 507 (retry later): the forwarder keeps the lines and sends them
     again, backing off, until the API can take them."""
