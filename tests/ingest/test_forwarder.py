@@ -1,8 +1,8 @@
 """The forwarder (ingest/forwarder.py): an executor host's captured lines go to the API (the app served on
 loopback; gunicorn, the production configuration, where the test stops and restarts it) with an executor token
-made in the real user store, then through the API's own shipper to the suite's Elasticsearch. Every line arrives once, in order, with its stream, whatever
-happens to the API in between; refusals are reported and counted, never retried forever, and never show the
-token."""
+made in the real user store, then through the API's own shipper to the suite's Elasticsearch. Every line arrives
+once, in order, with its stream, whatever happens to the API in between; refusals are reported and counted, never
+retried forever, and never show the token."""
 
 from __future__ import annotations
 
@@ -60,10 +60,6 @@ def api(settings, tmp_path):
     g.start()
     yield g
     g.stop()
-
-
-def url(api: Gunicorn) -> str:
-    return f"http://127.0.0.1:{api.port}"
 
 
 def executor_token(stores, node: str | None = NODE, scope: str = "executor") -> str:
@@ -186,7 +182,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     token = executor_token(stores)
     spool = tmp_path / "executor-spool"
     forwarder = Forwarder(
-        url(api), token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
+        api.url, token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
     )
     capture = capture_for(forwarder, stores, execution)
     sent = feed(capture, 1, 300)
@@ -205,7 +201,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     assert forwarder.close()
     # At least: a body whose answer the stop cut off is sent again (and stored once).
     assert forwarder.stored >= 900 and forwarder.error_count == 0
-    replay = Forwarder(url(api), token, copy, prefix=settings.log_index_prefix)
+    replay = Forwarder(api.url, token, copy, prefix=settings.log_index_prefix)
     assert replay.flush(60) and replay.close()
     assert replay.stored >= 300  # at least every line spooled while the API was down, sent a second time
     got = stored(es, settings, execution)
