@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import subprocess
 import uuid
 from contextlib import ExitStack
 from dataclasses import replace
@@ -30,6 +31,7 @@ from core.logs import configure_logging
 from core.times import Clock, utcnow
 from jobs.stores import Stores
 from settings import ConfigurationError, Settings
+from tests import live_api
 from tests.es_node import Connection, LaunchedNode, connection_of, elasticsearch_for_tests
 from tests.factories import ReferenceData, manifest
 from tests.migrated import MigratedTemplates
@@ -255,12 +257,34 @@ def executor_api(make_client, settings, stores):
     """executor_api(node, lease_seconds=60, bound=True): the app served on loopback with its lease expiry, and an
     executor token of `node` (bound=False: of every node), for `python -m worker` processes (tests/live_api.py);
     all stopped after the test."""
-    from tests.live_api import executor_api as serve
-
     with ExitStack() as stack:
         yield lambda node, lease_seconds=60.0, bound=True: stack.enter_context(
-            serve(make_client, settings, stores, node, lease_seconds, bound)
+            live_api.executor_api(make_client, settings, stores, node, lease_seconds, bound)
         )
+
+
+@pytest.fixture
+def tiny_disk(tmp_path) -> Path:
+    """A 256 KiB tmpfs mounted for the test (as root), unmounted after: a disk to fill (fill)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    assert os.geteuid() == 0, "the disk-full tests mount a tmpfs: run them as root (CI does)"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], check=True)  # a shipper thread still holds a file
+
+
+def fill(mount: Path, leave: int) -> Path:
+    """A ballast file taking all but about `leave` bytes of the disk."""
+    ballast = mount / "ballast"
+    st = os.statvfs(mount)
+    size = st.f_bavail * st.f_frsize - leave
+    with open(ballast, "wb") as f:
+        f.write(b"\0" * size)
+    return ballast
 
 
 @pytest.fixture

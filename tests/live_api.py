@@ -53,9 +53,14 @@ class ExecutorApi:
     settings: Settings
     lease_seconds: float = 60.0
 
+    @property
+    def token(self) -> str:
+        return self.token_file.read_text().strip()
+
     def env(self, **extra: str) -> dict[str, str]:
-        """`python -m worker`'s environment: the service's URL and the token's file, Elasticsearch for its log
-        lines, and no DATABASE_URL (nor any other credential of the service)."""
+        """`python -m worker`'s environment: the service's URL and the token's file, and no DATABASE_URL (nor any
+        other credential of the service). Elasticsearch's settings are there too, though a worker forwarding its
+        lines through the API uses none of them."""
         s = self.settings
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "API_TOKEN", "READ_TOKEN")}
         env.update(
@@ -77,21 +82,29 @@ class ExecutorApi:
         return [sys.executable, "-m", "worker", "--node", self.node, *args]
 
 
+def executor_of(url: str, settings, stores, node: str, lease_seconds: float = 60.0) -> ExecutorApi:
+    """An executor of `node` reaching the API at `url` from settings.data_dir, with an executor token made as
+    scripts/run makes the local worker's (accounts/local_worker.py, the output workspace data_dir/outputs with
+    it)."""
+    settings = replace(settings, worker_output_dir=settings.data_dir / "outputs")
+    token_file = ensure_local_worker(settings, stores, node, settings.data_dir / f"token-{node}")
+    return ExecutorApi(url, token_file, node, settings, lease_seconds)
+
+
 @contextmanager
 def executor_api(
     make_client, settings, stores, node: str, lease_seconds: float = 60.0, bound: bool = True
 ) -> Iterator[ExecutorApi]:
-    """The app served with the lease expiry every API process runs, and an executor token of `node` made as
-    scripts/run makes the local worker's (accounts/local_worker.py, the output workspace with it); with
-    bound=False one for every node, as the Kubernetes engine's (its executions move to their pods' nodes)."""
-    settings = replace(settings, worker_output_dir=settings.data_dir / "outputs")
-    token_file = ensure_local_worker(settings, stores, node, settings.data_dir / f"token-{node}")
-    if not bound:
-        secret, _ = stores.users.create_token(USER, f"engine {node}", scope=EXECUTOR_SCOPE)
-        write_secret(token_file, secret)
+    """The app served with the lease expiry every API process runs, and an executor of `node` (executor_of); with
+    bound=False its token is one for every node, as the Kubernetes engine's (its executions move to their pods'
+    nodes)."""
     expiry = LeaseExpiry(stores.executions, stores.task_claims, lease_seconds).start()
     try:
         with serving(make_client(worker_lease_seconds=lease_seconds).app) as url:
-            yield ExecutorApi(url, token_file, node, settings, lease_seconds)
+            api = executor_of(url, settings, stores, node, lease_seconds)
+            if not bound:
+                secret, _ = stores.users.create_token(USER, f"engine {node}", scope=EXECUTOR_SCOPE)
+                write_secret(api.token_file, secret)
+            yield api
     finally:
         expiry.stop()

@@ -21,9 +21,7 @@ def test_the_dockerfile_installs_requirements_txt_on_the_tiers_python_as_a_non_r
     assert not any(re.search(r"pip install(?! -r requirements.txt| --no-deps -e \.)", line) for line in lines)
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")
-    env = " ".join(
-        line for line in lines if line.startswith("ENV") or line.startswith(("PYTHON", "PIP", "DATA", "HOST"))
-    )
+    env = " ".join(line for line in lines if line.startswith(("ENV", "PYTHON", "PIP", "DATA", "HOST")))
     assert not re.search(r"TOKEN|PASSWORD|API_KEY|SECRET|DATABASE_URL|ELASTICSEARCH_URL", env)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"data/", ".venv/", ".git/", ".env"} <= set(ignored)

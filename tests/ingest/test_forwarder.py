@@ -1,8 +1,8 @@
 """The forwarder (ingest/forwarder.py): an executor host's captured lines go to the API (the app served on
 loopback; gunicorn, the production configuration, where the test stops and restarts it) with an executor token
-made in the real user store, then through the API's own shipper to the suite's Elasticsearch. Every line arrives once, in order, with its stream, whatever
-happens to the API in between; refusals are reported and counted, never retried forever, and never show the
-token."""
+made in the real user store, then through the API's own shipper to the suite's Elasticsearch. Every line arrives
+once, in order, with its stream, whatever happens to the API in between; refusals are reported and counted, never
+retried forever, and never show the token."""
 
 from __future__ import annotations
 
@@ -27,14 +27,13 @@ from ingest.documents import Origin
 from ingest.forwarder import Forwarder, _retry_after
 from ingest.spool import SUFFIX
 from settings import ConfigurationError, Settings
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, fill
 from tests.factories import manifest
 from tests.ingest.conftest import queue_job
 from tests.ingest.reading import read_lines
 from tests.ingest.test_worker import EXPECTED, INTERLEAVED, ROOT
 from tests.live_api import serving
 from tests.reliability.harness import Gunicorn, wait_until
-from tests.reliability.test_fault_disk_full import fill, tiny_disk  # noqa: F401 (a fixture)
 
 NODE = "node-f"
 # The forwarders' spools are tmp_path / "executor-spool": tmp_path / "spool" is the served app's (settings.spool_dir).
@@ -61,10 +60,6 @@ def api(settings, tmp_path):
     g.start()
     yield g
     g.stop()
-
-
-def url(api: Gunicorn) -> str:
-    return f"http://127.0.0.1:{api.port}"
 
 
 def executor_token(stores, node: str | None = NODE, scope: str = "executor") -> str:
@@ -187,7 +182,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     token = executor_token(stores)
     spool = tmp_path / "executor-spool"
     forwarder = Forwarder(
-        url(api), token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
+        api.url, token, spool, prefix=settings.log_index_prefix, max_body_lines=40, backoff=(0.05, 0.5)
     )
     capture = capture_for(forwarder, stores, execution)
     sent = feed(capture, 1, 300)
@@ -206,7 +201,7 @@ def test_the_api_stopped_mid_stream_and_restarted_loses_and_repeats_nothing(
     assert forwarder.close()
     # At least: a body whose answer the stop cut off is sent again (and stored once).
     assert forwarder.stored >= 900 and forwarder.error_count == 0
-    replay = Forwarder(url(api), token, copy, prefix=settings.log_index_prefix)
+    replay = Forwarder(api.url, token, copy, prefix=settings.log_index_prefix)
     assert replay.flush(60) and replay.close()
     assert replay.stored >= 300  # at least every line spooled while the API was down, sent a second time
     got = stored(es, settings, execution)
@@ -224,7 +219,7 @@ def test_a_full_disk_on_the_api_is_retried_until_space_comes_back(
     es,
     start_execution,
     tmp_path,
-    tiny_disk,  # noqa: F811 (the fixture imported above)
+    tiny_disk,
 ):
     """The API's spool on a full disk answers 507 (retry later): the forwarder keeps the lines and sends them
     again, backing off, until the API can take them."""

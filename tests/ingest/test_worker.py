@@ -182,7 +182,7 @@ def worker_process(api, *args: str) -> subprocess.Popen:
 
 def crash_first_try(stores, es, settings, tmp_path, api) -> int:
     """A job whose first try hangs, run by a worker process SIGKILLed once the try's first line is stored.
-    Returns the job's id; the job is left RUNNING on `node`."""
+    Returns the job's id; the job is left RUNNING on api.node."""
     pid_file = tmp_path / "child.pid"
     job_id = queue_job(
         stores,
@@ -400,7 +400,7 @@ def test_files_a_job_writes_to_its_output_dir_are_reported(
     outputs = Outputs(root, "local")
     if through == "api":
         api = executor_api("node-w")
-        executions = ExecutorClient(api.url, api.token_file.read_text().strip(), "node-w")
+        executions = ExecutorClient(api.url, api.token, "node-w")
         Worker(executions, shipper, "node-w", outputs=outputs).run_forever(once=True)
         executions.close()
     else:

@@ -70,8 +70,8 @@ def kube_jobs(kube_api, namespace: str) -> list[dict]:
 class Processes:
     """The engine and node agent processes of one test, started and stopped (by pid) by it."""
 
-    def __init__(self, settings, kubeconfig: str, namespace: str, tmp_path: Path, api: ExecutorApi):
-        self.settings, self.tmp_path = settings, tmp_path
+    def __init__(self, kubeconfig: str, namespace: str, tmp_path: Path, api: ExecutorApi):
+        self.tmp_path = tmp_path
         # The engine talks to the served app with an executor token (no DATABASE_URL); the node agent needs no
         # database either.
         self.env = api.env(
@@ -128,8 +128,8 @@ class Processes:
 
 
 @pytest.fixture
-def procs(settings, kubeconfig, namespace, tmp_path, executor_api) -> Processes:
-    p = Processes(settings, kubeconfig, namespace, tmp_path, executor_api("k8s-engine", bound=False))
+def procs(kubeconfig, namespace, tmp_path, executor_api) -> Processes:
+    p = Processes(kubeconfig, namespace, tmp_path, executor_api("k8s-engine", bound=False))
     yield p
     p.stop_all()
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from tests.es_node import connection_env
+from tests.live_api import ExecutorApi
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -384,52 +385,19 @@ class Gunicorn:
 # --- the local worker --------------------------------------------------------------------------------------
 
 
-def worker_token(settings, stores, node: str, data_dir: Path) -> Path:
-    """An executor token of `node` in a file of data_dir, made as scripts/run makes the local worker's."""
-    from dataclasses import replace
-
-    from accounts.local_worker import ensure_local_worker
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return ensure_local_worker(
-        replace(settings, worker_output_dir=data_dir / "outputs"), stores, node, data_dir / f"token-{node}"
-    )
-
-
-def start_worker(
-    node: str,
-    data_dir: Path,
-    api_url: str,
-    token_file: Path,
-    elasticsearch_url: str,
-    log_prefix: str,
-    log_file: Path,
-    lease_seconds: float = 60.0,
-) -> subprocess.Popen:
-    """`python -m worker` as production runs it: the API's URL and an executor token, no DATABASE_URL."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "API_TOKEN", "READ_TOKEN")}
-    env.update(
-        DATA_DIR=str(data_dir),
-        SCALE_API_URL=api_url,
-        EXECUTOR_TOKEN_FILE=str(token_file),
-        **connection_env(elasticsearch_url),
-        LOG_INDEX_PREFIX=log_prefix,
-        SPOOL_DIR=str(data_dir / "worker-spool"),
-        WORKER_OUTPUT_DIR=str(data_dir / "outputs"),
-        WORKER_LEASE_SECONDS=str(lease_seconds),
+def start_worker(api: ExecutorApi, log_file: Path) -> subprocess.Popen:
+    """`python -m worker` as production runs it: the API's URL and an executor token (tests/live_api.py's
+    executor_of), no DATABASE_URL; its spool in DATA_DIR/worker-spool, its output in log_file."""
+    env = api.env(
+        SPOOL_DIR=str(api.settings.data_dir / "worker-spool"),
+        WORKER_LEASE_SECONDS=str(api.lease_seconds),
         # The jobs here count their tries in a file of the test's: the sandbox forbids exactly that
         # (tests/security/test_local_jobs.py covers the sandboxed `python -m worker`).
         WORKER_SANDBOX="0",
     )
     out = open(log_file, "ab")
     try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "worker", "--node", node, "--poll", "0.2"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(api.argv("--poll", "0.2"), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     finally:
         out.close()
 

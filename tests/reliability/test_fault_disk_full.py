@@ -8,41 +8,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-from pathlib import Path
-
-import pytest
 
 from ingest.log_writer import SpoolBatch
 from ingest.spool import SUFFIX, Spool, decode_records
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, fill
 from tests.reliability.harness import assert_clean_error, free_port, ndjson
 from tests.reliability.seed import lines, seed_jobs
 
 NDJSON = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/x-ndjson"}
-
-
-@pytest.fixture
-def tiny_disk(tmp_path) -> Path:
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    assert os.geteuid() == 0, "the disk-full tests mount a tmpfs: run them as root (CI does)"
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], check=True)  # a shipper thread still holds a file
-
-
-def fill(mount: Path, leave: int) -> Path:
-    """A ballast file taking all but about `leave` bytes of the disk."""
-    ballast = mount / "ballast"
-    st = os.statvfs(mount)
-    size = st.f_bavail * st.f_frsize - leave
-    with open(ballast, "wb") as f:
-        f.write(b"\0" * size)
-    return ballast
 
 
 def test_spool_on_a_full_disk_refuses_clearly_and_keeps_every_acknowledged_record(tiny_disk, figures):

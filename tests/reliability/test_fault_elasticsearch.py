@@ -9,13 +9,15 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
+from tests.live_api import executor_of
 from tests.reliability.checks import assert_lines_exactly_once, count_lines, read_lines
-from tests.reliability.harness import Gunicorn, assert_clean_error, start_worker, wait_until, worker_token
+from tests.reliability.harness import Gunicorn, assert_clean_error, start_worker, wait_until
 from tests.reliability.seed import seed_jobs
 from tests.reliability.traffic import LogTraffic
 from tests.search.helpers import lines_of
@@ -48,10 +50,8 @@ def test_elasticsearch_restart_while_shipping_and_reading(own_node, settings, st
     worker_job = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node_name = f"rel-es-{uuid.uuid4().hex[:6]}"
     # The worker talks to this gunicorn with an executor token of its node (no database credential).
-    token_file = worker_token(settings, stores, node_name, tmp_path / "worker")
-    worker = start_worker(
-        node_name, tmp_path / "worker", server.url, token_file, own_node.url, prefix, tmp_path / "worker.log"
-    )
+    worker_settings = replace(settings, data_dir=tmp_path / "worker", elasticsearch_url=own_node.url)
+    worker = start_worker(executor_of(server.url, worker_settings, stores, node_name), tmp_path / "worker.log")
 
     exe = seeded.running[0]
 

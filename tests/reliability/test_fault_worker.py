@@ -10,12 +10,14 @@ from __future__ import annotations
 import signal
 import sys
 import uuid
+from dataclasses import replace
 
 from tests.conftest import ADMIN_TOKEN
 from tests.es_node import connection_of
 from tests.factories import manifest
+from tests.live_api import executor_of
 from tests.reliability.checks import read_lines
-from tests.reliability.harness import Gunicorn, kill_processes_mentioning, start_worker, wait_until, worker_token
+from tests.reliability.harness import Gunicorn, kill_processes_mentioning, start_worker, wait_until
 
 LEASE_SECONDS = 2  # gunicorn's lease expiry looks every third of it
 
@@ -34,6 +36,7 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores
     job_id = stores.jobs.create_job(job_type.id, {"files": {}, "json": {}})
     node = f"rel-worker-{uuid.uuid4().hex[:6]}"
     logs = tmp_path / "worker.log"
+    worker_settings = replace(settings, data_dir=tmp_path / "worker")
 
     es = connection_of(settings.elasticsearch_url).admin(request_timeout=30)
     index = f"{settings.log_index_prefix}-*"
@@ -55,17 +58,7 @@ def test_worker_killed_mid_job_leaves_no_job_running_forever(make_client, stores
     ).start()
 
     def worker(name: str):
-        token = worker_token(settings, stores, name, tmp_path / "worker")
-        return start_worker(
-            name,
-            tmp_path / "worker",
-            server.url,
-            token,
-            settings.elasticsearch_url,
-            settings.log_index_prefix,
-            logs,
-            lease_seconds=LEASE_SECONDS,
-        )
+        return start_worker(executor_of(server.url, worker_settings, stores, name, LEASE_SECONDS), logs)
 
     running = worker(node)
     try:

@@ -162,7 +162,8 @@ def rest_actions(es) -> dict[str, int]:
     return totals
 
 
-def served(es, before: dict[str, int], action: str) -> int:
+def asked(es, before: dict[str, int], action: str) -> int:
+    """How many requests of `action` the node served since `before` (rest_actions)."""
     return rest_actions(es).get(action, 0) - before.get(action, 0)
 
 
@@ -171,7 +172,7 @@ def test_field_caps_are_remembered_and_a_status_filter_walks_the_executions_once
     for _ in range(3):
         r = contract.simulate_get("/v6/logs/facets/", params={"q": "boom", "fields": "job_type,node"})
         assert r.status_code == 200 and r.json["total"] == 68, r.text
-    assert served(es, before, "field_capabilities_action") == 1  # the first request asked, the next two remembered
+    assert asked(es, before, "field_capabilities_action") == 1  # the first request asked, the next two remembered
 
     # status=FAILED with the job facets: the resolve's walk over the executions (one composite page) is the only
     # search; the facets take their counts from it
@@ -185,7 +186,7 @@ def test_field_caps_are_remembered_and_a_status_filter_walks_the_executions_once
             "error_category": [{"value": "DATA", "count": 30}, {"value": "ALGORITHM", "count": 5}],
         },
     }
-    assert served(es, before, "search_action") == 1
+    assert asked(es, before, "search_action") == 1
     assert r.json["total"] == contract.simulate_get("/v6/logs/", params=params).json["count"]
 
 

@@ -4,9 +4,16 @@ executor token now starts, ends and writes only its own node's executions, and i
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from api.auth import EXECUTOR_ONLY
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import manifest
+from tests.live_api import ROOT
+from tests.reliability.harness import free_port
+from worker.executor_client import ExecutorClient, ExecutorError, Refused
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -159,14 +166,9 @@ def test_the_executor_routes_act_only_for_the_tokens_own_node(client, stores):
 def test_the_executor_client_keeps_its_token_out_of_errors_and_is_refused_other_nodes(executor_api, stores):
     """worker/executor_client.py: a refusal is Refused (403), an unreachable service an ExecutorError after its
     retries; neither, nor the client's repr, shows the token."""
-    import pytest
-
-    from tests.reliability.harness import free_port
-    from worker.executor_client import ExecutorClient, ExecutorError, Refused
-
     api = executor_api("node-1")
-    token = api.token_file.read_text().strip()
-    other = ExecutorClient(api.url, api.token_file.read_text().strip(), "node-2")  # node-1's token, acting as node-2
+    token = api.token
+    other = ExecutorClient(api.url, token, "node-2")  # node-1's token, acting as node-2
     with pytest.raises(Refused) as refused:
         other.claim_next_queued("node-2", 60)
     with pytest.raises(Refused):
@@ -183,10 +185,6 @@ def test_the_executor_client_keeps_its_token_out_of_errors_and_is_refused_other_
 def test_a_worker_with_a_token_nobody_holds_stops_with_one_line(executor_api, tmp_path):
     """`python -m worker` refused by the service at start (a revoked or mistyped token), or without the service's
     URL: one line on stderr naming the problem, never the token, and no traceback."""
-    import subprocess
-
-    from tests.reliability.harness import ROOT
-
     api = executor_api("node-1")
     forged = tmp_path / "forged-token"
     forged.write_text("scale_not-a-token-anybody-holds-0123456789\n")

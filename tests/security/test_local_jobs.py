@@ -62,7 +62,7 @@ def test_a_local_job_sees_neither_the_token_the_database_nor_the_workers_environ
     outside = tmp_path / "outside"
     es_env = connection_env(settings.elasticsearch_url)
     api = executor_api("attack-node")
-    executor_token = api.token_file.read_text().strip()
+    executor_token = api.token
     # The worker reads its token from EXECUTOR_TOKEN_FILE and the admin token from DATA_DIR, as a real deployment
     # does; DATABASE_URL is not in its environment.
     env = api.env(DATA_DIR=str(data_dir), SPOOL_DIR=str(data_dir / "spool"))
