@@ -69,6 +69,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "scaling_page_budget_s": 4,
         "scaling_whole_sides": ("json", "raw", "ceiling"),
         "largest_whole_extra_sides": ("txt", "ndjson"),
+        "largest_whole_repeat": 3,
         "page_repeat": 200,
         "page_budget_s": 30,
         "throughput_seconds": 12,
@@ -105,6 +106,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "scaling_page_budget_s": 1,
         "scaling_whole_sides": ("json", "raw", "ceiling"),
         "largest_whole_extra_sides": ("txt", "ndjson"),
+        "largest_whole_repeat": 3,
         "page_repeat": 30,
         "page_budget_s": 3,
         "throughput_seconds": 2,
@@ -182,6 +184,7 @@ def logs_database(url: str, reads: int, executions: int) -> list[int]:
 TARGETS = {
     "ingest_shipper_ratio_ge_0.9": ("ingest", None),
     "ingest_shipper_ge_0.75x_ceiling": ("ingest", None),
+    "ingest_shipper_pinned_ge_0.75x_pinned_ceiling": ("ingest", None),
     "ingest_http_ratio_ge_0.6": ("ingest", None),
     "log_read_json_ratio_ge_0.9": ("log_read", None),
     "log_read_json_ge_0.6x_ceiling": ("log_read", None),
@@ -195,6 +198,15 @@ TARGETS = {
     "job_listing_postgresql_largest_p50_lt_40ms": ("job_listing", "postgresql"),
     "search_rare_word_p50_le_1.25x_bare": ("search", None),
     "search_common_word_p50_le_1.25x_bare": ("search", None),
+    "search_rare_word_above_api_floor_le_1.25x_bare": ("search", None),
+    "search_common_word_above_api_floor_le_1.25x_bare": ("search", None),
+    **{
+        f"scaling_{page}_largest_p50_{limit}": ("log_scaling", None)
+        for page in ("first_1000", "tail_100")
+        for limit in ("le_1.5x_at_100k", "le_1.5x_bare_plus_5ms")
+    },
+    "scaling_whole_read_largest_ge_0.8x_at_1m": ("log_scaling", None),
+    "scaling_whole_read_ge_0.9x_bare_every_size": ("log_scaling", None),
     **{
         f"throughput_{route}_{backend}_ge_0.8x_bare": ("throughput", backend)
         for backend in ("sqlite", "postgresql")
@@ -229,6 +241,45 @@ def _not_measured(m: dict, measure: str, backend: str | None) -> str | None:
     return None
 
 
+def scaling_targets(sizes: dict) -> dict:
+    """Issue 20's targets on the log_scaling curve: a page costs the same at the largest log as at 100k lines
+    (the smallest size when 100k was not run) and stays within 1.5x bare + 5 ms there; a whole read per line at the
+    largest is at least 0.8x its speed at 1M (the size below the largest when 1M was not run, or is the largest)
+    and at least 0.9x bare at every size. Judged only when the curve has at least two sizes."""
+    if len(sizes) < 2:
+        return {}
+    ns = sorted(int(n) for n in sizes)
+    top, flat_ref = sizes[str(ns[-1])], sizes[str(100_000 if 100_000 in ns else ns[0])]
+    read_ref = sizes[str(1_000_000 if 1_000_000 in ns[:-1] else ns[-2])]
+    t: dict = {}
+    for page in ("first_1000", "tail_100"):
+        ours, ref = top[page]["ours"]["p50_ms"], flat_ref[page]["ours"]["p50_ms"]
+        t[f"scaling_{page}_largest_p50_le_1.5x_at_100k"] = {
+            "met": ours <= 1.5 * ref,
+            "largest_p50_ms": ours,
+            "reference_p50_ms": ref,
+            "lines": [ns[-1], flat_ref["lines"]],
+        }
+        bare = top[page]["raw"]["p50_ms"]
+        t[f"scaling_{page}_largest_p50_le_1.5x_bare_plus_5ms"] = {
+            "met": ours <= 1.5 * bare + 5,
+            "ours_p50_ms": ours,
+            "limit_ms": round(1.5 * bare + 5, 2),
+        }
+    top_rate, ref_rate = top["whole"]["json_lines_per_s"], read_ref["whole"]["json_lines_per_s"]
+    t["scaling_whole_read_largest_ge_0.8x_at_1m"] = {
+        "met": top_rate >= 0.8 * ref_rate,
+        "ratio": round(top_rate / ref_rate, 3),
+        "lines": [ns[-1], read_ref["lines"]],
+    }
+    ratios = {str(n): sizes[str(n)]["whole"]["json"]["ratio"] for n in ns}
+    t["scaling_whole_read_ge_0.9x_bare_every_size"] = {
+        "met": all(r is not None and r >= 0.9 for r in ratios.values()),
+        "ratios": ratios,
+    }
+    return t
+
+
 def targets(m: dict, requested: list[str]) -> dict:
     """Each target of the issue whose measure was requested: met or missed, with the figures it was judged on.
 
@@ -260,6 +311,14 @@ def targets(m: dict, requested: list[str]) -> dict:
             ing["ceiling_ratio"] >= 0.75,
             ratio=ing["ceiling_ratio"],
             ceiling_connections=ing["ceiling"]["connections"],
+        )
+    pinned = ing.get("pinned", {})
+    if pinned.get("ceiling_ratio") is not None:  # issue 20: the node and the shipper on a core each
+        ok(
+            "ingest_shipper_pinned_ge_0.75x_pinned_ceiling",
+            pinned["ceiling_ratio"] >= 0.75,
+            ratio=pinned["ceiling_ratio"],
+            shipper_cpu_us_per_line=pinned["shipper_cpu_us_per_line"],
         )
     if "http" in ing:
         ok(
@@ -328,6 +387,15 @@ def targets(m: dict, requested: list[str]) -> dict:
                 ratio=judged[word]["ratio_p50"],
                 lines=judged["indexed_lines"],
             )
+            above = judged[word].get("ratio_p50_above_floor")
+            if above is not None:  # issue 20: what our search costs beyond being an HTTP service at all
+                ok(
+                    f"search_{word.split('_')[0]}_word_above_api_floor_le_1.25x_bare",
+                    above <= 1.25,
+                    ratio=above,
+                    lines=judged["indexed_lines"],
+                )
+    t.update(scaling_targets(m.get("log_scaling", {}).get("sizes", {})))
     for backend, fig in m.get("throughput", {}).items():
         if not isinstance(fig, dict):
             continue

@@ -105,12 +105,15 @@ def drop(es: Elasticsearch, prefix: str) -> None:
         es.indices.delete(index=",".join(names))
 
 
-def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Path) -> float:
+def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Path, cpu: list | None = None) -> float:
+    """Seconds from the first captured byte to every line stored and counted; with `cpu`, the CPU seconds this
+    process (capture and shipper threads, nothing else runs in it meanwhile) spent on it are appended there."""
     from ingest.capture import Capture, LocalSequence
     from ingest.shipper import Shipper
 
     shipper = Shipper(es, prefix, spool)
     expected = 0
+    cpu_began = time.process_time()
     start = time.perf_counter()
     for exe, raw in enumerate(raw_outputs):
         capture = Capture(shipper, origin(exe), LocalSequence(), clock_ns=lambda: data.BASE_NS)
@@ -122,6 +125,8 @@ def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Pa
         raise RuntimeError("the shipper did not finish")
     counted = refreshed_count(es, prefix)
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_began)
     shipper.close()
     if counted != expected or shipper.error_count:
         raise RuntimeError(f"ours stored {counted} of {expected} lines, errors {list(shipper.errors)[:3]}")
@@ -248,6 +253,56 @@ def run_http(
     return elapsed
 
 
+def node_pid(es: Elasticsearch) -> int | None:
+    """The pid of the node when it is one Java process on this machine, else None."""
+    nodes = list(es.nodes.info(node_id="_local", metric="process")["nodes"].values())
+    pid = nodes[0]["process"]["id"] if len(nodes) == 1 else None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    return pid if pid and cmdline.exists() and b"java" in cmdline.read_bytes() else None
+
+
+def pin(pid: int, cores: str) -> None:
+    """Every thread of pid onto `cores` (taskset's list syntax)."""
+    import subprocess
+
+    subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], check=True, stdout=subprocess.DEVNULL)
+
+
+def pinned_rounds(es: Elasticsearch, repeat: int, run: dict[str, Any]) -> dict:
+    """Issue 20: the shipper against the ceiling when the node and the sender each have a core of their own: the
+    node's threads on core 0, this process's (the shipper and capture, or the ceiling's POSTing threads) on core
+    1, alternating `repeat` times; the affinities are given back afterwards. Skipped with a reason when the node
+    is not a local process or the machine has fewer than two cores."""
+    import os
+
+    cores = os.cpu_count() or 1
+    pid = node_pid(es)
+    if cores < 2 or pid is None:
+        return {"skipped": "needs two cores and a node running on this machine"}
+    everything = f"0-{cores - 1}"
+    rates: dict[str, list[float]] = {"ours": [], "ceiling": []}
+    cpu: list[float] = []
+    try:
+        pin(pid, "0")
+        pin(os.getpid(), "1")
+        for round_ in range(repeat):
+            for name in ("ours", "ceiling") if round_ % 2 == 0 else ("ceiling", "ours"):
+                rates[name].append(run[name](cpu) if name == "ours" else run[name]())
+                log(f"ingest pinned round {round_ + 1} {name}: {rates[name][-1]:,.0f} lines/s")
+    finally:
+        pin(pid, everything)
+        pin(os.getpid(), everything)
+    return {
+        "node_cores": "0",
+        "sender_cores": "1",
+        "ours_lines_per_s": round(median(rates["ours"])),
+        "ceiling_lines_per_s": round(median(rates["ceiling"])),
+        "ceiling_ratio": paired_ratio(rates["ours"], rates["ceiling"]),
+        "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
+        "shipper_cpu_seconds": [round(c, 2) for c in cpu],
+    }
+
+
 def measure(
     es: Elasticsearch,
     run_id: str,
@@ -303,6 +358,7 @@ def measure(
         sweep[connections] = ceiling_run(connections)
         log(f"ingest ceiling, {connections} connections: {sweep[connections]:,.0f} lines/s")
     best = max(sweep, key=lambda c: sweep[c])
+    ours_cpu: list[float] = []  # CPU seconds of each shared-cores run of ours
     began = time.monotonic()
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
@@ -323,8 +379,7 @@ def measure(
             ensure_template(es, prefix)  # the same mapping for every run
             try:
                 if name == "ours":
-                    spool = work / f"spool-{uuid.uuid4().hex[:6]}"
-                    seconds = run_ours(es, prefix, raw_outputs, spool)
+                    seconds = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}", ours_cpu)
                 elif name.startswith("raw"):
                     pairs = bare_pairs(prefix, raw_outputs)  # serialized before the timer, as ours is not
                     seconds = run_bare(es, prefix, pairs, STREAMS * (2 if name == "raw_2_streams" else 1))
@@ -349,6 +404,22 @@ def measure(
                     es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
             rates[name].append(total / seconds)
             log(f"ingest round {round_ + 1} {name}: {total / seconds:,.0f} lines/s")
+
+    def pinned_ours(cpu: list[float]) -> float:
+        prefix = f"{run_id}-pin-{uuid.uuid4().hex[:6]}"
+        ensure_template(es, prefix)
+        try:
+            seconds = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}", cpu)
+            if stored(es, prefix) != expected:
+                raise RuntimeError(f"ingest pinned ours stored {stored(es, prefix)}, expected {expected}")
+        finally:
+            drop(es, prefix)
+            es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
+        return total / seconds
+
+    pinned = pinned_rounds(es, len(rates["ours"]), {"ours": pinned_ours, "ceiling": lambda: ceiling_run(best)})
+    if "shipper_cpu_seconds" in pinned:
+        pinned["shipper_cpu_us_per_line"] = round(median(pinned.pop("shipper_cpu_seconds")) / total * 1e6, 2)
     ours, raw = median(rates["ours"]), median(rates["raw"])
     out = {
         "lines": total,
@@ -368,6 +439,9 @@ def measure(
             "parallel keep-alive connections by http.client; the fastest connection count of the sweep",
         },
         "ceiling_ratio": paired_ratio(rates["ours"], rates["ceiling"]),
+        # This process's CPU (capture and shipper) per line stored, while sharing the cores with the node.
+        "shipper_cpu_us_per_line": round(median(ours_cpu) / total * 1e6, 2),
+        "pinned": pinned,
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items() if vs},
         "cross_check": {
             "expected": expected,

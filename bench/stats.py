@@ -64,3 +64,15 @@ def paired_ratio(ours: list[float], raw: list[float]) -> float | None:
     shared machine hits both figures of a pair (a ratio of medians could pair a fast ours with a slow raw)."""
     pairs = [o / r for o, r in zip(ours, raw) if r]
     return round(median(pairs), 3) if pairs else None
+
+
+def spread(samples: list[float]) -> dict:
+    """How far a few rounds lie apart: their lowest and highest, and (highest - lowest) / median, so a figure
+    quoted from the median says how much one more round could move it."""
+    mid = median(samples)
+    return {
+        "rounds": len(samples),
+        "min": round(min(samples)),
+        "max": round(max(samples)),
+        "range_over_median": round((max(samples) - min(samples)) / mid, 3) if mid else None,
+    }
