@@ -2,8 +2,12 @@
 beside the local one, on the one-node cluster of scripts/kubernetes (started here when none runs, and stopped
 after; not part of `make bench`, which needs no cluster).
 
-Two measures, each through both engines as real processes (`python -m worker --engine kubernetes` with the node
-agent `python -m ingest kubernetes-node`, and `python -m worker`, one local worker as deployed by default):
+Two measures, each through both engines as real processes deployed as in production: the API under gunicorn
+(2 workers, its lease expiry and log route), and beside it `python -m worker --engine kubernetes` with the node
+agent `python -m ingest kubernetes-node`, or `python -m worker`, one local worker as deployed by default. The
+engines hold only an executor token (node-bound for the local worker, for every node for the Kubernetes engine)
+and reach the jobs and the log route through the API (SCALE_API_URL, EXECUTOR_TOKEN_FILE), never the database
+or Elasticsearch:
 - **jobs per minute**: N jobs of `echo; sleep 1` queued at once, from the first queued to the last COMPLETED;
 - **line to searchable**: a job printing R lines/s for S seconds (batches of R/100 lines, each stamped with the
   time it is written, flushed at once); the bench searches Elasticsearch every POLL seconds for lines it has
@@ -30,7 +34,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from bench.harness import ROOT, elasticsearch, es_client, log, machine
+from bench.harness import ROOT, Gunicorn, elasticsearch, es_client, log, machine
 
 SCRIPT = ROOT / "scripts" / "kubernetes"
 BUSYBOX = "scalelogs.local/busybox:1"
@@ -220,9 +224,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from kubernetes import client, config
 
+    from accounts.local_worker import ensure_local_worker, write_secret
     from core.times import utcnow
     from jobs.db import make_engine, upgrade
     from jobs.stores import Stores
+    from jobs.user_store import EXECUTOR_SCOPE
+    from settings import Settings
 
     os.environ.setdefault("ES_HEAP", "1g")  # a shared machine: the bench's own node stays small
     result: dict = {"machine": machine(), "settings": vars(args) | {"poll_s": POLL}}
@@ -236,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         core.create_namespace(cast(Any, {"metadata": {"name": namespace}}))
         stack.callback(core.delete_namespace, namespace, propagation_policy="Background", grace_period_seconds=0)
         k8s_home = Path(kubeconfig).parent
+        # The executors' environment: no credential of the service's (database, Elasticsearch, admin token).
+        secret_names = ("DATABASE_URL", "ELASTICSEARCH_URL", "API_TOKEN", "READ_TOKEN")
         env = dict(
-            os.environ,
+            {k: v for k, v in os.environ.items() if k not in secret_names and not k.startswith("ELASTICSEARCH_")},
             DATA_DIR=str(work / "data"),
-            ELASTICSEARCH_URL=es_url,
-            API_TOKEN="unused",
             PYTHONPATH=str(ROOT),
             LOG_FORMAT="text",
             KUBECONFIG=kubeconfig,
@@ -255,7 +262,29 @@ def main(argv: list[str] | None = None) -> int:
             stores = Stores.open(url, utcnow)
             # An index prefix per engine: each engine's database numbers its jobs from 1 (same cluster ids).
             prefix = f"{PREFIX}-{engine[:5]}"
-            procs = Processes(dict(env, DATABASE_URL=url, LOG_INDEX_PREFIX=prefix), work)
+            api = Gunicorn(
+                {
+                    "DATABASE_URL": url,
+                    "ELASTICSEARCH_URL": es_url,
+                    "LOG_INDEX_PREFIX": prefix,
+                    "API_TOKEN": "bench-admin-token-0123456789abcdef",
+                    "DATA_DIR": str(work / f"api-{engine}"),
+                    "SPOOL_DIR": str(work / f"api-spool-{engine}"),
+                },
+                workers=2,
+                log_dir=work,
+            )
+            stack.callback(api.close)
+            # The local worker's token is made as scripts/run makes it (bound to its node, with its outputs'
+            # workspace); the Kubernetes engine's serves every node (it moves each execution to its pod's node).
+            if engine == "local":
+                settings = Settings.from_env({"DATA_DIR": str(work / "data"), "API_TOKEN": "unused-by-bench"})
+                ensure_local_worker(settings, stores, "bench-local", work / f"{engine}.token")
+            else:
+                stores.users.add_user("bench-engine", None)
+                token, _ = stores.users.create_token("bench-engine", "kubernetes engine", scope=EXECUTOR_SCOPE)
+                write_secret(work / f"{engine}.token", token)
+            procs = Processes(dict(env, SCALE_API_URL=api.url, EXECUTOR_TOKEN_FILE=str(work / f"{engine}.token")), work)
             stack.callback(procs.stop)
             if engine == "kubernetes":
                 procs.start(
@@ -279,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                 result[engine][key] = line_latency(stores, es, prefix, image, python, rate, args.seconds)
                 log(engine, ":", result[engine][key])
             procs.stop()
+            api.close()
             stores.close()
         result["machine"]["load_avg_at_end"] = list(os.getloadavg())
     text = json.dumps(result, indent=2)

@@ -14,7 +14,7 @@ from kubernetes import client
 from tests.factories import manifest
 from tests.kubernetes.conftest import BUSYBOX_IMAGE, kube_jobs, queue, wait_until
 from tests.kubernetes.test_engine import ended, job, lines, python_command
-from worker.kube_job import MANAGED
+from worker.kube_job import MANAGED, job_manifest
 
 
 @pytest.fixture
@@ -120,3 +120,64 @@ def test_a_secret_setting_reaches_the_job_but_not_its_spec_nor_a_log(
         "the Secret to go with its Job",
         lambda: not client.CoreV1Api(kube_api).list_namespaced_secret(namespace, label_selector=MANAGED).items,
     )
+
+
+def secret_job(stores, tmp_path, value: str | None) -> tuple[int, object]:
+    """A queued job whose API_KEY setting is secret, its value in a secrets folder (none when value is None)."""
+    m = manifest(
+        command=python_command(
+            "import hashlib, os\nprint('hash', hashlib.sha256(os.environ['API_KEY'].encode()).hexdigest())\n"
+        ),
+        settings=[{"name": "API_KEY", "secret": True}],
+    )
+    job_id = queue(stores, m, configuration={"settings": {"API_KEY": value or "gone"}})
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    if value is not None:
+        (secrets_dir / f"{m['job']['name']}.API_KEY").write_text(value)
+    return job_id, secrets_dir
+
+
+def stopped_before_its_secret(stores, kube_api, namespace) -> str:
+    """What an engine killed between creating a suspended Job and its Secret leaves behind, made with the engine's
+    own claim and manifest: the execution RUNNING on the engine's node under a lease, its Job suspended, no
+    Secret. Returns the Job's name."""
+    claimed = stores.executions.claim_next_queued("k8s-engine", 60)
+    body = job_manifest(claimed, pull_policy="Never", secret_keys=["API_KEY"])
+    assert body["spec"]["suspend"] is True
+    client.BatchV1Api(kube_api).create_namespaced_job(namespace, body)
+    assert not client.CoreV1Api(kube_api).list_namespaced_secret(namespace, label_selector=MANAGED).items
+    return body["metadata"]["name"]
+
+
+def test_an_engine_stopped_before_a_jobs_secret_makes_it_and_resumes_the_job_when_restarted(
+    stores, es, settings, procs, kube_api, namespace, tmp_path
+):
+    value = "s3cr3t-" + secrets.token_hex(8)
+    job_id, secrets_dir = secret_job(stores, tmp_path, value)
+    name = stopped_before_its_secret(stores, kube_api, namespace)
+    procs.agent()
+    procs.engine(KUBERNETES_SECRETS_DIR=str(secrets_dir))
+    wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
+    assert job(stores, job_id)["status"] == "COMPLETED"
+    got = wait_until("the line", lambda: lines(es, settings, job_id))
+    assert [d["message"] for d in got] == ["hash " + hashlib.sha256(value.encode()).hexdigest()]
+    # The adopted Job ran: no second Job, one execution, and the Secret is the Job's own.
+    assert [j["metadata"]["name"] for j in kube_jobs(kube_api, namespace)] == [name]
+    assert job(stores, job_id)["num_exes"] == 1
+    owned = client.CoreV1Api(kube_api).read_namespaced_secret(name, namespace)
+    assert [(o.kind, o.name) for o in owned.metadata.owner_references] == [("Job", name)]
+    assert "adopted 1 Kubernetes Jobs" in procs.log("engine.log") and value not in procs.log("engine.log")
+
+
+def test_a_suspended_job_whose_secret_value_is_gone_is_deleted_and_its_execution_fails_to_launch(
+    stores, procs, kube_api, namespace, tmp_path
+):
+    job_id, secrets_dir = secret_job(stores, tmp_path, None)
+    stopped_before_its_secret(stores, kube_api, namespace)
+    procs.engine(KUBERNETES_SECRETS_DIR=str(secrets_dir))
+    wait_until("the job to end", ended(stores, job_id), why=lambda: procs.log("engine.log"))
+    first = stores.executions.get_execution(job_id=job_id, exe_num=1)
+    assert (job(stores, job_id)["status"], first.status, first.error.name) == ("FAILED", "FAILED", "task-launch")
+    wait_until("the Job deleted", lambda: not kube_jobs(kube_api, namespace), why=lambda: procs.log("engine.log"))
+    assert not client.CoreV1Api(kube_api).list_namespaced_secret(namespace, label_selector=MANAGED).items
