@@ -24,7 +24,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -331,10 +331,9 @@ class Walked:
 
     pages: int = 0
     hits: int = 0
-    seen: dict[str, set[int]] | None = None
+    seen: dict[str, set[int]] = field(default_factory=dict)
 
     def add(self, keys: list[tuple[str, int]]) -> None:
-        self.seen = self.seen if self.seen is not None else {}
         for exe, order in keys:
             self.seen.setdefault(exe, set()).add(order)
         self.pages += 1
@@ -342,7 +341,7 @@ class Walked:
 
     @property
     def distinct(self) -> int:
-        return sum(len(v) for v in (self.seen or {}).values())
+        return sum(len(v) for v in self.seen.values())
 
 
 def page_groups(ms: list[float], group: int) -> dict:
@@ -387,7 +386,7 @@ def measure_walk(es: Elasticsearch, client: Client, index: str, s: dict) -> dict
             "pages_equal_raw": True,
             "count_equal_raw": True,
             "no_duplicate": True,
-            "every_match_once": whole,  # checked against the bare count only when the walk was whole
+            "every_match_once_checked": whole,  # against the bare count, when the walk reached its end
         },
     }
 
