@@ -317,9 +317,8 @@ class BareWalk:
         self.total = hits["total"]["value"] if self.total is None else self.total
         page = hits.get("hits", [])[: self.size]
         self.after = page[-1]["sort"] if page else None
-        return [(h["_source"]["scale_job_exe"], h["_source"]["scale_order_num"]) for h in page], len(
-            hits["hits"]
-        ) > len(page)
+        keys = [(h["_source"]["scale_job_exe"], h["_source"]["scale_order_num"]) for h in page]
+        return keys, len(hits["hits"]) > len(page)
 
     def close(self) -> None:
         self.es.close_point_in_time(id=self.pit)
@@ -432,25 +431,12 @@ def measure_export(es: Elasticsearch, api: Gunicorn, index: str, log_: Log, s: d
     path = "/v6/logs/export/?" + urlencode({"q": word, "job_exe_id": log_.exe_id, "format": "ndjson"})
     query = {"bool": {"filter": [{"term": {"scale_job_exe": log_.cluster_id}}], "must": [word_query(word)]}}
     client = Client(api.url)
+    sides: dict[str, Callable[[Content], int]] = {  # each reads every match into `content`, returns the lines
+        "ours": lambda content: _count_sink(client, path, b"\n", content, json_lines=True)[1],
+        "raw": lambda content: bare_read(es, index, log_.cluster_id, content, query=query)[0],
+    }
     at_rest = max(rss_mb(p, "VmRSS") for p in api.worker_pids())
-    rates: dict[str, list[float]] = {"ours": [], "raw": []}
-    found: dict[str, set[tuple]] = {"ours": set(), "raw": set()}
-    peaks: list[float] = []
-    began = time.monotonic()
-    for round_ in range(s["export_repeat"]):
-        if round_ and time.monotonic() - began > s["export_budget_s"]:
-            break
-        for name in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
-            content = Content()
-            reset_peak_rss(api.worker_pids())
-            t0 = time.perf_counter()
-            if name == "ours":
-                _, lines = _count_sink(client, path, b"\n", content, json_lines=True)
-                peaks.append(max(rss_mb(p) for p in api.worker_pids()))
-            else:
-                lines, _ = bare_read(es, index, log_.cluster_id, content, query=query)
-            rates[name].append(lines / (time.perf_counter() - t0))
-            found[name].add((lines, content.lines, content.order_sum, content.digest))
+    rates, found, peaks = _export_rounds(sides, api, s)
     client.close()
     if len(found["ours"] | found["raw"]) != 1 or next(iter(found["ours"]))[0] == 0:
         raise RuntimeError(f"export: ours {found['ours']}, bare {found['raw']} (lines, parsed, order sum, hash)")
@@ -472,6 +458,31 @@ def measure_export(es: Elasticsearch, api: Gunicorn, index: str, log_: Log, s: d
             "messages_blake2b_equal_raw": digest,
         },
     }
+
+
+def _export_rounds(
+    sides: dict[str, Callable[[Content], int]], api: Gunicorn, s: dict
+) -> tuple[dict[str, list[float]], dict[str, set[tuple]], list[float]]:
+    """The sides taking turns (their order reversed every other round) until export_repeat rounds or the budget:
+    each side's lines/s, what each read (lines, lines parsed, order-number sum, messages hash), and the busiest
+    worker's peak RSS over each of ours' exports."""
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    found: dict[str, set[tuple]] = {name: set() for name in sides}
+    peaks: list[float] = []
+    began = time.monotonic()
+    for round_ in range(s["export_repeat"]):
+        if round_ and time.monotonic() - began > s["export_budget_s"]:
+            break
+        for name in sides if round_ % 2 == 0 else reversed(sides):
+            content = Content()
+            reset_peak_rss(api.worker_pids())
+            t0 = time.perf_counter()
+            lines = sides[name](content)
+            rates[name].append(lines / (time.perf_counter() - t0))
+            found[name].add((lines, content.lines, content.order_sum, content.digest))
+            if name == "ours":
+                peaks.append(max(rss_mb(p) for p in api.worker_pids()))
+    return rates, found, peaks
 
 
 # --- regex ----------------------------------------------------------------------------------------------------------
