@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench import search2_bench
 from bench.harness import (
     ROOT,
     Gunicorn,
@@ -31,6 +32,7 @@ from bench.harness import (
     postgres_server,
     rss_mb,
 )
+from bench.search2_bench import SEARCH2_TARGETS, search2_targets
 
 MEASURES = (
     "job_listing",
@@ -41,6 +43,7 @@ MEASURES = (
     "throughput",
     "workers",
     "search",
+    "search2",
     "sizing",
 )
 
@@ -79,6 +82,24 @@ SIZES: dict[str, dict[str, Any]] = {
         "search_level": "b",  # the targets are judged over groups a+b (about 11 million lines)
         "search_repeat": 40,
         "search_budget_s": 20,
+        # Issue 21 (bench/search2_bench.py): context on the largest log, aggregations, walk and regex over the
+        # judged search level, the export of the common word in the log of export_log lines.
+        "search2": {
+            "context_lines": 50,
+            "context_anchors": 1000,
+            "context_budget_s": 60,
+            "agg_repeat": 30,
+            "agg_budget_s": 20,
+            "walk_page_size": 1000,
+            "walk_max_hits": 1_000_000,  # page 1,000
+            "walk_page_group": 20,
+            "walk_budget_s": 180,
+            "export_log": 1_000_000,
+            "export_repeat": 3,
+            "export_budget_s": 60,
+            "regex_repeat": 20,
+            "regex_budget_s": 20,
+        },
         "sizing_lines": 1_000_000,  # bench/sizing.py: the figures bench/capacity.py sizes a cluster from
         "sizing_sql_jobs": 5000,
         "budget_s": 3600,
@@ -116,6 +137,22 @@ SIZES: dict[str, dict[str, Any]] = {
         "search_level": "b",
         "search_repeat": 10,
         "search_budget_s": 2,
+        "search2": {
+            "context_lines": 50,
+            "context_anchors": 200,
+            "context_budget_s": 2,
+            "agg_repeat": 10,
+            "agg_budget_s": 2,
+            "walk_page_size": 100,
+            "walk_max_hits": 50_000,
+            "walk_page_group": 10,  # a quick walk lasts a few dozen pages: first and deep groups apart
+            "walk_budget_s": 3,
+            "export_log": 10_000,
+            "export_repeat": 1,
+            "export_budget_s": 0,
+            "regex_repeat": 10,
+            "regex_budget_s": 2,
+        },
         "sizing_lines": 50_000,
         "sizing_sql_jobs": 200,
         "budget_s": 180,
@@ -123,7 +160,12 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 TOKEN = "bench-admin-token-0123456789abcdef"
 # Targets the issue sets at the largest sizes (10M jobs, a 10M-line log): judged only when that size was run.
-AT_LARGEST = ("job_listing_postgresql_largest_p50_lt_40ms", "log_read_worker_peak_rss_lt_150mb_at_largest")
+AT_LARGEST = (
+    "job_listing_postgresql_largest_p50_lt_40ms",
+    "log_read_worker_peak_rss_lt_150mb_at_largest",
+    "search2_context_p50_le_30ms",
+    "search2_context_p99_le_100ms",
+)
 
 
 def capped(size: dict[str, Any], up_to: int) -> dict[str, Any]:
@@ -180,7 +222,7 @@ def logs_database(url: str, reads: int, executions: int) -> list[int]:
     return ids[reads:]
 
 
-# Every target of the issues (6 and 14), by the measure (and backend) that produces it.
+# Every target of the issues (6, 14, 20 and 21), by the measure (and backend) that produces it.
 TARGETS = {
     "ingest_shipper_ratio_ge_0.9": ("ingest", None),
     "ingest_shipper_ge_0.75x_ceiling": ("ingest", None),
@@ -205,6 +247,7 @@ TARGETS = {
         for page in ("first_1000", "tail_100")
         for limit in ("le_1.5x_at_100k", "le_1.5x_bare_plus_5ms")
     },
+    **dict.fromkeys(SEARCH2_TARGETS, ("search2", None)),
     "scaling_whole_read_largest_ge_0.8x_at_1m": ("log_scaling", None),
     "scaling_whole_read_ge_0.9x_bare_every_size": ("log_scaling", None),
     **{
@@ -396,6 +439,7 @@ def targets(m: dict, requested: list[str]) -> dict:
                     lines=judged["indexed_lines"],
                 )
     t.update(scaling_targets(m.get("log_scaling", {}).get("sizes", {})))
+    t.update(search2_targets(m.get("search2", {})))
     for backend, fig in m.get("throughput", {}).items():
         if not isinstance(fig, dict):
             continue
@@ -752,6 +796,25 @@ def main() -> int:
             return out
 
         attempt("search", search)
+
+        # --- Search II (issue 21): context, histogram and facets, cursor walk, export, regex -------------------
+        def search2() -> dict:
+            names = [g.name for g in corpus.groups]
+            level = corpus.groups[: names.index(size["search_level"]) + 1]  # it holds a and b: every read log
+            env = api_env(work, es_url, a.prefix, logs_db, ",".join(g.pattern for g in level[1:]))
+            exported = max(
+                (n for n in corpus.read_sizes if n <= size["search2"]["export_log"]), default=min(corpus.read_sizes)
+            )
+            logs = [
+                search2_bench.Log(corpus.read_job(n), corpus.cluster_id(n), n)
+                for n in (corpus.read_sizes[-1], exported)
+            ]
+            index = ",".join(g.pattern for g in level)
+            indexed = sum(g.lines for g in level)
+            with Gunicorn(env, workers=2, log_dir=work) as api, _profiled(args.profile, "search2", api):
+                return search2_bench.measure(es, api, index, indexed, logs[0], logs[1], size["search2"])
+
+        attempt("search2", search2)
 
         # --- the figures a sizing needs (issue 28), on their own indices and databases -----------------------
         def sizing() -> dict:

@@ -176,12 +176,17 @@ class Content:
         return self._hash.hexdigest()
 
 
+def word_query(word: str) -> dict:
+    """What ours' `q=` makes of one word (search.text): the lines holding it."""
+    return {"match": {"message": {"query": word, "operator": "and"}}}
+
+
 def bare_search(es: Elasticsearch, index: str, word: str):
     """A first search page as ours asks it, with the bare client: the word's lines, newest first (then order
     number, index, sequence), 100 of them with their exact count, no highlight."""
     return es.search(
         index=index,
-        query={"match": {"message": {"query": word, "operator": "and"}}},
+        query=word_query(word),
         sort=sort("desc"),
         size=100,
         track_total_hits=True,
@@ -223,9 +228,12 @@ def _count_sink(
     return size, seps
 
 
-def bare_read(es: Elasticsearch, index: str, cluster_id: str, content: Content | None = None) -> tuple[int, int]:
-    """Every line of the execution with a point in time and search_after, 2,000 per request."""
-    query = {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
+def bare_read(
+    es: Elasticsearch, index: str, cluster_id: str, content: Content | None = None, query: dict | None = None
+) -> tuple[int, int]:
+    """Every line of the execution (or of `query`: an export's matches) with a point in time and search_after,
+    2,000 per request, in line order."""
+    query = query or {"bool": {"filter": [{"term": {"scale_job_exe": cluster_id}}]}}
     pit = es.open_point_in_time(index=index, keep_alive="2m")["id"]
     count, size, after = 0, 0, None
     try:

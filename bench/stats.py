@@ -42,9 +42,11 @@ def interleaved_latencies(
     warmup: int = 3,
     budget_s: float | None = None,
     min_repeat: int = 5,
+    before: Callable[[], object] | None = None,
 ) -> dict[str, list[float]]:
     """Latencies (ms) of each call, the calls taking turns (their order rotating) so that noise from other
-    work on the machine falls on all of them alike. Stops early after budget_s (keeping >= min_repeat)."""
+    work on the machine falls on all of them alike. Stops early after budget_s (keeping >= min_repeat).
+    `before`, when given, runs untimed before every timed call (e.g. emptying a cache, so each call does its work)."""
     names = list(calls)
     for _ in range(warmup):
         for name in names:
@@ -53,6 +55,8 @@ def interleaved_latencies(
     began = time.monotonic()
     for i in range(repeat):
         for name in names[i % len(names) :] + names[: i % len(names)]:
+            if before is not None:
+                before()
             out[name].append(timed(calls[name]))
         if budget_s is not None and i + 1 >= min_repeat and time.monotonic() - began > budget_s:
             break
