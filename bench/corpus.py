@@ -24,7 +24,9 @@ from elasticsearch import Elasticsearch
 from bench import data
 from bench.harness import log
 
-CORPUS_VERSION = 1  # bump when the layout, the generator (bench.data.Lines) or the Writer's documents change
+# Bump when the layout, the generator (bench.data.Lines), the Writer's documents or the template change.
+# 2: indices made with message.keyword (template version 2), which regex= and search2 need.
+CORPUS_VERSION = 2
 META_INDEX = "benchcorpus-meta"
 FILLER_EXE_LINES = 10_000
 FIRST_FILLER_EXE = 100_000
