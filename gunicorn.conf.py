@@ -5,11 +5,13 @@ ends after FOLLOW_MAX_SECONDS, so long-lived readers can never starve the job ro
 
 Metrics: every worker counts into files under PROMETHEUS_MULTIPROC_DIR (default $DATA_DIR/metrics), set here,
 in the master, before a worker imports prometheus_client; emptied when the server starts (not on a reload);
-a worker's live gauges are dropped when it exits. Stop: each worker ships its spooled log lines before it
-exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves nothing in the spool.
+a worker's live gauges are dropped when it exits. Stop: each worker ends its follows at once (post_worker_init)
+and ships its spooled log lines before it exits (worker_exit), so a normal stop or a reload (SIGHUP) leaves
+nothing in the spool and keeps no follow waiting for graceful_timeout.
 """
 
 import os
+import signal
 import sys
 
 from settings import WORKER_THREADS, ConfigurationError, Settings, check_service_tokens
@@ -49,6 +51,23 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # A stop or a reload sends each worker SIGTERM, and a gthread worker then waits for its requests in flight up
+    # to graceful_timeout. A follow (SSE) would hold it that long and be cut when the worker is killed; instead
+    # every follow ends at once, cleanly, and its client reconnects (to a live worker) with Last-Event-ID.
+    wsgi = sys.modules.get("api.wsgi")
+    if wsgi is None:
+        return
+    stop_worker = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        wsgi.services.stopping()
+        if callable(stop_worker):
+            stop_worker(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def worker_exit(server, worker):

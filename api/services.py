@@ -26,6 +26,12 @@ class Services:
     stores: Stores
     logs: LogServices | None = None  # None: the job routes only
 
+    def stopping(self) -> None:
+        """The process has been told to stop: long-lived follows end now (see LogSearch.stop_follows), so the
+        requests in flight finish well within gunicorn's graceful_timeout."""
+        if self.logs is not None:
+            self.logs.search.stop_follows()
+
     def close(self, ship_timeout: float = 20.0) -> bool:
         """Ship what the log writer has spooled (up to ship_timeout), then release everything; False when
         lines had to stay spooled (Elasticsearch did not take them in time: the next process sends them)."""

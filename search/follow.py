@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -178,7 +179,9 @@ class Follower:
         timing: FollowTiming,
         make: Callable[[dict], Any] = line_of,
         highlight: dict | None = None,
+        stopping: threading.Event | None = None,
     ):
+        self._stopping = stopping or threading.Event()
         self._search = search
         self._base = base
         self._timing = timing
@@ -193,8 +196,10 @@ class Follower:
         max_seconds: float,
     ) -> Iterator[Followed | str]:
         """Lines from `pos` on until the execution has ended (ENDED; `ended_ago()` is how many seconds ago it
-        ended, None while it runs: never, for a search) or `max_seconds` have passed. `catchup(query, after)`
-        reads the lines before the boundary in sort-key order (None: a search follow has none)."""
+        ended, None while it runs: never, for a search), `max_seconds` have passed or the process is stopping
+        (the `stopping` event: the stream ends at the next poll or line, and the client resumes elsewhere with
+        the last token). `catchup(query, after)` reads the lines before the boundary in sort-key order (None: a
+        search follow has none)."""
         t = self._timing
         start = last_output = time.monotonic()
         finished_at = None
@@ -209,6 +214,8 @@ class Follower:
             lines = catchup(catchup_query(self._base, bound), pos.catchup)
             try:
                 for line in lines:
+                    if self._stopping.is_set():
+                        return
                     if pos.tail is not None and line.key > pos.tail[1:]:
                         break  # after the tail's lines, the arrival order
                     pos = replace(pos, catchup=line.key)
@@ -245,13 +252,13 @@ class Follower:
             if finished_at is not None and polled_at - finished_at >= t.end_grace_seconds + t.settle_seconds:
                 yield ENDED
                 return
-            if now - start >= max_seconds:
+            if now - start >= max_seconds or self._stopping.is_set():
                 return
             if now - last_output >= t.heartbeat_seconds:
                 last_output = now
                 yield HEARTBEAT
             yield IDLE
-            time.sleep(t.poll_seconds)
+            self._stopping.wait(t.poll_seconds)
 
     def _poll(self, pos: Position, sent: _Sent, lookback: int) -> Iterator[tuple[str, dict]]:
         settled = time.time_ns() // 1_000_000 - int(self._timing.settle_seconds * 1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,9 +59,16 @@ class LogSearch:
         self._index = ",".join(indices)
         self.timing = timing
         self.windowing = windowing  # how reads bound their searches in time (search.windows)
+        self._stopping = threading.Event()  # stop_follows
         from search.facets import TextFields
 
         self._text_fields = TextFields()  # field_caps answers of facets, remembered a short time
+
+    def stop_follows(self) -> None:
+        """The process is stopping (a stop or a reload): every follow of this LogSearch, running or to come, ends
+        within a poll, so the process need not wait for them until it is killed; clients resume elsewhere from
+        their last event's id."""
+        self._stopping.set()
 
     def cluster_info(self) -> dict:
         """The cluster's name and version; raises when it does not answer."""
@@ -165,7 +173,7 @@ class LogSearch:
         `ended_ago()` is how many seconds ago the execution ended, None while it runs: following goes on until
         end_grace_seconds (and settle_seconds) after the end, for the last lines to become searchable."""
         pos = after if isinstance(after, Position) else start_of_execution(self.timing, after)
-        follower = Follower(self._follow_search, self.query(cluster_id, window), self.timing)
+        follower = Follower(self._follow_search, self.query(cluster_id, window), self.timing, stopping=self._stopping)
         yield from follower.run(pos, self.stream_query, ended_ago, max_seconds)
 
     def follow_search(
@@ -177,7 +185,9 @@ class LogSearch:
 
         pos = pos or start_of_search()
         highlight = HIGHLIGHT if filters.text else None
-        follower = Follower(self._follow_search, search_query(filters), self.timing, make, highlight)
+        follower = Follower(
+            self._follow_search, search_query(filters), self.timing, make, highlight, stopping=self._stopping
+        )
         with refused_patterns(filters.regex):
             yield from follower.run(pos, None, lambda: None, max_seconds)
 

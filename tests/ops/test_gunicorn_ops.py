@@ -5,6 +5,7 @@ before the workers exit: nothing is left in the spool and each line is in Elasti
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.ingest.reading import read_lines
 from tests.ops.scrape import samples, total, value
 from tests.proxy import Relay
-from tests.reliability.harness import Gunicorn, ndjson, pid_serving, wait_until
+from tests.reliability.harness import LOOPBACK, Gunicorn, ndjson, pid_serving, wait_until
 from tests.reliability.seed import seed_jobs
 
 SECRETS = ("cookie-secret-42", "hunter2-password", "query-token-77", "reader-secret-9-0123456789abcdefgh")
@@ -216,3 +217,27 @@ def test_a_reload_ships_what_the_old_workers_spooled(settings, stores, es, relay
     finally:
         server.stop()
     assert spool_segments(spool) == []
+
+
+def test_a_stop_ends_an_open_follow_cleanly_instead_of_waiting_to_kill_it(settings, execution, tmp_path):
+    """SIGTERM while a follow is open (FOLLOW_MAX_SECONDS 600): the follow's response ends complete, its chunked
+    body closed after the opening block, and the server exits 0. Before, the worker waited for the follow until
+    graceful_timeout (30 s), then was killed mid-response: the client read an incomplete body."""
+    g = start(settings, tmp_path / "api", settings.elasticsearch_url, FOLLOW_MAX_SECONDS="600")
+    try:
+        conn = http.client.HTTPConnection(LOOPBACK, g.port, timeout=60)
+        conn.request(
+            "GET",
+            f"/v6/job-executions/{execution.id}/logs/combined/?follow=true",
+            headers={"Accept": "text/event-stream", "Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        answer = conn.getresponse()
+        assert answer.status == 200 and answer.getheader("Content-Type").startswith("text/event-stream")
+        opening = answer.read1()
+        g.proc.send_signal(signal.SIGTERM)
+        body = opening + answer.read()  # http.client raises IncompleteRead for a response cut off
+        # The opening block, and no `end` event: the execution goes on, so the client reconnects and resumes.
+        assert body == b"retry: 2000\n\n"
+        assert g.proc.wait(timeout=60) == 0
+    finally:
+        g.stop()
