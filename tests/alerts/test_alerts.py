@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from prometheus_client import REGISTRY
 from api.alerts.alert_startup import start_alert_checker
 from api.app import create_app
 from api.services import build_services
+from core.times import utcnow
 from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, wait_for
 from tests.es_node import connection_env
 from tests.search.helpers import NS, index_ours, our_doc
@@ -27,6 +29,22 @@ LINK = "http://scale.example"
 REPO = Path(__file__).resolve().parents[2]
 # Loopback only: the test server takes a login without TLS, which aiosmtpd warns about.
 NO_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+class ShiftedClock:
+    """The real clock, moved on by `offset` when a test says so: a window can be left without waiting for it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+@pytest.fixture
+def clock() -> ShiftedClock:
+    """This module's app, stores and checker run on a ShiftedClock (the real clock until a test moves it)."""
+    return ShiftedClock()
 
 
 @pytest.fixture
@@ -101,7 +119,7 @@ def metric(name: str, **labels) -> float:
 
 
 def test_an_alert_fires_once_for_its_window_then_resolves_by_webhook_and_email(
-    alerting, auth, receiver, mailbox, execution, es, log_prefix
+    alerting, auth, receiver, mailbox, execution, es, log_prefix, clock
 ):
     client = alerting()
     fired_before = metric("scale_alert_evaluations_total", outcome="firing")
@@ -112,8 +130,8 @@ def test_an_alert_fires_once_for_its_window_then_resolves_by_webhook_and_email(
     first = wait_for(lambda: history(client, auth, alert["id"]), "the first evaluation")
     assert (first[0]["kind"], first[0]["count"], first[0]["state"]) == ("evaluated", 0, "ok")
 
-    # Three matching lines (and one that does not match) land 40 s into the rule's 1-minute window: they leave
-    # it 20 s from now, which resolves the rule.
+    # Three matching lines (and one that does not match) land 40 s into the rule's 1-minute window; once the rule
+    # has fired and been checked firing a few times, the clock moves on 25 s and they leave it: the rule resolves.
     lines(es, log_prefix, execution, ["boom one", "all calm", "boom two", "boom three"], age_seconds=40)
     body = wait_for(lambda: receiver.bodies, "the firing webhook")[0]
     assert body["event"] == "firing"
@@ -148,6 +166,15 @@ def test_an_alert_fires_once_for_its_window_then_resolves_by_webhook_and_email(
         in mail.get_payload(decode=True).decode()
     )
 
+    wait_for(
+        lambda: (
+            len([e for e in history(client, auth, alert["id"]) if (e["kind"], e["state"]) == ("evaluated", "firing")])
+            >= 3
+        ),
+        "three checks while firing",
+    )
+    assert [b["event"] for b in receiver.bodies] == ["firing"]  # checked firing three times, notified once
+    clock.offset = timedelta(seconds=25)
     resolved = wait_for(
         lambda: [b for b in receiver.bodies if b["event"] == "resolved"], "the resolving webhook", timeout=120
     )
