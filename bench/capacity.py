@@ -1,8 +1,8 @@
 """A capacity model from measured figures (issue 28): how many data nodes, shards, disk, API workers and how much
 PostgreSQL a log volume needs, from what bench/sizing.py measured per core of this machine.
 
-    .venv/bin/python -m bench.capacity bench/results/sizing-small.json          # print the table
-    .venv/bin/python -m bench.capacity bench/results/sizing-small.json --write  # and put it in bench/README.md
+    .venv/bin/python -m bench.capacity bench/results/sizing.json          # print the table
+    .venv/bin/python -m bench.capacity bench/results/sizing.json --write  # and put it in bench/README.md
 
 Plain arithmetic, every assumption a field of Assumptions; tests/test_capacity.py checks it by hand.
 """

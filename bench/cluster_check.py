@@ -1,6 +1,6 @@
 """The capacity model checked against a real three-node cluster (issue 28).
 
-    .venv/bin/python -m bench.cluster_check bench/results/sizing-small.json [--seconds 60]
+    .venv/bin/python -m bench.cluster_check bench/results/sizing.json [--seconds 60]
 
 Starts three nodes with scripts/elasticsearch (ES_NODES=3, a home of its own, stopped afterwards), then does
 what bench/sizing.py did on one node, with the model's replicas (1): ingest our documents over connections

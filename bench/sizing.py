@@ -1,8 +1,8 @@
 """The figures a sizing needs (issue 28), measured on one node and written per core of this machine.
 
-`python -m bench` runs it as the `sizing` measure; alone, at a smaller size, against its own node:
+`python -m bench` runs it as the `sizing` measure; alone, against a node of its own:
 
-    .venv/bin/python -m bench.sizing --lines 200000 --out bench/results/sizing-small.json
+    .venv/bin/python -m bench.sizing --lines 1000000 --out bench/results/sizing.json
 
 What it measures (bench/capacity.py turns it into a table):
 - ingest: our documents (ingest.documents.bulk_pairs of `executions` logs spread over two days), serialized
@@ -445,7 +445,7 @@ def main() -> int:
     parser.add_argument("--executions", type=int, default=20)
     parser.add_argument("--sql-jobs", type=int, default=2000)
     parser.add_argument("--api-seconds", type=float, default=5)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "sizing-small.json"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "sizing.json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scale-sizing-"))
     result: dict[str, Any] = {"machine": machine()}
