@@ -869,13 +869,16 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
-    (out.parent / f"latest-{mode}.json").write_text(text + "\n")
-    try:
-        from bench import plot
+    # latest-<mode>.json and the scaling picture are what the README draws on: only a run of every measure at
+    # every size replaces them (a run with --only or --up-to wrote over the committed full run before).
+    if set(only) == set(MEASURES) and args.up_to is None:
+        (out.parent / f"latest-{mode}.json").write_text(text + "\n")
+        try:
+            from bench import plot
 
-        plot.draw(result, out.parent / ("scaling.png" if mode == "full" else "scaling-quick.png"))
-    except Exception:
-        traceback.print_exc()
+            plot.draw(result, out.parent / ("scaling.png" if mode == "full" else "scaling-quick.png"))
+        except Exception:
+            traceback.print_exc()
     if "per_core" in m.get("sizing", {}):
         from bench import capacity
 
