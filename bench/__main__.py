@@ -197,6 +197,16 @@ def api_env(work: Path, es_url: str, prefix: str, database_url: str, legacy: str
     }
 
 
+def search_level(level) -> tuple[str, str, int]:
+    """What the API reads for a search level (the first corpus groups): the indices searched, those of them it
+    reads as legacy (every group after the first), and the lines they hold."""
+    return (
+        ",".join(g.pattern for g in level),
+        ",".join(g.pattern for g in level[1:]),
+        sum(g.lines for g in level),
+    )
+
+
 def logs_database(url: str, reads: int, executions: int) -> list[int]:
     """A small job database for the log measures, made anew: `reads` running executions whose logs are the read
     logs of the corpus (jobs and executions 1..reads, so their cluster ids are the corpus's scale_job_<i>x1),
@@ -222,6 +232,14 @@ def logs_database(url: str, reads: int, executions: int) -> list[int]:
     return ids[reads:]
 
 
+# Issue 20's targets on the log_scaling curve (scaling_targets judges them).
+PAGES = ("first_1000", "tail_100")
+SCALING_TARGETS = (
+    *(f"scaling_{page}_largest_p50_le_1.5x_at_100k" for page in PAGES),
+    *(f"scaling_{page}_largest_p50_le_1.5x_bare_plus_5ms" for page in PAGES),
+    "scaling_whole_read_largest_ge_0.8x_at_1m",
+    "scaling_whole_read_ge_0.9x_bare_every_size",
+)
 # Every target of the issues (6, 14, 20 and 21), by the measure (and backend) that produces it.
 TARGETS = {
     "ingest_shipper_ratio_ge_0.9": ("ingest", None),
@@ -242,14 +260,8 @@ TARGETS = {
     "search_common_word_p50_le_1.25x_bare": ("search", None),
     "search_rare_word_above_api_floor_le_1.25x_bare": ("search", None),
     "search_common_word_above_api_floor_le_1.25x_bare": ("search", None),
-    **{
-        f"scaling_{page}_largest_p50_{limit}": ("log_scaling", None)
-        for page in ("first_1000", "tail_100")
-        for limit in ("le_1.5x_at_100k", "le_1.5x_bare_plus_5ms")
-    },
+    **dict.fromkeys(SCALING_TARGETS, ("log_scaling", None)),
     **dict.fromkeys(SEARCH2_TARGETS, ("search2", None)),
-    "scaling_whole_read_largest_ge_0.8x_at_1m": ("log_scaling", None),
-    "scaling_whole_read_ge_0.9x_bare_every_size": ("log_scaling", None),
     **{
         f"throughput_{route}_{backend}_ge_0.8x_bare": ("throughput", backend)
         for backend in ("sqlite", "postgresql")
@@ -295,7 +307,7 @@ def scaling_targets(sizes: dict) -> dict:
     top, flat_ref = sizes[str(ns[-1])], sizes[str(100_000 if 100_000 in ns else ns[0])]
     read_ref = sizes[str(1_000_000 if 1_000_000 in ns[:-1] else ns[-2])]
     t: dict = {}
-    for page in ("first_1000", "tail_100"):
+    for page in PAGES:
         ours, ref = top[page]["ours"]["p50_ms"], flat_ref[page]["ours"]["p50_ms"]
         t[f"scaling_{page}_largest_p50_le_1.5x_at_100k"] = {
             "met": ours <= 1.5 * ref,
@@ -783,9 +795,7 @@ def main() -> int:
             groups = list(corpus.groups)
             for k in range(1, len(groups) + 1):
                 level = groups[:k]
-                index = ",".join(g.pattern for g in level)
-                legacy = ",".join(g.pattern for g in level[1:])
-                indexed = sum(g.lines for g in level)
+                index, legacy, indexed = search_level(level)
                 env = api_env(work, es_url, a.prefix, logs_db, legacy)
                 with Gunicorn(env, workers=2, log_dir=work) as api, _profiled(args.profile, f"search_{k}", api):
                     fig = measure_search(es, api, index, indexed, size["search_repeat"], size["search_budget_s"])
@@ -801,18 +811,17 @@ def main() -> int:
         def search2() -> dict:
             names = [g.name for g in corpus.groups]
             level = corpus.groups[: names.index(size["search_level"]) + 1]  # it holds a and b: every read log
-            env = api_env(work, es_url, a.prefix, logs_db, ",".join(g.pattern for g in level[1:]))
+            index, legacy, indexed = search_level(level)
+            env = api_env(work, es_url, a.prefix, logs_db, legacy)
             exported = max(
                 (n for n in corpus.read_sizes if n <= size["search2"]["export_log"]), default=min(corpus.read_sizes)
             )
-            logs = [
+            largest, export_log = (
                 search2_bench.Log(corpus.read_job(n), corpus.cluster_id(n), n)
                 for n in (corpus.read_sizes[-1], exported)
-            ]
-            index = ",".join(g.pattern for g in level)
-            indexed = sum(g.lines for g in level)
+            )
             with Gunicorn(env, workers=2, log_dir=work) as api, _profiled(args.profile, "search2", api):
-                return search2_bench.measure(es, api, index, indexed, logs[0], logs[1], size["search2"])
+                return search2_bench.measure(es, api, index, indexed, largest, export_log, size["search2"])
 
         attempt("search2", search2)
 

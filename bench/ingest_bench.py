@@ -21,9 +21,13 @@ and the number of executions must be the same for ours, raw and http, and equal 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +109,24 @@ def drop(es: Elasticsearch, prefix: str) -> None:
         es.indices.delete(index=",".join(names))
 
 
-def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Path, cpu: list | None = None) -> float:
-    """Seconds from the first captured byte to every line stored and counted; with `cpu`, the CPU seconds this
-    process (capture and shipper threads, nothing else runs in it meanwhile) spent on it are appended there."""
+@contextmanager
+def scratch(es: Elasticsearch, prefix: str, keep_template: bool = False) -> Iterator[str]:
+    """Indices of a run under `prefix`, with the service's template (the same mapping for every run), dropped
+    afterwards with the template (kept for a prefix the API writes under)."""
+    from ingest.template import ensure_template
+
+    ensure_template(es, prefix)
+    try:
+        yield prefix
+    finally:
+        drop(es, prefix)
+        if not keep_template:
+            es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
+
+
+def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Path) -> tuple[float, float]:
+    """(seconds from the first captured byte to every line stored and counted, the CPU seconds this process spent
+    on it: capture and shipper threads, nothing else runs in it meanwhile)."""
     from ingest.capture import Capture, LocalSequence
     from ingest.shipper import Shipper
 
@@ -124,13 +143,11 @@ def run_ours(es: Elasticsearch, prefix: str, raw_outputs: list[bytes], spool: Pa
     if not shipper.flush(timeout=1800):
         raise RuntimeError("the shipper did not finish")
     counted = refreshed_count(es, prefix)
-    elapsed = time.perf_counter() - start
-    if cpu is not None:
-        cpu.append(time.process_time() - cpu_began)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_began
     shipper.close()
     if counted != expected or shipper.error_count:
         raise RuntimeError(f"ours stored {counted} of {expected} lines, errors {list(shipper.errors)[:3]}")
-    return elapsed
+    return elapsed, cpu
 
 
 def _as_serialized(pair: Any) -> Any:
@@ -263,31 +280,27 @@ def node_pid(es: Elasticsearch) -> int | None:
 
 def pin(pid: int, cores: str) -> None:
     """Every thread of pid onto `cores` (taskset's list syntax)."""
-    import subprocess
-
     subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], check=True, stdout=subprocess.DEVNULL)
 
 
-def pinned_rounds(es: Elasticsearch, repeat: int, run: dict[str, Any]) -> dict:
-    """Issue 20: the shipper against the ceiling when the node and the sender each have a core of their own: the
-    node's threads on core 0, this process's (the shipper and capture, or the ceiling's POSTing threads) on core
-    1, alternating `repeat` times; the affinities are given back afterwards. Skipped with a reason when the node
-    is not a local process or the machine has fewer than two cores."""
-    import os
-
+def pinned_rounds(es: Elasticsearch, repeat: int, run: dict[str, Callable[[], float]]) -> dict:
+    """Issue 20: the shipper against the ceiling (run["ours"], run["ceiling"]: lines/s) when the node and the
+    sender each have a core of their own: the node's threads on core 0, this process's (the shipper and capture,
+    or the ceiling's POSTing threads) on core 1, alternating `repeat` times; the affinities are given back
+    afterwards. Skipped with a reason when the node is not a local process or the machine has fewer than two
+    cores."""
     cores = os.cpu_count() or 1
     pid = node_pid(es)
     if cores < 2 or pid is None:
         return {"skipped": "needs two cores and a node running on this machine"}
     everything = f"0-{cores - 1}"
     rates: dict[str, list[float]] = {"ours": [], "ceiling": []}
-    cpu: list[float] = []
     try:
         pin(pid, "0")
         pin(os.getpid(), "1")
         for round_ in range(repeat):
             for name in ("ours", "ceiling") if round_ % 2 == 0 else ("ceiling", "ours"):
-                rates[name].append(run[name](cpu) if name == "ours" else run[name]())
+                rates[name].append(run[name]())
                 log(f"ingest pinned round {round_ + 1} {name}: {rates[name][-1]:,.0f} lines/s")
     finally:
         pin(pid, everything)
@@ -299,7 +312,6 @@ def pinned_rounds(es: Elasticsearch, repeat: int, run: dict[str, Any]) -> dict:
         "ceiling_lines_per_s": round(median(rates["ceiling"])),
         "ceiling_ratio": paired_ratio(rates["ours"], rates["ceiling"]),
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items()},
-        "shipper_cpu_seconds": [round(c, 2) for c in cpu],
     }
 
 
@@ -319,8 +331,6 @@ def measure(
 
     The ceiling is swept over `ceiling_connections` first (one run each); every round then runs it at the count
     that was fastest, beside ours, raw and http."""
-    from ingest.template import ensure_template
-
     lines = data.Lines()
     raw_outputs = outputs(lines, executions, per_exe)
     total = executions * per_exe
@@ -337,9 +347,7 @@ def measure(
     def ceiling_run(connections: int) -> float:
         from bench import ceilings
 
-        prefix = f"{run_id}-ceil-{uuid.uuid4().hex[:6]}"
-        ensure_template(es, prefix)
-        try:
+        with scratch(es, f"{run_id}-ceil-{uuid.uuid4().hex[:6]}") as prefix:
             pairs = [pair for per_exe in bare_pairs(prefix, raw_outputs) for pair in per_exe]
             bodies = ceilings.bulk_bodies(pairs)  # serialized before the timer
             del pairs
@@ -349,16 +357,13 @@ def measure(
             wanted_per_run["ceiling"].append(expected)
             if found != expected:
                 raise RuntimeError(f"ingest ceiling stored {found}, expected {expected}")
-        finally:
-            drop(es, prefix)
-            es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
         return total / seconds
 
     for connections in ceiling_connections:
         sweep[connections] = ceiling_run(connections)
         log(f"ingest ceiling, {connections} connections: {sweep[connections]:,.0f} lines/s")
     best = max(sweep, key=lambda c: sweep[c])
-    ours_cpu: list[float] = []  # CPU seconds of each shared-cores run of ours
+    ours_cpu: dict[str, list[float]] = {"shared": [], "pinned": []}  # CPU seconds of each run of ours
     began = time.monotonic()
     for round_ in range(repeat):
         if round_ and time.monotonic() - began > budget_s:
@@ -376,10 +381,10 @@ def measure(
             if name in ("http", "raw_2_streams") and not http:
                 continue
             prefix = http["prefix"] if name == "http" else f"{run_id}-ing-{uuid.uuid4().hex[:6]}"
-            ensure_template(es, prefix)  # the same mapping for every run
-            try:
+            with scratch(es, prefix, keep_template=name == "http"):
                 if name == "ours":
-                    seconds = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}", ours_cpu)
+                    seconds, cpu = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}")
+                    ours_cpu["shared"].append(cpu)
                 elif name.startswith("raw"):
                     pairs = bare_pairs(prefix, raw_outputs)  # serialized before the timer, as ours is not
                     seconds = run_bare(es, prefix, pairs, STREAMS * (2 if name == "raw_2_streams" else 1))
@@ -398,28 +403,24 @@ def measure(
                 wanted_per_run[name].append(wanted)
                 if found != wanted:
                     raise RuntimeError(f"ingest {name} stored {found}, expected {wanted}")
-            finally:
-                drop(es, prefix)
-                if name != "http":
-                    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
             rates[name].append(total / seconds)
             log(f"ingest round {round_ + 1} {name}: {total / seconds:,.0f} lines/s")
 
-    def pinned_ours(cpu: list[float]) -> float:
-        prefix = f"{run_id}-pin-{uuid.uuid4().hex[:6]}"
-        ensure_template(es, prefix)
-        try:
-            seconds = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}", cpu)
-            if stored(es, prefix) != expected:
-                raise RuntimeError(f"ingest pinned ours stored {stored(es, prefix)}, expected {expected}")
-        finally:
-            drop(es, prefix)
-            es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-logs")
+    def pinned_ours() -> float:
+        with scratch(es, f"{run_id}-pin-{uuid.uuid4().hex[:6]}") as prefix:
+            seconds, cpu = run_ours(es, prefix, raw_outputs, work / f"spool-{uuid.uuid4().hex[:6]}")
+            found = stored(es, prefix)
+            if found != expected:
+                raise RuntimeError(f"ingest pinned ours stored {found}, expected {expected}")
+        ours_cpu["pinned"].append(cpu)
         return total / seconds
 
+    def cpu_us_per_line(runs: list[float]) -> float:
+        return round(median(runs) / total * 1e6, 2)
+
     pinned = pinned_rounds(es, len(rates["ours"]), {"ours": pinned_ours, "ceiling": lambda: ceiling_run(best)})
-    if "shipper_cpu_seconds" in pinned:
-        pinned["shipper_cpu_us_per_line"] = round(median(pinned.pop("shipper_cpu_seconds")) / total * 1e6, 2)
+    if ours_cpu["pinned"]:
+        pinned["shipper_cpu_us_per_line"] = cpu_us_per_line(ours_cpu["pinned"])
     ours, raw = median(rates["ours"]), median(rates["raw"])
     out = {
         "lines": total,
@@ -440,7 +441,7 @@ def measure(
         },
         "ceiling_ratio": paired_ratio(rates["ours"], rates["ceiling"]),
         # This process's CPU (capture and shipper) per line stored, while sharing the cores with the node.
-        "shipper_cpu_us_per_line": round(median(ours_cpu) / total * 1e6, 2),
+        "shipper_cpu_us_per_line": cpu_us_per_line(ours_cpu["shared"]),
         "pinned": pinned,
         "samples": {k: [round(v) for v in vs] for k, vs in rates.items() if vs},
         "cross_check": {

@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(core.delete_namespace, namespace, propagation_policy="Background", grace_period_seconds=0)
         k8s_home = Path(kubeconfig).parent
         # The executors' environment: no credential of the service's (database, Elasticsearch, admin token).
-        secret_names = ("DATABASE_URL", "ELASTICSEARCH_URL", "API_TOKEN", "READ_TOKEN")
+        secret_names = ("DATABASE_URL", "API_TOKEN", "READ_TOKEN")  # and every ELASTICSEARCH_ setting
         env = dict(
             {k: v for k, v in os.environ.items() if k not in secret_names and not k.startswith("ELASTICSEARCH_")},
             DATA_DIR=str(work / "data"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -122,7 +123,7 @@ def test_a_secret_setting_reaches_the_job_but_not_its_spec_nor_a_log(
     )
 
 
-def secret_job(stores, tmp_path, value: str | None) -> tuple[int, object]:
+def secret_job(stores, tmp_path, value: str | None) -> tuple[int, Path]:
     """A queued job whose API_KEY setting is secret, its value in a secrets folder (none when value is None)."""
     m = manifest(
         command=python_command(
